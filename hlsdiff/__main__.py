@@ -1,0 +1,3 @@
+from hlsdiff.cli import main
+
+main()

@@ -1,0 +1,206 @@
+"""The hlsdiff command line: parse, call the core, map errors to exit codes.
+
+TensorFlow and hls4ml are imported inside the commands that need them, so `hlsdiff --help`
+answers at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from hlsdiff import __version__
+from hlsdiff.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_TOOL_FAILED, BadInput, HlsdiffError
+
+IO_TYPES = ('io_parallel', 'io_stream')
+BACKENDS = ('Vivado', 'Vitis')
+STRATEGIES = ('Latency', 'Resource')
+GRANULARITIES = ('model', 'type', 'name')
+REPORT_OPTIONS = ('json', 'csv', 'csv_channels', 'html', 'junit', 'markdown', 'save_traces')
+
+
+class Failure(click.ClickException):
+    """One line on stderr, then the detail, with DESIGN.md's exit code."""
+
+    def __init__(self, message: str, code: int, detail: str = ''):
+        super().__init__(message)
+        self.exit_code = code
+        self.detail = detail
+
+    def show(self, file=None) -> None:
+        file = file or sys.stderr
+        click.echo(f'hlsdiff: error: {self.message}', err=True)
+        if self.detail:
+            click.echo(self.detail, err=True)
+
+
+def _handle_errors(fn):
+    """Turn HlsdiffError into one clear line and its exit code; anything else into exit 3."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        debug = click.get_current_context().find_root().params.get('debug', False)
+        try:
+            return fn(*args, **kwargs)
+        except HlsdiffError as exc:
+            if debug:
+                traceback.print_exc()
+            raise Failure(exc.message, exc.exit_code, exc.detail) from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise Failure('interrupted', EXIT_TOOL_FAILED) from None
+        except Exception as exc:  # a bug or an unforeseen failure of hls4ml/Keras: still one line
+            if debug:
+                traceback.print_exc()
+            raise Failure(f'internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)',
+                          EXIT_TOOL_FAILED) from None
+
+    return wrapper
+
+
+@click.group(context_settings={'help_option_names': ['-h', '--help']})
+@click.version_option(__version__, prog_name='hlsdiff')
+@click.option('--debug', is_flag=True, help='Show Python tracebacks on errors.')
+def main(debug: bool) -> None:
+    """Find where and why the hls4ml C-simulation disagrees with Keras."""
+
+
+def conversion_options(fn):
+    """Options shared by `compare` and `demo`."""
+    options = [
+        click.option('--config', 'config_path', type=click.Path(dir_okay=False), help='hls4ml config (YAML/JSON) to merge.'),
+        click.option('--io-type', type=click.Choice(IO_TYPES), default=None, help='hls4ml IOType [io_parallel].'),
+        click.option('--backend', type=click.Choice(BACKENDS), default=None, help='hls4ml backend [Vivado].'),
+        click.option('--strategy', type=click.Choice(STRATEGIES, case_sensitive=False), help='Model-level Strategy.'),
+        click.option('--reuse-factor', type=click.IntRange(min=1), help='Model-level ReuseFactor.'),
+        click.option('--precision', help="Default precision, e.g. 'ap_fixed<16,6>'."),
+        click.option('--granularity', type=click.Choice(GRANULARITIES), default='name', show_default=True,
+                     help='Granularity of the generated hls4ml config.'),
+        click.option('--part', help='FPGA part for the project.'),
+        click.option('--samples', type=int, help='Use only the first N samples.'),
+        click.option('--output-dir', type=click.Path(file_okay=False), help='Keep the generated project here.'),
+        click.option('--project', 'project_dir', type=click.Path(), help='Use this generated project as it is.'),
+        click.option('--patch', 'apply_patch', is_flag=True, help='Also compare with `hlsdiff patch` applied.'),
+        click.option('--opt-level', type=click.Choice(('0', '1', '2', '3', 's')), default=None,
+                     help='g++ optimisation level of the C-simulation library [1].'),
+        click.option('--cache-dir', type=click.Path(file_okay=False), help='Build cache [$XDG_CACHE_HOME/hlsdiff].'),
+        click.option('--no-cache', is_flag=True, help='Build afresh and do not keep the library.'),
+        click.option('--timeout', type=click.FloatRange(min=0.1), help='Stop a C-simulation that runs longer (s).'),
+        click.option('--max-error', multiple=True, help='Gate: max abs error, NUMBER or LAYER:NUMBER (repeatable).'),
+        click.option('--max-lsb', multiple=True, help='Gate: max error in LSBs of the result type, NUMBER or LAYER:NUMBER.'),
+        click.option('--fail-on-pattern', multiple=True, help='Gate: fail when a layer shows this pattern.'),
+        click.option('--max-mismatched-fraction', type=click.FloatRange(0, 1), help='Gate: max share of mismatched elements.'),
+        click.option('--json', 'json_path', type=click.Path(dir_okay=False), help='Write the JSON report.'),
+        click.option('--csv', 'csv_path', type=click.Path(dir_okay=False), help='Write one CSV row per layer.'),
+        click.option('--csv-channels', 'csv_channels_path', type=click.Path(dir_okay=False),
+                     help='Write one CSV row per layer and channel.'),
+        click.option('--html', 'html_path', type=click.Path(dir_okay=False), help='Write a self-contained HTML report.'),
+        click.option('--junit', 'junit_path', type=click.Path(dir_okay=False), help='Write a JUnit XML report.'),
+        click.option('--markdown', 'markdown_path', type=click.Path(dir_okay=False), help='Write a Markdown summary.'),
+        click.option('--save-traces', 'traces_path', type=click.Path(dir_okay=False), help='Save both sides\' arrays (.npz).'),
+        click.option('-q', '--quiet', is_flag=True, help='No progress on stderr.'),
+        click.option('-v', '--verbose', is_flag=True, help='Show timings.'),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@main.command()
+@click.argument('model', type=click.Path())
+@click.argument('data', type=click.Path())
+@conversion_options
+@_handle_errors
+def compare(model, data, **opts):
+    """Compare MODEL (.h5/.keras/SavedModel) with its hls4ml C-simulation on DATA (.npy/.npz)."""
+    from hlsdiff.compare import run_compare
+
+    code = run_compare(model, data, opts)
+    sys.exit(code)
+
+
+@main.command()
+@conversion_options
+@_handle_errors
+def demo(**opts):
+    """Compare the bundled #1472-shaped model end to end (exit 0 when the demo ran)."""
+    from hlsdiff.compare import run_compare
+    from hlsdiff.demo import demo_paths
+
+    model, data, defaults = demo_paths()
+    for key, value in defaults.items():
+        if opts.get(key) in (None, ()):
+            opts[key] = value
+    code = run_compare(str(model), str(data), opts)
+    sys.exit(EXIT_OK if code in (0, 1) else code)
+
+
+@main.command()
+@click.argument('result_json', type=click.Path())
+@click.option('--traces', 'traces_path', type=click.Path(dir_okay=False), help='Arrays saved by --save-traces.')
+@click.option('--json', 'json_path', type=click.Path(dir_okay=False))
+@click.option('--csv', 'csv_path', type=click.Path(dir_okay=False))
+@click.option('--csv-channels', 'csv_channels_path', type=click.Path(dir_okay=False))
+@click.option('--html', 'html_path', type=click.Path(dir_okay=False))
+@click.option('--junit', 'junit_path', type=click.Path(dir_okay=False))
+@click.option('--markdown', 'markdown_path', type=click.Path(dir_okay=False))
+@click.option('-v', '--verbose', is_flag=True)
+@_handle_errors
+def report(result_json, traces_path, verbose, **paths):
+    """Re-render a saved JSON result without converting or building anything."""
+    from hlsdiff.compare import render_saved
+
+    sys.exit(render_saved(result_json, traces_path, paths, verbose))
+
+
+@main.command()
+@click.argument('project_dir', type=click.Path())
+@click.option('--check', 'mode', flag_value='check', help='Say what would change; change nothing (exit 1 if something would).')
+@click.option('--diff', 'mode', flag_value='diff', help='Show the unified diff that would be applied.')
+@click.option('--revert', 'mode', flag_value='revert', help='Restore the original files from the backup.')
+@click.option('--no-build', is_flag=True, help='Do not rebuild the C-simulation library.')
+@_handle_errors
+def patch(project_dir, mode, no_build):
+    """Write hlsdiff's corrected depthwise kernels into an hls4ml project."""
+    from hlsdiff.cpp.patcher import run_patch_command
+
+    sys.exit(run_patch_command(Path(project_dir), mode or 'write', build=not no_build))
+
+
+@main.command()
+@click.option('--cache-dir', type=click.Path(file_okay=False))
+@click.option('--clear', is_flag=True, help='Remove every cached library.')
+@_handle_errors
+def cache(cache_dir, clear):
+    """Show (or --clear) the cache of built C-simulation libraries."""
+    from hlsdiff.trace.build import cache_usage, clear_cache, default_cache_dir
+
+    where = Path(cache_dir) if cache_dir else default_cache_dir()
+    if clear:
+        click.echo(f'removed {clear_cache(where)} cached libraries from {where}')
+    else:
+        n, size = cache_usage(where)
+        click.echo(f'{where}: {n} libraries, {size / 1e6:.1f} MB')
+
+
+def check_writable(path: str | None, option: str) -> None:
+    """Fail before the expensive work, not after, on a report path that cannot be written."""
+    if not path:
+        return
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path('.')
+    if p.is_dir():
+        raise BadInput(f'{option} {p}: is a folder')
+    if not parent.is_dir():
+        raise BadInput(f'{option} {p}: folder {parent} does not exist')
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise BadInput(f'{option} {p}: not writable')
+
+
+__all__ = ['main', 'check_writable', 'EXIT_BAD_INPUT']

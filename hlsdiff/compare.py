@@ -1,0 +1,151 @@
+"""The compare job as the CLI runs it: options in, reports out, an exit code back."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from hlsdiff import __version__
+from hlsdiff.errors import HlsdiffError
+from hlsdiff.gate import Gates, apply, parse_limits
+from hlsdiff.reports import files
+from hlsdiff.result import CompareResult, error_result, load
+
+STEPS = {'load': 'loading model and data', 'convert': 'converting with hls4ml (tracing every layer)',
+         'build': 'building the C-simulation library', 'csim': 'running the C-simulation',
+         'keras': 'running Keras'}
+
+
+def _gates(opts: dict) -> Gates:
+    return Gates(
+        max_error=parse_limits(opts.get('max_error') or (), '--max-error'),
+        max_lsb=parse_limits(opts.get('max_lsb') or (), '--max-lsb'),
+        fail_on_pattern=tuple(opts.get('fail_on_pattern') or ()),
+        max_mismatched_fraction=opts.get('max_mismatched_fraction'),
+    )
+
+
+def _report_paths(opts: dict) -> dict:
+    return {k: opts.get(f'{k}_path') for k in ('json', 'csv', 'csv_channels', 'html', 'junit', 'markdown', 'traces')}
+
+
+def run_compare(model: str, data: str, opts: dict) -> int:
+    from hlsdiff.cli import check_writable
+    from hlsdiff.gate import PATTERNS
+
+    err = Console(stderr=True, quiet=bool(opts.get('quiet')))
+    out = Console() if sys.stdout.isatty() else Console(width=160)
+    paths = _report_paths(opts)
+    for key, path in paths.items():
+        check_writable(path, f'--{key.replace("_", "-")}' if key != 'traces' else '--save-traces')
+    for p in opts.get('fail_on_pattern') or ():
+        if p not in PATTERNS:
+            raise HlsdiffError(f'--fail-on-pattern {p!r}: unknown pattern (one of {", ".join(PATTERNS)})')
+    gates = _gates(opts)
+    try:
+        result, collected = _compare_once(model, data, opts, err)
+        if opts.get('apply_patch'):
+            result.patched, _ = _compare_once(model, data, opts, err, patched=True)
+            apply(result.patched, gates)
+    except HlsdiffError as exc:
+        if paths['json']:
+            files.write_json(error_result(exc.kind, exc.message, exc.exit_code, model), paths['json'])
+        raise
+    for warning in apply(result, gates):
+        result.notes.append(warning)
+    if isinstance(result.patched, CompareResult):
+        result.exit_code, result.verdict = result.patched.exit_code, result.patched.verdict
+    files.render_terminal(result, out, verbose=bool(opts.get('verbose')))
+    files.write_all(result, paths, collected)
+    return result.exit_code
+
+
+def _compare_once(model, data, opts, err: Console, patched: bool = False):
+    from hlsdiff.diagnosis import analyse
+    from hlsdiff.trace import build as build_mod
+    from hlsdiff.trace.convert import ConvertOptions, read_config
+    from hlsdiff.trace.pipeline import Progress, RunOptions, collect
+
+    config = read_config(opts['config_path']) if opts.get('config_path') else None
+    conv = ConvertOptions(
+        io_type=opts.get('io_type') or 'io_parallel',
+        backend=opts.get('backend') or 'Vivado',
+        strategy=opts['strategy'].capitalize() if opts.get('strategy') else None,
+        reuse_factor=opts.get('reuse_factor'),
+        precision=opts.get('precision'),
+        granularity=opts.get('granularity') or 'name',
+        part=opts.get('part'),
+        config=config,
+    )
+    prepare = None
+    if patched:
+        from hlsdiff.cpp.patcher import patch_for_compare
+
+        prepare = patch_for_compare
+    run = RunOptions(
+        samples=opts.get('samples'),
+        project_dir=Path(opts['project_dir']) if opts.get('project_dir') else None,
+        output_dir=Path(opts['output_dir']) if opts.get('output_dir') and not patched else None,
+        opt_level=opts.get('opt_level') or build_mod.DEFAULT_OPT_LEVEL,
+        cache_dir=Path(opts['cache_dir']) if opts.get('cache_dir') else None,
+        use_cache=not opts.get('no_cache'),
+        timeout=opts.get('timeout'),
+        prepare_project=prepare,
+    )
+    label = ' (patched)' if patched else ''
+    status = err.status('starting') if err.is_terminal and not err.quiet else None
+    if status:
+        status.start()
+
+    def step(name: str) -> None:
+        text = STEPS.get(name, name) + label
+        if status:
+            status.update(text + '…')
+        else:
+            err.print(f'hlsdiff: {text}', highlight=False)
+
+    def csim_progress(done):
+        if status and done:
+            status.update(f'running the C-simulation{label}: sample {done[0]}/{done[1]}')
+
+    try:
+        collected = collect(model, data, conv, run, Progress(step=step, csim=csim_progress))
+    finally:
+        if status:
+            status.stop()
+    result = analyse(collected)
+    result.hlsdiff_version = __version__
+    result.hls4ml_version = _hls4ml_version()
+    return result, collected
+
+
+def _hls4ml_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version('hls4ml')
+    except Exception:
+        return 'unknown'
+
+
+def render_saved(result_json: str, traces_path: str | None, paths: dict, verbose: bool) -> int:
+    from hlsdiff.cli import check_writable
+    from hlsdiff.errors import BadInput
+
+    p = Path(result_json)
+    if not p.exists():
+        raise BadInput(f'result file not found: {p}')
+    try:
+        result = load(p)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f'{p}: not an hlsdiff JSON result ({exc})') from None
+    wanted = {k.removesuffix('_path'): v for k, v in paths.items()}
+    for key, path in wanted.items():
+        check_writable(path, f'--{key.replace("_", "-")}')
+    traces = files.load_traces(traces_path) if traces_path else None
+    files.render_terminal(result, Console() if sys.stdout.isatty() else Console(width=160), verbose=verbose)
+    files.write_all(result, {**wanted, 'traces': None}, traces)
+    return result.exit_code if result.exit_code in (0, 1) else 0

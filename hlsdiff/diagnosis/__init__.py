@@ -1,0 +1,219 @@
+"""From arrays to a verdict: status per layer, the onset layer, pattern, cause and hint.
+
+The central idea: for every layer there are two errors.
+- the *end-to-end* error, C-simulation vs Keras, which decides the status;
+- the *own* error, C-simulation vs Keras's layer re-run on the C-simulation's inputs of
+  that layer, which says whether the layer adds an error itself or only passes one on.
+The onset is the first layer (topological order) that adds a significant error of its own
+and feeds a mismatch; the layers after it that add nothing are `propagated`. When no single
+layer adds a significant error (small quantization steps that quantized activations grow),
+the onset is the layer that adds the largest share relative to its signal.
+Pure functions: no I/O, no printing, no hls4ml or Keras.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hlsdiff.diagnosis import causes, patterns
+from hlsdiff.diff import NOISE_FRACTION, Stats, diff, element_tolerance, scale_of, status_of
+from hlsdiff.fixedpoint import parse_type
+from hlsdiff.layers import Collected, LayerArrays, LayerInfo
+from hlsdiff.result import CompareResult, LayerResult
+
+
+def analyse(collected: Collected) -> CompareResult:
+    infos = {info.name: info for info in collected.layers}
+    order = [info.name for info in collected.layers]
+    results: dict[str, LayerResult] = {}
+    own_share: dict[str, float] = {}
+    own_significant: dict[str, bool] = {}
+
+    for info in collected.layers:
+        arrays = collected.arrays.get(info.name)
+        res, share, significant = _layer(info, arrays, collected.arrays)
+        results[info.name] = res
+        own_share[info.name] = share
+        own_significant[info.name] = significant
+
+    ancestors = _ancestors(collected.layers)
+    mismatched = [n for n in order if results[n].status == 'mismatch']
+    sources = [n for n in order if own_significant[n]]
+
+    onset = None
+    feeding = [s for s in sources if any(s == m or s in ancestors[m] for m in mismatched)]
+    if feeding:
+        onset = feeding[0]
+    elif mismatched:
+        first = mismatched[0]
+        candidates = [n for n in order if (n == first or n in ancestors[first]) and own_share[n] > 0]
+        onset = max(candidates, key=lambda n: own_share[n]) if candidates else first
+
+    reached = {onset} if onset else set()
+    for name in order:
+        res = results[name]
+        if name in (onset, *sources):
+            res.introduces_error = True
+            _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
+            continue
+        if res.status in ('noise', 'mismatch'):
+            origin = next((s for s in ([onset] if onset else []) + sources if s in ancestors[name]), None)
+            if origin:
+                res.cause, res.propagated_from = 'propagated', origin
+                res.hint = f'fix {origin} first'
+                reached.add(name)
+            elif res.status == 'noise':
+                res.cause = 'rounding'
+            else:
+                _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
+    for name in order:  # static checks: Keras settings that hls4ml drops without a word
+        dropped = infos[name].attrs.get('dropped_settings')
+        if not dropped:
+            continue
+        res = results[name]
+        settings = ', '.join(f'{k}={v}' for k, v in dropped.items())
+        res.cause, res.propagated_from = 'unsupported-attribute', None
+        res.cause_detail = f'hls4ml 1.3.0 ignores {settings} on this layer'
+        res.hint = f'Remove {settings} from {infos[name].keras_class} {name}, or express it with layers hls4ml supports'
+        if res.status != 'ok' and (onset is None or order.index(name) < order.index(onset)
+                                   or onset in ancestors[name] and not own_significant[onset]):
+            onset = name
+    result = CompareResult(
+        model=collected.model,
+        io_type=collected.io_type,
+        backend=collected.backend,
+        samples=collected.samples,
+        layers=[results[n] for n in order],
+        unmatched_keras=[{'keras': k, 'reason': why} for k, why in collected.unmatched_keras],
+        notes=list(collected.notes),
+        timings=dict(collected.timings),
+    )
+    if onset:
+        res = results[onset]
+        result.onset = {'layer': onset, 'cause': res.cause, 'pattern': res.pattern['kind']}
+    result.summary = summary_sentence(result)
+    return result
+
+
+def _layer(info: LayerInfo, arrays: LayerArrays | None, all_arrays) -> tuple[LayerResult, float, bool]:
+    res = LayerResult(
+        name=info.name,
+        keras=info.keras,
+        class_name=info.class_name,
+        result_type=info.result_type,
+        shape=list(info.shape),
+        status='not-compared',
+        inputs=list(info.inputs),
+        mapping_note=info.mapping_note,
+        accum_type=info.accum_type,
+        reason=info.reason,
+    )
+    if not info.compared or arrays is None or arrays.actual is None:
+        if info.compared:
+            res.reason = 'the C-simulation produced no trace for this layer'
+        return res, 0.0, False
+    ftype = parse_type(info.result_type)
+    lsb = ftype.lsb if ftype else None
+    if arrays.expected.shape != arrays.actual.shape:
+        res.status, res.cause = 'mismatch', 'shape-mismatch'
+        res.pattern = {'kind': 'shape', 'channels': [], 'period': None}
+        res.cause_detail = f'Keras shape {arrays.expected.shape[1:]} vs hls4ml {arrays.actual.shape[1:]}'
+        res.hint = 'Check the layer mapping and hls4ml\'s handling of this layer\'s shape'
+        return res, 1.0, True
+    scale = scale_of(arrays.expected, arrays.actual)
+    stats = diff(arrays.expected, arrays.actual, lsb, scale)
+    _fill(res, stats)
+    res.status = status_of(stats, lsb)
+
+    # the error this layer adds by itself
+    if arrays.local is not None:
+        own = diff(arrays.local, arrays.actual, lsb, scale)
+        res.local_max_abs, res.local_max_lsb = own.max_abs, own.max_lsb
+        share = own.rmse / (float(np.sqrt(np.mean(arrays.expected**2))) or 1.0)
+        significant = own.mismatched_fraction > NOISE_FRACTION
+    elif not info.inputs:  # an input row: its own error is its whole error
+        share = stats.rmse / (float(np.sqrt(np.mean(arrays.expected**2))) or 1.0)
+        significant = res.status == 'mismatch'
+    else:  # no local view: it adds an error if its inputs are fine and it is not
+        inputs_fine = all(all_arrays.get(p) is not None and all_arrays[p].actual is not None
+                          and np.allclose(all_arrays[p].actual, all_arrays[p].expected,
+                                          atol=element_tolerance(None, scale_of(all_arrays[p].expected, all_arrays[p].actual)))
+                          for p in info.inputs)
+        significant = res.status == 'mismatch' and inputs_fine
+        share = stats.rmse / (float(np.sqrt(np.mean(arrays.expected**2))) or 1.0) if significant else 0.0
+    return res, share, significant
+
+
+def _fill(res: LayerResult, stats: Stats) -> None:
+    res.max_abs, res.mean_abs, res.rmse = stats.max_abs, stats.mean_abs, stats.rmse
+    res.max_lsb = stats.max_lsb
+    res.mismatched_fraction = stats.mismatched_fraction
+    res.mismatched, res.total = stats.mismatched, stats.total
+    res.per_channel = {'max_abs': list(stats.per_channel_max), 'mean_abs': list(stats.per_channel_mean)}
+    res.worst_channels = stats.worst_channels()
+    res.worst_index = list(stats.worst_index)
+    res.tolerance = stats.tolerance
+    res.min_passing_tolerance = stats.max_abs
+
+
+def _explain(res: LayerResult, info: LayerInfo, arrays: LayerArrays | None, all_arrays) -> None:
+    """Pattern, cause and hint for a layer that adds an error of its own."""
+    if arrays is None or arrays.actual is None or res.cause == 'shape-mismatch':
+        return
+    reference = arrays.local if arrays.local is not None else arrays.expected
+    ftype = parse_type(info.result_type)
+    scale = scale_of(arrays.expected, arrays.actual)
+    tol = element_tolerance(ftype.lsb if ftype else None, scale)
+    err = np.abs(arrays.actual - reference)
+    flat = err.reshape(-1, err.shape[-1]) if err.ndim > 1 else err.reshape(-1, 1)
+    bad_channels = (flat > tol).mean(axis=0) > NOISE_FRACTION
+    if not bad_channels.any():
+        bad_channels = (flat > tol).any(axis=0)
+    layer_input = None
+    if len(info.inputs) == 1 and info.inputs[0] in all_arrays:
+        layer_input = all_arrays[info.inputs[0]].actual
+    pattern = patterns.describe(arrays.actual, reference, bad_channels, tol, layer_input)
+    res.pattern = {'kind': pattern.kind, 'channels': list(pattern.channels), 'period': pattern.period,
+                   'phase': pattern.phase, 'also': list(pattern.also), 'detail': pattern.detail}
+    facts = causes.Facts(
+        name=info.name,
+        class_name=info.class_name,
+        actual=arrays.actual,
+        reference=reference,
+        result_type=ftype,
+        accum_type=parse_type(info.accum_type),
+        attrs=info.attrs,
+        mapping_note=info.mapping_note,
+        is_input=not info.inputs,
+        tol=tol,
+    )
+    finding = causes.classify(facts, pattern.kind)
+    res.cause, res.cause_detail, res.hint = finding.cause, finding.detail, finding.hint
+
+
+def _ancestors(layers: list[LayerInfo]) -> dict[str, set[str]]:
+    anc: dict[str, set[str]] = {}
+    for info in layers:  # topological order
+        s: set[str] = set()
+        for p in info.inputs:
+            s.add(p)
+            s |= anc.get(p, set())
+        anc[info.name] = s
+    return anc
+
+
+def summary_sentence(result: CompareResult) -> str:
+    """The one sentence a person can act on."""
+    if result.onset is None:
+        n = sum(1 for layer in result.layers if layer.status != 'not-compared')
+        return f'No divergence: {n} layers compared, none beyond rounding noise.'
+    layer = result.layer(result.onset['layer'])
+    what = layer.cause.replace('-', ' ')
+    text = f'First divergence: {layer.name} ({layer.class_name}) — {what}'
+    if layer.cause_detail:
+        text += f': {layer.cause_detail}'
+    if layer.pattern.get('kind') not in (None, 'none') and layer.pattern.get('detail'):
+        text += f' [{layer.pattern["detail"]}]'
+    if layer.hint:
+        text += f'. {layer.hint}.'
+    return text.replace('..', '.')

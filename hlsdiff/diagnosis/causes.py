@@ -1,0 +1,211 @@
+"""Why a layer adds an error of its own: fixed-point causes, tables, known kernel defects.
+
+Each detector is a pure function `(facts) -> Finding | None` and says in its docstring
+what evidence it needs. `classify` runs them in order; the first that fires wins.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from hlsdiff.fixedpoint import FixedType, integer_bits_needed, parse_type, quantize
+
+TABLE_CLASSES = ('Softmax',)
+TABLE_ACTIVATIONS = ('softmax', 'sigmoid', 'tanh')
+DEPTHWISE_CLASSES = ('DepthwiseConv1D', 'DepthwiseConv2D')
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a cause detector may look at for one layer."""
+
+    name: str
+    class_name: str
+    actual: np.ndarray  # the C-simulation's output
+    reference: np.ndarray  # Keras on the same inputs (local) or end to end
+    result_type: FixedType | None
+    accum_type: FixedType | None
+    attrs: dict
+    mapping_note: str
+    is_input: bool = False
+    tol: float = 0.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    cause: str
+    detail: str
+    hint: str
+
+
+def _bad(f: Facts) -> np.ndarray:
+    return np.abs(f.actual - f.reference) > f.tol
+
+
+def _multiples(err: np.ndarray, period: float, tol: float) -> bool:
+    """Errors that are all non-zero whole multiples of `period` (within tol)."""
+    if period <= 0 or err.size == 0:
+        return False
+    k = np.round(err / period)
+    return bool(np.all(k != 0) and np.all(np.abs(err - k * period) <= tol + 1e-9))
+
+
+def _suggest(t: FixedType, needed_integer: int) -> FixedType:
+    return t.with_integer_bits(max(needed_integer, t.integer))
+
+
+def input_range(f: Facts) -> Finding | None:
+    """Input rows only: data outside input_t's range wraps or saturates; otherwise the error
+    is the quantization of the data to input_t's resolution."""
+    if not f.is_input or f.result_type is None:
+        return None
+    t = f.result_type
+    need = integer_bits_needed(f.reference, t.signed)
+    key = f'LayerName.{f.name}.Precision.result'
+    if need > t.integer:
+        cause = 'overflow-wrap' if t.saturation == 'WRAP' else 'saturation'
+        peak = float(np.max(np.abs(f.reference)))
+        return Finding(cause, f'the data reaches {peak:.4g}, outside {t} (range {t.min:g} to {t.max:g})',
+                       f'Set {key} to {_suggest(t, need)}')
+    rms = float(np.sqrt(np.mean(f.reference**2))) or 1.0
+    frac_needed = max(t.fractional, int(math.ceil(-math.log2(1e-3 * rms))))
+    better = FixedType(need + frac_needed, need, t.signed, t.rounding, t.saturation)
+    return Finding('input-quantization',
+                   f'{t} keeps {t.fractional} fractional bits (step {t.lsb:g}); the data has rms {rms:.3g}',
+                   f'Set {key} to {better} (or Model.Precision)')
+
+
+def table_range(f: Facts) -> Finding | None:
+    """Lookup-table activations (softmax, sigmoid, tanh): the input is right, the output is
+    not, so the table's range or resolution does not fit the input values."""
+    act = str(f.attrs.get('activation', '')).lower()
+    if f.class_name not in TABLE_CLASSES and act not in TABLE_ACTIVATIONS:
+        return None
+    keys = ['table_size']
+    if f.class_name == 'Softmax' or act == 'softmax':
+        keys += ['Precision.exp_table', 'Precision.inv_table']
+    else:
+        keys += ['Precision.table']
+    size = f.attrs.get('table_size')
+    return Finding('table-range',
+                   f'{act or f.class_name} is computed from a lookup table' + (f' of {size} entries' if size else '')
+                   + ' that does not cover its input range at this resolution',
+                   f'Raise LayerName.{f.name}.' + ' / '.join(keys) + ', or keep the input range small '
+                   '(e.g. Implementation: stable for softmax)')
+
+
+def wrap(f: Facts) -> Finding | None:
+    """Errors are whole multiples of 2**I of the result type (or the C-sim equals the
+    reference wrapped into it): the result type has too few integer bits and wraps."""
+    t = f.result_type
+    bad = _bad(f)
+    if t is None or t.saturation != 'WRAP' or not bad.any():
+        return None
+    err = (f.reference - f.actual)[bad]
+    wrapped = quantize(f.reference, t)
+    if _multiples(err, t.period, max(f.tol, 4 * t.lsb)) or np.allclose(f.actual[bad], wrapped[bad], atol=2 * t.lsb):
+        need = integer_bits_needed(f.reference, t.signed)
+        return Finding('overflow-wrap', f'values reach {float(np.max(np.abs(f.reference))):.4g}; {t} holds '
+                       f'{t.min:g} to {t.max:g} and wraps by {t.period:g}',
+                       f'Set LayerName.{f.name}.Precision.result to {_suggest(t, need)}')
+    return None
+
+
+def accumulator(f: Facts) -> Finding | None:
+    """Layers with an accumulator (pooling, dense, conv): errors are multiples of the
+    accumulator's 2**I, divided by the number of terms for averages: the sum wraps."""
+    acc = f.accum_type
+    bad = _bad(f)
+    if acc is None or acc.saturation != 'WRAP' or not bad.any():
+        return None
+    err = (f.reference - f.actual)[bad]
+    terms = _terms(f)
+    for n in sorted({terms, 1}):
+        if _multiples(err * n, acc.period, max(f.tol * n, 4 * acc.lsb * n)):
+            peak_sum = float(np.max(np.abs(f.reference))) * n
+            need = integer_bits_needed(np.array([peak_sum]), acc.signed)
+            return Finding('accumulator',
+                           f'the sum{" of " + str(n) + " terms" if n > 1 else ""} reaches {peak_sum:.4g}; '
+                           f'accum_t {acc} needs {need} integer bits, has {acc.integer}',
+                           f'Set LayerName.{f.name}.Precision.accum to {_suggest(acc, need)}')
+    return None
+
+
+def _terms(f: Facts) -> int:
+    a = f.attrs
+    if 'Pooling' in f.class_name and str(a.get('pool_op', '')).lower() in ('average', 'pool_op::average'):
+        if 'Global' in f.class_name:
+            return int(a.get('in_height', 1) or 1) * int(a.get('in_width', 1) or 1) if 'in_width' in a else int(a.get('n_in', 1) or 1)
+        return int(a.get('pool_height', 1) or 1) * int(a.get('pool_width', 1) or 1)
+    return 1
+
+
+def saturation(f: Facts) -> Finding | None:
+    """The C-sim sits at the result type's max or min where the reference goes beyond it."""
+    t = f.result_type
+    bad = _bad(f)
+    if t is None or not bad.any():
+        return None
+    pinned = (np.abs(f.actual - t.max) <= t.lsb) & (f.reference > t.max) | (np.abs(f.actual - t.min) <= t.lsb) & (f.reference < t.min)
+    if pinned[bad].mean() > 0.9:
+        need = integer_bits_needed(f.reference, t.signed)
+        return Finding('saturation', f'values reach {float(np.max(np.abs(f.reference))):.4g}; {t} saturates at '
+                       f'{t.min:g} / {t.max:g}', f'Set LayerName.{f.name}.Precision.result to {_suggest(t, need)}')
+    return None
+
+
+def kernel_defect(f: Facts) -> Finding | None:
+    """Depthwise layers with a known hls4ml 1.3.0 defect: a BatchNormalization folded into
+    them, a depth_multiplier above 1, or an auto_po2 depthwise quantizer."""
+    if f.class_name not in DEPTHWISE_CLASSES:
+        return None
+    reasons = []
+    if 'BatchNormalization' in f.mapping_note:
+        reasons.append('a BatchNormalization folded into a depthwise layer (bn_fuse broadcasts the scale)')
+    if int(f.attrs.get('depth_multiplier', 1) or 1) > 1:
+        reasons.append('depth_multiplier > 1')
+    if 'auto_po2' in str(f.attrs.get('depthwise_alpha', '')):
+        reasons.append("alpha='auto_po2' on the depthwise quantizer (scaled weights wrap)")
+    if not reasons:
+        return None
+    return Finding('kernel-defect', 'known hls4ml 1.3.0 depthwise defect: ' + '; '.join(reasons),
+                   'Run `hlsdiff patch <project>` (or `hlsdiff compare ... --patch`)')
+
+
+def per_channel_weights(f: Facts, pattern_kind: str = '') -> Finding | None:
+    """A per-channel scale or offset with the right shape everywhere else: weights or biases
+    stored wrongly (a scale lost or applied twice)."""
+    if pattern_kind in ('per-channel-scale', 'per-channel-offset'):
+        what = 'bias' if pattern_kind == 'per-channel-offset' else 'weights'
+        return Finding('weights', f'the wrong channels are a {pattern_kind.replace("per-channel-", "")} of the right '
+                       f'values: the {what} of those channels differ from Keras',
+                       f'Check the {what} of {f.name} in firmware/weights against the Keras layer')
+    return None
+
+
+def rounding(f: Facts) -> Finding | None:
+    """Fallback for an error within a few times the resolution of the types involved."""
+    t = f.result_type
+    err = float(np.max(np.abs(f.actual - f.reference))) if f.actual.size else 0.0
+    if t is not None and err <= 16 * t.lsb:
+        return Finding('rounding', f'errors up to {err / t.lsb:.1f} LSB of {t}',
+                       f'Add fractional bits to LayerName.{f.name}.Precision.result, or use AP_RND')
+    return None
+
+
+DETECTORS = (input_range, kernel_defect, table_range, accumulator, wrap, saturation, rounding)
+
+
+def classify(f: Facts, pattern_kind: str = '') -> Finding:
+    for detect in DETECTORS[:-1]:
+        found = detect(f)
+        if found:
+            return found
+    found = per_channel_weights(f, pattern_kind) or rounding(f)
+    return found or Finding('unknown', 'no fixed-point or known-defect explanation fits',
+                            f'Inspect {f.name}: compare its weights and C++ kernel with the Keras layer')
+
+

@@ -1,0 +1,135 @@
+"""Arbitrary-precision fixed-point types as hls4ml writes them, and their arithmetic in numpy.
+
+`ap_fixed<W,I,Q,O>` has W bits, I of them integer bits (sign included when signed),
+resolution 2**-(W-I) and range [-2**(I-1), 2**(I-1)) when signed, [0, 2**I) when not.
+These functions reproduce what the C-simulation does when it stores a value in such a
+type, so that the diagnosis can say "this is exactly Keras wrapped into ap_fixed<16,6>".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+_TYPE_RE = re.compile(r'^\s*(ap_fixed|ap_ufixed|ap_int|ap_uint|fixed|ufixed|int|uint)\s*<\s*([^>]*)>\s*$')
+
+
+@dataclass(frozen=True)
+class FixedType:
+    """One fixed-point type: widths, signedness and the quantization/overflow modes."""
+
+    width: int
+    integer: int
+    signed: bool = True
+    rounding: str = 'TRN'
+    saturation: str = 'WRAP'
+
+    @property
+    def fractional(self) -> int:
+        return self.width - self.integer
+
+    @property
+    def lsb(self) -> float:
+        return 2.0 ** -self.fractional
+
+    @property
+    def max(self) -> float:
+        top = 2.0 ** (self.integer - 1) if self.signed else 2.0**self.integer
+        return top - self.lsb
+
+    @property
+    def min(self) -> float:
+        return -(2.0 ** (self.integer - 1)) if self.signed else 0.0
+
+    @property
+    def period(self) -> float:
+        """The distance after which a wrapping value comes back: 2**I."""
+        return 2.0**self.integer
+
+    def __str__(self) -> str:
+        if self.fractional == 0 and self.rounding == 'TRN' and self.saturation == 'WRAP':
+            return f'ap_{"" if self.signed else "u"}int<{self.width}>'
+        base = f'ap_{"" if self.signed else "u"}fixed<{self.width},{self.integer}'
+        if self.rounding != 'TRN' or self.saturation != 'WRAP':
+            base += f',AP_{self.rounding}'
+        if self.saturation != 'WRAP':
+            base += f',AP_{self.saturation}'
+        return base + '>'
+
+    def with_integer_bits(self, integer: int) -> FixedType:
+        """The same fractional resolution with `integer` integer bits."""
+        return FixedType(self.fractional + integer, integer, self.signed, self.rounding, self.saturation)
+
+
+def parse_type(text: str | None) -> FixedType | None:
+    """Parse `ap_fixed<16,6,AP_RND,AP_SAT>`, `ap_ufixed<8,0>`, `ap_int<8>`, hls4ml's `fixed<16,6,TRN,WRAP,0>`.
+
+    Returns None for types that have no fixed resolution (float, double, half, unparsable).
+    """
+    if not text:
+        return None
+    match = _TYPE_RE.match(str(text))
+    if not match:
+        return None
+    kind, args = match.groups()
+    parts = [p.strip() for p in args.split(',') if p.strip()]
+    try:
+        width = int(parts[0])
+        if kind.endswith('int'):
+            integer = width
+            rest = []
+        else:
+            integer = int(parts[1])
+            rest = parts[2:]
+    except (IndexError, ValueError):
+        return None
+    signed = not (kind.startswith('ap_u') or kind.startswith('u'))
+    rounding = rest[0].upper().replace('AP_', '') if len(rest) > 0 else 'TRN'
+    saturation = rest[1].upper().replace('AP_', '') if len(rest) > 1 else 'WRAP'
+    return FixedType(width, integer, signed, rounding, saturation)
+
+
+def _round(scaled: np.ndarray, mode: str) -> np.ndarray:
+    if mode == 'TRN':
+        return np.floor(scaled)
+    if mode == 'TRN_ZERO':
+        return np.trunc(scaled)
+    if mode == 'RND':
+        return np.floor(scaled + 0.5)
+    if mode == 'RND_ZERO':
+        return np.where(scaled >= 0, np.ceil(scaled - 0.5), np.floor(scaled + 0.5))
+    if mode == 'RND_INF':
+        return np.where(scaled >= 0, np.floor(scaled + 0.5), np.ceil(scaled - 0.5))
+    if mode == 'RND_MIN_INF':
+        return np.ceil(scaled - 0.5)
+    if mode == 'RND_CONV':
+        return np.round(scaled)  # numpy rounds half to even, as AP_RND_CONV does
+    raise ValueError(f'unknown rounding mode {mode!r}')
+
+
+def quantize(values: np.ndarray, ftype: FixedType) -> np.ndarray:
+    """Store float64 `values` in `ftype` the way ap_fixed's constructor from double does."""
+    scaled = _round(np.asarray(values, dtype=np.float64) * 2.0**ftype.fractional, ftype.rounding)
+    lo = ftype.min * 2.0**ftype.fractional
+    hi = ftype.max * 2.0**ftype.fractional
+    if ftype.saturation == 'WRAP':
+        span = 2.0**ftype.width
+        scaled = np.mod(scaled - lo, span) + lo
+    elif ftype.saturation == 'SAT_ZERO':
+        scaled = np.where((scaled > hi) | (scaled < lo), 0.0, scaled)
+    elif ftype.saturation == 'SAT_SYM' and ftype.signed:
+        scaled = np.clip(scaled, -hi, hi)
+    else:
+        scaled = np.clip(scaled, lo, hi)
+    return scaled / 2.0**ftype.fractional
+
+
+def integer_bits_needed(values: np.ndarray, signed: bool = True) -> int:
+    """The integer bits (sign included when signed) that hold every value without overflow."""
+    peak = float(np.max(np.abs(values))) if np.size(values) else 0.0
+    if peak == 0.0:
+        return 1 if signed else 0
+    bits = int(np.floor(np.log2(peak))) + 1
+    return bits + 1 if signed else bits

@@ -1,0 +1,77 @@
+"""The terminal report: the one-sentence diagnosis, the per-layer table, the mapping."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from hlsdiff.result import CompareResult
+
+STATUS_STYLE = {'ok': 'green', 'noise': 'yellow', 'mismatch': 'bold red', 'not-compared': 'dim'}
+
+
+def _num(value, fmt: str = '.3g') -> str:
+    return '-' if value is None else format(value, fmt)
+
+
+def render(result: CompareResult, console: Console, verbose: bool = False) -> None:
+    if result.error:
+        console.print(f'[bold red]error[/]: {result.error["message"]}')
+        return
+    verdict_style = 'bold green' if result.verdict == 'pass' else 'bold red'
+    console.print(Text(result.summary, style='bold' if result.onset else 'green'))
+    table = Table(title=f'{result.model}  ({result.io_type}, {result.backend}, {result.samples} samples)',
+                  show_lines=False, header_style='bold')
+    for col, just in (('hls4ml layer', 'left'), ('Keras tensor', 'left'), ('result type', 'left'),
+                      ('status', 'left'), ('max abs', 'right'), ('mean abs', 'right'), ('rmse', 'right'),
+                      ('max LSB', 'right'), ('mismatched', 'right'), ('worst ch', 'left'), ('pattern', 'left'),
+                      ('cause', 'left')):
+        table.add_column(col, justify=just, overflow='fold')
+    onset = result.onset['layer'] if result.onset else None
+    for layer in result.layers:
+        name = Text(layer.name + (' ◀ onset' if layer.name == onset else ''),
+                    style='bold red' if layer.name == onset else '')
+        status = Text(layer.status, style=STATUS_STYLE.get(layer.status, ''))
+        if layer.status == 'not-compared':
+            table.add_row(name, Text(layer.reason, style='dim'), layer.result_type or '-', status,
+                          *(['', '', '', '', '', '', '', '']))
+            continue
+        pattern = layer.pattern.get('kind', 'none')
+        if pattern == 'alternating' and layer.pattern.get('phase') is not None:
+            pattern += f' (phase {layer.pattern["phase"]})'
+        elif layer.pattern.get('period'):
+            pattern += f' (every {layer.pattern["period"]})'
+        cause = layer.cause if layer.cause != 'propagated' else f'propagated from {layer.propagated_from}'
+        table.add_row(
+            name, layer.keras or '-', layer.result_type or '-', status,
+            _num(layer.max_abs), _num(layer.mean_abs), _num(layer.rmse), _num(layer.max_lsb, '.1f'),
+            f'{layer.mismatched_fraction:.1%}' if layer.mismatched_fraction is not None else '-',
+            ', '.join(str(c) for c in layer.worst_channels) or '-',
+            '' if pattern == 'none' else pattern,
+            '' if cause == 'none' else cause,
+        )
+    console.print(table)
+    for layer in result.layers:
+        if layer.introduces_error and layer.cause not in ('none', 'rounding'):
+            console.print(f'[bold]{layer.name}[/]: {layer.cause}'
+                          + (f' — {layer.cause_detail}' if layer.cause_detail else '')
+                          + (f'\n  pattern: {layer.pattern.get("detail")}' if layer.pattern.get('detail') else '')
+                          + (f'\n  hint: {layer.hint}' if layer.hint else ''))
+        elif layer.cause == 'unsupported-attribute':
+            console.print(f'[bold]{layer.name}[/]: {layer.cause_detail}\n  hint: {layer.hint}')
+    for item in result.unmatched_keras:
+        console.print(f'[dim]Keras layer {item["keras"]}: not compared ({item["reason"]})[/]')
+    for note in result.notes:
+        console.print(f'[yellow]note[/]: {note}')
+    if verbose and result.timings:
+        console.print('[dim]timings: ' + ', '.join(f'{k}={v}' for k, v in result.timings.items()) + '[/]')
+    if isinstance(result.patched, CompareResult):
+        console.rule('with hlsdiff patch applied')
+        render(result.patched, console, verbose)
+        return
+    failures = [f'{layer.name}: {", ".join(layer.gate_failures)}' for layer in result.layers if layer.gate_failures]
+    console.print(Text(f'verdict: {result.verdict.upper()}', style=verdict_style)
+                  + Text(f'  (gate: {"; ".join(result.gates)})', style='dim'))
+    for line in failures[:20]:
+        console.print(f'  [red]✗[/] {line}')

@@ -1,0 +1,133 @@
+"""The result of a compare: per-layer records, the onset, the verdict. JSON in and out."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class LayerResult:
+    name: str
+    keras: str | None
+    class_name: str
+    result_type: str | None
+    shape: list[int]
+    status: str  # ok | noise | mismatch | not-compared
+    max_abs: float | None = None
+    mean_abs: float | None = None
+    rmse: float | None = None
+    max_lsb: float | None = None
+    mismatched_fraction: float | None = None
+    per_channel: dict = field(default_factory=lambda: {'max_abs': [], 'mean_abs': []})
+    pattern: dict = field(default_factory=lambda: {'kind': 'none', 'channels': [], 'period': None})
+    cause: str = 'none'
+    hint: str = ''
+    reason: str = ''
+    # beyond the DESIGN.md minimum
+    inputs: list[str] = field(default_factory=list)
+    mapping_note: str = ''
+    accum_type: str | None = None
+    worst_channels: list[int] = field(default_factory=list)
+    worst_index: list[int] = field(default_factory=list)
+    mismatched: int = 0
+    total: int = 0
+    tolerance: float | None = None
+    min_passing_tolerance: float | None = None
+    local_max_abs: float | None = None
+    local_max_lsb: float | None = None
+    introduces_error: bool = False
+    propagated_from: str | None = None
+    cause_detail: str = ''
+    gate_failures: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d['class'] = d.pop('class_name')
+        return d
+
+
+@dataclass
+class CompareResult:
+    model: str
+    io_type: str
+    backend: str
+    samples: int
+    layers: list[LayerResult]
+    onset: dict | None = None
+    summary: str = ''
+    verdict: str = 'pass'
+    exit_code: int = 0
+    error: dict | None = None
+    unmatched_keras: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    gates: list[str] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+    hlsdiff_version: str = ''
+    hls4ml_version: str = ''
+    patched: dict | None = None  # the result with `hlsdiff patch` applied, when --patch
+
+    def __bool__(self) -> bool:
+        return self.verdict == 'pass'
+
+    def layer(self, name: str) -> LayerResult:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    def to_json(self) -> dict:
+        return {
+            'schema_version': SCHEMA_VERSION,
+            'hlsdiff_version': self.hlsdiff_version,
+            'hls4ml_version': self.hls4ml_version,
+            'model': self.model,
+            'io_type': self.io_type,
+            'backend': self.backend,
+            'samples': self.samples,
+            'verdict': self.verdict,
+            'exit_code': self.exit_code,
+            'error': self.error,
+            'onset': self.onset,
+            'summary': self.summary,
+            'layers': [layer.to_json() for layer in self.layers],
+            'unmatched_keras': self.unmatched_keras,
+            'notes': self.notes,
+            'gates': self.gates,
+            'timings': self.timings,
+            'patched': self.patched.to_json() if isinstance(self.patched, CompareResult) else self.patched,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> CompareResult:
+        if data.get('schema_version') != SCHEMA_VERSION:
+            raise ValueError(f'schema_version {data.get("schema_version")!r} is not {SCHEMA_VERSION}')
+        layers = []
+        known = set(LayerResult.__dataclass_fields__)
+        for raw in data['layers']:
+            raw = dict(raw)
+            raw['class_name'] = raw.pop('class')
+            layers.append(LayerResult(**{k: v for k, v in raw.items() if k in known}))
+        fields = {k: data.get(k) for k in ('model', 'io_type', 'backend', 'samples')}
+        result = cls(layers=layers, **fields)
+        for k in ('onset', 'summary', 'verdict', 'exit_code', 'error', 'unmatched_keras', 'notes', 'gates', 'timings',
+                  'hlsdiff_version', 'hls4ml_version', 'patched'):
+            if k in data and data[k] is not None:
+                setattr(result, k, data[k])
+        return result
+
+
+def error_result(kind: str, message: str, exit_code: int, model: str = '', **extra) -> CompareResult:
+    """A result for a compare that could not finish, so that --json still says why."""
+    r = CompareResult(model=model, io_type=extra.get('io_type', ''), backend=extra.get('backend', ''), samples=0,
+                      layers=[])
+    r.verdict, r.exit_code, r.error = 'error', exit_code, {'kind': kind, 'message': message}
+    r.summary = message
+    return r
+
+
+def load(path: str | Path) -> CompareResult:
+    return CompareResult.from_json(json.loads(Path(path).read_text()))

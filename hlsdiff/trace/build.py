@@ -1,0 +1,197 @@
+"""Build the C-simulation library once, in parallel, and cache it by a hash of what goes in.
+
+hls4ml's `compile()` runs `build_lib.sh` (g++ -O3, two translation units one after the
+other) and `trace()` does it all again. Here the two translation units compile
+concurrently, at a chosen optimisation level, and the library is kept in a cache keyed by
+every source file, the flags and the compiler version: a second compare of the same model
+and config does not compile at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hlsdiff.errors import BadInput, BuildFailed
+
+OPT_LEVELS = ('0', '1', '2', '3', 's')
+DEFAULT_OPT_LEVEL = '1'
+DEFAULT_CACHE_BYTES = 2 * 1024**3
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The two translation units of a project, as text, and where their includes live."""
+
+    project_dir: Path
+    project_name: str
+    top_cpp: str
+    bridge_cpp: str
+
+
+@dataclass(frozen=True)
+class BuiltLibrary:
+    path: Path
+    key: str
+    cached: bool
+    seconds: float
+    peak_rss_mb: float
+    opt_level: str
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+    return Path(base) / 'hlsdiff'
+
+
+@functools.lru_cache(maxsize=None)
+def compiler_identity(cxx: str = 'g++') -> tuple[str, str]:
+    """(version text, the -std flag hls4ml's build_lib.sh would pick)."""
+    try:
+        version = subprocess.run([cxx, '--version'], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise BuildFailed(f'no working C++ compiler ({cxx}): {exc}') from None
+    probe = subprocess.run(
+        [cxx, '-Werror', '-fsyntax-only', '-std=c++23', '-xc++', '-', '-o', os.devnull],
+        input='',
+        capture_output=True,
+        text=True,
+    )
+    return version.splitlines()[0], ('-std=c++23' if probe.returncode == 0 else '-std=c++11')
+
+
+def compile_flags(opt_level: str, cxx: str = 'g++') -> list[str]:
+    if opt_level not in OPT_LEVELS:
+        raise BadInput(f'--opt-level must be one of {", ".join(OPT_LEVELS)}, got {opt_level!r}')
+    _, std = compiler_identity(cxx)
+    # WEIGHTS_DIR is relative: the library runs with the project's firmware/ as its working
+    # directory, so one cached library serves any copy of the same project.
+    return [f'-O{opt_level}', '-fPIC', std, '-fno-gnu-unique', '-DWEIGHTS_DIR="weights"']
+
+
+def source_key(sources: Sources, flags: list[str], cxx: str = 'g++') -> str:
+    """A hash of every file under firmware/, both translation units, the flags and the compiler."""
+    h = hashlib.sha256()
+    h.update(compiler_identity(cxx)[0].encode())
+    h.update('\0'.join(flags).encode())
+    h.update(sources.top_cpp.encode())
+    h.update(sources.bridge_cpp.encode())
+    firmware = sources.project_dir / 'firmware'
+    for path in sorted(firmware.rglob('*')):
+        if path.is_file() and path.suffix not in ('.so', '.o'):
+            h.update(str(path.relative_to(firmware)).encode() + b'\0')
+            h.update(path.read_bytes())
+    return h.hexdigest()[:32]
+
+
+def build(
+    sources: Sources,
+    opt_level: str = DEFAULT_OPT_LEVEL,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    cxx: str = 'g++',
+    max_cache_bytes: int = DEFAULT_CACHE_BYTES,
+) -> BuiltLibrary:
+    """Return a built library for `sources`: from the cache, or compiled now and cached."""
+    flags = compile_flags(opt_level, cxx)
+    key = source_key(sources, flags, cxx)
+    cache_dir = Path(cache_dir or default_cache_dir())
+    target = cache_dir / f'{key}.so'
+    if use_cache and target.exists():
+        os.utime(target)  # least recently used goes first when the cache is trimmed
+        return BuiltLibrary(target, key, True, 0.0, 0.0, opt_level)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BuildFailed(f'cannot create the build cache {cache_dir}: {exc.strerror}') from None
+
+    work = Path(tempfile.mkdtemp(prefix=f'build-{key[:8]}-', dir=cache_dir))
+    try:
+        started = time.perf_counter()
+        top = work / f'{sources.project_name}.cpp'
+        bridge = work / f'{sources.project_name}_bridge.cpp'
+        top.write_text(sources.top_cpp)
+        bridge.write_text(sources.bridge_cpp)
+        prj = sources.project_dir
+        includes = [f'-I{prj / "firmware" / "ap_types"}', f'-I{prj / "firmware"}', f'-I{prj}']
+        log = work / 'build.log'
+        units = [(top, work / 'top.o'), (bridge, work / 'bridge.o')]
+        peak = _run_parallel(
+            [[cxx, *flags, *includes, '-c', str(src), '-o', str(obj)] for src, obj in units], log
+        )
+        lib = work / 'lib.so'
+        peak = max(peak, _run_parallel([[cxx, *flags, '-shared', *(str(o) for _, o in units), '-o', str(lib)]], log))
+        seconds = time.perf_counter() - started
+        if use_cache:
+            os.replace(lib, target)  # atomic: a concurrent compare sees the whole library or none
+            final = target
+            _trim(cache_dir, max_cache_bytes, keep=target)
+        else:
+            final = cache_dir / f'nocache-{os.getpid()}-{key}.so'
+            os.replace(lib, final)
+        return BuiltLibrary(final, key, False, seconds, peak, opt_level)
+    except BuildFailed as exc:
+        kept = cache_dir / 'logs' / f'{key}.log'
+        kept.parent.mkdir(exist_ok=True)
+        shutil.copyfile(work / 'build.log', kept)
+        raise BuildFailed(exc.message, detail=f'{exc.detail}\nfull compiler log: {kept}') from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run_parallel(commands: list[list[str]], log: Path) -> float:
+    """Run the compiler commands concurrently; return the peak RSS (MB) of the largest one."""
+    procs = []
+    with open(log, 'ab') as out:
+        for cmd in commands:
+            out.write((' '.join(cmd) + '\n').encode())
+            out.flush()
+            procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT))
+        peak_kb, failed = 0, False
+        for p in procs:
+            _, status, usage = os.wait4(p.pid, 0)
+            p.returncode = os.waitstatus_to_exitcode(status)
+            peak_kb = max(peak_kb, usage.ru_maxrss)
+            failed |= p.returncode != 0
+    if failed:
+        text = log.read_text(errors='replace')
+        errors = [line for line in text.splitlines() if re.search(r'\berror\b', line)]
+        first = errors[0] if errors else text.strip().splitlines()[-1]
+        raise BuildFailed(f'g++ failed to build the C-simulation library: {first.strip()}', detail='\n'.join(errors[:10]))
+    return peak_kb / 1024.0
+
+
+def _trim(cache_dir: Path, max_bytes: int, keep: Path) -> None:
+    libs = sorted(cache_dir.glob('*.so'), key=lambda p: p.stat().st_mtime)
+    total = sum(p.stat().st_size for p in libs)
+    for p in libs:
+        if total <= max_bytes:
+            break
+        if p != keep:
+            total -= p.stat().st_size
+            p.unlink(missing_ok=True)
+
+
+def cache_usage(cache_dir: Path | None = None) -> tuple[int, int]:
+    """(number of cached libraries, their total size in bytes)."""
+    libs = list(Path(cache_dir or default_cache_dir()).glob('*.so'))
+    return len(libs), sum(p.stat().st_size for p in libs)
+
+
+def clear_cache(cache_dir: Path | None = None) -> int:
+    """Remove every cached library and log; return how many libraries went."""
+    cache_dir = Path(cache_dir or default_cache_dir())
+    n = 0
+    for p in cache_dir.glob('*.so'):
+        p.unlink(missing_ok=True)
+        n += 1
+    shutil.rmtree(cache_dir / 'logs', ignore_errors=True)
+    return n

@@ -1,0 +1,161 @@
+"""Convert a Keras model with hls4ml, tracing every layer, and write the project once."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hlsdiff.errors import BadInput, ConversionFailed
+
+IO_TYPES = ('io_parallel', 'io_stream')
+BACKENDS = ('Vivado', 'Vitis')
+STRATEGIES = ('Latency', 'Resource')
+GRANULARITIES = ('model', 'type', 'name')
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """Everything the user can say about the conversion."""
+
+    io_type: str = 'io_parallel'
+    backend: str = 'Vivado'
+    strategy: str | None = None
+    reuse_factor: int | None = None
+    precision: str | None = None
+    granularity: str = 'name'
+    part: str | None = None
+    config: dict | None = None
+    project_name: str = 'myproject'
+
+
+@dataclass
+class Converted:
+    """The hls4ml model, the config it was converted with, and warnings worth showing."""
+
+    hls_model: object
+    config: dict
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_config(path: str | Path) -> dict:
+    """Read an hls4ml config (YAML or JSON, as `config_from_keras_model` writes it)."""
+    import yaml
+
+    p = Path(path)
+    if not p.exists():
+        raise BadInput(f'config file not found: {p}')
+    text = p.read_text(errors='replace')
+    try:
+        loaded = json.loads(text) if p.suffix.lower() == '.json' else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0]
+        raise BadInput(f'{p}: not valid {"JSON" if p.suffix.lower() == ".json" else "YAML/JSON"}: {first}') from None
+    if not isinstance(loaded, dict):
+        raise BadInput(f'{p}: an hls4ml config must be a mapping (with Model / LayerName keys), got {type(loaded).__name__}')
+    return loaded
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def build_config(model, opts: ConvertOptions) -> tuple[dict, dict, list[str]]:
+    """The hls4ml HLS config and the project-level settings, with the user's config merged in.
+
+    Returns (hls_config, project_settings, warnings). Layer names in the user's config that
+    match no Keras layer are warned about, not fatal.
+    """
+    from hlsdiff.trace import stack
+
+    hls4ml = stack.load().hls4ml
+    warnings: list[str] = []
+    user = copy.deepcopy(opts.config or {})
+    settings = {'io_type': opts.io_type, 'backend': opts.backend, 'part': opts.part}
+    if 'HLSConfig' in user:  # a whole project config (hls4ml_config.yml)
+        settings['io_type'] = user.get('IOType', settings['io_type'])
+        settings['backend'] = user.get('Backend', settings['backend'])
+        settings['part'] = user.get('Part', settings['part'])
+        user = user['HLSConfig'] or {}
+    granularity = opts.granularity
+    if 'LayerName' in user and granularity != 'name':
+        granularity = 'name'
+    precision = opts.precision or (user.get('Model', {}) or {}).get('Precision')
+    if isinstance(precision, dict):
+        precision = precision.get('default')
+    kwargs = {'granularity': granularity, 'backend': settings['backend']}
+    if precision:
+        kwargs['default_precision'] = precision
+    with contextlib.redirect_stdout(io.StringIO()):
+        base = hls4ml.utils.config_from_keras_model(model, **kwargs)
+    known = {layer.name for layer in model.layers}
+    unknown = sorted(set((user.get('LayerName') or {})) - known)
+    if unknown:
+        warnings.append(f'--config names layers the model does not have (ignored): {", ".join(unknown)}')
+        for name in unknown:
+            user['LayerName'].pop(name)
+    cfg = _deep_merge(base, user)
+    model_cfg = cfg.setdefault('Model', {})
+    if opts.precision:
+        model_cfg['Precision'] = opts.precision if not isinstance(model_cfg.get('Precision'), dict) else {
+            **model_cfg['Precision'],
+            'default': opts.precision,
+        }
+    if opts.strategy:
+        model_cfg['Strategy'] = opts.strategy
+    if opts.reuse_factor:
+        model_cfg['ReuseFactor'] = opts.reuse_factor
+    for layer_cfg in (cfg.get('LayerName') or {}).values():
+        if opts.strategy and 'Strategy' in layer_cfg:
+            layer_cfg['Strategy'] = opts.strategy
+        if opts.reuse_factor and 'ReuseFactor' in layer_cfg:
+            layer_cfg['ReuseFactor'] = opts.reuse_factor
+        layer_cfg['Trace'] = True
+    return cfg, settings, warnings
+
+
+def convert(model, opts: ConvertOptions, output_dir: Path) -> Converted:
+    """Convert with hls4ml, with `Trace` on for every layer hls4ml ends up with."""
+    from hlsdiff.trace import stack
+
+    hls4ml = stack.load().hls4ml
+    cfg, settings, warnings = build_config(model, opts)
+    kwargs = dict(
+        hls_config=cfg,
+        output_dir=str(output_dir),
+        project_name=opts.project_name,
+        backend=settings['backend'],
+        io_type=settings['io_type'],
+    )
+    if settings['part']:
+        kwargs['part'] = settings['part']
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            hls_model = hls4ml.converters.convert_from_keras_model(model, **kwargs)
+    except Exception as exc:
+        text = str(exc).strip() or type(exc).__name__
+        raise ConversionFailed(f'hls4ml could not convert the model: {text.splitlines()[0]}', detail=text) from None
+    hls_model.config.trace_output = True
+    for layer in hls_model.get_layers():
+        layer.set_attr('trace', True)
+    return Converted(hls_model, cfg, warnings)
+
+
+def write_project(converted: Converted) -> Path:
+    """Write the project (sources with tracing compiled in); hls4ml's own build is never run."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            converted.hls_model.write()
+    except Exception as exc:
+        text = str(exc).strip() or type(exc).__name__
+        raise ConversionFailed(f'hls4ml could not write the project: {text.splitlines()[0]}', detail=text) from None
+    return Path(converted.hls_model.config.get_output_dir())

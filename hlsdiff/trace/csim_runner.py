@@ -1,0 +1,73 @@
+"""Child process: run the C-simulation library on the samples and collect every traced layer.
+
+Run as `python -m hlsdiff.trace.csim_runner SPEC.json`. It imports only numpy and ctypes,
+so it starts in a fraction of a second, and a C++ `assert` that aborts kills this process,
+not hlsdiff. hls4ml's own `trace()` sizes its result buffer by the number of output
+variables but the library keys traces by layer name, so layers with several outputs (the
+Clone layers of io_stream) leave empty slots and crash it; here the slots are counted.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import sys
+
+import numpy as np
+import numpy.ctypeslib as npc
+
+
+class TraceData(ctypes.Structure):
+    _fields_ = [('name', ctypes.c_char_p), ('data', ctypes.c_void_p)]
+
+
+def run(spec: dict) -> None:
+    lib = ctypes.cdll.LoadLibrary(spec['library'])
+    inputs = [np.load(p) for p in spec['inputs']]
+    n_samples = int(inputs[0].shape[0])
+    out_sizes = spec['output_sizes']
+    traced = spec['traced']  # {layer name: size}
+
+    top = getattr(lib, spec['function'])
+    top.restype = None
+    top.argtypes = [npc.ndpointer(ctypes.c_double, flags='C_CONTIGUOUS')] * (len(inputs) + len(out_sizes))
+    lib.allocate_trace_storage.argtypes = [ctypes.c_size_t]
+    lib.allocate_trace_storage.restype = None
+    lib.collect_trace_output.argtypes = [ctypes.POINTER(TraceData)]
+    lib.collect_trace_output.restype = None
+    lib.free_trace_storage.argtypes = []
+    lib.free_trace_storage.restype = None
+
+    results = {name: np.zeros((n_samples, size)) for name, size in traced.items()}
+    outputs = [np.zeros((n_samples, size)) for size in out_sizes]
+    slots = (TraceData * (2 * len(traced) + 8))()
+    lib.allocate_trace_storage(ctypes.sizeof(ctypes.c_double))
+    try:
+        for i in range(n_samples):
+            args = [np.ascontiguousarray(x[i].reshape(-1)) for x in inputs]
+            preds = [np.zeros(size) for size in out_sizes]
+            top(*args, *preds)
+            for k, pred in enumerate(preds):
+                outputs[k][i] = pred
+            ctypes.memset(slots, 0, ctypes.sizeof(slots))
+            lib.collect_trace_output(slots)
+            for slot in slots:
+                if not slot.name:
+                    break
+                name = slot.name.decode()
+                if name in results:
+                    size = traced[name]
+                    buf = ctypes.cast(slot.data, ctypes.POINTER(ctypes.c_double))
+                    results[name][i] = np.ctypeslib.as_array(buf, shape=(size,))
+            if (i + 1) % max(1, n_samples // 20) == 0:
+                print(f'progress {i + 1} {n_samples}', file=sys.stderr, flush=True)
+    finally:
+        lib.free_trace_storage()
+    payload = {f'trace:{k}': v for k, v in results.items()}
+    payload.update({f'output:{k}': v for k, v in enumerate(outputs)})
+    np.savez(spec['result'], **payload)
+
+
+if __name__ == '__main__':
+    with open(sys.argv[1]) as f:
+        run(json.load(f))

@@ -1,0 +1,242 @@
+"""Map hls4ml layers to Keras tensors, explicitly, following DESIGN.md's rules.
+
+hls4ml splits a fused `activation=` into the linear layer and `<name>_<activation>`, folds
+a BatchNormalization into the layer before it, inserts Clone/ZeroPadding/Transpose layers
+and optimises Flatten/Reshape/Dropout away. Every hls4ml layer gets a `Ref`: the Keras
+tensor it is compared with, and the chain of Keras operations that computes it from the
+layer's own inputs (used to measure the error the layer adds by itself), or a reason why it
+is not compared. Every Keras layer without a counterpart is listed with its reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hlsdiff.layers import LayerInfo
+
+# Keras settings that hls4ml 1.3.0 drops without a word, and their harmless values.
+DROPPED_SETTINGS = {
+    'dilation_rate': (1, (1,), (1, 1), [1], [1, 1]),
+    'max_value': (None,),
+    'threshold': (0, 0.0, None),
+    'negative_slope': (0, 0.0, None),
+    'depth_multiplier': (1,),
+}
+_FOLDABLE = ('BatchNormalization', 'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout')
+_INSERTED = {
+    'ZeroPadding1D': 'padding inserted by hls4ml (no Keras tensor)',
+    'ZeroPadding2D': 'padding inserted by hls4ml (no Keras tensor)',
+    'Transpose': 'transpose inserted by hls4ml (no Keras tensor)',
+}
+
+
+@dataclass
+class Ref:
+    """How to get the Keras value of one hls4ml layer.
+
+    `tensor` names the Keras tensor: ('out', layer), ('pre', layer) for the output before a
+    fused activation, or ('input', name). `chain` is applied, in order, to the arrays of
+    `inputs` to recompute the layer from the C-simulation's inputs: ('layer', name) calls
+    the Keras layer, ('pre', name) its linear twin, ('act', name) its activation function,
+    ('identity',) passes the input through.
+    """
+
+    tensor: tuple
+    chain: list = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+
+
+def _activation_name(klayer) -> str | None:
+    act = getattr(klayer, 'activation', None)
+    if act is None:
+        return None
+    name = getattr(act, '__name__', None) or type(act).__name__
+    return None if name == 'linear' else name
+
+
+def _type_text(named_type) -> str | None:
+    if named_type is None:
+        return None
+    precision = getattr(named_type, 'precision', named_type)
+    width, integer = getattr(precision, 'width', None), getattr(precision, 'integer', None)
+    if width is None or integer is None:
+        return str(precision)
+    signed = getattr(precision, 'signed', True)
+    rounding = str(getattr(precision, 'rounding_mode', 'TRN') or 'TRN')
+    saturation = str(getattr(precision, 'saturation_mode', 'WRAP') or 'WRAP')
+    base = f'ap_{"" if signed else "u"}fixed<{width},{integer}'
+    if rounding != 'TRN' or saturation != 'WRAP':
+        base += f',AP_{rounding}'
+    if saturation != 'WRAP':
+        base += f',AP_{saturation}'
+    return base + '>'
+
+
+def dropped_settings(klayer) -> dict:
+    """The Keras settings of this layer that hls4ml 1.3.0 would silently drop."""
+    cfg = klayer.get_config()
+    found = {}
+    for key, harmless in DROPPED_SETTINGS.items():
+        if key in cfg and cfg[key] not in harmless:
+            value = cfg[key]
+            if key == 'dilation_rate' and all(v == 1 for v in (value if isinstance(value, (list, tuple)) else [value])):
+                continue
+            found[key] = list(value) if isinstance(value, tuple) else value
+    return found
+
+
+def map_layers(hls_model, keras_model) -> tuple[list[LayerInfo], dict[str, Ref], list[tuple[str, str]]]:
+    """Return (layer facts, refs by hls4ml layer name, unmatched Keras layers with reasons)."""
+    klayers = {layer.name: layer for layer in keras_model.layers}
+    hlayers = list(hls_model.get_layers())
+    hnames = {layer.name for layer in hlayers}
+    producer = {}
+    for layer in hlayers:
+        for var in layer.outputs:
+            producer[var] = layer.name
+    parents = {layer.name: [producer.get(v, v) for v in layer.inputs if v in producer] for layer in hlayers}
+    children: dict[str, list[str]] = {}
+    for name, ps in parents.items():
+        for p in ps:
+            children.setdefault(p, []).append(name)
+    by_name = {layer.name: layer for layer in hlayers}
+
+    def is_activation(hlayer) -> bool:
+        from hlsdiff.trace import stack
+
+        return isinstance(hlayer, stack.load().hls4ml.model.layers.Activation)
+
+    split = {}  # hls activation layer name -> Keras layer it was split from
+    for layer in hlayers:
+        k = klayers.get(layer.name)
+        if k is None or _activation_name(k) is None:
+            continue
+        for child in children.get(layer.name, []):
+            if child not in klayers and child.startswith(layer.name + '_') and is_activation(by_name[child]):
+                split[child] = layer.name
+
+    refs: dict[str, Ref] = {}
+    infos: list[LayerInfo] = []
+    folded: dict[str, str] = {}  # Keras layer folded away -> hls4ml layer it lives in
+    not_compared: dict[str, str] = {}
+
+    def compared_parents(name: str) -> list[str]:
+        out = []
+        for p in parents[name]:
+            while p in not_compared and len(parents.get(p, [])) == 1 and by_name[p].class_name in _INSERTED:
+                p = parents[p][0]
+            out.append(p)
+        return out
+
+    for layer in hlayers:
+        name, cls = layer.name, layer.class_name
+        k = klayers.get(name)
+        note, reason, ref = '', '', None
+        if cls == 'Input':
+            ref = Ref(('input', name))
+            note = 'the data cast to the input type'
+        elif name in split:
+            kname = split[name]
+            ref = Ref(('out', kname), [('act', kname)], [kname])
+            k = klayers[kname]
+            note = f'activation of {kname} (split by hls4ml)'
+        elif k is not None:
+            if any(c in split for c in children.get(name, [])):
+                ref = Ref(('pre', name), [('pre', name)], compared_parents(name))
+                note = 'before the fused activation'
+            else:
+                ref = Ref(('out', name), [('layer', name)], compared_parents(name))
+            last = k
+            while ref.tensor[0] == 'out' and not any(c in split for c in children.get(name, [])):
+                consumers = _single_consumer(last)
+                if consumers is None or consumers.name in hnames or type(consumers).__name__ not in _FOLDABLE:
+                    break
+                folded[consumers.name] = name
+                ref = Ref(('out', consumers.name), ref.chain + [('layer', consumers.name)], ref.inputs)
+                note = f'{type(consumers).__name__} {consumers.name} folded into this layer'
+                last = consumers
+        elif cls == 'Clone' and parents[name]:
+            src = compared_parents(name)[0]
+            if src in refs:
+                ref = Ref(refs[src].tensor, [('identity',)], [src])
+                note = f'copy of {src} (inserted by hls4ml for io_stream)'
+            else:
+                reason = f'copy of {src}, which is not compared'
+        elif cls in _INSERTED:
+            reason = _INSERTED[cls]
+        elif is_activation(layer) and name.endswith('_linear') and parents[name]:
+            src = compared_parents(name)[0]
+            if src in refs:
+                ref = Ref(refs[src].tensor, [('identity',)], [src])
+                note = f'linear activation inserted by hls4ml after {src}'
+            else:
+                reason = f'linear activation after {src}, which is not compared'
+        else:
+            reason = f'no Keras layer named {name} (inserted or renamed by hls4ml)'
+        if reason:
+            not_compared[name] = reason
+        else:
+            refs[name] = ref
+        out_var = layer.get_output_variable()
+        attrs = {'index': layer.index}
+        if k is not None:
+            dropped = dropped_settings(k)
+            if dropped:
+                attrs['dropped_settings'] = dropped
+            attrs['keras_activation'] = _activation_name(k)
+        for key in ('n_in', 'n_out', 'n_filt', 'n_chan', 'in_height', 'in_width', 'pool_height', 'pool_width',
+                    'pool_op', 'table_size', 'strategy', 'reuse_factor', 'activation', 'depth_multiplier'):
+            value = layer.get_attr(key)
+            if value is not None and isinstance(value, (int, float, str)):
+                attrs[key] = value
+        for key in ('table_t', 'weight_t', 'bias_t', 'exp_table_t', 'inv_table_t'):
+            t = layer.get_attr(key)
+            if t is not None:
+                attrs[key] = _type_text(t)
+        infos.append(
+            LayerInfo(
+                name=name,
+                class_name=cls,
+                inputs=tuple(compared_parents(name) if ref else parents[name]),
+                keras=_tensor_label(ref.tensor) if ref else None,
+                keras_class=type(k).__name__ if k is not None else None,
+                shape=tuple(int(s) for s in out_var.shape),
+                result_type=_type_text(out_var.type),
+                accum_type=_type_text(layer.get_attr('accum_t')),
+                mapping_note=note,
+                reason=reason,
+                attrs=attrs,
+            )
+        )
+
+    mapped = {ref.tensor[1] for ref in refs.values()} | set(split.values()) | set(folded)
+    unmatched = []
+    for kname, klayer in klayers.items():
+        if kname in mapped or kname in hnames:
+            continue
+        kind = type(klayer).__name__
+        if kind in ('Flatten', 'Reshape'):
+            why = 'a reshape that moves no data: optimised away by hls4ml'
+        elif kind in _FOLDABLE:
+            why = 'no-op at inference: removed by hls4ml'
+        else:
+            why = 'no hls4ml layer computes it'
+        unmatched.append((kname, why))
+    for kname, host in folded.items():
+        unmatched.append((kname, f'folded into hls4ml layer {host}'))
+    return infos, refs, unmatched
+
+
+def _tensor_label(tensor: tuple) -> str:
+    kind, name = tensor
+    return {'out': name, 'pre': f'{name} (pre-activation)', 'input': f'{name} (input)'}[kind]
+
+
+def _single_consumer(klayer):
+    """The only Keras layer that reads `klayer`'s output, or None."""
+    try:
+        nodes = klayer.outbound_nodes
+    except AttributeError:
+        return None
+    consumers = {node.outbound_layer for node in nodes}
+    return consumers.pop() if len(consumers) == 1 else None

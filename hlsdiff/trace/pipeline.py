@@ -1,0 +1,232 @@
+"""Load, convert, build once, run the C-simulation and Keras, map: the arrays to compare."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hlsdiff.errors import BadInput
+from hlsdiff.fixedpoint import parse_type, quantize
+from hlsdiff.layers import Collected, LayerArrays
+from hlsdiff.trace import build as build_mod
+from hlsdiff.trace.convert import ConvertOptions, convert, write_project
+from hlsdiff.trace.load import check_model_path, fit_to_inputs, load_model, read_data
+from hlsdiff.trace.project import open_project, read_sources, traced_sources
+from hlsdiff.trace.run import run_library
+
+
+@dataclass
+class RunOptions:
+    """How to build and run: everything that is not about the conversion itself."""
+
+    samples: int | None = None
+    project_dir: Path | None = None
+    output_dir: Path | None = None
+    opt_level: str = build_mod.DEFAULT_OPT_LEVEL
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    timeout: float | None = None
+    prepare_project: object = None  # callable(project_dir) run before the build (e.g. the patcher)
+
+
+@dataclass
+class Progress:
+    """Callbacks the CLI gives to show progress; all optional."""
+
+    step: object = lambda name: None
+    csim: object = None
+    notes: list = field(default_factory=list)
+
+
+def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progress: Progress | None = None) -> Collected:
+    progress = progress or Progress()
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+
+    progress.step('load')
+    model_path = check_model_path(model_path)
+    data = read_data(data_path)
+    project = open_project(run.project_dir) if run.project_dir else None
+    model = load_model(model_path)
+    input_names = [t._keras_history.layer.name for t in model.inputs]
+    input_shapes = [tuple(int(s) if s is not None else -1 for s in t.shape[1:]) for t in model.inputs]
+    if any(s < 0 for shape in input_shapes for s in shape):
+        raise BadInput(f'the model input shape {input_shapes} has unknown dimensions; hls4ml needs fixed shapes')
+    samples = fit_to_inputs(data, input_names, input_shapes, run.samples)
+    notes = [samples.note] if samples.note else []
+    lap('load')
+
+    progress.step('convert')
+    scratch = Path(tempfile.mkdtemp(prefix='hlsdiff-'))
+    try:
+        if project is not None:
+            conv = _options_from_project(project, conv)
+            converted = convert(model, conv, scratch / 'graph-only')
+            sources, added = traced_sources(project, converted.hls_model)
+            if added:
+                notes.append(f'{project.path} had no trace calls: added them to the build copy (project files untouched)')
+            firmware = project.firmware
+        else:
+            out = _prepare_output_dir(run.output_dir, notes) if run.output_dir else scratch / 'project'
+            converted = convert(model, conv, out)
+            write_project(converted)
+            if run.prepare_project is not None:
+                run.prepare_project(out)
+            sources = read_sources(out, conv.project_name)
+            firmware = out / 'firmware'
+        notes.extend(converted.warnings)
+        hls_model = converted.hls_model
+        lap('convert')
+
+        from hlsdiff.trace.keras_side import KerasReference
+        from hlsdiff.trace.mapping import map_layers
+
+        from hlsdiff.trace.stack import no_autograph
+
+        infos, refs, unmatched = map_layers(hls_model, model)
+        with no_autograph():
+            reference = KerasReference(model, refs)
+
+        progress.step('build')
+        lib = build_mod.build(sources, run.opt_level, run.cache_dir, run.use_cache)
+        lap('build')
+
+        progress.step('csim')
+        layers = list(hls_model.get_layers())
+        traced = {}
+        for layer in layers:
+            if layer.get_attr('function_cpp', None) and layer.get_attr('trace', False):
+                traced[layer.name] = int(layer.get_output_variable().size())
+        by_name = dict(zip(input_names, samples.arrays))
+        hls_inputs = [by_name[name] for name in hls_model.inputs]
+        csim = run_library(
+            lib.path,
+            firmware,
+            f'{sources.project_name}_double',
+            tuple(hls_inputs),
+            [int(v.size()) for v in hls_model.get_output_variables()],
+            traced,
+            {layer.index: layer.name for layer in layers},
+            timeout=run.timeout,
+            progress=progress.csim,
+        )
+        lap('csim')
+
+        progress.step('keras')
+        with no_autograph():
+            expected = reference.forward(samples.arrays)
+            lap('keras')
+            arrays = _assemble(infos, refs, reference, expected, csim.traces, by_name)
+        lap('local')
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    timings.update(
+        build_cached=lib.cached,
+        build_seconds=round(lib.seconds, 3),
+        build_peak_rss_mb=round(lib.peak_rss_mb, 1),
+        csim_seconds=round(csim.seconds, 3),
+        csim_peak_rss_mb=round(csim.peak_rss_mb, 1),
+        opt_level=lib.opt_level,
+        library=str(lib.path),
+    )
+    settings = _settings(conv)
+    return Collected(
+        layers=infos,
+        arrays=arrays,
+        unmatched_keras=unmatched,
+        model=str(model_path),
+        io_type=settings['io_type'],
+        backend=settings['backend'],
+        samples=samples.count,
+        notes=notes,
+        timings=timings,
+    )
+
+
+def _settings(conv: ConvertOptions) -> dict:
+    cfg = conv.config or {}
+    if 'HLSConfig' in cfg:
+        return {'io_type': cfg.get('IOType', conv.io_type), 'backend': cfg.get('Backend', conv.backend)}
+    return {'io_type': conv.io_type, 'backend': conv.backend}
+
+
+def _options_from_project(project, conv: ConvertOptions) -> ConvertOptions:
+    """Convert with the settings the project was generated with (its hls4ml_config.yml)."""
+    cfg = project.config
+    hls = cfg.get('HLSConfig') or {}
+    return ConvertOptions(
+        io_type=cfg.get('IOType', conv.io_type),
+        backend=cfg.get('Backend', conv.backend),
+        part=cfg.get('Part', conv.part),
+        config={'HLSConfig': hls, 'IOType': cfg.get('IOType', conv.io_type), 'Backend': cfg.get('Backend', conv.backend)},
+        granularity='name' if 'LayerName' in hls else conv.granularity,
+        project_name=project.name,
+    )
+
+
+def _prepare_output_dir(path: Path, notes: list) -> Path:
+    """Never overwrite what the user had: a non-empty --output-dir is moved aside first."""
+    path = Path(path)
+    if path.exists() and any(path.iterdir()):
+        n = 1
+        while Path(f'{path}.bak{n}').exists():
+            n += 1
+        backup = Path(f'{path}.bak{n}')
+        path.rename(backup)
+        notes.append(f'--output-dir {path} was not empty: moved it to {backup}')
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _assemble(infos, refs, reference, expected, traces, data_by_name) -> dict[str, LayerArrays]:
+    """Line up Keras, the C-simulation and the local re-run for every compared layer."""
+    arrays: dict[str, LayerArrays] = {}
+    for info in infos:
+        ref = refs.get(info.name)
+        if ref is None:
+            continue
+        kshape = reference.tensor_shape(ref.tensor)
+        if ref.tensor[0] == 'input':
+            data = data_by_name[info.name]
+            ftype = parse_type(info.result_type)
+            actual = quantize(data, ftype) if ftype else data.copy()
+            arrays[info.name] = LayerArrays(data, actual, None)
+            continue
+        exp = expected[ref.tensor]
+        raw = traces.get(info.name)
+        act = _shape_like(raw, kshape)
+        arrays[info.name] = LayerArrays(exp, act, None)
+    for info in infos:
+        ref = refs.get(info.name)
+        if ref is None or ref.tensor[0] == 'input' or arrays[info.name].actual is None:
+            continue
+        ins = [arrays.get(p) for p in ref.inputs]
+        if not ref.inputs or any(a is None or a.actual is None for a in ins):
+            continue
+        try:
+            local = reference.apply_chain(ref.chain, [a.actual for a in ins])
+        except Exception:  # a Keras layer that cannot run on its own: no local view of it
+            continue
+        if local.shape == arrays[info.name].actual.shape:
+            arrays[info.name].local = local
+    return arrays
+
+
+def _shape_like(raw: np.ndarray | None, kshape: tuple[int, ...]) -> np.ndarray | None:
+    if raw is None:
+        return None
+    if int(np.prod(kshape)) == raw.shape[1]:
+        return raw.reshape((raw.shape[0], *kshape))
+    return raw

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Create .venv (once) with the pinned stack from pyproject.toml and hlsdiff installed in it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+command -v g++ >/dev/null || { apt-get update -qq && apt-get install -y -qq g++; }
+stamp=.venv/.hlsdiff-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[test]'
+  touch "$stamp"
+fi
