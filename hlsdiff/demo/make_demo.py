@@ -17,10 +17,11 @@ def build_model(seed: int = 1472, channels=(4, 8), input_shape=(16, 35, 1)):
     from hlsdiff.trace import stack
 
     keras = stack.load().keras
-    from qkeras import QActivation, QConv2D, QConv2DBatchnorm, QDepthwiseConv2D, quantized_bits, quantized_relu
+    from qkeras import QActivation, QConv2D, QConv2DBatchnorm, QDense, QDepthwiseConv2D, quantized_bits, quantized_relu
 
     keras.utils.set_random_seed(seed)
-    q8 = lambda: quantized_bits(8, 0, alpha=1)  # noqa: E731
+    # the reporter's quantizer: quantized_bits(bits=8, integer=3, keep_negative=True, alpha=1.0)
+    q8 = lambda: quantized_bits(8, 3, keep_negative=True, alpha=1.0)  # noqa: E731
     inp = keras.Input(input_shape, name='input_1')
     x = QConv2DBatchnorm(channels[0], 3, padding='same', kernel_quantizer=q8(), bias_quantizer=q8(), name='stem')(inp)
     x = QActivation(quantized_relu(8, 2), name='stem_relu')(x)
@@ -33,7 +34,7 @@ def build_model(seed: int = 1472, channels=(4, 8), input_shape=(16, 35, 1)):
     y = QActivation(quantized_relu(8, 2), name='dw2_relu')(y)
     x = keras.layers.Add(name='add2')([x, y])
     g = keras.layers.GlobalAveragePooling2D(name='gap')(x)
-    g = keras.layers.Dense(4, name='classifier')(g)
+    g = QDense(4, kernel_quantizer=q8(), bias_quantizer=q8(), name='classifier')(g)
     h = QDepthwiseConv2D(3, padding='same', depthwise_quantizer=q8(), bias_quantizer=q8(), name='dw_head')(x)
     h = QActivation(quantized_relu(8, 2), name='dw_head_relu')(h)
     model = keras.Model(inp, [g, h], name='issue1472_tiny')
@@ -46,6 +47,13 @@ def build_model(seed: int = 1472, channels=(4, 8), input_shape=(16, 35, 1)):
             weights[i] = (rng.uniform(0.5, 1.5, w.shape) if 'var' in stem.weights[i].name or 'gamma' in stem.weights[i].name
                           else rng.normal(0, 0.2, w.shape)).astype(w.dtype)
     stem.set_weights(weights)
+    # trained depthwise kernels are larger than their initialisation: that is what makes a
+    # one-step flip of a quantized activation grow from layer to layer
+    for name in ('dw1', 'dw2', 'dw_head'):
+        layer = model.get_layer(name)
+        w = layer.get_weights()
+        w[0] = rng.uniform(-1.5, 1.5, w[0].shape).astype(w[0].dtype)
+        layer.set_weights(w)
     return model
 
 

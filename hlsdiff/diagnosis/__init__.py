@@ -4,10 +4,11 @@ The central idea: for every layer there are two errors.
 - the *end-to-end* error, C-simulation vs Keras, which decides the status;
 - the *own* error, C-simulation vs Keras's layer re-run on the C-simulation's inputs of
   that layer, which says whether the layer adds an error itself or only passes one on.
-The onset is the first layer (topological order) that adds a significant error of its own
-and feeds a mismatch; the layers after it that add nothing are `propagated`. When no single
-layer adds a significant error (small quantization steps that quantized activations grow),
-the onset is the layer that adds the largest share relative to its signal.
+The onset is found from the first mismatched layer (topological order): the earliest layer
+at or before it that adds a significant error of its own; when none does (small quantization
+steps that quantized activations grow into a mismatch), the one that adds the largest share
+relative to its signal. Layers after a source that add nothing are `propagated`; a later
+layer that adds a significant error of its own keeps its own cause.
 Pure functions: no I/O, no printing, no hls4ml or Keras.
 """
 
@@ -41,15 +42,16 @@ def analyse(collected: Collected) -> CompareResult:
     sources = [n for n in order if own_significant[n]]
 
     onset = None
-    feeding = [s for s in sources if any(s == m or s in ancestors[m] for m in mismatched)]
-    if feeding:
-        onset = feeding[0]
-    elif mismatched:
+    if mismatched:
         first = mismatched[0]
-        candidates = [n for n in order if (n == first or n in ancestors[first]) and own_share[n] > 0]
-        onset = max(candidates, key=lambda n: own_share[n]) if candidates else first
+        upstream = [n for n in order if n == first or n in ancestors[first]]
+        significant = [n for n in upstream if own_significant[n]]
+        if significant:
+            onset = significant[0]
+        else:  # no single layer is wrong by itself: the largest contribution relative to its signal
+            contributing = [n for n in upstream if own_share[n] > 0]
+            onset = max(contributing, key=lambda n: own_share[n]) if contributing else first
 
-    reached = {onset} if onset else set()
     for name in order:
         res = results[name]
         if name in (onset, *sources):
@@ -61,7 +63,6 @@ def analyse(collected: Collected) -> CompareResult:
             if origin:
                 res.cause, res.propagated_from = 'propagated', origin
                 res.hint = f'fix {origin} first'
-                reached.add(name)
             elif res.status == 'noise':
                 res.cause = 'rounding'
             else:

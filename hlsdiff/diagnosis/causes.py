@@ -175,6 +175,23 @@ def kernel_defect(f: Facts) -> Finding | None:
                    'Run `hlsdiff patch <project>` (or `hlsdiff compare ... --patch`)')
 
 
+def weight_quantization(f: Facts) -> Finding | None:
+    """Float weights stored in a type too coarse for them: the layer's weights (as hls4ml
+    writes them) lose more than 1% of their peak to quantization."""
+    loss = f.attrs.get('weight_quantization')
+    if not loss or loss['rel'] <= 0.01:
+        return None
+    t = parse_type(loss['type'])
+    peak = loss['peak']
+    integer = integer_bits_needed(np.array([peak]), t.signed if t else True)
+    frac = int(math.ceil(-math.log2(1e-3 * peak)))
+    better = FixedType(integer + frac, integer)
+    precision = {'weight': 'weight', 'bias': 'bias'}.get(loss['variable'], loss['variable'])
+    return Finding('weights', f'{loss["variable"]} stored in {loss["type"]} lose up to {loss["max_abs"]:.3g} '
+                   f'({loss["rel"]:.1%} of their peak {peak:.3g})',
+                   f'Set LayerName.{f.name}.Precision.{precision} to {better}, or quantize the layer in QKeras')
+
+
 def per_channel_weights(f: Facts, pattern_kind: str = '') -> Finding | None:
     """A per-channel scale or offset with the right shape everywhere else: weights or biases
     stored wrongly (a scale lost or applied twice)."""
@@ -196,7 +213,7 @@ def rounding(f: Facts) -> Finding | None:
     return None
 
 
-DETECTORS = (input_range, kernel_defect, table_range, accumulator, wrap, saturation, rounding)
+DETECTORS = (input_range, kernel_defect, table_range, accumulator, wrap, saturation, weight_quantization, rounding)
 
 
 def classify(f: Facts, pattern_kind: str = '') -> Finding:

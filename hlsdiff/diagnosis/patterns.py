@@ -31,14 +31,14 @@ class Pattern:
 
 
 def periodic(bad: np.ndarray) -> Pattern | None:
-    """Every k-th channel (k >= 2) wrong, the others right; needs at least 2 periods."""
+    """Every k-th channel wrong, the others right: k = 2 with 2+ wrong channels, k > 2 with 3+."""
     n = bad.size
     wrong = np.flatnonzero(bad)
     if wrong.size == 0 or wrong.size == n:
         return None
     for k in range(2, n // 2 + 1):
         for phase in range(k):
-            if np.array_equal(bad, (np.arange(n) % k) == phase):
+            if wrong.size >= (2 if k == 2 else 3) and np.array_equal(bad, (np.arange(n) % k) == phase):
                 kind = 'alternating' if k == 2 else 'strided'
                 return Pattern(kind, tuple(int(c) for c in wrong), k, phase,
                                detail=f'channels {phase}, {phase + k}, {phase + 2 * k}... (every {_ordinal(k)}) wrong')
@@ -149,7 +149,9 @@ def per_channel_linear(actual, reference, bad, tol, **_) -> Pattern | None:
     scales, offsets = {}, {}
     for c in wrong:
         fit = _fit(actual[..., c], reference[..., c])
-        if fit is None or fit[2] > tol:
+        err_c = float(np.max(np.abs(actual[..., c] - reference[..., c])))
+        # the fit must explain the error (residual a tenth of it) on a channel that varies
+        if fit is None or fit[2] > min(tol, 0.1 * err_c) or np.ptp(actual[..., c]) <= tol:
             return None
         a, b, _ = fit
         scales[int(c)], offsets[int(c)] = a, b

@@ -189,6 +189,9 @@ def map_layers(hls_model, keras_model) -> tuple[list[LayerInfo], dict[str, Ref],
             value = layer.get_attr(key)
             if value is not None and isinstance(value, (int, float, str)):
                 attrs[key] = value
+        loss = weight_quantization(layer)
+        if loss:
+            attrs['weight_quantization'] = loss
         for key in ('table_t', 'weight_t', 'bias_t', 'exp_table_t', 'inv_table_t'):
             t = layer.get_attr(key)
             if t is not None:
@@ -225,6 +228,27 @@ def map_layers(hls_model, keras_model) -> tuple[list[LayerInfo], dict[str, Ref],
     for kname, host in folded.items():
         unmatched.append((kname, f'folded into hls4ml layer {host}'))
     return infos, refs, unmatched
+
+
+def weight_quantization(layer) -> dict | None:
+    """The worst relative error of storing this layer's float weights in their ap_fixed type."""
+    import numpy as np
+
+    from hlsdiff.fixedpoint import parse_type, quantize
+
+    worst = None
+    for key, var in (getattr(layer, 'weights', None) or {}).items():
+        data = np.asarray(getattr(var, 'data', None), dtype=np.float64) if getattr(var, 'data', None) is not None else None
+        text = _type_text(getattr(var, 'type', None))
+        t = parse_type(text)
+        if data is None or t is None or data.size == 0 or not np.any(data):
+            continue
+        err = float(np.max(np.abs(quantize(data, t) - data)))
+        peak = float(np.max(np.abs(data)))
+        rel = err / peak
+        if worst is None or rel > worst['rel']:
+            worst = {'variable': key, 'type': text, 'max_abs': err, 'peak': peak, 'rel': rel}
+    return worst
 
 
 def _tensor_label(tensor: tuple) -> str:

@@ -1,0 +1,80 @@
+import numpy as np
+
+from hlsdiff.diagnosis import causes
+from hlsdiff.fixedpoint import FixedType, quantize
+
+rng = np.random.default_rng(7)
+
+
+def facts(actual, reference, t=FixedType(16, 6), acc=None, cls='Dense', attrs=None, note='', is_input=False):
+    return causes.Facts('L', cls, actual, reference, t, acc, attrs or {}, note, is_input, tol=0.05)
+
+
+def test_overflow_wrap_and_close_miss():
+    t = FixedType(16, 6)
+    ref = rng.uniform(-60, 60, size=(8, 16))
+    act = quantize(ref, t)
+    f = causes.wrap(facts(act, ref, t))
+    assert f and f.cause == 'overflow-wrap' and 'ap_fixed<17,7>' in f.hint
+    noisy = ref + rng.normal(0, 20, size=ref.shape)  # large random error, not multiples of 64
+    assert causes.wrap(facts(noisy, ref, t)) is None
+
+
+def test_saturation_and_close_miss():
+    t = FixedType(16, 6, True, 'TRN', 'SAT')
+    ref = rng.uniform(-60, 60, size=(8, 16))
+    act = np.clip(ref, t.min, t.max)
+    assert causes.saturation(facts(act, ref, t)).cause == 'saturation'
+    assert causes.saturation(facts(ref + 5, ref, t)) is None
+
+
+def test_accumulator_of_an_average_and_close_miss():
+    acc = FixedType(16, 6)
+    n = 560
+    mean = rng.uniform(0.5, 2.0, size=(8, 4))
+    wrapped = quantize(mean * n, acc) / n
+    attrs = {'pool_op': 'Average', 'in_height': 16, 'in_width': 35}
+    f = causes.accumulator(facts(wrapped, mean, FixedType(16, 6), acc, cls='GlobalPooling2D', attrs=attrs))
+    assert f and f.cause == 'accumulator' and 'Precision.accum' in f.hint and 'ap_fixed<22,12>' in f.hint
+    assert causes.accumulator(facts(mean * 0.5, mean, FixedType(16, 6), acc, 'GlobalPooling2D', attrs)) is None
+
+
+def test_input_quantization_and_input_overflow():
+    data = rng.normal(size=(8, 10))
+    t = FixedType(16, 12)
+    f = causes.input_range(facts(quantize(data, t), data, t, is_input=True))
+    assert f.cause == 'input-quantization' and 'LayerName.L.Precision.result' in f.hint
+    big = data * 100
+    f = causes.input_range(facts(quantize(big, FixedType(16, 6)), big, FixedType(16, 6), is_input=True))
+    assert f.cause == 'overflow-wrap'
+    assert causes.input_range(facts(data, data, t, is_input=False)) is None
+
+
+def test_table_range_only_for_table_activations():
+    ref = rng.uniform(size=(4, 3))
+    assert causes.table_range(facts(ref * 0, ref, cls='Softmax')).cause == 'table-range'
+    assert causes.table_range(facts(ref * 0, ref, cls='Activation', attrs={'activation': 'sigmoid'})).cause == 'table-range'
+    assert causes.table_range(facts(ref * 0, ref, cls='Activation', attrs={'activation': 'relu'})) is None
+
+
+def test_kernel_defect_for_folded_bn_on_depthwise():
+    ref = rng.normal(size=(4, 3))
+    note = 'BatchNormalization bn folded into this layer'
+    assert causes.kernel_defect(facts(ref * 3, ref, cls='DepthwiseConv2D', note=note)).cause == 'kernel-defect'
+    assert causes.kernel_defect(facts(ref * 3, ref, cls='Conv2D', note=note)) is None
+    assert causes.kernel_defect(facts(ref * 3, ref, cls='DepthwiseConv2D')) is None
+
+
+def test_classify_falls_back_to_unknown():
+    ref = rng.normal(size=(4, 8))
+    f = causes.classify(facts(rng.normal(size=(4, 8)) * 10, ref, FixedType(32, 16)))
+    assert f.cause == 'unknown'
+
+
+def test_weight_quantization_and_close_miss():
+    ref = rng.normal(size=(4, 3))
+    loss = {'variable': 'weight', 'type': 'ap_fixed<16,12>', 'max_abs': 0.06, 'peak': 0.9, 'rel': 0.066}
+    f = causes.weight_quantization(facts(ref * 1.1, ref, attrs={'weight_quantization': loss}))
+    assert f.cause == 'weights' and 'Precision.weight' in f.hint
+    small = dict(loss, rel=0.001)
+    assert causes.weight_quantization(facts(ref, ref, attrs={'weight_quantization': small})) is None
