@@ -1,0 +1,79 @@
+"""Shared fixtures: tiny models saved once per session, one build cache, a CLI helper."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from hlsdiff.cli import main
+
+from . import models
+
+
+@pytest.fixture(scope='session')
+def cache_dir(tmp_path_factory) -> Path:
+    """One build cache for the whole run (CI keeps it between runs through HLSDIFF_TEST_CACHE)."""
+    path = os.environ.get('HLSDIFF_TEST_CACHE')
+    return Path(path) if path else tmp_path_factory.mktemp('cache')
+
+
+@pytest.fixture(scope='session')
+def model_files(tmp_path_factory):
+    """`model_files('float_cnn')` -> (model.h5, data.npy), built once per session."""
+    root = tmp_path_factory.mktemp('models')
+    made: dict = {}
+
+    def get(name: str, n: int = 16, scale: float = 1.0, **kwargs):
+        key = (name, n, scale, tuple(sorted(kwargs.items())))
+        if key not in made:
+            model = getattr(models, name)(**kwargs)
+            stem = root / f'{name}_{len(made)}'
+            model.save(f'{stem}.h5')
+            np.save(f'{stem}.npy', models.data_for(model, n, scale=scale))
+            made[key] = (Path(f'{stem}.h5'), Path(f'{stem}.npy'))
+        return made[key]
+
+    return get
+
+
+class Run:
+    def __init__(self, result, json_path: Path | None):
+        self.result = result
+        self.stdout = result.stdout
+        self.stderr = result.stderr
+        self.code = result.exit_code
+        self.json = json.loads(json_path.read_text()) if json_path and json_path.exists() else None
+
+    def layer(self, name: str) -> dict:
+        return next(layer for layer in self.json['layers'] if layer['name'] == name)
+
+
+@pytest.fixture
+def hlsdiff(tmp_path, cache_dir):
+    """Run the CLI in-process; assert the exit code; return stdout, stderr and the JSON report."""
+
+    def invoke(*args, code: int | None = None, json_report: bool = True) -> Run:
+        args = [str(a) for a in args]
+        json_path = None
+        if json_report and args and args[0] in ('compare', 'demo') and '--json' not in args:
+            json_path = tmp_path / f'report{len(list(tmp_path.glob("report*.json")))}.json'
+            args += ['--json', str(json_path)]
+        if args and args[0] in ('compare', 'demo') and '--cache-dir' not in args:
+            args += ['--cache-dir', str(cache_dir)]
+        if args and args[0] in ('compare', 'demo'):
+            args.append('-q')
+        result = CliRunner().invoke(main, args, catch_exceptions=False)
+        if code is not None:
+            assert result.exit_code == code, (
+                f'exit {result.exit_code}, expected {code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}'
+            )
+        if json_path is None and '--json' in args:
+            json_path = Path(args[args.index('--json') + 1])
+        return Run(result, json_path)
+
+    return invoke

@@ -1,0 +1,126 @@
+"""Tiny Keras/QKeras models for the real-build tests (a few channels, small images)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _k():
+    from hlsdiff.trace import stack
+
+    return stack.load().keras
+
+
+def float_cnn(seed=0):
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((8, 8, 2), name='inp')
+    x = keras.layers.Conv2D(4, 3, activation='relu', name='conv')(inp)
+    x = keras.layers.BatchNormalization(name='bn')(x)
+    x = keras.layers.MaxPooling2D(2, name='pool')(x)
+    x = keras.layers.Flatten(name='flat')(x)
+    x = keras.layers.Dense(5, activation='relu', name='fc1')(x)
+    x = keras.layers.Dense(3, name='fc2')(x)
+    return keras.Model(inp, x)
+
+
+def conv_bn_fold(seed=0):
+    """A linear Conv followed by BatchNormalization: hls4ml folds the BN into the conv."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((6, 6, 2), name='inp')
+    x = keras.layers.Conv2D(3, 3, name='conv')(inp)
+    x = keras.layers.BatchNormalization(name='bn')(x)
+    x = keras.layers.Activation('relu', name='act')(x)
+    x = keras.layers.Flatten(name='flat')(x)
+    x = keras.layers.Dense(2, name='out')(x)
+    return keras.Model(inp, x)
+
+
+def qkeras_bn(seed=0):
+    keras = _k()
+    from qkeras import QActivation, QConv2DBatchnorm, QDense, quantized_bits, quantized_relu
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((8, 8, 1), name='inp')
+    x = QConv2DBatchnorm(4, 3, kernel_quantizer=quantized_bits(8, 0, alpha=1),
+                         bias_quantizer=quantized_bits(8, 0, alpha=1), name='qconvbn')(inp)
+    x = QActivation(quantized_relu(6, 0), name='qact')(x)
+    x = keras.layers.Flatten(name='flat')(x)
+    x = QDense(3, kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=quantized_bits(8, 0, alpha=1),
+               activation=quantized_relu(6, 0), name='qfc')(x)
+    return keras.Model(inp, x)
+
+
+def qkeras_sepblock(seed=0):
+    """A QKeras depthwise-separable block: QDepthwiseConv2D -> QActivation -> pointwise QConv2D."""
+    keras = _k()
+    from qkeras import QActivation, QConv2D, QDepthwiseConv2D, quantized_bits, quantized_relu
+
+    keras.utils.set_random_seed(seed)
+    q = lambda: quantized_bits(8, 1, alpha=1)  # noqa: E731
+    inp = keras.Input((6, 7, 4), name='inp')
+    x = QDepthwiseConv2D(3, padding='same', depthwise_quantizer=q(), bias_quantizer=q(), name='dw')(inp)
+    x = QActivation(quantized_relu(8, 3), name='dw_act')(x)
+    x = QConv2D(4, 1, kernel_quantizer=q(), bias_quantizer=q(), name='pw')(x)
+    x = QActivation(quantized_relu(8, 3), name='pw_act')(x)
+    return keras.Model(inp, x)
+
+
+def gap_after_qact(seed=0):
+    """QActivation -> GlobalAveragePooling2D: the average's accumulator wraps at default precision."""
+    keras = _k()
+    from qkeras import QActivation, QConv2D, quantized_bits, quantized_relu
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((12, 12, 1), name='inp')
+    x = QConv2D(3, 1, kernel_quantizer=quantized_bits(8, 3, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1),
+                kernel_initializer=keras.initializers.Constant(1.5), bias_initializer=keras.initializers.Constant(1.0),
+                name='conv')(inp)
+    x = QActivation(quantized_relu(8, 3), name='act')(x)
+    x = keras.layers.GlobalAveragePooling2D(name='gap')(x)
+    return keras.Model(inp, x)
+
+
+def dense_softmax(seed=0):
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((8,), name='inp')
+    x = keras.layers.Dense(6, activation='softmax', name='fc',
+                           kernel_initializer=keras.initializers.RandomNormal(stddev=4.0))(inp)
+    return keras.Model(inp, x)
+
+
+def relu_max_value(seed=0):
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((10,), name='inp')
+    x = keras.layers.Dense(8, name='fc', kernel_initializer=keras.initializers.RandomNormal(stddev=3.0))(inp)
+    x = keras.layers.ReLU(max_value=1.0, name='relu6')(x)
+    x = keras.layers.Dense(2, name='out')(x)
+    return keras.Model(inp, x)
+
+
+def conv1d_dilated(seed=0):
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((16, 2), name='inp')
+    x = keras.layers.Conv1D(3, 3, dilation_rate=2, name='dconv')(inp)
+    x = keras.layers.Flatten(name='flat')(x)
+    x = keras.layers.Dense(2, name='out')(x)
+    return keras.Model(inp, x)
+
+
+def depthwise(depth_multiplier=1, seed=0, padding='same', shape=(6, 7, 4)):
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(shape, name='inp')
+    x = keras.layers.DepthwiseConv2D(3, padding=padding, depth_multiplier=depth_multiplier, name='dw')(inp)
+    x = keras.layers.Activation('relu', name='act')(x)
+    return keras.Model(inp, x)
+
+
+def data_for(model, n=16, seed=0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(s) for s in model.inputs[0].shape[1:])
+    return (rng.normal(0, scale, (n, *shape))).astype(np.float32)

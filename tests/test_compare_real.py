@@ -1,0 +1,177 @@
+"""Real conversions, real g++ builds, real Keras: the compare command end to end."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from hlsdiff.demo import DATA, MODEL
+
+pytestmark = pytest.mark.slow
+
+STATUSES = {'ok', 'noise', 'mismatch', 'not-compared'}
+PATTERNS = {'none', 'all-channels', 'alternating', 'strided', 'block', 'few-channels', 'dead-channels', 'passthrough',
+            'permuted', 'per-channel-scale', 'per-channel-offset', 'spatial', 'shape'}
+CAUSES = {'none', 'rounding', 'input-quantization', 'overflow-wrap', 'saturation', 'accumulator', 'table-range',
+          'propagated', 'kernel-defect', 'kernel-abort', 'unsupported-attribute', 'shape-mismatch', 'weights', 'unknown'}
+
+
+@pytest.mark.xdist_group('float_cnn')
+@pytest.mark.parametrize('io_type', ['io_parallel', 'io_stream'])
+def test_clean_float_model_passes(hlsdiff, model_files, io_type):
+    model, data = model_files('float_cnn')
+    run = hlsdiff('compare', model, data, '--io-type', io_type, '--precision', 'ap_fixed<32,16>', code=0)
+    statuses = {layer['name']: layer['status'] for layer in run.json['layers']}
+    assert 'mismatch' not in statuses.values()
+    compared = [n for n, s in statuses.items() if s != 'not-compared']
+    assert {'inp', 'conv', 'conv_relu', 'bn', 'pool', 'fc1', 'fc1_relu', 'fc2'} <= set(compared)
+    for layer in run.json['layers']:
+        assert layer['status'] != 'not-compared' or layer['reason']
+    assert run.json['verdict'] == 'pass' and run.json['onset'] is None
+    assert 'No divergence' in run.stdout
+
+
+@pytest.mark.xdist_group('float_cnn')
+def test_mapping_split_activation_and_unfolded_bn(hlsdiff, model_files):
+    model, data = model_files('float_cnn')
+    run = hlsdiff('compare', model, data, '--precision', 'ap_fixed<32,16>', code=0)
+    keras = {layer['name']: layer['keras'] for layer in run.json['layers']}
+    assert keras['conv'] == 'conv (pre-activation)'
+    assert keras['conv_relu'] == 'conv'
+    assert keras['bn'] == 'bn'  # after an activation: not folded
+    assert keras['fc2'] == 'fc2'
+    assert keras['inp'] == 'inp (input)'
+    unmatched = {u['keras']: u['reason'] for u in run.json['unmatched_keras']}
+    assert keras.get('flat') == 'flat' or 'moves no data' in unmatched['flat']
+
+
+@pytest.mark.xdist_group('conv_bn_fold')
+def test_mapping_bn_folded_into_conv(hlsdiff, model_files):
+    model, data = model_files('conv_bn_fold')
+    run = hlsdiff('compare', model, data, '--precision', 'ap_fixed<32,16>', code=0)
+    conv = run.layer('conv')
+    assert conv['keras'] == 'bn' and 'folded' in conv['mapping_note']
+    assert conv['status'] in ('ok', 'noise')
+    unmatched = {u['keras']: u['reason'] for u in run.json['unmatched_keras']}
+    assert unmatched['bn'] == 'folded into hls4ml layer conv'
+
+
+@pytest.mark.xdist_group('qkeras_bn')
+def test_mapping_qkeras_convbatchnorm_and_quantized_activation(hlsdiff, model_files):
+    model, data = model_files('qkeras_bn')
+    run = hlsdiff('compare', model, data, code=0)
+    keras = {layer['name']: layer['keras'] for layer in run.json['layers']}
+    assert keras['qconvbn'] == 'qconvbn'
+    assert keras['qact'] == 'qact'
+    assert keras['qfc'] == 'qfc (pre-activation)'
+    assert keras['qfc_quantized_relu'] == 'qfc'
+    assert run.layer('qfc_quantized_relu')['result_type'].startswith('ap_ufixed<6,0')
+
+
+@pytest.mark.xdist_group('demo')
+@pytest.mark.parametrize('io_type', ['io_parallel', 'io_stream'])
+def test_issue1472_shaped_model_every_layer_accounted_for(hlsdiff, io_type):
+    run = hlsdiff('compare', MODEL, DATA, '--io-type', io_type, '--samples', 16)
+    assert run.code in (0, 1)
+    layers = run.json['layers']
+    assert {'input_1', 'stem', 'dw1', 'add1', 'gap', 'dw_head', 'dw_head_relu', 'classifier'} <= {l['name'] for l in layers}
+    for layer in layers:
+        assert layer['status'] in STATUSES
+        if layer['status'] == 'not-compared':
+            assert layer['reason'], layer['name']
+        else:
+            assert layer['keras'] and layer['max_abs'] is not None
+    if io_type == 'io_stream':
+        clones = [l for l in layers if l['class'] == 'Clone']
+        assert clones and all(l['status'] != 'not-compared' for l in clones)
+
+
+@pytest.mark.xdist_group('float_cnn')
+def test_narrow_precision_fails_the_gate(hlsdiff, model_files):
+    model, data = model_files('float_cnn', scale=4.0)
+    run = hlsdiff('compare', model, data, '--precision', 'ap_fixed<6,2>', code=1)
+    assert run.json['verdict'] == 'fail' and run.json['exit_code'] == 1
+    assert any(layer['status'] == 'mismatch' for layer in run.json['layers'])
+    assert run.json['onset'] is not None
+
+
+@pytest.mark.xdist_group('depthwise_dm2')
+def test_kernel_abort_is_exit_3_with_the_assertion(hlsdiff, model_files):
+    model, data = model_files('depthwise', depth_multiplier=2)
+    run = hlsdiff('compare', model, data, code=3)
+    assert 'assertion failed in layer dw' in run.stderr.lower()
+    assert 'n_chan' in run.stderr or 'depth_multiplier' in run.stderr or 'n_filt' in run.stderr
+    assert run.json['verdict'] == 'error' and run.json['error']['kind'] == 'simulation'
+    # hlsdiff is alive: the next compare in the same process works
+    model, data = model_files('depthwise')
+    hlsdiff('compare', model, data, '--precision', 'ap_fixed<24,10>', code=0)
+
+
+def _inject_odd_channel_passthrough(project):
+    """Edit the generated depthwise kernel: odd output channels copy their input channel."""
+    header = project / 'firmware' / 'nnet_utils' / 'nnet_sepconv2d.h'
+    text = header.read_text()
+    injected = re.sub(
+        r'(depthwise_conv_2d_latency_cl<data_T, res_T, CONFIG_T>\(data, res, weights, biases\);)',
+        r'\1\n        for (unsigned i = 0; i < CONFIG_T::out_height * CONFIG_T::out_width; i++)\n'
+        r'            for (unsigned c = 1; c < CONFIG_T::n_chan; c += 2)\n'
+        r'                res[i * CONFIG_T::n_filt + c] = data[i * CONFIG_T::n_chan + c];',
+        text,
+        count=1,
+    )
+    assert injected != text
+    header.write_text(injected)
+
+
+@pytest.mark.xdist_group('depthwise')
+def test_project_option_builds_the_users_edit(hlsdiff, model_files, tmp_path):
+    model, data = model_files('depthwise')
+    project = tmp_path / 'prj'
+    hlsdiff('compare', model, data, '--precision', 'ap_fixed<24,10>', '--output-dir', project, code=0)
+    _inject_odd_channel_passthrough(project)
+    edited = (project / 'firmware' / 'nnet_utils' / 'nnet_sepconv2d.h').read_text()
+    run = hlsdiff('compare', model, data, '--project', project, code=1)
+    assert (project / 'firmware' / 'nnet_utils' / 'nnet_sepconv2d.h').read_text() == edited  # not overwritten
+    assert run.json['onset']['layer'] == 'dw'
+    dw = run.layer('dw')
+    assert dw['status'] == 'mismatch'
+    assert dw['pattern']['kind'] == 'alternating' and dw['pattern']['phase'] == 1
+    assert 'passthrough' in dw['pattern']['also']
+    assert run.layer('inp')['status'] == 'ok'
+
+
+@pytest.mark.xdist_group('float_cnn')
+def test_json_report_follows_the_schema(hlsdiff, model_files):
+    model, data = model_files('float_cnn')
+    run = hlsdiff('compare', model, data, '--precision', 'ap_fixed<32,16>', code=0)
+    j = run.json
+    assert j['schema_version'] == 1
+    for key in ('hlsdiff_version', 'hls4ml_version', 'model', 'io_type', 'backend', 'samples', 'verdict', 'exit_code',
+                'error', 'onset', 'layers'):
+        assert key in j
+    assert j['hls4ml_version'] == '1.3.0' and j['samples'] == 16 and j['io_type'] == 'io_parallel'
+    assert j['backend'] == 'Vivado' and j['verdict'] == 'pass' and j['exit_code'] == 0 and j['error'] is None
+    for layer in j['layers']:
+        for key in ('name', 'keras', 'class', 'result_type', 'shape', 'status', 'max_abs', 'mean_abs', 'rmse', 'max_lsb',
+                    'mismatched_fraction', 'per_channel', 'pattern', 'cause', 'hint', 'reason'):
+            assert key in layer, key
+        assert layer['status'] in STATUSES and layer['cause'] in CAUSES
+        assert layer['pattern']['kind'] in PATTERNS and 'channels' in layer['pattern'] and 'period' in layer['pattern']
+        assert isinstance(layer['shape'], list)
+        if layer['status'] != 'not-compared':
+            n_channels = layer['shape'][-1]
+            assert len(layer['per_channel']['max_abs']) == n_channels == len(layer['per_channel']['mean_abs'])
+            assert 0.0 <= layer['mismatched_fraction'] <= 1.0
+
+
+@pytest.mark.xdist_group('float_cnn')
+def test_second_compare_uses_the_cache(hlsdiff, model_files, tmp_path):
+    model, data = model_files('float_cnn')
+    cache = tmp_path / 'own-cache'
+    first = hlsdiff('compare', model, data, '--cache-dir', cache, '--precision', 'ap_fixed<32,16>', code=0)
+    second = hlsdiff('compare', model, data, '--cache-dir', cache, '--precision', 'ap_fixed<32,16>', code=0)
+    assert first.json['timings']['build_cached'] is False
+    assert second.json['timings']['build_cached'] is True
+    assert len(list(cache.glob('*.so'))) == 1
