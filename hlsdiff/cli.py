@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
 import sys
 import traceback
 from pathlib import Path
@@ -199,8 +200,14 @@ def check_writable(path: str | None, option: str) -> None:
         raise BadInput(f'{option} {p}: is a folder')
     if not parent.is_dir():
         raise BadInput(f'{option} {p}: folder {parent} does not exist')
-    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+    if not writable(parent) or (p.exists() and not writable(p)):
         raise BadInput(f'{option} {p}: not writable')
+
+
+def writable(path: Path) -> bool:
+    """Writable for us, and not marked read-only by its owner (root ignores the mode bits;
+    hlsdiff does not)."""
+    return os.access(path, os.W_OK) and bool(path.stat().st_mode & stat.S_IWUSR)
 
 
 __all__ = ['main', 'check_writable', 'EXIT_BAD_INPUT']

@@ -5,9 +5,14 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 
+def _failed(layer) -> list[str]:
+    """The gate failures of a layer; a re-rendered result without them fails on `mismatch`."""
+    return layer.gate_failures or (['status mismatch'] if layer.status == 'mismatch' else [])
+
+
 def render(result) -> str:
     compared = [layer for layer in result.layers if layer.status != 'not-compared']
-    failures = [layer for layer in compared if layer.gate_failures]
+    failures = [layer for layer in compared if _failed(layer)]
     suite = ET.Element('testsuite', name=f'hlsdiff {result.model}', tests=str(len(result.layers)),
                        failures=str(len(failures)), errors='1' if result.error else '0',
                        skipped=str(len(result.layers) - len(compared)))
@@ -18,8 +23,8 @@ def render(result) -> str:
         case = ET.SubElement(suite, 'testcase', classname=f'hlsdiff.{result.io_type or "model"}', name=layer.name)
         if layer.status == 'not-compared':
             ET.SubElement(case, 'skipped', message=layer.reason)
-        elif layer.gate_failures:
-            fail = ET.SubElement(case, 'failure', message='; '.join(layer.gate_failures), type=layer.cause)
+        elif _failed(layer):
+            fail = ET.SubElement(case, 'failure', message='; '.join(_failed(layer)), type=layer.cause)
             fail.text = (f'status {layer.status}, max abs {layer.max_abs}, max LSB {layer.max_lsb}, '
                          f'pattern {layer.pattern.get("kind")}, cause {layer.cause}\n{layer.hint}')
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding='unicode') + '\n'
