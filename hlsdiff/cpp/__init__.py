@@ -1,0 +1,1 @@
+"""Corrected depthwise kernels (real C++ headers beside this file) and the patcher."""
