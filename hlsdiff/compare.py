@@ -46,21 +46,40 @@ def run_compare(model: str, data: str, opts: dict) -> int:
             raise HlsdiffError(f'--fail-on-pattern {p!r}: unknown pattern (one of {", ".join(PATTERNS)})')
     gates = _gates(opts)
     try:
-        result, collected = _compare_once(model, data, opts, err)
         if opts.get('apply_patch'):
-            result.patched, _ = _compare_once(model, data, opts, err, patched=True)
-            apply(result.patched, gates)
+            result, collected = _compare_with_patch(model, data, opts, err, gates)
+        else:
+            result, collected = _compare_once(model, data, opts, err)
     except HlsdiffError as exc:
         if paths['json']:
-            files.write_json(error_result(exc.kind, exc.message, exc.exit_code, model), paths['json'])
+            failed = error_result(exc.kind, exc.message, exc.exit_code, model)
+            if exc.layer:
+                failed.error.update(layer=exc.layer, cause='kernel-abort')
+            files.write_json(failed, paths['json'])
         raise
-    for warning in apply(result, gates):
-        result.notes.append(warning)
+    if not result.error:
+        for warning in apply(result, gates):
+            result.notes.append(warning)
     if isinstance(result.patched, CompareResult):
         result.exit_code, result.verdict = result.patched.exit_code, result.patched.verdict
     files.render_terminal(result, out, verbose=bool(opts.get('verbose')))
     files.write_all(result, paths, collected)
     return result.exit_code
+
+
+def _compare_with_patch(model, data, opts, err: Console, gates: Gates):
+    """The stock project and the patched one, side by side; the patched one decides the exit."""
+    from hlsdiff.errors import SimulationFailed
+
+    try:
+        result, _ = _compare_once(model, data, opts, err)
+    except SimulationFailed as exc:  # e.g. the stock depthwise kernel asserts: show it, then patch
+        result = error_result(exc.kind, exc.message, exc.exit_code, model)
+        result.error.update(layer=exc.layer, cause='kernel-abort')
+    patched, collected = _compare_once(model, data, opts, err, patched=True)
+    apply(patched, gates)
+    result.patched = patched
+    return result, collected
 
 
 def _compare_once(model, data, opts, err: Console, patched: bool = False):

@@ -165,7 +165,7 @@ def kernel_defect(f: Facts) -> Finding | None:
     reasons = []
     if 'BatchNormalization' in f.mapping_note:
         reasons.append('a BatchNormalization folded into a depthwise layer (bn_fuse broadcasts the scale)')
-    if int(f.attrs.get('depth_multiplier', 1) or 1) > 1:
+    if int(f.attrs.get('keras_depth_multiplier', 1) or 1) > 1:
         reasons.append('depth_multiplier > 1')
     if 'auto_po2' in str(f.attrs.get('depthwise_alpha', '')):
         reasons.append("alpha='auto_po2' on the depthwise quantizer (scaled weights wrap)")

@@ -18,6 +18,9 @@ def _num(value, fmt: str = '.3g') -> str:
 def render(result: CompareResult, console: Console, verbose: bool = False) -> None:
     if result.error:
         console.print(f'[bold red]error[/]: {result.error["message"]}')
+        if isinstance(result.patched, CompareResult):
+            console.rule('with hlsdiff patch applied')
+            render(result.patched, console, verbose)
         return
     verdict_style = 'bold green' if result.verdict == 'pass' else 'bold red'
     console.print(Text(result.summary, style='bold' if result.onset else 'green'))

@@ -20,7 +20,6 @@ DROPPED_SETTINGS = {
     'max_value': (None,),
     'threshold': (0, 0.0, None),
     'negative_slope': (0, 0.0, None),
-    'depth_multiplier': (1,),
 }
 _FOLDABLE = ('BatchNormalization', 'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout')
 _INSERTED = {
@@ -184,6 +183,12 @@ def map_layers(hls_model, keras_model) -> tuple[list[LayerInfo], dict[str, Ref],
             if dropped:
                 attrs['dropped_settings'] = dropped
             attrs['keras_activation'] = _activation_name(k)
+            kcfg = k.get_config()
+            if int(kcfg.get('depth_multiplier', 1) or 1) > 1:
+                attrs['keras_depth_multiplier'] = int(kcfg['depth_multiplier'])
+            quantizer = kcfg.get('depthwise_quantizer')
+            if isinstance(quantizer, dict):
+                attrs['depthwise_alpha'] = str((quantizer.get('config') or {}).get('alpha'))
         for key in ('n_in', 'n_out', 'n_filt', 'n_chan', 'in_height', 'in_width', 'pool_height', 'pool_width',
                     'pool_op', 'table_size', 'strategy', 'reuse_factor', 'activation', 'depth_multiplier'):
             value = layer.get_attr(key)

@@ -73,6 +73,11 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
         if project is not None:
             conv = _options_from_project(project, conv)
             converted = convert(model, conv, scratch / 'graph-only')
+            if run.prepare_project is not None:  # work on a copy: the user's project stays as it is
+                copy = scratch / 'project-copy'
+                shutil.copytree(project.path, copy, ignore=shutil.ignore_patterns('.hlsdiff-backup', '*.so', '*.o'))
+                run.prepare_project(copy)
+                project = open_project(copy)
             sources, added = traced_sources(project, converted.hls_model)
             if added:
                 notes.append(f'{project.path} had no trace calls: added them to the build copy (project files untouched)')

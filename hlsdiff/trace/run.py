@@ -128,8 +128,11 @@ def _failure(code: int, stderr: str, layer_by_index: dict[int, str]) -> Simulati
                 break
         where = f' in layer {layer}' if layer else ''
         kernel = Path(match.group('file')).name
+        known = ''
+        if kernel.startswith('nnet_sepconv') and ('depth multiplier' in match.group('expr') or 'Resource' in match.group('expr')):
+            known = ' — a known hls4ml 1.3.0 depthwise defect: `hlsdiff patch` (or compare --patch) repairs it'
         return SimulationFailed(
-            f"C++ assertion failed{where}: `{match.group('expr')}` ({kernel}:{match.group('line')})",
+            f"C++ assertion failed{where}: `{match.group('expr')}` ({kernel}:{match.group('line')}){known}",
             detail=_tail(stderr),
             layer=layer,
         )

@@ -1,0 +1,128 @@
+"""Benchmark: hls4ml's own debugging path vs `hlsdiff compare` (cold and warm cache), side by side.
+
+Each case runs in its own child process, measured with wait4: wall time, CPU time (user +
+system, children included) and peak RSS of the largest process (g++'s cc1plus included).
+
+    .venv/bin/python bench/bench.py            # both models
+    .venv/bin/python bench/bench.py --quick    # the io_parallel conv model only
+
+(a) native: convert with Trace on every Keras layer, `compile()` (build_lib.sh, -O3),
+    `trace()` (writes and compiles the whole project again), `get_ymodel_keras()`.
+(b) hlsdiff compare, cold cache.  (c) hlsdiff compare again, warm cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+NATIVE = r'''
+import os, sys, contextlib, io
+os.environ['TF_USE_LEGACY_KERAS'] = '1'
+from hlsdiff.trace import stack
+s = stack.load()
+import numpy as np, hls4ml
+from hlsdiff.trace.load import load_model
+from pathlib import Path
+model_path, data_path, io_type, out, precision = sys.argv[1:6]
+model = load_model(Path(model_path))
+X = np.ascontiguousarray(np.load(data_path).astype(np.float64))
+cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', default_precision=precision, backend='Vivado')
+for layer in cfg['LayerName'].values():
+    layer['Trace'] = True
+with contextlib.redirect_stdout(io.StringIO()):
+    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, output_dir=out, backend='Vivado', io_type=io_type)
+    hm.compile()
+    y, trace = hm.trace(X)
+    try:
+        keras_trace = hls4ml.model.profiling.get_ymodel_keras(model, X)
+    except Exception as exc:
+        print('get_ymodel_keras failed:', type(exc).__name__, exc, file=sys.stderr)
+print('traced', len(trace), 'layers', file=sys.stderr)
+'''
+
+
+def measure(cmd: list[str], cwd=None) -> dict:
+    started = time.perf_counter()
+    with open(os.devnull, 'wb') as devnull, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=devnull, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        err.seek(0)
+        tail = err.read().decode(errors='replace').strip().splitlines()[-3:]
+    wall = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    return {'wall': wall, 'cpu': usage.ru_utime + usage.ru_stime, 'rss_mb': usage.ru_maxrss / 1024, 'code': code,
+            'tail': tail}
+
+
+def make_parallel_model(path: Path, data: Path) -> None:
+    code = r'''
+import sys, numpy as np
+from hlsdiff.trace import stack
+keras = stack.load().keras
+keras.utils.set_random_seed(0)
+inp = keras.Input((12, 12, 2), name='inp')
+x = keras.layers.Conv2D(4, 3, activation='relu', name='conv1')(inp)
+x = keras.layers.Conv2D(4, 3, activation='relu', name='conv2')(x)
+x = keras.layers.GlobalAveragePooling2D(name='gap')(x)
+x = keras.layers.Dense(3, name='fc')(x)
+m = keras.Model(inp, x)
+m.save(sys.argv[1])
+np.save(sys.argv[2], np.random.default_rng(0).normal(size=(64, 12, 12, 2)).astype(np.float32))
+'''
+    subprocess.run([sys.executable, '-c', code, str(path), str(data)], check=True, capture_output=True)
+
+
+def run_case(label, model, data, io_type, precision, work: Path) -> list[tuple]:
+    py = sys.executable
+    cache = work / f'cache-{label}'
+    rows = []
+    native = measure([py, '-c', NATIVE, str(model), str(data), io_type, str(work / f'native-{label}'), precision])
+    rows.append(('native (compile + trace + get_ymodel_keras)', native))
+    args = [py, '-m', 'hlsdiff', 'compare', str(model), str(data), '--io-type', io_type, '--precision', precision,
+            '--cache-dir', str(cache), '-q', '--json', str(work / f'{label}.json')]
+    rows.append(('hlsdiff compare, cold cache', measure(args)))
+    rows.append(('hlsdiff compare, warm cache', measure(args)))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--quick', action='store_true', help='only the small io_parallel model')
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix='hlsdiff-bench-'))
+    try:
+        cases = []
+        if not args.quick:
+            from hlsdiff.demo import DATA, MODEL
+
+            cases.append(('demo #1472-shaped, io_stream, 64 samples', MODEL, DATA, 'io_stream', 'ap_fixed<16,6>'))
+        pm, pd = work / 'conv.h5', work / 'conv.npy'
+        make_parallel_model(pm, pd)
+        cases.append(('small conv, io_parallel, 64 samples', pm, pd, 'io_parallel', 'ap_fixed<16,6>'))
+        cpu = platform.processor() or platform.machine()
+        print(f'machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, '
+              f'{subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()[0]}')
+        for i, (name, model, data, io_type, precision) in enumerate(cases):
+            rows = run_case(f'c{i}', model, data, io_type, precision, work)
+            base = rows[0][1]['wall']
+            print(f'\n{name}')
+            print(f'  {"path":46s} {"wall s":>8s} {"cpu s":>8s} {"peak RSS MB":>12s} {"vs native":>10s}')
+            for label, m in rows:
+                flag = '' if m['code'] == 0 or 'hlsdiff' in label and m['code'] == 1 else f'  (exit {m["code"]}: {m["tail"]})'
+                print(f'  {label:46s} {m["wall"]:8.1f} {m["cpu"]:8.1f} {m["rss_mb"]:12.0f} {m["wall"] / base:10.2f}{flag}')
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,55 @@
+"""Build time and run time per sample of the C-simulation library at -O0/-O1/-O2/-O3.
+
+    .venv/bin/python bench/opt_levels.py
+
+Picks the level that minimises build + run for a typical compare (64 and 512 samples).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    from hlsdiff.demo import DATA, MODEL
+    from hlsdiff.trace import build as build_mod
+    from hlsdiff.trace.convert import ConvertOptions, convert, write_project
+    from hlsdiff.trace.load import load_model
+    from hlsdiff.trace.project import read_sources
+    from hlsdiff.trace.run import run_library
+
+    model = load_model(MODEL)
+    data = np.load(DATA).astype(np.float64)
+    work = Path(tempfile.mkdtemp(prefix='hlsdiff-opt-'))
+    try:
+        for io_type in ('io_stream', 'io_parallel'):
+            converted = convert(model, ConvertOptions(io_type=io_type, precision='ap_fixed<16,6>'), work / io_type)
+            prj = write_project(converted)
+            hm = converted.hls_model
+            traced = {layer.name: int(layer.get_output_variable().size()) for layer in hm.get_layers()
+                      if layer.get_attr('function_cpp', None)}
+            print(f'\n#1472-shaped demo model, {io_type}')
+            print(f'  {"level":6s} {"build s":>8s} {"peak MB":>8s} {"run ms/sample":>14s} {"total 64":>9s} {"total 512":>10s}')
+            reference = None
+            for level in ('0', '1', '2', '3'):
+                lib = build_mod.build(read_sources(prj, 'myproject'), level, work / 'cache', use_cache=False)
+                started = time.perf_counter()
+                run = run_library(lib.path, prj / 'firmware', 'myproject_double', (data,),
+                                  [int(v.size()) for v in hm.get_output_variables()], traced, {})
+                per_sample = (time.perf_counter() - started) / len(data)
+                same = reference is None or all(np.array_equal(run.traces[k], reference[k]) for k in reference)
+                reference = reference or run.traces
+                print(f'  -O{level:4s} {lib.seconds:8.1f} {lib.peak_rss_mb:8.0f} {per_sample * 1e3:14.2f} '
+                      f'{lib.seconds + 64 * per_sample:9.1f} {lib.seconds + 512 * per_sample:10.1f}'
+                      f'{"" if same else "  TRACES DIFFER FROM -O0"}')
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()
