@@ -124,3 +124,49 @@ def data_for(model, n=16, seed=0, scale=1.0):
     rng = np.random.default_rng(seed)
     shape = tuple(int(s) for s in model.inputs[0].shape[1:])
     return (rng.normal(0, scale, (n, *shape))).astype(np.float32)
+
+
+def depthwise_bn(seed=0):
+    """DepthwiseConv2D -> BatchNormalization with a non-trivial scale (hls4ml folds it, broadcasting)."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((5, 6, 3), name='inp')
+    x = keras.layers.DepthwiseConv2D(3, padding='same', name='dw')(inp)
+    x = keras.layers.BatchNormalization(name='bn')(x)
+    model = keras.Model(inp, x)
+    bn = model.get_layer('bn')
+    bn.set_weights([np.array([1.0, 2.0, 3.0]), np.array([0.1, -0.2, 0.3]), np.array([0.5, 0.0, -0.5]),
+                    np.array([1.0, 4.0, 0.25])])
+    return model
+
+
+def depthwise_po2(seed=0):
+    """QDepthwiseConv2D with alpha='auto_po2' and weights large enough to need the scale."""
+    keras = _k()
+    from qkeras import QDepthwiseConv2D, quantized_bits
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((5, 6, 3), name='inp')
+    x = QDepthwiseConv2D(3, padding='same', depthwise_quantizer=quantized_bits(4, 0, alpha='auto_po2'), name='dw')(inp)
+    model = keras.Model(inp, x)
+    layer = model.get_layer('dw')
+    w = layer.get_weights()
+    w[0] = np.random.default_rng(seed).uniform(-3, 3, w[0].shape).astype(np.float32)
+    layer.set_weights(w)
+    return model
+
+
+def depthwise1d(seed=0, strides=1, padding='valid'):
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((12, 3), name='inp')
+    x = keras.layers.DepthwiseConv1D(3, strides=strides, padding=padding, name='dw')(inp)
+    return keras.Model(inp, x)
+
+
+def depthwise_strided(seed=0, strides=2, padding='valid', shape=(7, 8, 5)):
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(shape, name='inp')
+    x = keras.layers.DepthwiseConv2D((3, 2), strides=strides, padding=padding, name='dw')(inp)
+    return keras.Model(inp, x)

@@ -24,6 +24,12 @@
 #include "nnet_mult.h"
 #include "nnet_types.h"
 
+// Loop labels name the loops for HLS directives; g++ sees them as unused labels.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-label"
+#endif
+
 namespace nnet {
 namespace hlsdiff {
 
@@ -308,5 +314,9 @@ ReadInputWidth:
 
 } // namespace hlsdiff
 } // namespace nnet
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #endif
