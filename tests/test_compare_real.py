@@ -175,3 +175,22 @@ def test_second_compare_uses_the_cache(hlsdiff, model_files, tmp_path):
     assert first.json['timings']['build_cached'] is False
     assert second.json['timings']['build_cached'] is True
     assert len(list(cache.glob('*.so'))) == 1
+
+
+@pytest.mark.xdist_group('optlevels')
+@pytest.mark.parametrize('io_type', ['io_parallel', 'io_stream'])
+def test_traces_are_bit_identical_across_optimisation_levels(model_files, cache_dir, io_type):
+    from hlsdiff.trace.convert import ConvertOptions
+    from hlsdiff.trace.pipeline import RunOptions, collect
+
+    import numpy as np
+
+    model, data = model_files('qkeras_sepblock')
+    options = ConvertOptions(io_type=io_type, precision='ap_fixed<16,6>')
+    runs = {level: collect(model, data, options, RunOptions(cache_dir=cache_dir, opt_level=level))
+            for level in ('0', '1', '3')}
+    assert len({r.timings['library'] for r in runs.values()}) == 3  # three different builds
+    for level in ('1', '3'):
+        for name, arrays in runs['0'].arrays.items():
+            if arrays.actual is not None:
+                np.testing.assert_array_equal(runs[level].arrays[name].actual, arrays.actual, err_msg=f'{name} -O{level}')

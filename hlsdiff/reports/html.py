@@ -82,8 +82,9 @@ def scatter_png(name: str, keras: np.ndarray, csim: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _img(png: bytes, alt: str, cls: str = '') -> str:
-    return f'<img class="{cls}" alt="{h.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+def _img(png: bytes, alt: str, cls: str = '', ident: str = '') -> str:
+    attr = f' id="{ident}"' if ident else ''
+    return f'<img{attr} class="{cls}" alt="{h.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
 def _arrays(traces, name):
@@ -142,7 +143,7 @@ tr.onset td {{ background: #ffebee; }}
 hls4ml {h.escape(str(result.hls4ml_version))} · hlsdiff {h.escape(str(result.hlsdiff_version))}</p>
 <p class="summary">{h.escape(result.summary)}</p>
 <h2>Error heatmap</h2>
-{_img(heat, 'layer by channel error heatmap', 'heatmap') if heat else '<p>No compared layers.</p>'}
+{_img(heat, 'layer by channel error heatmap', 'heatmap', 'heatmap') if heat else '<p>No compared layers.</p>'}
 <h2>Layers</h2>
 <table><tr><th>hls4ml layer</th><th>Keras tensor</th><th>result type</th><th>status</th><th>max abs</th><th>max LSB</th>
 <th>mismatched</th><th>pattern</th><th>cause</th><th>hint</th></tr>
@@ -150,5 +151,16 @@ hls4ml {h.escape(str(result.hls4ml_version))} · hlsdiff {h.escape(str(result.hl
 {'<h2>Keras vs C-simulation (mismatched layers)</h2>' + ''.join(scatters) if scatters else ''}
 <h2>Layer mapping</h2>
 <table><tr><th>hls4ml layer</th><th>Keras tensor</th><th>note</th></tr>{mapping}</table>
+<script>
+// records how the browser laid out the heatmap (read by hlsdiff's own rendering test)
+window.addEventListener('load', function () {{
+  var img = document.getElementById('heatmap');
+  if (img) {{
+    var box = img.getBoundingClientRect();
+    document.body.setAttribute('data-heatmap', img.naturalWidth + 'x' + img.naturalHeight + ' ' +
+                               Math.round(box.width) + 'x' + Math.round(box.height) + ' ' + img.complete);
+  }}
+}});
+</script>
 </body></html>
 '''

@@ -128,7 +128,13 @@ def convert(model, opts: ConvertOptions, output_dir: Path) -> Converted:
     from hlsdiff.trace import stack
 
     hls4ml = stack.load().hls4ml
-    cfg, settings, warnings = build_config(model, opts)
+    try:
+        cfg, settings, warnings = build_config(model, opts)
+    except BadInput:
+        raise
+    except Exception as exc:  # hls4ml's config builder rejects layers it cannot convert
+        text = str(exc).strip() or type(exc).__name__
+        raise ConversionFailed(f'hls4ml could not convert the model: {text.splitlines()[0]}', detail=text) from None
     kwargs = dict(
         hls_config=cfg,
         output_dir=str(output_dir),
