@@ -170,3 +170,13 @@ def depthwise_strided(seed=0, strides=2, padding='valid', shape=(7, 8, 5)):
     inp = keras.Input(shape, name='inp')
     x = keras.layers.DepthwiseConv2D((3, 2), strides=strides, padding=padding, name='dw')(inp)
     return keras.Model(inp, x)
+
+
+def two_inputs(seed=0):
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    a = keras.Input((4,), name='in_a')
+    b = keras.Input((3,), name='in_b')
+    x = keras.layers.Concatenate(name='cat')([a, b])
+    x = keras.layers.Dense(2, name='fc')(x)
+    return keras.Model([a, b], x)

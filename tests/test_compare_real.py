@@ -173,6 +173,7 @@ def test_second_compare_uses_the_cache(hlsdiff, model_files, tmp_path):
     first = hlsdiff('compare', model, data, '--cache-dir', cache, '--precision', 'ap_fixed<32,16>', code=0)
     second = hlsdiff('compare', model, data, '--cache-dir', cache, '--precision', 'ap_fixed<32,16>', code=0)
     assert first.json['timings']['build_cached'] is False
+    assert first.json['timings']['build_peak_rss_mb'] > 50 and first.json['timings']['csim_peak_rss_mb'] > 10
     assert second.json['timings']['build_cached'] is True
     assert len(list(cache.glob('*.so'))) == 1
 
@@ -194,3 +195,35 @@ def test_traces_are_bit_identical_across_optimisation_levels(model_files, cache_
         for name, arrays in runs['0'].arrays.items():
             if arrays.actual is not None:
                 np.testing.assert_array_equal(runs[level].arrays[name].actual, arrays.actual, err_msg=f'{name} -O{level}')
+
+
+@pytest.mark.xdist_group('two_inputs')
+def test_multi_input_model_takes_an_npz_by_input_name(hlsdiff, tmp_path):
+    import numpy as np
+
+    from . import models
+
+    model = models.two_inputs()
+    path = tmp_path / 'two.h5'
+    model.save(path)
+    rng = np.random.default_rng(0)
+    data = tmp_path / 'two.npz'
+    np.savez(data, in_b=rng.normal(size=(8, 3)), in_a=rng.normal(size=(8, 4)))  # not in model order
+    run = hlsdiff('compare', path, data, '--precision', 'ap_fixed<24,10>', code=0)
+    assert {'in_a', 'in_b', 'cat', 'fc'} <= {l['name'] for l in run.json['layers'] if l['status'] != 'not-compared'}
+    swapped = tmp_path / 'swapped.npz'
+    np.savez(swapped, in_a=rng.normal(size=(8, 3)), in_b=rng.normal(size=(8, 4)))
+    hlsdiff('compare', path, swapped, code=2)
+
+
+@pytest.mark.xdist_group('float_cnn')
+@pytest.mark.parametrize('fmt', ['keras', 'savedmodel'])
+def test_keras_v3_file_and_savedmodel_load_like_h5(hlsdiff, model_files, tmp_path, fmt):
+    from hlsdiff.trace.load import load_model
+
+    h5, data = model_files('float_cnn')
+    model = load_model(h5)
+    path = tmp_path / ('m.keras' if fmt == 'keras' else 'saved')
+    model.save(path) if fmt == 'keras' else model.save(path, save_format='tf')
+    run = hlsdiff('compare', path, data, '--precision', 'ap_fixed<32,16>', code=0)
+    assert run.json['verdict'] == 'pass' and run.layer('conv_relu')['keras'] == 'conv'

@@ -58,15 +58,14 @@ inline typename CONFIG_T::accum_t depthwise_product(in_T x, typename CONFIG_T::m
 }
 
 // ---- io_parallel ---------------------------------------------------------------------------
+// The stock latency kernel's structure (fill_buffer from CONFIG_T, products, bias, taps), with
+// n_filt = n_chan * dm outputs per pixel. Shared by the 2D and 1D entry points below.
 
-template <class data_T, class res_T, typename CONFIG_T>
-void depthwise_conv_2d_cl(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
-                          res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt],
-                          typename CONFIG_T::weight_t weights[CONFIG_T::filt_height * CONFIG_T::filt_width * CONFIG_T::n_filt],
-                          typename CONFIG_T::bias_t biases[CONFIG_T::n_filt]) {
-    #pragma HLS INLINE recursive
+template <class data_T, class res_T, typename CONFIG_T, unsigned n_taps>
+void depthwise_conv_latency(data_T *data, res_T *res, typename CONFIG_T::weight_t *weights,
+                            typename CONFIG_T::bias_t *biases) {
+    #pragma HLS INLINE
     const unsigned dm = depth_multiplier<CONFIG_T>::value;
-    const unsigned n_taps = CONFIG_T::filt_height * CONFIG_T::filt_width;
     const unsigned buf_n_in = n_taps * CONFIG_T::n_chan;
     const unsigned mult_n = n_taps * CONFIG_T::n_filt;
 
@@ -120,63 +119,22 @@ PartitionLoop:
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
+void depthwise_conv_2d_cl(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
+                          res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt],
+                          typename CONFIG_T::weight_t weights[CONFIG_T::filt_height * CONFIG_T::filt_width * CONFIG_T::n_filt],
+                          typename CONFIG_T::bias_t biases[CONFIG_T::n_filt]) {
+    #pragma HLS INLINE recursive
+    depthwise_conv_latency<data_T, res_T, CONFIG_T, CONFIG_T::filt_height * CONFIG_T::filt_width>(data, res, weights,
+                                                                                                 biases);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
 void depthwise_conv_1d_cl(data_T data[CONFIG_T::in_width * CONFIG_T::n_chan],
                           res_T res[CONFIG_T::out_width * CONFIG_T::n_filt],
                           typename CONFIG_T::weight_t weights[CONFIG_T::filt_width * CONFIG_T::n_filt],
                           typename CONFIG_T::bias_t biases[CONFIG_T::n_filt]) {
     #pragma HLS INLINE recursive
-    const unsigned dm = depth_multiplier<CONFIG_T>::value;
-    const unsigned n_taps = CONFIG_T::filt_width;
-    const unsigned buf_n_in = CONFIG_T::filt_width * CONFIG_T::n_chan;
-    const unsigned mult_n = CONFIG_T::filt_width * CONFIG_T::n_filt;
-
-    data_T data_buf[CONFIG_T::n_pixels][buf_n_in];
-    #pragma HLS ARRAY_PARTITION variable=data_buf complete dim=0
-    typename CONFIG_T::accum_t mult[mult_n];
-    #pragma HLS ARRAY_PARTITION variable=mult complete
-    typename CONFIG_T::accum_t acc[CONFIG_T::n_filt];
-    #pragma HLS ARRAY_PARTITION variable=acc complete
-    #pragma HLS ARRAY_PARTITION variable=weights complete
-    #pragma HLS ARRAY_PARTITION variable=biases complete
-    #pragma HLS ALLOCATION operation instances=mul limit=CONFIG_T::mult_config::multiplier_limit
-
-PartitionLoop:
-    for (unsigned i_part = 0; i_part < CONFIG_T::n_partitions; i_part++) {
-        #pragma HLS PIPELINE II=CONFIG_T::reuse_factor rewind
-        CONFIG_T::template fill_buffer<data_T, CONFIG_T>::fill_buffer(data, data_buf, i_part);
-    PixelLoop:
-        for (unsigned i_pxl = 0; i_pxl < CONFIG_T::n_pixels; i_pxl++) {
-            #pragma HLS UNROLL
-        Product:
-            for (unsigned i = 0; i < mult_n; i++) {
-                #pragma HLS UNROLL
-                const unsigned tap = i / CONFIG_T::n_filt;
-                const unsigned chan = (i % CONFIG_T::n_filt) / dm;
-                mult[i] = depthwise_product<data_T, CONFIG_T>(data_buf[i_pxl][tap * CONFIG_T::n_chan + chan],
-                                                              weights[weight_index<CONFIG_T, n_taps>(tap, i % CONFIG_T::n_filt)]);
-            }
-        ResetAccum:
-            for (unsigned o = 0; o < CONFIG_T::n_filt; o++) {
-                #pragma HLS UNROLL
-                acc[o] = (typename CONFIG_T::accum_t)biases[o];
-            }
-        Accum1:
-            for (unsigned tap = 0; tap < CONFIG_T::filt_width; tap++) {
-                #pragma HLS UNROLL
-            Accum2:
-                for (unsigned o = 0; o < CONFIG_T::n_filt; o++) {
-                    #pragma HLS UNROLL
-                    acc[o] += mult[tap * CONFIG_T::n_filt + o];
-                }
-            }
-        Result:
-            for (unsigned o = 0; o < CONFIG_T::n_filt; o++) {
-                #pragma HLS UNROLL
-                res[(i_part * CONFIG_T::n_pixels + i_pxl) * CONFIG_T::n_filt + o] =
-                    cast<data_T, res_T, typename CONFIG_T::mult_config>(acc[o]);
-            }
-        }
-    }
+    depthwise_conv_latency<data_T, res_T, CONFIG_T, CONFIG_T::filt_width>(data, res, weights, biases);
 }
 
 // ---- io_stream -----------------------------------------------------------------------------

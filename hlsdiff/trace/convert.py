@@ -11,12 +11,6 @@ from pathlib import Path
 
 from hlsdiff.errors import BadInput, ConversionFailed
 
-IO_TYPES = ('io_parallel', 'io_stream')
-BACKENDS = ('Vivado', 'Vitis')
-STRATEGIES = ('Latency', 'Resource')
-GRANULARITIES = ('model', 'type', 'name')
-
-
 @dataclass(frozen=True)
 class ConvertOptions:
     """Everything the user can say about the conversion."""

@@ -104,7 +104,8 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
             reference = KerasReference(model, refs)
 
         progress.step('build')
-        lib = build_mod.build(sources, run.opt_level, run.cache_dir, run.use_cache)
+        level = build_mod.choose_opt_level(run.opt_level, _settings(conv)['io_type'], samples.count)
+        lib = build_mod.build(sources, level, run.cache_dir, run.use_cache)
         lap('build')
 
         progress.step('csim')

@@ -1,0 +1,84 @@
+"""The build cache: bounded, clearable, keyed by what goes in, safe for two compares at once."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from hlsdiff.trace import build as build_mod
+
+
+def _fake_libs(folder, sizes):
+    paths = []
+    for i, size in enumerate(sizes):
+        p = folder / f'{i:032x}.so'
+        p.write_bytes(b'\0' * size)
+        os.utime(p, (time.time() - 100 + i, time.time() - 100 + i))
+        paths.append(p)
+    return paths
+
+
+def test_trim_drops_least_recently_used_first(tmp_path):
+    libs = _fake_libs(tmp_path, [100, 100, 100, 100])
+    build_mod._trim(tmp_path, max_bytes=250, keep=libs[0])
+    assert [p.exists() for p in libs] == [True, False, False, True]
+
+
+def test_cache_usage_and_clear(hlsdiff, tmp_path):
+    _fake_libs(tmp_path, [10, 20])
+    (tmp_path / 'logs').mkdir()
+    assert build_mod.cache_usage(tmp_path) == (2, 30)
+    run = hlsdiff('cache', '--cache-dir', tmp_path, code=0)
+    assert '2 libraries' in run.stdout
+    run = hlsdiff('cache', '--cache-dir', tmp_path, '--clear', code=0)
+    assert 'removed 2' in run.stdout and build_mod.cache_usage(tmp_path) == (0, 0)
+    assert not (tmp_path / 'logs').exists()
+
+
+def test_bad_opt_level_is_bad_input():
+    from hlsdiff.errors import BadInput
+
+    with pytest.raises(BadInput):
+        build_mod.compile_flags('9')
+
+
+@pytest.mark.slow
+def test_two_builds_at_once_share_one_library(tmp_path):
+    from . import models
+    from hlsdiff.trace.convert import ConvertOptions, convert, write_project
+    from hlsdiff.trace.project import read_sources
+
+    project = write_project(convert(models.depthwise(shape=(4, 4, 2)), ConvertOptions(), tmp_path / 'prj'))
+    sources = read_sources(project, 'myproject')
+    cache = tmp_path / 'cache'
+    results, errors = [], []
+
+    def one():
+        try:
+            results.append(build_mod.build(sources, '0', cache))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len({r.path for r in results}) == 1 and results[0].path.exists()
+    assert len(list(cache.glob('*.so'))) == 1 and not list(cache.glob('build-*'))
+    again = build_mod.build(sources, '0', cache)
+    assert again.cached and again.path == results[0].path
+    # the key changes with any source file
+    (project / 'firmware' / 'weights' / 'w2.txt').write_text('0.5, ' * 17 + '0.5')
+    assert build_mod.source_key(sources, build_mod.compile_flags('0')) != results[0].key
+
+
+def test_auto_level_follows_the_measurements():
+    assert build_mod.choose_opt_level('auto', 'io_stream', 10) == '1'
+    assert build_mod.choose_opt_level('auto', 'io_parallel', 64) == '0'
+    assert build_mod.choose_opt_level('auto', 'io_parallel', 5000) == '1'
+    assert build_mod.choose_opt_level('3', 'io_parallel', 64) == '3'
