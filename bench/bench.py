@@ -82,22 +82,30 @@ np.save(sys.argv[2], np.random.default_rng(0).normal(size=(64, 12, 12, 2)).astyp
     subprocess.run([sys.executable, '-c', code, str(path), str(data)], check=True, capture_output=True)
 
 
-def run_case(label, model, data, io_type, precision, work: Path) -> list[tuple]:
+def median(runs: list[dict]) -> dict:
+    """The run with the median wall time (this kind of machine is noisy: +-15% run to run)."""
+    ordered = sorted(runs, key=lambda m: m['wall'])
+    return ordered[len(ordered) // 2]
+
+
+def run_case(label, model, data, io_type, precision, work: Path, repeat: int) -> list[tuple]:
     py = sys.executable
-    cache = work / f'cache-{label}'
-    rows = []
-    native = measure([py, '-c', NATIVE, str(model), str(data), io_type, str(work / f'native-{label}'), precision])
-    rows.append(('native (compile + trace + get_ymodel_keras)', native))
-    args = [py, '-m', 'hlsdiff', 'compare', str(model), str(data), '--io-type', io_type, '--precision', precision,
-            '--cache-dir', str(cache), '-q', '--json', str(work / f'{label}.json')]
-    rows.append(('hlsdiff compare, cold cache', measure(args)))
-    rows.append(('hlsdiff compare, warm cache', measure(args)))
-    return rows
+    native, cold, warm = [], [], []
+    for r in range(repeat):  # interleaved, so that drift hits every path alike
+        native.append(measure([py, '-c', NATIVE, str(model), str(data), io_type, str(work / f'native-{label}-{r}'),
+                               precision]))
+        args = [py, '-m', 'hlsdiff', 'compare', str(model), str(data), '--io-type', io_type, '--precision', precision,
+                '--cache-dir', str(work / f'cache-{label}-{r}'), '-q', '--json', str(work / f'{label}.json')]
+        cold.append(measure(args))
+        warm.append(measure(args))
+    return [('native (compile + trace + get_ymodel_keras)', median(native)),
+            ('hlsdiff compare, cold cache', median(cold)), ('hlsdiff compare, warm cache', median(warm))]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument('--quick', action='store_true', help='only the small io_parallel model')
+    parser.add_argument('--repeat', type=int, default=3, help='runs per path; the median is shown [3]')
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix='hlsdiff-bench-'))
     try:
@@ -113,9 +121,9 @@ def main() -> None:
         print(f'machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, '
               f'{subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()[0]}')
         for i, (name, model, data, io_type, precision) in enumerate(cases):
-            rows = run_case(f'c{i}', model, data, io_type, precision, work)
+            rows = run_case(f'c{i}', model, data, io_type, precision, work, args.repeat)
             base = rows[0][1]['wall']
-            print(f'\n{name}')
+            print(f'\n{name} (median of {args.repeat})')
             print(f'  {"path":46s} {"wall s":>8s} {"cpu s":>8s} {"peak RSS MB":>12s} {"vs native":>10s}')
             for label, m in rows:
                 flag = '' if m['code'] == 0 or 'hlsdiff' in label and m['code'] == 1 else f'  (exit {m["code"]}: {m["tail"]})'

@@ -1,4 +1,4 @@
-"""Build time and run time per sample of the C-simulation library at -O0/-O1/-O2/-O3.
+"""Build time and run time per sample of the C-simulation library at -O0/-Og/-O1/-O2/-O3.
 
     .venv/bin/python bench/opt_levels.py
 
@@ -36,7 +36,7 @@ def main() -> None:
             print(f'\n#1472-shaped demo model, {io_type}')
             print(f'  {"level":6s} {"build s":>8s} {"peak MB":>8s} {"run ms/sample":>14s} {"total 64":>9s} {"total 512":>10s}')
             reference = None
-            for level in ('0', '1', '2', '3'):
+            for level in ('0', 'g', '1', '2', '3'):
                 lib = build_mod.build(read_sources(prj, 'myproject'), level, work / 'cache', use_cache=False)
                 started = time.perf_counter()
                 run = run_library(lib.path, prj / 'firmware', 'myproject_double', (data,),

@@ -1,3 +1,3 @@
-from hlsdiff.cli import main
+from hlsdiff.cli import entry
 
-main()
+entry()

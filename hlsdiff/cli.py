@@ -88,8 +88,9 @@ def conversion_options(fn):
         click.option('--output-dir', type=click.Path(file_okay=False), help='Keep the generated project here.'),
         click.option('--project', 'project_dir', type=click.Path(), help='Use this generated project as it is.'),
         click.option('--patch', 'apply_patch', is_flag=True, help='Also compare with `hlsdiff patch` applied.'),
-        click.option('--opt-level', type=click.Choice(('auto', '0', '1', '2', '3', 's')), default=None,
-                     help='g++ level of the C-simulation library [auto: -O1; -O0 for io_parallel with <= 300 samples].'),
+        click.option('--opt-level', type=click.Choice(('auto', '0', 'g', '1', '2', '3', 's')), default=None,
+                     help='g++ level of the C-simulation library [auto: -Og; -O1 for many samples; '
+                          'an existing build at another level is reused].'),
         click.option('--cache-dir', type=click.Path(file_okay=False), help='Build cache [$XDG_CACHE_HOME/hlsdiff].'),
         click.option('--no-cache', is_flag=True, help='Build afresh and do not keep the library.'),
         click.option('--timeout', type=click.FloatRange(min=0.1), help='Stop a C-simulation that runs longer (s).'),
@@ -210,4 +211,19 @@ def writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and bool(path.stat().st_mode & stat.S_IWUSR)
 
 
-__all__ = ['main', 'check_writable', 'EXIT_BAD_INPUT']
+def entry() -> None:
+    """The `hlsdiff` console script. Once TensorFlow is loaded, interpreter teardown takes ~2 s
+    (its atexit handlers and threads); every report is written and closed by then, so the
+    process flushes its streams and leaves at once."""
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if 'tensorflow' in sys.modules:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        raise
+
+
+__all__ = ['main', 'entry', 'check_writable', 'EXIT_BAD_INPUT']

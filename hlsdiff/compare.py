@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import click
 from rich.console import Console
 
 from hlsdiff import __version__

@@ -10,7 +10,6 @@ import shutil
 import subprocess
 
 import numpy as np
-import pytest
 from PIL import Image
 
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 COLUMNS = ['name', 'keras', 'class', 'result_type', 'status', 'max_abs', 'mean_abs', 'rmse', 'max_lsb',
            'mismatched_fraction', 'pattern', 'cause', 'propagated_from', 'hint', 'reason']
 
 
 def render_layers(result) -> str:
+    import pandas as pd
+
     rows = []
     for layer in result.layers:
         d = layer.to_json()
@@ -18,6 +18,8 @@ def render_layers(result) -> str:
 
 
 def render_channels(result) -> str:
+    import pandas as pd
+
     rows = []
     for layer in result.layers:
         pc = layer.per_channel or {}

@@ -22,22 +22,34 @@ from pathlib import Path
 
 from hlsdiff.errors import BadInput, BuildFailed
 
-OPT_LEVELS = ('0', '1', '2', '3', 's')
+OPT_LEVELS = ('0', 'g', '1', '2', '3', 's')
 DEFAULT_OPT_LEVEL = 'auto'
-# Measured on the bundled #1472-shaped model (bench/opt_levels.py, 2 cores, g++ 12): io_stream
-# builds in 11 s at -O0 but runs 290 ms/sample, -O1 builds in 16 s and runs 15 ms/sample;
-# io_parallel builds in 55 s at -O0 (236 ms/sample) and 126 s at -O1 (12 ms/sample).
-# -O2/-O3 build longer and run no faster. So: -O1, except io_parallel with few samples.
-AUTO_PARALLEL_O0_SAMPLES = 300
+# Measured on the bundled #1472-shaped model (bench/opt_levels.py, 2 cores, g++ 12):
+#   io_stream:   -O0 11 s build, 287 ms/sample; -Og 10 s, 26 ms; -O1 16 s, 15 ms; -O2/-O3 17 s, 15 ms
+#   io_parallel: -O0 55 s build, 236 ms/sample; -Og 59 s, 22 ms; -O1 126 s, 12 ms; -O2/-O3 210 s, 14-17 ms
+# -Og minimises build + run for tens to hundreds of samples; -O1 pays off for io_stream past
+# about 600 samples (io_parallel: past about 6,000).
+AUTO_O1_SAMPLES = {'io_stream': 600, 'io_parallel': 6000}
 
 
 def choose_opt_level(requested: str, io_type: str, n_samples: int) -> str:
     """The level that minimises build + run time for this compare, unless one was asked for."""
     if requested != 'auto':
         return requested
-    if io_type == 'io_parallel' and n_samples <= AUTO_PARALLEL_O0_SAMPLES:
-        return '0'
-    return '1'
+    return '1' if n_samples > AUTO_O1_SAMPLES.get(io_type, 600) else 'g'
+
+
+def cached_library(sources: Sources, levels: tuple[str, ...], cache_dir: Path | None = None, cxx: str = 'g++'):
+    """A library already built from these exact sources at one of `levels` (first wins), or None:
+    with the level left to hlsdiff, an existing build at another level beats a new one."""
+    cache_dir = Path(cache_dir or default_cache_dir())
+    for level in levels:
+        key = source_key(sources, compile_flags(level, cxx), cxx)
+        target = cache_dir / f'{key}.so'
+        if target.exists():
+            os.utime(target)
+            return BuiltLibrary(target, key, True, 0.0, 0.0, level)
+    return None
 DEFAULT_CACHE_BYTES = 2 * 1024**3
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,6 @@ class Progress:
 
     step: object = lambda name: None
     csim: object = None
-    notes: list = field(default_factory=list)
 
 
 def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progress: Progress | None = None) -> Collected:
@@ -96,43 +96,48 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
 
         from hlsdiff.trace.keras_side import KerasReference
         from hlsdiff.trace.mapping import map_layers
-
         from hlsdiff.trace.stack import no_autograph
 
-        infos, refs, unmatched = map_layers(hls_model, model)
-        with no_autograph():
-            reference = KerasReference(model, refs)
-
-        progress.step('build')
-        level = build_mod.choose_opt_level(run.opt_level, _settings(conv)['io_type'], samples.count)
-        lib = build_mod.build(sources, level, run.cache_dir, run.use_cache)
-        lap('build')
-
-        progress.step('csim')
         layers = list(hls_model.get_layers())
         traced = {}
         for layer in layers:
             if layer.get_attr('function_cpp', None) and layer.get_attr('trace', False):
                 traced[layer.name] = int(layer.get_output_variable().size())
         by_name = dict(zip(input_names, samples.arrays))
-        hls_inputs = [by_name[name] for name in hls_model.inputs]
-        csim = run_library(
-            lib.path,
-            firmware,
-            f'{sources.project_name}_double',
-            tuple(hls_inputs),
-            [int(v.size()) for v in hls_model.get_output_variables()],
-            traced,
-            {layer.index: layer.name for layer in layers},
-            timeout=run.timeout,
-            progress=progress.csim,
-        )
-        lap('csim')
+        level = build_mod.choose_opt_level(run.opt_level, _settings(conv)['io_type'], samples.count)
 
-        progress.step('keras')
-        with no_autograph():
-            expected = reference.forward(samples.arrays)
+        def build_and_run():
+            progress.step('build')
+            lib = None
+            if run.opt_level == 'auto' and run.use_cache:  # the fastest-running build already made
+                lib = build_mod.cached_library(sources, ('3', '2', '1', level, 'g', '0'), run.cache_dir)
+            lib = lib or build_mod.build(sources, level, run.cache_dir, run.use_cache)
+            progress.step('csim')
+            csim = run_library(
+                lib.path,
+                firmware,
+                f'{sources.project_name}_double',
+                tuple(by_name[name] for name in hls_model.inputs),
+                [int(v.size()) for v in hls_model.get_output_variables()],
+                traced,
+                {layer.index: layer.name for layer in layers},
+                timeout=run.timeout,
+                progress=progress.csim,
+            )
+            return lib, csim
+
+        # g++ and the C-simulation run in child processes; Keras runs here meanwhile
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(build_and_run)
+            infos, refs, unmatched = map_layers(hls_model, model)
+            with no_autograph():
+                reference = KerasReference(model, refs)
+                expected = reference.forward(samples.arrays)
             lap('keras')
+            lib, csim = pending.result()
+        lap('build+csim')
+
+        with no_autograph():
             arrays = _assemble(infos, refs, reference, expected, csim.traces, by_name)
         lap('local')
     finally:

@@ -38,68 +38,97 @@ def run_library(
     layer_by_index: dict[int, str],
     timeout: float | None = None,
     progress=None,
+    shards: int | None = None,
 ) -> CsimRun:
-    """Run `function` of `library` on every sample, with `firmware_dir` as working directory."""
+    """Run `function` of `library` on every sample, with `firmware_dir` as working directory.
+
+    The samples are split over `shards` child processes (one per core, by default) that run
+    at once; their traces are put back together in sample order.
+    """
+    n = int(inputs[0].shape[0])
+    if shards is None:
+        shards = min(os.cpu_count() or 1, 2) if n >= 8 else 1
+    bounds = np.linspace(0, n, shards + 1).astype(int)
     with tempfile.TemporaryDirectory(prefix='hlsdiff-run-') as tmp:
         tmp = Path(tmp)
-        in_paths = []
-        for k, arr in enumerate(inputs):
-            p = tmp / f'input{k}.npy'
-            np.save(p, np.ascontiguousarray(arr.reshape(arr.shape[0], -1), dtype=np.float64))
-            in_paths.append(str(p))
-        spec = {
-            'library': str(Path(library).resolve()),
-            'function': function,
-            'inputs': in_paths,
-            'output_sizes': output_sizes,
-            'traced': traced,
-            'result': str(tmp / 'result.npz'),
-        }
-        (tmp / 'spec.json').write_text(json.dumps(spec))
-        stderr_path = tmp / 'stderr.txt'
-        started = time.perf_counter()
         env = dict(os.environ)
         env['PYTHONPATH'] = os.pathsep.join([str(Path(__file__).resolve().parents[2]), env.get('PYTHONPATH', '')])
-        with open(stderr_path, 'wb') as err, open(tmp / 'stdout.txt', 'wb') as out:
-            proc = subprocess.Popen(
-                [sys.executable, '-m', 'hlsdiff.trace.csim_runner', str(tmp / 'spec.json')],
-                cwd=firmware_dir,
-                stdout=out,
-                stderr=err,
-                env=env,
-            )
-            status, usage = _wait(proc, timeout, stderr_path, progress)
+        started = time.perf_counter()
+        children = []
+        for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+            shard = tmp / f'shard{k}'
+            shard.mkdir()
+            in_paths = []
+            for j, arr in enumerate(inputs):
+                p = shard / f'input{j}.npy'
+                np.save(p, np.ascontiguousarray(arr[lo:hi].reshape(hi - lo, -1), dtype=np.float64))
+                in_paths.append(str(p))
+            spec = {'library': str(Path(library).resolve()), 'function': function, 'inputs': in_paths,
+                    'output_sizes': output_sizes, 'traced': traced, 'result': str(shard / 'result.npz')}
+            (shard / 'spec.json').write_text(json.dumps(spec))
+            with open(shard / 'stderr.txt', 'wb') as err, open(shard / 'stdout.txt', 'wb') as out:
+                proc = subprocess.Popen([sys.executable, '-m', 'hlsdiff.trace.csim_runner', str(shard / 'spec.json')],
+                                        cwd=firmware_dir, stdout=out, stderr=err, env=env)
+            children.append((proc, shard))
+        statuses, peak_kb = _wait_all(children, timeout, progress)
         seconds = time.perf_counter() - started
-        stderr = stderr_path.read_text(errors='replace')
-        if status is None:
-            raise SimulationFailed(
-                f'the C-simulation ran longer than --timeout {timeout:g} s and was stopped',
-                detail=_tail(stderr),
-            )
-        code = os.waitstatus_to_exitcode(status)
-        if code != 0:
-            raise _failure(code, stderr, layer_by_index)
-        with np.load(tmp / 'result.npz') as res:
-            traces = {k[len('trace:'):]: res[k] for k in res.files if k.startswith('trace:')}
-            outputs = [res[f'output:{k}'] for k in range(len(output_sizes))]
-    return CsimRun(traces, outputs, seconds, usage.ru_maxrss / 1024.0)
+        logs = [(shard / 'stderr.txt').read_text(errors='replace') for _, shard in children]
+        for status, stderr in zip(statuses, logs):  # a shard that failed explains the others' stop
+            if status is not None and os.waitstatus_to_exitcode(status) != 0:
+                raise _failure(os.waitstatus_to_exitcode(status), stderr, layer_by_index)
+        if any(status is None for status in statuses):
+            raise SimulationFailed(f'the C-simulation ran longer than --timeout {timeout:g} s and was stopped',
+                                   detail=_tail(logs[0]))
+        parts = []
+        for _, shard in children:
+            with np.load(shard / 'result.npz') as res:
+                parts.append({k: res[k] for k in res.files})
+    traces = {k[len('trace:'):]: np.concatenate([p[k] for p in parts]) for k in parts[0] if k.startswith('trace:')}
+    outputs = [np.concatenate([p[f'output:{k}'] for p in parts]) for k in range(len(output_sizes))]
+    return CsimRun(traces, outputs, seconds, peak_kb / 1024.0)
 
 
-def _wait(proc, timeout, stderr_path, progress):
+def _wait_all(children, timeout, progress):
+    """Wait for every child; on timeout kill the rest. Returns (wait statuses or None, peak RSS kB)."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return status, usage
+    statuses: list = [None] * len(children)
+    done = [False] * len(children)
+    peak = 0
+    while not all(done):
+        for i, (proc, _) in enumerate(children):
+            if done[i]:
+                continue
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                statuses[i], done[i] = status, True
+                peak = max(peak, usage.ru_maxrss)
+                if proc.returncode != 0:  # one shard failed: the others cannot help
+                    _kill_rest(children, done)
+                    return statuses, peak
         if deadline is not None and time.monotonic() > deadline:
-            proc.kill()
-            _, _, usage = os.wait4(proc.pid, 0)
-            proc.returncode = -9
-            return None, usage
+            for i, (proc, _) in enumerate(children):
+                if not done[i]:
+                    proc.kill()
+                    _, _, usage = os.wait4(proc.pid, 0)
+                    proc.returncode = -9
+                    peak = max(peak, usage.ru_maxrss)
+            return [None if not d else s for d, s in zip(done, statuses)], peak
         if progress is not None:
-            progress(_last_progress(stderr_path))
+            counts = [_last_progress(shard / 'stderr.txt') for _, shard in children]
+            if all(counts):
+                progress((sum(c[0] for c in counts), sum(c[1] for c in counts)))
         time.sleep(0.02)
+    return statuses, peak
+
+
+def _kill_rest(children, done) -> None:
+    for i, (proc, _) in enumerate(children):
+        if not done[i]:
+            proc.kill()
+            os.wait4(proc.pid, 0)
+            proc.returncode = -9
+            done[i] = True
 
 
 def _last_progress(path: Path) -> tuple[int, int] | None:
