@@ -213,11 +213,12 @@ def cache_usage(cache_dir: Path | None = None) -> tuple[int, int]:
 
 
 def clear_cache(cache_dir: Path | None = None) -> int:
-    """Remove every cached library and log; return how many libraries went."""
+    """Remove every cached library, log and conversion; return how many libraries went."""
     cache_dir = Path(cache_dir or default_cache_dir())
     n = 0
     for p in cache_dir.glob('*.so'):
         p.unlink(missing_ok=True)
         n += 1
     shutil.rmtree(cache_dir / 'logs', ignore_errors=True)
+    shutil.rmtree(cache_dir / 'conversions', ignore_errors=True)
     return n

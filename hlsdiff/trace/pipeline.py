@@ -15,6 +15,8 @@ from hlsdiff.errors import BadInput
 from hlsdiff.fixedpoint import parse_type, quantize
 from hlsdiff.layers import Collected, LayerArrays
 from hlsdiff.trace import build as build_mod
+from hlsdiff.trace import conversion_cache
+from hlsdiff.trace.plan import Plan
 from hlsdiff.trace.convert import ConvertOptions, convert, write_project
 from hlsdiff.trace.load import check_model_path, fit_to_inputs, load_model, read_data
 from hlsdiff.trace.project import open_project, read_sources, traced_sources
@@ -58,92 +60,57 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
     model_path = check_model_path(model_path)
     data = read_data(data_path)
     project = open_project(run.project_dir) if run.project_dir else None
-    model = load_model(model_path)
-    input_names = [t._keras_history.layer.name for t in model.inputs]
-    input_shapes = [tuple(int(s) if s is not None else -1 for s in t.shape[1:]) for t in model.inputs]
-    if any(s < 0 for shape in input_shapes for s in shape):
-        raise BadInput(f'the model input shape {input_shapes} has unknown dimensions; hls4ml needs fixed shapes')
-    samples = fit_to_inputs(data, input_names, input_shapes, run.samples)
-    notes = [samples.note] if samples.note else []
-    lap('load')
+    reusable = project is None and run.output_dir is None and run.prepare_project is None and run.use_cache
+    cache_dir = Path(run.cache_dir or build_mod.default_cache_dir())
+    key = conversion_cache.key(model_path, conv) if reusable else None
+    plan = conversion_cache.load(cache_dir, key) if key else None
 
-    progress.step('convert')
     scratch = Path(tempfile.mkdtemp(prefix='hlsdiff-'))
+    pool = ThreadPoolExecutor(max_workers=1)
     try:
-        if project is not None:
-            conv = _options_from_project(project, conv)
-            converted = convert(model, conv, scratch / 'graph-only')
-            if run.prepare_project is not None:  # work on a copy: the user's project stays as it is
-                copy = scratch / 'project-copy'
-                shutil.copytree(project.path, copy, ignore=shutil.ignore_patterns('.hlsdiff-backup', '*.so', '*.o'))
-                run.prepare_project(copy)
-                project = open_project(copy)
-            sources, added = traced_sources(project, converted.hls_model)
-            if added:
-                notes.append(f'{project.path} had no trace calls: added them to the build copy (project files untouched)')
-            firmware = project.firmware
-        else:
-            out = _prepare_output_dir(run.output_dir, notes) if run.output_dir else scratch / 'project'
-            converted = convert(model, conv, out)
-            write_project(converted)
-            if run.prepare_project is not None:
-                run.prepare_project(out)
-            sources = read_sources(out, conv.project_name)
-            firmware = out / 'firmware'
-        notes.extend(converted.warnings)
-        hls_model = converted.hls_model
-        lap('convert')
+        pending = samples = None
+        if plan is not None:  # the conversion is cached: the C-simulation starts while TensorFlow loads
+            samples = fit_to_inputs(data, plan.input_names, plan.input_shapes, run.samples)
+            # one C-simulation process: the other core is importing TensorFlow
+            pending = pool.submit(_build_and_run, plan, samples, conv, run, progress, 1)
+        model = load_model(model_path)
+        input_names = [t._keras_history.layer.name for t in model.inputs]
+        input_shapes = [tuple(int(s) if s is not None else -1 for s in t.shape[1:]) for t in model.inputs]
+        if any(s < 0 for shape in input_shapes for s in shape):
+            raise BadInput(f'the model input shape {input_shapes} has unknown dimensions; hls4ml needs fixed shapes')
+        if samples is None:
+            samples = fit_to_inputs(data, input_names, input_shapes, run.samples)
+        notes = [samples.note] if samples.note else []
+        lap('load')
+
+        if plan is None:
+            progress.step('convert')
+            plan = _convert(model, input_names, input_shapes, conv, run, project, scratch, notes)
+            lap('convert')
+            pending = pool.submit(_build_and_run, plan, samples, conv, run, progress)
+            if key:
+                conversion_cache.store(cache_dir, key, plan)
+        notes.extend(plan.warnings)
 
         from hlsdiff.trace.keras_side import KerasReference
-        from hlsdiff.trace.mapping import map_layers
         from hlsdiff.trace.stack import no_autograph
 
-        layers = list(hls_model.get_layers())
-        traced = {}
-        for layer in layers:
-            if layer.get_attr('function_cpp', None) and layer.get_attr('trace', False):
-                traced[layer.name] = int(layer.get_output_variable().size())
-        by_name = dict(zip(input_names, samples.arrays))
-        level = build_mod.choose_opt_level(run.opt_level, _settings(conv)['io_type'], samples.count)
-
-        def build_and_run():
-            progress.step('build')
-            lib = None
-            if run.opt_level == 'auto' and run.use_cache:  # the fastest-running build already made
-                lib = build_mod.cached_library(sources, ('3', '2', '1', level, 'g', '0'), run.cache_dir)
-            lib = lib or build_mod.build(sources, level, run.cache_dir, run.use_cache)
-            progress.step('csim')
-            csim = run_library(
-                lib.path,
-                firmware,
-                f'{sources.project_name}_double',
-                tuple(by_name[name] for name in hls_model.inputs),
-                [int(v.size()) for v in hls_model.get_output_variables()],
-                traced,
-                {layer.index: layer.name for layer in layers},
-                timeout=run.timeout,
-                progress=progress.csim,
-            )
-            return lib, csim
-
         # g++ and the C-simulation run in child processes; Keras runs here meanwhile
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(build_and_run)
-            infos, refs, unmatched = map_layers(hls_model, model)
-            with no_autograph():
-                reference = KerasReference(model, refs)
-                expected = reference.forward(samples.arrays)
-            lap('keras')
-            lib, csim = pending.result()
-        lap('build+csim')
-
         with no_autograph():
-            arrays = _assemble(infos, refs, reference, expected, csim.traces, by_name)
+            reference = KerasReference(model, plan.refs)
+            expected = reference.forward(samples.arrays)
+        lap('keras')
+        lib, csim = pending.result()
+        lap('build+csim')
+        with no_autograph():
+            arrays = _assemble(plan.infos, plan.refs, reference, expected, csim.traces, dict(zip(input_names, samples.arrays)))
         lap('local')
     finally:
+        pool.shutdown(wait=True)
         shutil.rmtree(scratch, ignore_errors=True)
 
     timings.update(
+        conversion_cached=timings.get('convert') is None,
         build_cached=lib.cached,
         build_seconds=round(lib.seconds, 3),
         build_peak_rss_mb=round(lib.peak_rss_mb, 1),
@@ -154,9 +121,9 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
     )
     settings = _settings(conv)
     return Collected(
-        layers=infos,
+        layers=plan.infos,
         arrays=arrays,
-        unmatched_keras=unmatched,
+        unmatched_keras=plan.unmatched,
         model=str(model_path),
         io_type=settings['io_type'],
         backend=settings['backend'],
@@ -164,6 +131,75 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
         notes=notes,
         timings=timings,
     )
+
+
+def _convert(model, input_names, input_shapes, conv, run, project, scratch, notes) -> Plan:
+    """Convert with hls4ml (or take the user's project) and map the layers."""
+    from hlsdiff.trace.mapping import map_layers
+
+    if project is not None:
+        conv = _options_from_project(project, conv)
+        converted = convert(model, conv, scratch / 'graph-only')
+        if run.prepare_project is not None:  # work on a copy: the user's project stays as it is
+            copy = scratch / 'project-copy'
+            shutil.copytree(project.path, copy, ignore=shutil.ignore_patterns('.hlsdiff-backup', '*.so', '*.o'))
+            run.prepare_project(copy)
+            project = open_project(copy)
+        sources, added = traced_sources(project, converted.hls_model)
+        if added:
+            notes.append(f'{project.path} had no trace calls: added them to the build copy (project files untouched)')
+        firmware = project.firmware
+    else:
+        out = _prepare_output_dir(run.output_dir, notes) if run.output_dir else scratch / 'project'
+        converted = convert(model, conv, out)
+        write_project(converted)
+        if run.prepare_project is not None:
+            run.prepare_project(out)
+        sources = read_sources(out, conv.project_name)
+        firmware = out / 'firmware'
+    hls_model = converted.hls_model
+    layers = list(hls_model.get_layers())
+    infos, refs, unmatched = map_layers(hls_model, model)
+    return Plan(
+        firmware=firmware,
+        sources=sources,
+        input_names=list(input_names),
+        input_shapes=[tuple(s) for s in input_shapes],
+        hls_inputs=list(hls_model.inputs),
+        output_sizes=[int(v.size()) for v in hls_model.get_output_variables()],
+        traced={layer.name: int(layer.get_output_variable().size()) for layer in layers
+                if layer.get_attr('function_cpp', None) and layer.get_attr('trace', False)},
+        layer_by_index={layer.index: layer.name for layer in layers},
+        infos=infos,
+        refs=refs,
+        unmatched=unmatched,
+        warnings=list(converted.warnings),
+    )
+
+
+def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None = None):
+    """Build (or find) the library, then run it on every sample."""
+    level = build_mod.choose_opt_level(run.opt_level, _settings(conv)['io_type'], samples.count)
+    progress.step('build')
+    lib = None
+    if run.opt_level == 'auto' and run.use_cache:  # the fastest-running build already made
+        lib = build_mod.cached_library(plan.sources, ('3', '2', '1', level, 'g', '0'), run.cache_dir)
+    lib = lib or build_mod.build(plan.sources, level, run.cache_dir, run.use_cache)
+    progress.step('csim')
+    by_name = dict(zip(plan.input_names, samples.arrays))
+    csim = run_library(
+        lib.path,
+        plan.firmware,
+        f'{plan.sources.project_name}_double',
+        tuple(by_name[name] for name in plan.hls_inputs),
+        plan.output_sizes,
+        plan.traced,
+        plan.layer_by_index,
+        timeout=run.timeout,
+        progress=progress.csim,
+        shards=shards,
+    )
+    return lib, csim
 
 
 def _settings(conv: ConvertOptions) -> dict:

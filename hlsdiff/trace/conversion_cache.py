@@ -1,0 +1,112 @@
+"""Cache of conversions: the written project and the layer mapping, keyed by model and options.
+
+A repeated compare of the same model file with the same options skips hls4ml's conversion and
+the project write, and starts the C-simulation while TensorFlow is still loading. The key
+covers the model file's bytes, every conversion option, the hls4ml version and hlsdiff's own
+conversion and mapping code, so any change to those converts afresh.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from hlsdiff.layers import LayerInfo
+from hlsdiff.trace.plan import Plan
+
+FOLDER = 'conversions'
+MAX_ENTRIES = 64
+_CODE = [Path(__file__).resolve().parent / name for name in ('convert.py', 'mapping.py', 'keras_side.py', 'plan.py')]
+
+
+def key(model_path: Path, conv) -> str:
+    from importlib.metadata import version
+
+    h = hashlib.sha256()
+    files = sorted(p for p in Path(model_path).rglob('*') if p.is_file()) if Path(model_path).is_dir() else [Path(model_path)]
+    for p in files:
+        h.update(p.name.encode() + b'\0' + p.read_bytes())
+    h.update(json.dumps(dataclasses.asdict(conv), sort_keys=True, default=str).encode())
+    h.update(version('hls4ml').encode())
+    for p in _CODE + [Path(__file__).resolve().parents[1] / 'layers.py']:
+        h.update(p.read_bytes())
+    return h.hexdigest()[:32]
+
+
+def _entry(cache_dir: Path, k: str) -> Path:
+    return Path(cache_dir) / FOLDER / k
+
+
+def load(cache_dir: Path, k: str) -> Plan | None:
+    from hlsdiff.trace.mapping import Ref
+    from hlsdiff.trace.project import read_sources
+
+    entry = _entry(cache_dir, k)
+    meta_path = entry / 'meta.json'
+    if not meta_path.exists():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        os.utime(entry)
+        project = entry / 'project'
+        return Plan(
+            firmware=project / 'firmware',
+            sources=read_sources(project, meta['project_name']),
+            input_names=meta['input_names'],
+            input_shapes=[tuple(s) for s in meta['input_shapes']],
+            hls_inputs=meta['hls_inputs'],
+            output_sizes=meta['output_sizes'],
+            traced=meta['traced'],
+            layer_by_index={int(i): n for i, n in meta['layer_by_index'].items()},
+            infos=[LayerInfo(**{**d, 'inputs': tuple(d['inputs']), 'shape': tuple(d['shape'])}) for d in meta['infos']],
+            refs={n: Ref(tuple(r['tensor']), [tuple(c) for c in r['chain']], list(r['inputs'])) for n, r in meta['refs'].items()},
+            unmatched=[tuple(u) for u in meta['unmatched']],
+            warnings=meta['warnings'],
+        )
+    except (OSError, ValueError, KeyError, TypeError):  # a damaged entry: convert afresh
+        shutil.rmtree(entry, ignore_errors=True)
+        return None
+
+
+def store(cache_dir: Path, k: str, plan: Plan) -> None:
+    """Keep the project and the mapping (write, then rename: a concurrent compare sees all or nothing)."""
+    entry = _entry(cache_dir, k)
+    if entry.exists():
+        return
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{k[:8]}-', dir=entry.parent))
+    try:
+        shutil.copytree(plan.sources.project_dir, tmp / 'project', ignore=shutil.ignore_patterns('*.so', '*.o', '*.tar.gz'))
+        meta = {
+            'project_name': plan.sources.project_name,
+            'input_names': plan.input_names,
+            'input_shapes': [list(s) for s in plan.input_shapes],
+            'hls_inputs': plan.hls_inputs,
+            'output_sizes': plan.output_sizes,
+            'traced': plan.traced,
+            'layer_by_index': {str(i): n for i, n in plan.layer_by_index.items()},
+            'infos': [dataclasses.asdict(info) for info in plan.infos],
+            'refs': {n: {'tensor': list(r.tensor), 'chain': [list(c) for c in r.chain], 'inputs': list(r.inputs)}
+                     for n, r in plan.refs.items()},
+            'unmatched': [list(u) for u in plan.unmatched],
+            'warnings': plan.warnings,
+        }
+        (tmp / 'meta.json').write_text(json.dumps(meta))
+        os.rename(tmp, entry)
+    except OSError:
+        pass  # another compare stored it first, or the cache is not writable: nothing lost
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _trim(entry.parent)
+
+
+def _trim(folder: Path) -> None:
+    entries = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith('.')),
+                     key=lambda p: p.stat().st_mtime)
+    for p in entries[:-MAX_ENTRIES]:
+        shutil.rmtree(p, ignore_errors=True)
