@@ -182,3 +182,18 @@ def test_report_on_a_missing_or_bad_file_is_exit_2(hlsdiff, tmp_path):
     bad = tmp_path / 'bad.json'
     bad.write_text('{"schema_version": 99}')
     assert 'not an hlsdiff JSON result' in _no_traceback(hlsdiff('report', bad, code=2))
+
+
+def test_qkeras_model_in_keras_v3_format_is_refused_clearly(hlsdiff, tmp_path):
+    from qkeras import QDense, quantized_bits
+
+    from hlsdiff.trace import stack
+
+    keras = stack.load().keras
+    inp = keras.Input((4,), name='inp')
+    path = tmp_path / 'q.keras'
+    keras.Model(inp, QDense(3, kernel_quantizer=quantized_bits(8, 0, alpha=1), name='q')(inp)).save(path)
+    data = tmp_path / 'd.npy'
+    np.save(data, np.zeros((2, 4)))
+    line = _no_traceback(hlsdiff('compare', path, data, code=2))
+    assert 'QKeras model in the .keras format' in line and '.h5' in line

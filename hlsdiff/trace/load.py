@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,10 +141,42 @@ def fit_to_inputs(
     return Samples(arrays, tuple(input_names), note)
 
 
+_KERAS_V3_TO_H5 = """
+import os, sys
+os.environ['TF_USE_LEGACY_KERAS'] = '1'
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+import tf_keras
+tf_keras.models.load_model(sys.argv[1], compile=False).save(sys.argv[2])
+"""
+
+
+def _keras_v3_as_h5(path: Path, folder: Path) -> Path:
+    """A `.keras` file as `.h5`, converted in a child process without QKeras.
+
+    With QKeras 0.9.0 imported, tf_keras 2.15 never finishes loading a `.keras` file (it spins
+    in `reconstruct_from_config`), and hlsdiff imports QKeras; a child that does not, does.
+    """
+    with zipfile.ZipFile(path) as z:
+        config = z.read('config.json').decode(errors='replace') if 'config.json' in z.namelist() else ''
+    if 'qkeras' in config:
+        raise BadInput(f'{path}: a QKeras model in the .keras format: tf_keras 2.15 with QKeras 0.9.0 never '
+                       'finishes loading those; save it with model.save("model.h5")')
+    target = folder / (path.stem + '.h5')
+    proc = subprocess.run([sys.executable, '-c', _KERAS_V3_TO_H5, str(path), str(target)],
+                          capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ['unknown error'])[-1]
+        raise BadInput(f'{path}: cannot load as a Keras model: {last}')
+    return target
+
+
 def load_model(path: Path):
     """Load a Keras/QKeras model with QKeras objects registered; never compile it."""
     from hlsdiff.trace import stack
 
+    if Path(path).suffix.lower() == '.keras':
+        with tempfile.TemporaryDirectory(prefix='hlsdiff-keras-') as tmp:
+            return load_model(_keras_v3_as_h5(Path(path), Path(tmp)))
     s = stack.load()
     try:
         with stack.no_autograph():
