@@ -96,13 +96,20 @@ def store(cache_dir: Path, k: str, plan: Plan) -> None:
             'unmatched': [list(u) for u in plan.unmatched],
             'warnings': plan.warnings,
         }
-        (tmp / 'meta.json').write_text(json.dumps(meta))
+        (tmp / 'meta.json').write_text(json.dumps(meta, default=_plain))
         os.rename(tmp, entry)
-    except OSError:
-        pass  # another compare stored it first, or the cache is not writable: nothing lost
+    except (OSError, TypeError, ValueError):
+        pass  # another compare stored it first, the cache is not writable, or a value is odd: nothing lost
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     _trim(entry.parent)
+
+
+def _plain(value):
+    """numpy values in Keras configs (e.g. ReLU max_value) as plain JSON."""
+    if hasattr(value, 'tolist'):
+        return value.tolist()
+    raise TypeError(type(value).__name__)
 
 
 def _trim(folder: Path) -> None:
