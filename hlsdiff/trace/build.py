@@ -173,6 +173,24 @@ def build(
         shutil.rmtree(work, ignore_errors=True)
 
 
+def reap(proc: subprocess.Popen, flags: int) -> tuple[int, int, int]:
+    """wait4 on one child: (pid or 0 if still running, wait status, peak RSS in kB).
+
+    If something else in the process reaped the child first (ECHILD), fall back to the exit
+    code the subprocess module recorded; the peak RSS is then unknown (0).
+    """
+    try:
+        pid, status, usage = os.wait4(proc.pid, flags)
+    except ChildProcessError:
+        code = proc.returncode if proc.returncode is not None else proc.poll()
+        code = 0 if code is None else code
+        proc.returncode = code
+        return proc.pid, (code << 8) if code >= 0 else -code, 0
+    if pid:
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return pid, status, usage.ru_maxrss
+
+
 def _run_parallel(commands: list[list[str]], log: Path) -> float:
     """Run the compiler commands concurrently; return the peak RSS (MB) of the largest one."""
     procs = []
@@ -183,9 +201,8 @@ def _run_parallel(commands: list[list[str]], log: Path) -> float:
             procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT))
         peak_kb, failed = 0, False
         for p in procs:
-            _, status, usage = os.wait4(p.pid, 0)
-            p.returncode = os.waitstatus_to_exitcode(status)
-            peak_kb = max(peak_kb, usage.ru_maxrss)
+            pid, status, peak = reap(p, 0)
+            peak_kb = max(peak_kb, peak)
             failed |= p.returncode != 0
     if failed:
         text = log.read_text(errors='replace')

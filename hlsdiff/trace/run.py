@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hlsdiff.errors import SimulationFailed
+from hlsdiff.trace.build import reap
 
 _ASSERT_RE = re.compile(r"(?P<file>[^\s:]+\.h):(?P<line>\d+): (?P<func>.*?): Assertion [`'](?P<expr>.*)' failed")
 
@@ -81,6 +82,9 @@ def run_library(
                                    detail=_tail(logs[0]))
         parts = []
         for _, shard in children:
+            if not (shard / 'result.npz').exists():
+                raise SimulationFailed('the C-simulation stopped without its results',
+                                       detail=_tail((shard / 'stderr.txt').read_text(errors='replace')))
             with np.load(shard / 'result.npz') as res:
                 parts.append({k: res[k] for k in res.files})
     traces = {k[len('trace:'):]: np.concatenate([p[k] for p in parts]) for k in parts[0] if k.startswith('trace:')}
@@ -98,11 +102,10 @@ def _wait_all(children, timeout, progress):
         for i, (proc, _) in enumerate(children):
             if done[i]:
                 continue
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            pid, status, rss = reap(proc, os.WNOHANG)
             if pid:
-                proc.returncode = os.waitstatus_to_exitcode(status)
                 statuses[i], done[i] = status, True
-                peak = max(peak, usage.ru_maxrss)
+                peak = max(peak, rss)
                 if proc.returncode != 0:  # one shard failed: the others cannot help
                     _kill_rest(children, done)
                     return statuses, peak
@@ -110,9 +113,7 @@ def _wait_all(children, timeout, progress):
             for i, (proc, _) in enumerate(children):
                 if not done[i]:
                     proc.kill()
-                    _, _, usage = os.wait4(proc.pid, 0)
-                    proc.returncode = -9
-                    peak = max(peak, usage.ru_maxrss)
+                    peak = max(peak, reap(proc, 0)[2])
             return [None if not d else s for d, s in zip(done, statuses)], peak
         if progress is not None:
             counts = [_last_progress(shard / 'stderr.txt') for _, shard in children]
@@ -126,8 +127,7 @@ def _kill_rest(children, done) -> None:
     for i, (proc, _) in enumerate(children):
         if not done[i]:
             proc.kill()
-            os.wait4(proc.pid, 0)
-            proc.returncode = -9
+            reap(proc, 0)
             done[i] = True
 
 
