@@ -36,7 +36,7 @@ def run_compare(model: str, data: str, opts: dict) -> int:
     from hlsdiff.gate import PATTERNS
 
     err = Console(stderr=True, quiet=bool(opts.get('quiet')))
-    out = Console() if sys.stdout.isatty() else Console(width=160)
+    out = Console() if sys.stdout.isatty() else Console(width=200)
     paths = _report_paths(opts)
     for key, path in paths.items():
         check_writable(path, f'--{key.replace("_", "-")}' if key != 'traces' else '--save-traces')
@@ -164,6 +164,6 @@ def render_saved(result_json: str, traces_path: str | None, paths: dict, verbose
     for key, path in wanted.items():
         check_writable(path, f'--{key.replace("_", "-")}')
     traces = files.load_traces(traces_path) if traces_path else None
-    files.render_terminal(result, Console() if sys.stdout.isatty() else Console(width=160), verbose=verbose)
+    files.render_terminal(result, Console() if sys.stdout.isatty() else Console(width=200), verbose=verbose)
     files.write_all(result, {**wanted, 'traces': None}, traces)
     return result.exit_code if result.exit_code in (0, 1) else 0

@@ -216,5 +216,5 @@ def summary_sentence(result: CompareResult) -> str:
     if layer.pattern.get('kind') not in (None, 'none') and layer.pattern.get('detail'):
         text += f' [{layer.pattern["detail"]}]'
     if layer.hint:
-        text += f'. {layer.hint}.'
-    return text.replace('..', '.')
+        text += f'. {layer.hint.rstrip(".")}'
+    return text.rstrip('.') + '.'
