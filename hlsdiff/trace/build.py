@@ -43,8 +43,9 @@ def cached_library(sources: Sources, levels: tuple[str, ...], cache_dir: Path | 
     """A library already built from these exact sources at one of `levels` (first wins), or None:
     with the level left to hlsdiff, an existing build at another level beats a new one."""
     cache_dir = Path(cache_dir or default_cache_dir())
+    digest = content_digest(sources)  # read the project once, not once per level
     for level in levels:
-        key = source_key(sources, compile_flags(level, cxx), cxx)
+        key = source_key(sources, compile_flags(level, cxx), cxx, digest)
         target = cache_dir / f'{key}.so'
         if target.exists():
             os.utime(target)
@@ -103,11 +104,9 @@ def compile_flags(opt_level: str, cxx: str = 'g++') -> list[str]:
     return [f'-O{opt_level}', '-fPIC', std, '-fno-gnu-unique', '-DWEIGHTS_DIR="weights"']
 
 
-def source_key(sources: Sources, flags: list[str], cxx: str = 'g++') -> str:
-    """A hash of every file under firmware/, both translation units, the flags and the compiler."""
+def content_digest(sources: Sources) -> str:
+    """A hash of both translation units and every file under firmware/ (weights included)."""
     h = hashlib.sha256()
-    h.update(compiler_identity(cxx)[0].encode())
-    h.update('\0'.join(flags).encode())
     h.update(sources.top_cpp.encode())
     h.update(sources.bridge_cpp.encode())
     firmware = sources.project_dir / 'firmware'
@@ -115,6 +114,15 @@ def source_key(sources: Sources, flags: list[str], cxx: str = 'g++') -> str:
         if path.is_file() and path.suffix not in ('.so', '.o'):
             h.update(str(path.relative_to(firmware)).encode() + b'\0')
             h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def source_key(sources: Sources, flags: list[str], cxx: str = 'g++', digest: str | None = None) -> str:
+    """The cache key: the sources' digest, the flags and the compiler version."""
+    h = hashlib.sha256()
+    h.update(compiler_identity(cxx)[0].encode())
+    h.update('\0'.join(flags).encode())
+    h.update((digest or content_digest(sources)).encode())
     return h.hexdigest()[:32]
 
 
