@@ -5,6 +5,7 @@ system, children included) and peak RSS of the largest process (g++'s cc1plus in
 
     .venv/bin/python bench/bench.py            # both models
     .venv/bin/python bench/bench.py --quick    # the io_parallel conv model only
+    .venv/bin/python bench/bench.py --demo-only  # the io_stream demo only
 
 (a) native: convert with Trace on every Keras layer, `compile()` (build_lib.sh, -O3),
     `trace()` (writes and compiles the whole project again), `get_ymodel_keras()`.
@@ -105,6 +106,7 @@ def run_case(label, model, data, io_type, precision, work: Path, repeat: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument('--quick', action='store_true', help='only the small io_parallel model')
+    parser.add_argument('--demo-only', action='store_true', help='only the bundled io_stream demo model')
     parser.add_argument('--repeat', type=int, default=3, help='runs per path; the median is shown [3]')
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix='hlsdiff-bench-'))
@@ -114,9 +116,10 @@ def main() -> None:
             from hlsdiff.demo import DATA, MODEL
 
             cases.append(('demo #1472-shaped, io_stream, 64 samples', MODEL, DATA, 'io_stream', 'ap_fixed<16,6>'))
-        pm, pd = work / 'conv.h5', work / 'conv.npy'
-        make_parallel_model(pm, pd)
-        cases.append(('small conv, io_parallel, 64 samples', pm, pd, 'io_parallel', 'ap_fixed<16,6>'))
+        if not args.demo_only:
+            pm, pd = work / 'conv.h5', work / 'conv.npy'
+            make_parallel_model(pm, pd)
+            cases.append(('small conv, io_parallel, 64 samples', pm, pd, 'io_parallel', 'ap_fixed<16,6>'))
         cpu = platform.processor() or platform.machine()
         print(f'machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, '
               f'{subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()[0]}')

@@ -93,6 +93,9 @@ def conversion_options(fn):
                           'an existing build at another level is reused].'),
         click.option('--cache-dir', type=click.Path(file_okay=False), help='Build cache [$XDG_CACHE_HOME/hlsdiff].'),
         click.option('--no-cache', is_flag=True, help='Build afresh and do not keep the library.'),
+        click.option('--plain-build', is_flag=True,
+                     help='Compile the two translation units as hls4ml writes them (no split top unit, '
+                          'no precompiled header); slower, for when you suspect the build itself.'),
         click.option('--timeout', type=click.FloatRange(min=0.1), help='Stop a C-simulation that runs longer (s).'),
         click.option('--max-error', multiple=True, help='Gate: max abs error, NUMBER or LAYER:NUMBER (repeatable).'),
         click.option('--max-lsb', multiple=True, help='Gate: max error in LSBs of the result type, NUMBER or LAYER:NUMBER.'),
@@ -177,18 +180,18 @@ def patch(project_dir, mode, no_build):
 
 @main.command()
 @click.option('--cache-dir', type=click.Path(file_okay=False))
-@click.option('--clear', is_flag=True, help='Remove every cached library.')
+@click.option('--clear', is_flag=True, help='Remove every cached library, precompiled header and conversion.')
 @_handle_errors
 def cache(cache_dir, clear):
-    """Show (or --clear) the cache of built C-simulation libraries."""
+    """Show (or --clear) the cache of built C-simulation libraries and precompiled headers."""
     from hlsdiff.trace.build import cache_usage, clear_cache, default_cache_dir
 
     where = Path(cache_dir) if cache_dir else default_cache_dir()
     if clear:
         click.echo(f'removed {clear_cache(where)} cached libraries from {where}')
     else:
-        n, size = cache_usage(where)
-        click.echo(f'{where}: {n} libraries, {size / 1e6:.1f} MB')
+        libs, headers, size = cache_usage(where)
+        click.echo(f'{where}: {libs} libraries, {headers} precompiled headers, {size / 1e6:.1f} MB')
 
 
 def check_writable(path: str | None, option: str) -> None:

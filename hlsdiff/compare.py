@@ -112,6 +112,7 @@ def _compare_once(model, data, opts, err: Console, patched: bool = False):
         use_cache=not opts.get('no_cache'),
         timeout=opts.get('timeout'),
         prepare_project=prepare,
+        plain_build=bool(opts.get('plain_build')),
     )
     label = ' (patched)' if patched else ''
     status = err.status('starting') if err.is_terminal and not err.quiet else None

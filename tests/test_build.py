@@ -30,12 +30,31 @@ def test_trim_drops_least_recently_used_first(tmp_path):
 def test_cache_usage_and_clear(hlsdiff, tmp_path):
     _fake_libs(tmp_path, [10, 20])
     (tmp_path / 'logs').mkdir()
-    assert build_mod.cache_usage(tmp_path) == (2, 30)
+    header = tmp_path / 'pch' / ('ab' * 16)
+    header.mkdir(parents=True)
+    (header / 'hlsdiff_pch.h.gch').write_bytes(b'\0' * 70)
+    (tmp_path / 'pch' / 'tmp-unfinished').mkdir()  # a header being built is not counted
+    assert build_mod.cache_usage(tmp_path) == (2, 1, 100)
     run = hlsdiff('cache', '--cache-dir', tmp_path, code=0)
-    assert '2 libraries' in run.stdout
+    assert '2 libraries, 1 precompiled headers' in run.stdout
     run = hlsdiff('cache', '--cache-dir', tmp_path, '--clear', code=0)
-    assert 'removed 2' in run.stdout and build_mod.cache_usage(tmp_path) == (0, 0)
-    assert not (tmp_path / 'logs').exists()
+    assert 'removed 2' in run.stdout and build_mod.cache_usage(tmp_path) == (0, 0, 0)
+    assert not (tmp_path / 'logs').exists() and not (tmp_path / 'pch').exists()
+
+
+def test_trim_counts_precompiled_headers_and_drops_old_unfinished_ones(tmp_path):
+    libs = _fake_libs(tmp_path, [100, 100])
+    header = tmp_path / 'pch' / ('cd' * 16)
+    header.mkdir(parents=True)
+    (header / 'hlsdiff_pch.h.gch').write_bytes(b'\0' * 100)
+    os.utime(header, (time.time() - 1000, time.time() - 1000))  # least recently used of all
+    stale, fresh = tmp_path / 'pch' / 'tmp-stale', tmp_path / 'pch' / 'tmp-fresh'
+    stale.mkdir()
+    fresh.mkdir()
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    build_mod._trim(tmp_path, max_bytes=250, keep=libs[0])
+    assert not header.exists() and all(p.exists() for p in libs)
+    assert not stale.exists() and fresh.exists()  # a header may still be being built there
 
 
 def test_bad_opt_level_is_bad_input():

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hlsdiff.errors import BadInput, BuildFailed
+from hlsdiff.trace.split import split_top
 
 OPT_LEVELS = ('0', 'g', '1', '2', '3', 's')
 DEFAULT_OPT_LEVEL = 'auto'
@@ -39,13 +40,14 @@ def choose_opt_level(requested: str, io_type: str, n_samples: int) -> str:
     return '1' if n_samples > AUTO_O1_SAMPLES.get(io_type, 600) else 'g'
 
 
-def cached_library(sources: Sources, levels: tuple[str, ...], cache_dir: Path | None = None, cxx: str = 'g++'):
+def cached_library(sources: Sources, levels: tuple[str, ...], cache_dir: Path | None = None, cxx: str = 'g++',
+                   plain: bool = False):
     """A library already built from these exact sources at one of `levels` (first wins), or None:
     with the level left to hlsdiff, an existing build at another level beats a new one."""
     cache_dir = Path(cache_dir or default_cache_dir())
     digest = content_digest(sources)  # read the project once, not once per level
     for level in levels:
-        key = source_key(sources, compile_flags(level, cxx), cxx, digest)
+        key = source_key(sources, compile_flags(level, cxx) + (['plain'] if plain else []), cxx, digest)
         target = cache_dir / f'{key}.so'
         if target.exists():
             os.utime(target)
@@ -72,6 +74,8 @@ class BuiltLibrary:
     seconds: float
     peak_rss_mb: float
     opt_level: str
+    precompiled_header: bool = False
+    parts: int = 1
 
 
 def default_cache_dir() -> Path:
@@ -133,10 +137,19 @@ def build(
     use_cache: bool = True,
     cxx: str = 'g++',
     max_cache_bytes: int = DEFAULT_CACHE_BYTES,
+    pch=None,
+    plain: bool = False,
 ) -> BuiltLibrary:
-    """Return a built library for `sources`: from the cache, or compiled now and cached."""
+    """Return a built library for `sources`: from the cache, or compiled now and cached.
+
+    The top translation unit is compiled as two halves on two cores (trace/split.py), with a
+    precompiled header when `pch` (a Pch, or a callable giving one or None: trace/pch.py) fits
+    the project.
+    Neither changes what is computed, only how fast it compiles; `plain` compiles the two
+    translation units as hls4ml writes them (and is cached apart).
+    """
     flags = compile_flags(opt_level, cxx)
-    key = source_key(sources, flags, cxx)
+    key = source_key(sources, flags + (['plain'] if plain else []), cxx)
     cache_dir = Path(cache_dir or default_cache_dir())
     target = cache_dir / f'{key}.so'
     if use_cache and target.exists():
@@ -150,19 +163,27 @@ def build(
     work = Path(tempfile.mkdtemp(prefix=f'build-{key[:8]}-', dir=cache_dir))
     try:
         started = time.perf_counter()
-        top = work / f'{sources.project_name}.cpp'
-        bridge = work / f'{sources.project_name}_bridge.cpp'
-        top.write_text(sources.top_cpp)
-        bridge.write_text(sources.bridge_cpp)
         prj = sources.project_dir
+        parts = None if plain or _cores() < 2 or not _OBJCOPY else split_top(sources.top_cpp, sources.project_name)
+        tops = parts or [sources.top_cpp]
+        units = []
+        for n, text in enumerate(tops):
+            src = work / (f'{sources.project_name}.cpp' if n == 0 else f'{sources.project_name}_part{n}.cpp')
+            src.write_text(text)
+            units.append((src, work / f'top{n}.o'))
+        bridge = work / f'{sources.project_name}_bridge.cpp'
+        bridge.write_text(sources.bridge_cpp)
+        units.append((bridge, work / 'bridge.o'))
+        header = None if plain else pch() if callable(pch) else pch
+        extra = header.flags if header is not None and header.fits(prj / 'firmware', sources.top_cpp, sources.bridge_cpp) else []
         includes = [f'-I{prj / "firmware" / "ap_types"}', f'-I{prj / "firmware"}', f'-I{prj}']
         log = work / 'build.log'
-        units = [(top, work / 'top.o'), (bridge, work / 'bridge.o')]
-        peak = _run_parallel(
-            [[cxx, *flags, *includes, '-c', str(src), '-o', str(obj)] for src, obj in units], log
-        )
+        peak = _run_jobs([[cxx, *flags, *extra, *includes, '-c', str(src), '-o', str(obj)] for src, obj in units], log)
+        # the copy of the top function in the other parts only instantiates their thunks: its
+        # symbols (weights arrays included) give way to part 0's at link time
+        peak = max(peak, _run_jobs([[_OBJCOPY, '--weaken', str(obj)] for _, obj in units[1:-1]], log))
         lib = work / 'lib.so'
-        peak = max(peak, _run_parallel([[cxx, *flags, '-shared', *(str(o) for _, o in units), '-o', str(lib)]], log))
+        peak = max(peak, _run_jobs([[cxx, *flags, '-shared', *(str(o) for _, o in units), '-o', str(lib)]], log))
         seconds = time.perf_counter() - started
         if use_cache:
             os.replace(lib, target)  # atomic: a concurrent compare sees the whole library or none
@@ -171,7 +192,7 @@ def build(
         else:
             final = cache_dir / f'nocache-{os.getpid()}-{key}.so'
             os.replace(lib, final)
-        return BuiltLibrary(final, key, False, seconds, peak, opt_level)
+        return BuiltLibrary(final, key, False, seconds, peak, opt_level, bool(extra), len(tops))
     except BuildFailed as exc:
         kept = cache_dir / 'logs' / f'{key}.log'
         kept.parent.mkdir(exist_ok=True)
@@ -179,6 +200,16 @@ def build(
         raise BuildFailed(exc.message, detail=f'{exc.detail}\nfull compiler log: {kept}') from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+_OBJCOPY = shutil.which('objcopy')
 
 
 def reap(proc: subprocess.Popen, flags: int) -> tuple[int, int, int]:
@@ -199,19 +230,31 @@ def reap(proc: subprocess.Popen, flags: int) -> tuple[int, int, int]:
     return pid, status, usage.ru_maxrss
 
 
-def _run_parallel(commands: list[list[str]], log: Path) -> float:
-    """Run the compiler commands concurrently; return the peak RSS (MB) of the largest one."""
-    procs = []
+def _run_jobs(commands: list[list[str]], log: Path) -> float:
+    """Run the commands, as many at once as there are cores, in order (longest first is the
+    caller's business); return the peak RSS (MB) of the largest one."""
+    if not commands:
+        return 0.0
+    slots = max(1, _cores())
+    pending, running, failed, peak_kb = list(commands), [], False, 0
     with open(log, 'ab') as out:
-        for cmd in commands:
-            out.write((' '.join(cmd) + '\n').encode())
-            out.flush()
-            procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT))
-        peak_kb, failed = 0, False
-        for p in procs:
-            pid, status, peak = reap(p, 0)
-            peak_kb = max(peak_kb, peak)
-            failed |= p.returncode != 0
+        while pending or running:
+            while pending and len(running) < slots and not failed:
+                cmd = pending.pop(0)
+                out.write((' '.join(cmd) + '\n').encode())
+                out.flush()
+                running.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT))
+            if not running:
+                break
+            # only our own children: other threads run theirs (the C-simulation, the header)
+            for p in list(running):
+                pid, _, rss = reap(p, os.WNOHANG)
+                if pid:
+                    peak_kb = max(peak_kb, rss)
+                    failed |= p.returncode != 0
+                    running.remove(p)
+            if running:
+                time.sleep(0.01)
     if failed:
         text = log.read_text(errors='replace')
         errors = [line for line in text.splitlines() if re.search(r'\berror\b', line)]
@@ -220,30 +263,52 @@ def _run_parallel(commands: list[list[str]], log: Path) -> float:
     return peak_kb / 1024.0
 
 
+def _entries(cache_dir: Path) -> list[tuple[Path, int, float]]:
+    """Every cached library and precompiled header: (path, bytes, last used)."""
+    entries = [(p, p.stat().st_size, p.stat().st_mtime) for p in cache_dir.glob('*.so')]
+    for d in (cache_dir / 'pch').glob('*'):
+        if d.is_dir() and not d.name.startswith('tmp-'):
+            entries.append((d, sum(f.stat().st_size for f in d.rglob('*') if f.is_file()), d.stat().st_mtime))
+    return entries
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def _trim(cache_dir: Path, max_bytes: int, keep: Path) -> None:
-    libs = sorted(cache_dir.glob('*.so'), key=lambda p: p.stat().st_mtime)
-    total = sum(p.stat().st_size for p in libs)
-    for p in libs:
+    """Drop the least recently used libraries and headers until the cache fits in max_bytes;
+    also the leftovers of header builds that were killed more than an hour ago."""
+    for d in (cache_dir / 'pch').glob('tmp-*'):
+        if d.stat().st_mtime < time.time() - 3600:
+            shutil.rmtree(d, ignore_errors=True)
+    entries = sorted(_entries(cache_dir), key=lambda e: e[2])
+    total = sum(size for _, size, _ in entries)
+    for path, size, _ in entries:
         if total <= max_bytes:
             break
-        if p != keep:
-            total -= p.stat().st_size
-            p.unlink(missing_ok=True)
+        if path != keep:
+            total -= size
+            _remove(path)
 
 
-def cache_usage(cache_dir: Path | None = None) -> tuple[int, int]:
-    """(number of cached libraries, their total size in bytes)."""
-    libs = list(Path(cache_dir or default_cache_dir()).glob('*.so'))
-    return len(libs), sum(p.stat().st_size for p in libs)
+def cache_usage(cache_dir: Path | None = None) -> tuple[int, int, int]:
+    """(number of cached libraries, number of precompiled headers, total size in bytes)."""
+    entries = _entries(Path(cache_dir or default_cache_dir()))
+    libs = sum(1 for p, _, _ in entries if p.suffix == '.so')
+    return libs, len(entries) - libs, sum(size for _, size, _ in entries)
 
 
 def clear_cache(cache_dir: Path | None = None) -> int:
-    """Remove every cached library, log and conversion; return how many libraries went."""
+    """Remove every cached library, header, log and conversion; return how many libraries went."""
     cache_dir = Path(cache_dir or default_cache_dir())
     n = 0
     for p in cache_dir.glob('*.so'):
         p.unlink(missing_ok=True)
         n += 1
-    shutil.rmtree(cache_dir / 'logs', ignore_errors=True)
-    shutil.rmtree(cache_dir / 'conversions', ignore_errors=True)
+    for sub in ('logs', 'conversions', 'pch'):
+        shutil.rmtree(cache_dir / sub, ignore_errors=True)
     return n

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from hlsdiff.fixedpoint import parse_type, quantize
 from hlsdiff.layers import Collected, LayerArrays
 from hlsdiff.trace import build as build_mod
 from hlsdiff.trace import conversion_cache
+from hlsdiff.trace import pch as pch_mod
 from hlsdiff.trace.plan import Plan
 from hlsdiff.trace.convert import ConvertOptions, convert, write_project
 from hlsdiff.trace.load import check_model_path, fit_to_inputs, load_model, read_data
@@ -35,6 +38,7 @@ class RunOptions:
     use_cache: bool = True
     timeout: float | None = None
     prepare_project: object = None  # callable(project_dir) run before the build (e.g. the patcher)
+    plain_build: bool = False  # compile as hls4ml writes it: no split top unit, no precompiled header
 
 
 @dataclass
@@ -67,12 +71,17 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
 
     scratch = Path(tempfile.mkdtemp(prefix='hlsdiff-'))
     pool = ThreadPoolExecutor(max_workers=1)
+    header = _HeaderJob()
     try:
         pending = samples = None
         if plan is not None:  # the conversion is cached: the C-simulation starts while TensorFlow loads
             samples = fit_to_inputs(data, plan.input_names, plan.input_shapes, run.samples)
+            if not _library_is_cached(plan, samples, conv, run):
+                header.start(conv, run, project, data, cache_dir)
             # one C-simulation process: the other core is importing TensorFlow
-            pending = pool.submit(_build_and_run, plan, samples, conv, run, progress, 1)
+            pending = pool.submit(_build_and_run, plan, samples, conv, run, progress, 1, header)
+        else:  # the other core compiles the headers every project includes while TensorFlow loads
+            header.start(conv, run, project, data, cache_dir)
         model = load_model(model_path)
         input_names = [t._keras_history.layer.name for t in model.inputs]
         input_shapes = [tuple(int(s) if s is not None else -1 for s in t.shape[1:]) for t in model.inputs]
@@ -87,7 +96,7 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
             progress.step('convert')
             plan = _convert(model, input_names, input_shapes, conv, run, project, scratch, notes)
             lap('convert')
-            pending = pool.submit(_build_and_run, plan, samples, conv, run, progress)
+            pending = pool.submit(_build_and_run, plan, samples, conv, run, progress, None, header)
             if key:
                 conversion_cache.store(cache_dir, key, plan)
         notes.extend(plan.warnings)
@@ -106,6 +115,7 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
             arrays = _assemble(plan.infos, plan.refs, reference, expected, csim.traces, dict(zip(input_names, samples.arrays)))
         lap('local')
     finally:
+        header.cancel()
         pool.shutdown(wait=True)
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -117,6 +127,8 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
         csim_seconds=round(csim.seconds, 3),
         csim_peak_rss_mb=round(csim.peak_rss_mb, 1),
         opt_level=lib.opt_level,
+        build_parts=lib.parts,
+        precompiled_header=lib.precompiled_header,
         library=str(lib.path),
     )
     settings = _settings(conv)
@@ -177,14 +189,24 @@ def _convert(model, input_names, input_shapes, conv, run, project, scratch, note
     )
 
 
-def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None = None):
+def _library_is_cached(plan: Plan, samples, conv, run) -> bool:
+    if not run.use_cache:
+        return False
+    level = build_mod.choose_opt_level(run.opt_level, _settings(conv)['io_type'], samples.count)
+    levels = ('3', '2', '1', level, 'g', '0') if run.opt_level == 'auto' else (level,)
+    return build_mod.cached_library(plan.sources, levels, run.cache_dir, plain=run.plain_build) is not None
+
+
+def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None = None, header=None):
     """Build (or find) the library, then run it on every sample."""
     level = build_mod.choose_opt_level(run.opt_level, _settings(conv)['io_type'], samples.count)
     progress.step('build')
     lib = None
     if run.opt_level == 'auto' and run.use_cache:  # the fastest-running build already made
-        lib = build_mod.cached_library(plan.sources, ('3', '2', '1', level, 'g', '0'), run.cache_dir)
-    lib = lib or build_mod.build(plan.sources, level, run.cache_dir, run.use_cache)
+        lib = build_mod.cached_library(plan.sources, ('3', '2', '1', level, 'g', '0'), run.cache_dir,
+                                       plain=run.plain_build)
+    pch = (lambda: header.get(level)) if header is not None else None
+    lib = lib or build_mod.build(plan.sources, level, run.cache_dir, run.use_cache, pch=pch, plain=run.plain_build)
     progress.step('csim')
     by_name = dict(zip(plan.input_names, samples.arrays))
     csim = run_library(
@@ -200,6 +222,69 @@ def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None 
         shards=shards,
     )
     return lib, csim
+
+
+class _HeaderJob:
+    """The precompiled header (trace/pch.py), built on a thread while TensorFlow imports."""
+
+    EXPECTED_S = 7.0  # to build it on this kind of machine (2 cores, one busy importing TensorFlow)
+    MAX_WAIT_S = 2.5  # about what it saves a split build; longer than that, build without it
+
+    def __init__(self):
+        self.future = None
+        self.level = None
+        self.started = 0.0
+        self.stop = threading.Event()
+
+    def start(self, conv, run, project, data, cache_dir) -> None:
+        if run.plain_build or not run.use_cache:
+            return
+        if project is not None:
+            io_type = project.config.get('IOType', conv.io_type)
+            headers = lambda: pch_mod.project_headers(project.firmware)  # noqa: E731
+        else:
+            settings = _settings(conv)
+            io_type = settings['io_type']
+            headers = lambda: pch_mod.template_headers(settings['backend'])  # noqa: E731
+        first = data if isinstance(data, np.ndarray) else next(iter(data.values()))
+        count = min(len(first), run.samples or len(first))
+        self.level = build_mod.choose_opt_level(run.opt_level, io_type, count)
+        self.started = time.monotonic()
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix='hlsdiff-pch')
+        self.future = pool.submit(self._build, headers, cache_dir)
+        pool.shutdown(wait=False)
+
+    def _build(self, headers, cache_dir):
+        found = headers()
+        if not found or self.stop.is_set():
+            return None
+        flags = build_mod.compile_flags(self.level)
+        return pch_mod.ensure(found, flags, cache_dir, 'g++', build_mod.compiler_identity()[0], self.stop)
+
+    def get(self, level: str):
+        """The header for this level if it is ready or nearly so, else None."""
+        if self.future is None or level != self.level:
+            return None
+        if not self.future.done():
+            remaining = self.started + self.EXPECTED_S - time.monotonic()
+            try:
+                if remaining > self.MAX_WAIT_S:
+                    raise FutureTimeout
+                self.future.result(timeout=max(remaining, 0.0) + 1.0)
+            except FutureTimeout:  # build without it; it goes on at low priority for the next build
+                return None
+        try:
+            return self.future.result()
+        except Exception:  # the header is only ever a speed-up
+            return None
+
+    def cancel(self) -> None:
+        self.stop.set()
+        if self.future is not None:
+            try:
+                self.future.result()  # returns quickly: the compiler is killed when stop is set
+            except Exception:  # the header is only ever a speed-up
+                pass
 
 
 def _settings(conv: ConvertOptions) -> dict:

@@ -1,0 +1,178 @@
+"""A precompiled header of what every hls4ml project includes: ap_types and nnet_utils.
+
+Parsing those headers is a fixed cost of every build. hlsdiff compiles them once into a GCC
+precompiled header, in the background while TensorFlow is being imported (that leaves a core
+idle), keyed by the headers' bytes, the flags and the compiler; the library build then loads
+it instead of parsing them again. It is only used when every header it was built from is
+byte-for-byte the project's own (an edited nnet_utils header in a `--project` is compiled as
+it is), and a failure to build it only means the build runs without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+HEADER = 'hlsdiff_pch.h'
+GENERATED = {'nnet_code_gen.h'}  # written per project by hls4ml: never precompiled
+# What every hls4ml project includes before any code of its own: myproject.h (ap_types),
+# defines.h (nnet_types.h), parameters.h (nnet_helpers.h, and nnet_code_gen.h with its
+# includes). Only these: a header the project does not include could change what it means
+# (hls4ml 1.3.0's nnet_sepconv1d_latency.h and nnet_sepconv2d_latency.h even share one
+# include guard), so the header is used only if the project includes every one of them.
+AP_TYPES = ('ap_fixed.h', 'ap_int.h', 'hls_stream.h')
+NNET_CORE = ('nnet_types.h', 'nnet_common.h', 'nnet_mult.h', 'nnet_function_stubs.h', 'nnet_helpers.h',
+             'nnet_conv1d_latency.h')
+
+
+@dataclass(frozen=True)
+class Pch:
+    folder: Path
+    files: dict  # path under firmware/ -> sha256 of the bytes it was built from
+
+    @property
+    def flags(self) -> list[str]:
+        return ['-include', str(self.folder / HEADER), '-Winvalid-pch']
+
+    def fits(self, firmware: Path, top_cpp: str, bridge_cpp: str) -> bool:
+        """True if the project compiles to the same thing with this header force-included."""
+        if _defines_macros(top_cpp) or _defines_macros(bridge_cpp):
+            return False
+        own = [top_cpp, bridge_cpp]
+        for path in [*firmware.glob('*.h'), firmware / 'nnet_utils' / 'nnet_code_gen.h']:
+            try:
+                own.append(path.read_text(errors='replace'))
+            except OSError:
+                pass
+        included = {name.rsplit('/', 1)[-1] for text in own for name in re.findall(r'#\s*include\s*["<]([^">]+)[">]', text)}
+        if not set(AP_TYPES + NNET_CORE) <= included:
+            return False
+        for rel, digest in self.files.items():
+            path = firmware / rel
+            try:
+                if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+                    return False
+            except OSError:
+                return False
+        return True
+
+
+def template_headers(backend: str) -> dict[str, Path] | None:
+    """The headers hls4ml copies into a project for this backend, by path under firmware/."""
+    spec = importlib.util.find_spec('hls4ml')  # does not import hls4ml
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    templates = Path(list(spec.submodule_search_locations)[0]) / 'templates'
+    layers = {'vivado': ['vivado'], 'vitis': ['vivado', 'vitis']}.get(str(backend).lower())
+    if layers is None:
+        return None
+    files = {f'ap_types/{p.relative_to(templates / "vivado" / "ap_types")}': p
+             for p in sorted((templates / 'vivado' / 'ap_types').rglob('*')) if p.is_file()}
+    for layer in layers:
+        for p in sorted((templates / layer / 'nnet_utils').glob('*.h')):
+            if p.name not in GENERATED:
+                files[f'nnet_utils/{p.name}'] = p
+    return files
+
+
+def project_headers(firmware: Path) -> dict[str, Path]:
+    """The ap_types and nnet_utils headers of an existing project (for `--project`)."""
+    files = {f'ap_types/{p.relative_to(firmware / "ap_types")}': p
+             for p in sorted((firmware / 'ap_types').rglob('*')) if p.is_file()}
+    for p in sorted((firmware / 'nnet_utils').glob('*.h')):
+        if p.name not in GENERATED:
+            files[f'nnet_utils/{p.name}'] = p
+    return files
+
+
+def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str, compiler: str,
+           stop: threading.Event | None = None) -> Pch | None:
+    """The precompiled header for these headers and flags: from the cache, or built now.
+
+    None if it cannot be built, or if `stop` is set first: the compiler then goes on, at the
+    lowest priority and on its own, and the header is there for the next build.
+    """
+    contents = {rel: path.read_bytes() for rel, path in headers.items()}
+    text = _header_text(contents)
+    h = hashlib.sha256()
+    for part in (compiler, '\0'.join(flags), text):
+        h.update(part.encode() + b'\0')
+    for rel in sorted(contents):
+        h.update(rel.encode() + b'\0' + hashlib.sha256(contents[rel]).digest())
+    root = Path(cache_dir) / 'pch'
+    final = root / h.hexdigest()[:32]
+    if (final / 'manifest.json').exists():
+        os.utime(final)
+        return _load(final)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix='tmp-', dir=root))
+        for rel, data in contents.items():
+            (work / rel).parent.mkdir(parents=True, exist_ok=True)
+            (work / rel).write_bytes(data)
+        (work / HEADER).write_text(text)
+        files = {rel: hashlib.sha256(data).hexdigest() for rel, data in contents.items()}
+        (work / 'manifest.json').write_text(json.dumps({'files': files}))
+    except OSError:
+        return None
+    # -I of its own ap_types copy: if GCC ever rejects the .gch it parses the same headers.
+    # The folder is renamed into place only once the header is complete: atomic, and a
+    # concurrent compare that won the race keeps its copy (the loser's is trimmed later).
+    # Lowest priority: it uses a core nothing else wants, and yields to the library build.
+    compile_cmd = [cxx, *flags, f'-I{work / "ap_types"}', f'-I{work}', '-x', 'c++-header', str(work / HEADER),
+                   '-o', str(work / f'{HEADER}.gch')]
+    script = '"$@" >/dev/null 2>&1 || exit 3; mv -T "$HLSDIFF_WORK" "$HLSDIFF_FINAL" 2>/dev/null || exit 4'
+    nice = [_NICE, '-n', '19'] if _NICE else []
+    env = dict(os.environ, HLSDIFF_WORK=str(work), HLSDIFF_FINAL=str(final))
+    try:
+        proc = subprocess.Popen([*nice, 'sh', '-c', script, 'sh', *compile_cmd], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        shutil.rmtree(work, ignore_errors=True)
+        return None
+    while proc.poll() is None:
+        if stop is not None and stop.wait(0.05):
+            return None  # left to finish on its own
+    if proc.returncode == 4 and not (final / 'manifest.json').exists():
+        try:  # built, but this system's mv has no -T
+            os.rename(work, final)
+        except OSError:
+            pass
+    shutil.rmtree(work, ignore_errors=True)  # a failed build, or the loser of a race
+    return _load(final) if (final / 'manifest.json').exists() else None
+
+
+def _load(folder: Path) -> Pch | None:
+    try:
+        return Pch(folder, json.loads((folder / 'manifest.json').read_text())['files'])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _header_text(contents: dict[str, bytes]) -> str:
+    lines = ['// hlsdiff: precompiled header (see hlsdiff/trace/pch.py)']
+    lines += [f'#include "ap_types/{h}"' for h in AP_TYPES] + [f'#include "nnet_utils/{h}"' for h in NNET_CORE]
+    return '\n'.join(lines) + '\n'
+
+
+_NICE = shutil.which('nice')
+_GUARD = re.compile(r'#\s*ifndef\s+(\w+)\s*\n\s*#\s*define\s+\1\b')
+
+
+def _defines_macros(text: str) -> bool:
+    """A macro defined in the translation unit before its includes could change what the
+    headers mean; include guards are the only #define an hls4ml source has."""
+    guards = set(_GUARD.findall(text))
+    for name in re.findall(r'^\s*#\s*(?:define|undef)\s+(\w+)', text, re.M):
+        if name not in guards:
+            return True
+    return False

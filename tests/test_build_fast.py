@@ -1,0 +1,83 @@
+"""The fast build (split top unit, precompiled header) against the plain one: same traces."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import numpy as np
+import pytest
+
+from hlsdiff.trace import build as build_mod
+from hlsdiff.trace import pch
+
+
+def _header(cache_dir, level='g'):
+    """The precompiled header of the installed Vivado templates, built now if missing."""
+    flags = build_mod.compile_flags(level)
+    header = pch.ensure(pch.template_headers('Vivado'), flags, cache_dir, 'g++', build_mod.compiler_identity()[0])
+    assert header is not None and (header.folder / f'{pch.HEADER}.gch').stat().st_size > 10_000_000
+    return header
+
+
+@pytest.mark.xdist_group('optlevels')
+@pytest.mark.parametrize('io_type', ['io_parallel', 'io_stream'])
+def test_split_build_with_precompiled_header_traces_bit_identically(model_files, cache_dir, io_type):
+    from hlsdiff.trace.convert import ConvertOptions
+    from hlsdiff.trace.pipeline import RunOptions, collect
+
+    _header(cache_dir)
+    model, data = model_files('qkeras_sepblock')
+    options = ConvertOptions(io_type=io_type, precision='ap_fixed<16,6>')
+    plain = collect(model, data, options, RunOptions(cache_dir=cache_dir, opt_level='g', plain_build=True))
+    fast = collect(model, data, options, RunOptions(cache_dir=cache_dir, opt_level='g'))
+    assert plain.timings['library'] != fast.timings['library']  # cached apart
+    assert (plain.timings['build_parts'], plain.timings['precompiled_header']) == (1, False)
+    assert (fast.timings['build_parts'], fast.timings['precompiled_header']) == (2, True)
+    compared = 0
+    for name, arrays in plain.arrays.items():
+        if arrays.actual is not None:
+            np.testing.assert_array_equal(fast.arrays[name].actual, arrays.actual, err_msg=name)
+            compared += 1
+    assert compared >= 4
+
+
+def test_the_header_is_used_only_on_the_exact_headers_it_was_built_from(tmp_path):
+    from . import models
+    from hlsdiff.trace.convert import ConvertOptions, convert, write_project
+    from hlsdiff.trace.project import read_sources
+
+    templates = pch.template_headers('Vivado')
+    digests = {rel: hashlib.sha256(path.read_bytes()).hexdigest() for rel, path in templates.items()}
+    header = pch.Pch(tmp_path / 'unbuilt', digests)  # fits() reads the project, not the .gch
+    project = write_project(convert(models.depthwise(shape=(4, 4, 2)), ConvertOptions(), tmp_path / 'prj'))
+    src = read_sources(project, 'myproject')
+    firmware = project / 'firmware'
+    assert header.fits(firmware, src.top_cpp, src.bridge_cpp)
+    assert not header.fits(firmware, '#define AP_INT_MAX_W 4096\n' + src.top_cpp, src.bridge_cpp)
+
+    edited = firmware / 'nnet_utils' / 'nnet_sepconv2d_stream.h'
+    edited.write_text(edited.read_text() + '\n// edited by hand\n')
+    assert not header.fits(firmware, src.top_cpp, src.bridge_cpp)
+    shutil.copyfile(templates['nnet_utils/nnet_sepconv2d_stream.h'], edited)
+    assert header.fits(firmware, src.top_cpp, src.bridge_cpp)
+    (firmware / 'ap_types' / 'ap_fixed.h').unlink()
+    assert not header.fits(firmware, src.top_cpp, src.bridge_cpp)
+
+
+def test_a_header_build_left_behind_finishes_on_its_own(tmp_path):
+    import threading
+    import time
+
+    stop = threading.Event()
+    stop.set()  # the compare is over before the header is built
+    flags = build_mod.compile_flags('0')
+    args = (pch.template_headers('Vivado'), flags, tmp_path, 'g++', build_mod.compiler_identity()[0])
+    assert pch.ensure(*args, stop) is None
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / 'pch').glob('[0-9a-f]*/manifest.json')) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    header = pch.ensure(*args)  # now from the cache
+    assert header is not None and header.folder.parent == tmp_path / 'pch'
+    assert not list((tmp_path / 'pch').glob('tmp-*'))
+    assert build_mod.cache_usage(tmp_path)[1] == 1
