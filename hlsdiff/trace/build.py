@@ -165,23 +165,23 @@ def build(
         started = time.perf_counter()
         prj = sources.project_dir
         parts = None if plain or _cores() < 2 or not _OBJCOPY else split_top(sources.top_cpp, sources.project_name)
-        tops = parts or [sources.top_cpp]
+        if parts:  # the bridge joins the second part: one unit less to start, headers parsed once less
+            texts = {f'{sources.project_name}.cpp': parts[0],
+                     f'{sources.project_name}_part1.cpp': f'{parts[1]}\n// hlsdiff: the bridge\n{sources.bridge_cpp}'}
+        else:
+            texts = {f'{sources.project_name}.cpp': sources.top_cpp, f'{sources.project_name}_bridge.cpp': sources.bridge_cpp}
         units = []
-        for n, text in enumerate(tops):
-            src = work / (f'{sources.project_name}.cpp' if n == 0 else f'{sources.project_name}_part{n}.cpp')
-            src.write_text(text)
-            units.append((src, work / f'top{n}.o'))
-        bridge = work / f'{sources.project_name}_bridge.cpp'
-        bridge.write_text(sources.bridge_cpp)
-        units.append((bridge, work / 'bridge.o'))
+        for n, (name, text) in enumerate(texts.items()):
+            (work / name).write_text(text)
+            units.append((work / name, work / f'unit{n}.o'))
         header = None if plain else pch() if callable(pch) else pch
         extra = header.flags if header is not None and header.fits(prj / 'firmware', sources.top_cpp, sources.bridge_cpp) else []
         includes = [f'-I{prj / "firmware" / "ap_types"}', f'-I{prj / "firmware"}', f'-I{prj}']
         log = work / 'build.log'
         peak = _run_jobs([[cxx, *flags, *extra, *includes, '-c', str(src), '-o', str(obj)] for src, obj in units], log)
-        # the copy of the top function in the other parts only instantiates their thunks: its
-        # symbols (weights arrays included) give way to part 0's at link time
-        peak = max(peak, _run_jobs([[_OBJCOPY, '--weaken', str(obj)] for _, obj in units[1:-1]], log))
+        if parts:  # the copy of the top function in part 1 only instantiates its thunks: its
+            # symbols (the weights arrays among them) give way to part 0's at link time
+            peak = max(peak, _run_jobs([[_OBJCOPY, '--weaken', str(units[1][1])]], log))
         lib = work / 'lib.so'
         peak = max(peak, _run_jobs([[cxx, *flags, '-shared', *(str(o) for _, o in units), '-o', str(lib)]], log))
         seconds = time.perf_counter() - started
@@ -192,7 +192,7 @@ def build(
         else:
             final = cache_dir / f'nocache-{os.getpid()}-{key}.so'
             os.replace(lib, final)
-        return BuiltLibrary(final, key, False, seconds, peak, opt_level, bool(extra), len(tops))
+        return BuiltLibrary(final, key, False, seconds, peak, opt_level, bool(extra), len(parts or [None]))
     except BuildFailed as exc:
         kept = cache_dir / 'logs' / f'{key}.log'
         kept.parent.mkdir(exist_ok=True)

@@ -98,8 +98,8 @@ def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str
            stop: threading.Event | None = None) -> Pch | None:
     """The precompiled header for these headers and flags: from the cache, or built now.
 
-    None if it cannot be built, or if `stop` is set first: the compiler then goes on, at the
-    lowest priority and on its own, and the header is there for the next build.
+    None if it cannot be built, or if `stop` is set first: the compiler then goes on on its
+    own, at the lowest priority, and the header is there for the next build.
     """
     contents = {rel: path.read_bytes() for rel, path in headers.items()}
     text = _header_text(contents)
@@ -127,21 +127,23 @@ def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str
     # -I of its own ap_types copy: if GCC ever rejects the .gch it parses the same headers.
     # The folder is renamed into place only once the header is complete: atomic, and a
     # concurrent compare that won the race keeps its copy (the loser's is trimmed later).
-    # Lowest priority: it uses a core nothing else wants, and yields to the library build.
     compile_cmd = [cxx, *flags, f'-I{work / "ap_types"}', f'-I{work}', '-x', 'c++-header', str(work / HEADER),
                    '-o', str(work / f'{HEADER}.gch')]
     script = '"$@" >/dev/null 2>&1 || exit 3; mv -T "$HLSDIFF_WORK" "$HLSDIFF_FINAL" 2>/dev/null || exit 4'
-    nice = [_NICE, '-n', '19'] if _NICE else []
     env = dict(os.environ, HLSDIFF_WORK=str(work), HLSDIFF_FINAL=str(final))
-    try:
-        proc = subprocess.Popen([*nice, 'sh', '-c', script, 'sh', *compile_cmd], env=env,
+    try:  # its own process group, so that it can be given the lowest priority as a whole
+        proc = subprocess.Popen(['sh', '-c', script, 'sh', *compile_cmd], env=env, start_new_session=True,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except OSError:
         shutil.rmtree(work, ignore_errors=True)
         return None
     while proc.poll() is None:
         if stop is not None and stop.wait(0.05):
-            return None  # left to finish on its own
+            try:  # not waited for any more: it must not slow down the library build
+                os.setpriority(os.PRIO_PGRP, proc.pid, 19)
+            except OSError:
+                pass
+            return None
     if proc.returncode == 4 and not (final / 'manifest.json').exists():
         try:  # built, but this system's mv has no -T
             os.rename(work, final)
@@ -164,7 +166,6 @@ def _header_text(contents: dict[str, bytes]) -> str:
     return '\n'.join(lines) + '\n'
 
 
-_NICE = shutil.which('nice')
 _GUARD = re.compile(r'#\s*ifndef\s+(\w+)\s*\n\s*#\s*define\s+\1\b')
 
 

@@ -272,6 +272,7 @@ class _HeaderJob:
                     raise FutureTimeout
                 self.future.result(timeout=max(remaining, 0.0) + 1.0)
             except FutureTimeout:  # build without it; it goes on at low priority for the next build
+                self.stop.set()
                 return None
         try:
             return self.future.result()
@@ -279,10 +280,11 @@ class _HeaderJob:
             return None
 
     def cancel(self) -> None:
+        """Stop waiting for the header: an unfinished one is left to finish at low priority."""
         self.stop.set()
         if self.future is not None:
             try:
-                self.future.result()  # returns quickly: the compiler is killed when stop is set
+                self.future.result()  # returns at once when stop is set
             except Exception:  # the header is only ever a speed-up
                 pass
 
