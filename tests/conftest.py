@@ -17,9 +17,16 @@ from . import models
 
 @pytest.fixture(scope='session')
 def cache_dir(tmp_path_factory) -> Path:
-    """One build cache for the whole run (CI keeps it between runs through HLSDIFF_TEST_CACHE)."""
+    """One build cache for the whole run (CI keeps it between runs through HLSDIFF_TEST_CACHE),
+    with the precompiled header of the default level in it: a compare in this process has
+    imported TensorFlow already, so it would not compile the header in the background."""
+    from hlsdiff.trace import build as build_mod
+    from hlsdiff.trace import pch
+
     path = os.environ.get('HLSDIFF_TEST_CACHE')
-    return Path(path) if path else tmp_path_factory.mktemp('cache')
+    path = Path(path) if path else tmp_path_factory.mktemp('cache')
+    pch.ensure(pch.template_headers('Vivado'), build_mod.compile_flags('g'), path, 'g++', build_mod.compiler_identity()[0])
+    return path
 
 
 @pytest.fixture(scope='session')

@@ -81,3 +81,16 @@ def test_a_header_build_left_behind_finishes_on_its_own(tmp_path):
     assert header is not None and header.folder.parent == tmp_path / 'pch'
     assert not list((tmp_path / 'pch').glob('tmp-*'))
     assert build_mod.cache_usage(tmp_path)[1] == 1
+
+
+@pytest.mark.xdist_group('optlevels')
+def test_a_header_gcc_rejects_is_reported_and_the_build_still_right(tmp_path, cache_dir):
+    from . import models
+    from hlsdiff.trace.convert import ConvertOptions, convert, write_project
+    from hlsdiff.trace.project import read_sources
+
+    project = write_project(convert(models.depthwise(shape=(4, 4, 2)), ConvertOptions(), tmp_path / 'prj'))
+    sources = read_sources(project, 'myproject')
+    other_level = _header(cache_dir, level='0')  # built with -O0: GCC will not use it at -Og
+    lib = build_mod.build(sources, 'g', tmp_path / 'cache', use_cache=False, pch=other_level)
+    assert lib.parts == 2 and lib.precompiled_header is False and lib.path.stat().st_size > 10_000

@@ -1,10 +1,11 @@
 """Build the C-simulation library once, in parallel, and cache it by a hash of what goes in.
 
 hls4ml's `compile()` runs `build_lib.sh` (g++ -O3, two translation units one after the
-other) and `trace()` does it all again. Here the two translation units compile
-concurrently, at a chosen optimisation level, and the library is kept in a cache keyed by
-every source file, the flags and the compiler version: a second compare of the same model
-and config does not compile at all.
+other) and `trace()` does it all again. Here the top unit is split in two so that both cores
+work on it (trace/split.py), the headers every project includes come precompiled
+(trace/pch.py), the optimisation level is chosen for the compare, and the library is kept in
+a cache keyed by every source file, the flags and the compiler version: a second compare of
+the same model and config does not compile at all.
 """
 
 from __future__ import annotations
@@ -179,6 +180,8 @@ def build(
         includes = [f'-I{prj / "firmware" / "ap_types"}', f'-I{prj / "firmware"}', f'-I{prj}']
         log = work / 'build.log'
         peak = _run_jobs([[cxx, *flags, *extra, *includes, '-c', str(src), '-o', str(obj)] for src, obj in units], log)
+        if extra and '.gch: not used because' in log.read_text(errors='replace'):
+            extra = []  # GCC rejected the header and parsed the headers instead: say so
         if parts:  # the copy of the top function in part 1 only instantiates its thunks: its
             # symbols (the weights arrays among them) give way to part 0's at link time
             peak = max(peak, _run_jobs([[_OBJCOPY, '--weaken', str(units[1][1])]], log))

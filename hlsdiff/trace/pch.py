@@ -95,8 +95,9 @@ def project_headers(firmware: Path) -> dict[str, Path]:
 
 
 def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str, compiler: str,
-           stop: threading.Event | None = None) -> Pch | None:
-    """The precompiled header for these headers and flags: from the cache, or built now.
+           stop: threading.Event | None = None, build: bool = True) -> Pch | None:
+    """The precompiled header for these headers and flags: from the cache, or built now
+    (unless `build` is False).
 
     None if it cannot be built, or if `stop` is set first: the compiler then goes on on its
     own, at the lowest priority, and the header is there for the next build.
@@ -113,6 +114,8 @@ def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str
     if (final / 'manifest.json').exists():
         os.utime(final)
         return _load(final)
+    if not build:
+        return None
     try:
         root.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix='tmp-', dir=root))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -227,12 +228,13 @@ def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None 
 class _HeaderJob:
     """The precompiled header (trace/pch.py), built on a thread while TensorFlow imports."""
 
-    EXPECTED_S = 7.0  # to build it on this kind of machine (2 cores, one busy importing TensorFlow)
-    MAX_WAIT_S = 2.5  # about what it saves a split build; longer than that, build without it
+    EXPECTED_S = 6.5  # to build it on this kind of machine (2 cores, one busy importing TensorFlow)
+    MAX_WAIT_S = 2.0  # a little more than it saves a split build; longer than that, build without it
 
     def __init__(self):
         self.future = None
         self.level = None
+        self.idle_core_ahead = False
         self.started = 0.0
         self.stop = threading.Event()
 
@@ -249,6 +251,9 @@ class _HeaderJob:
         first = data if isinstance(data, np.ndarray) else next(iter(data.values()))
         count = min(len(first), run.samples or len(first))
         self.level = build_mod.choose_opt_level(run.opt_level, io_type, count)
+        # compiled only if TensorFlow is still to be imported, which leaves a core idle for it;
+        # otherwise the library build would start before it is done and it would only compete
+        self.idle_core_ahead = 'tensorflow' not in sys.modules
         self.started = time.monotonic()
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix='hlsdiff-pch')
         self.future = pool.submit(self._build, headers, cache_dir)
@@ -259,7 +264,8 @@ class _HeaderJob:
         if not found or self.stop.is_set():
             return None
         flags = build_mod.compile_flags(self.level)
-        return pch_mod.ensure(found, flags, cache_dir, 'g++', build_mod.compiler_identity()[0], self.stop)
+        return pch_mod.ensure(found, flags, cache_dir, 'g++', build_mod.compiler_identity()[0], self.stop,
+                              build=self.idle_core_ahead)
 
     def get(self, level: str):
         """The header for this level if it is ready or nearly so, else None."""
