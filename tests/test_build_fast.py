@@ -20,13 +20,21 @@ def _header(cache_dir, level='g'):
     return header
 
 
+@pytest.fixture(scope='module')
+def fresh_cache(tmp_path_factory):
+    """A cache with the precompiled header in it and no library (the shared one may have them)."""
+    path = tmp_path_factory.mktemp('fresh-cache')
+    _header(path)
+    return path
+
+
 @pytest.mark.xdist_group('optlevels')
 @pytest.mark.parametrize('io_type', ['io_parallel', 'io_stream'])
-def test_split_build_with_precompiled_header_traces_bit_identically(model_files, cache_dir, io_type):
+def test_split_build_with_precompiled_header_traces_bit_identically(model_files, fresh_cache, io_type):
     from hlsdiff.trace.convert import ConvertOptions
     from hlsdiff.trace.pipeline import RunOptions, collect
 
-    _header(cache_dir)
+    cache_dir = fresh_cache
     model, data = model_files('qkeras_sepblock')
     options = ConvertOptions(io_type=io_type, precision='ap_fixed<16,6>')
     plain = collect(model, data, options, RunOptions(cache_dir=cache_dir, opt_level='g', plain_build=True))
@@ -94,3 +102,26 @@ def test_a_header_gcc_rejects_is_reported_and_the_build_still_right(tmp_path, ca
     other_level = _header(cache_dir, level='0')  # built with -O0: GCC will not use it at -Og
     lib = build_mod.build(sources, 'g', tmp_path / 'cache', use_cache=False, pch=other_level)
     assert lib.parts == 2 and lib.precompiled_header is False and lib.path.stat().st_size > 10_000
+
+
+@pytest.mark.xdist_group('optlevels')
+def test_a_split_that_does_not_link_is_built_whole(tmp_path, monkeypatch):
+    import ctypes
+    import re
+
+    from . import models
+    from hlsdiff.trace import split
+    from hlsdiff.trace.convert import ConvertOptions, convert, write_project
+    from hlsdiff.trace.project import read_sources
+
+    project = write_project(convert(models.depthwise(shape=(4, 4, 2)), ConvertOptions(), tmp_path / 'prj'))
+    sources = read_sources(project, 'myproject')
+
+    def broken(text, function):  # part 1 defines nothing: part 0's calls to its thunks dangle
+        parts = split.split_top(text, function)
+        return [parts[0], re.sub(r'(\(A&&\.\.\. a\)) \{ .* \}$', r'\1;', parts[1], flags=re.M)]
+
+    monkeypatch.setattr(build_mod, 'split_top', broken)
+    lib = build_mod.build(sources, '0', tmp_path / 'cache', use_cache=False)
+    assert lib.parts == 1
+    ctypes.CDLL(str(lib.path))  # loads: nothing left undefined

@@ -174,6 +174,11 @@ def test_second_compare_uses_the_cache(hlsdiff, model_files, tmp_path):
     assert first.json['timings']['build_cached'] is False
     assert first.json['timings']['build_peak_rss_mb'] > 50 and first.json['timings']['csim_peak_rss_mb'] > 10
     assert second.json['timings']['build_cached'] is True
+    # a fresh cache in a process that has imported TensorFlow already: no header is compiled
+    # (no idle core ahead), the top unit is split; a cached library says nothing of its build
+    assert (first.json['timings']['build_parts'], first.json['timings']['precompiled_header']) == (2, False)
+    assert not (cache / 'pch').exists()
+    assert (second.json['timings']['build_parts'], second.json['timings']['precompiled_header']) == (None, None)
     assert first.json['timings']['conversion_cached'] is False and second.json['timings']['conversion_cached'] is True
     assert second.json['layers'] == first.json['layers']  # the cached conversion compares the same
     assert len(list(cache.glob('*.so'))) == 1

@@ -55,6 +55,7 @@ def cached_library(sources: Sources, levels: tuple[str, ...], cache_dir: Path | 
             return BuiltLibrary(target, key, True, 0.0, 0.0, level)
     return None
 DEFAULT_CACHE_BYTES = 2 * 1024**3
+BUILD_STRATEGY = 'split-top+pch/2'  # part of every library's cache key
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,10 @@ def content_digest(sources: Sources) -> str:
 
 
 def source_key(sources: Sources, flags: list[str], cxx: str = 'g++', digest: str | None = None) -> str:
-    """The cache key: the sources' digest, the flags and the compiler version."""
+    """The cache key: the sources' digest, the flags, the compiler version and how hlsdiff
+    builds (a change to the split or the header must not reuse a library built before it)."""
     h = hashlib.sha256()
+    h.update(BUILD_STRATEGY.encode() + b'\0')
     h.update(compiler_identity(cxx)[0].encode())
     h.update('\0'.join(flags).encode())
     h.update((digest or content_digest(sources)).encode())
@@ -166,27 +169,14 @@ def build(
         started = time.perf_counter()
         prj = sources.project_dir
         parts = None if plain or _cores() < 2 or not _OBJCOPY else split_top(sources.top_cpp, sources.project_name)
-        if parts:  # the bridge joins the second part: one unit less to start, headers parsed once less
-            texts = {f'{sources.project_name}.cpp': parts[0],
-                     f'{sources.project_name}_part1.cpp': f'{parts[1]}\n// hlsdiff: the bridge\n{sources.bridge_cpp}'}
-        else:
-            texts = {f'{sources.project_name}.cpp': sources.top_cpp, f'{sources.project_name}_bridge.cpp': sources.bridge_cpp}
-        units = []
-        for n, (name, text) in enumerate(texts.items()):
-            (work / name).write_text(text)
-            units.append((work / name, work / f'unit{n}.o'))
         header = None if plain else pch() if callable(pch) else pch
         extra = header.flags if header is not None and header.fits(prj / 'firmware', sources.top_cpp, sources.bridge_cpp) else []
-        includes = [f'-I{prj / "firmware" / "ap_types"}', f'-I{prj / "firmware"}', f'-I{prj}']
         log = work / 'build.log'
-        peak = _run_jobs([[cxx, *flags, *extra, *includes, '-c', str(src), '-o', str(obj)] for src, obj in units], log)
-        if extra and '.gch: not used because' in log.read_text(errors='replace'):
-            extra = []  # GCC rejected the header and parsed the headers instead: say so
-        if parts:  # the copy of the top function in part 1 only instantiates its thunks: its
-            # symbols (the weights arrays among them) give way to part 0's at link time
-            peak = max(peak, _run_jobs([[_OBJCOPY, '--weaken', str(units[1][1])]], log))
-        lib = work / 'lib.so'
-        peak = max(peak, _run_jobs([[cxx, *flags, '-shared', *(str(o) for _, o in units), '-o', str(lib)]], log))
+        try:
+            lib, peak, extra = _compile(sources, parts, flags, extra, cxx, work, log)
+        except _SplitLinkFailed:  # a thunk GCC did not emit is no reason to fail: build it whole
+            parts = None
+            lib, peak, extra = _compile(sources, parts, flags, extra, cxx, work, log)
         seconds = time.perf_counter() - started
         if use_cache:
             os.replace(lib, target)  # atomic: a concurrent compare sees the whole library or none
@@ -203,6 +193,40 @@ def build(
         raise BuildFailed(exc.message, detail=f'{exc.detail}\nfull compiler log: {kept}') from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+class _SplitLinkFailed(Exception):
+    pass
+
+
+def _compile(sources: Sources, parts, flags, extra, cxx, work: Path, log: Path) -> tuple[Path, float, list]:
+    """Compile the units (the split top unit, or the two as written) and link them."""
+    if parts:  # the bridge joins the second part: one unit less to start, headers parsed once less
+        texts = {f'{sources.project_name}.cpp': parts[0],
+                 f'{sources.project_name}_part1.cpp': f'{parts[1]}\n// hlsdiff: the bridge\n{sources.bridge_cpp}'}
+    else:
+        texts = {f'{sources.project_name}.cpp': sources.top_cpp, f'{sources.project_name}_bridge.cpp': sources.bridge_cpp}
+    units = []
+    for n, (name, text) in enumerate(texts.items()):
+        (work / name).write_text(text)
+        units.append((work / name, work / f'unit{n}.o'))
+    prj = sources.project_dir
+    includes = [f'-I{prj / "firmware" / "ap_types"}', f'-I{prj / "firmware"}', f'-I{prj}']
+    peak = _run_jobs([[cxx, *flags, *extra, *includes, '-c', str(src), '-o', str(obj)] for src, obj in units], log)
+    if extra and '.gch: not used because' in log.read_text(errors='replace'):
+        extra = []  # GCC rejected the header and parsed the headers instead: say so
+    lib = work / 'lib.so'
+    link = [cxx, *flags, '-shared', *(str(o) for _, o in units), '-o', str(lib)]
+    if not parts:
+        return lib, max(peak, _run_jobs([link], log)), extra
+    # the copy of the top function in part 1 only instantiates its thunks: its symbols (the
+    # weights arrays among them) give way to part 0's at link time; -z defs: every thunk the
+    # top function calls must be defined in the library, not found missing when it is loaded
+    peak = max(peak, _run_jobs([[_OBJCOPY, '--weaken', str(units[1][1])]], log))
+    try:
+        return lib, max(peak, _run_jobs([[*link, '-Wl,-z,defs']], log)), extra
+    except BuildFailed:
+        raise _SplitLinkFailed from None
 
 
 def _cores() -> int:

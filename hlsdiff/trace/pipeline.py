@@ -128,8 +128,8 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
         csim_seconds=round(csim.seconds, 3),
         csim_peak_rss_mb=round(csim.peak_rss_mb, 1),
         opt_level=lib.opt_level,
-        build_parts=lib.parts,
-        precompiled_header=lib.precompiled_header,
+        build_parts=None if lib.cached else lib.parts,  # how this compare built it; unknown if cached
+        precompiled_header=None if lib.cached else lib.precompiled_header,
         library=str(lib.path),
     )
     settings = _settings(conv)
@@ -237,6 +237,8 @@ class _HeaderJob:
         self.idle_core_ahead = False
         self.started = 0.0
         self.stop = threading.Event()
+        self.looked_up = threading.Event()  # set once the cache has been looked in
+        self.cached = None
 
     def start(self, conv, run, project, data, cache_dir) -> None:
         if run.plain_build or not run.use_cache:
@@ -260,17 +262,25 @@ class _HeaderJob:
         pool.shutdown(wait=False)
 
     def _build(self, headers, cache_dir):
-        found = headers()
-        if not found or self.stop.is_set():
-            return None
-        flags = build_mod.compile_flags(self.level)
-        return pch_mod.ensure(found, flags, cache_dir, 'g++', build_mod.compiler_identity()[0], self.stop,
-                              build=self.idle_core_ahead)
+        try:
+            found = headers()
+            if not found or self.stop.is_set():
+                return None
+            args = (found, build_mod.compile_flags(self.level), cache_dir, 'g++', build_mod.compiler_identity()[0])
+            self.cached = pch_mod.ensure(*args, build=False)
+        finally:
+            self.looked_up.set()
+        if self.cached is not None or not self.idle_core_ahead:
+            return self.cached
+        return pch_mod.ensure(*args, self.stop)
 
     def get(self, level: str):
         """The header for this level if it is ready or nearly so, else None."""
         if self.future is None or level != self.level:
             return None
+        self.looked_up.wait(10.0)
+        if self.cached is not None:
+            return self.cached
         if not self.future.done():
             remaining = self.started + self.EXPECTED_S - time.monotonic()
             try:

@@ -78,7 +78,7 @@ def split_top(text: str, function: str) -> list[str] | None:
     def part(n: int) -> str:
         thunks = []
         for k, (_, m) in enumerate(calls):
-            head = f'template <class... A> __attribute__((noinline)) void {THUNK}{k}(A&&... a)'
+            head = f'template <class... A> __attribute__((noinline, used)) void {THUNK}{k}(A&&... a)'
             if side[k] == bool(n):
                 thunks.append(f"{head} {{ {m.group('callee')}(static_cast<A&&>(a)...); }}")
             else:
