@@ -100,4 +100,6 @@ def test_auto_level_follows_the_measurements():
     assert build_mod.choose_opt_level('auto', 'io_stream', 64) == 'g'
     assert build_mod.choose_opt_level('auto', 'io_stream', 5000) == '1'
     assert build_mod.choose_opt_level('auto', 'io_parallel', 512) == 'g'
+    assert build_mod.choose_opt_level('auto', 'io_parallel', 10_000) == 'g'  # -O1's 81 s build never pays
+    assert build_mod.choose_opt_level('auto', 'io_parallel', 30_000) == '1'
     assert build_mod.choose_opt_level('3', 'io_parallel', 64) == '3'

@@ -26,12 +26,13 @@ from hlsdiff.trace.split import split_top
 
 OPT_LEVELS = ('0', 'g', '1', '2', '3', 's')
 DEFAULT_OPT_LEVEL = 'auto'
-# Measured on the bundled #1472-shaped model (bench/opt_levels.py, 2 cores, g++ 12):
-#   io_stream:   -O0 11 s build, 287 ms/sample; -Og 10 s, 26 ms; -O1 16 s, 15 ms; -O2/-O3 17 s, 15 ms
-#   io_parallel: -O0 55 s build, 236 ms/sample; -Og 59 s, 22 ms; -O1 126 s, 12 ms; -O2/-O3 210 s, 14-17 ms
-# -Og minimises build + run for tens to hundreds of samples; -O1 pays off for io_stream past
-# about 600 samples (io_parallel: past about 6,000).
-AUTO_O1_SAMPLES = {'io_stream': 600, 'io_parallel': 6000}
+# Measured on the bundled #1472-shaped model (bench/opt_levels.py, 2 cores, g++ 12, split top
+# unit and precompiled header): build s / ms per sample
+#   io_stream:   -O0 7.6 / 133; -Og 6.5 / 15.7; -O1 9.9 / 12.3; -O2 9.0 / 11.1; -O3 11.5 / 13.3
+#   io_parallel: -O0 28 / 98;   -Og 35 / 13.0;  -O1 81 / 11.1
+# -Og minimises build + run for tens to hundreds of samples; a higher level pays off for
+# io_stream past about 600 samples, for io_parallel past about 20,000.
+AUTO_O1_SAMPLES = {'io_stream': 600, 'io_parallel': 20000}
 
 
 def choose_opt_level(requested: str, io_type: str, n_samples: int) -> str:
