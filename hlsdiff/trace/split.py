@@ -8,12 +8,15 @@ work is: every layer's template, every fixed-point conversion. hlsdiff moves eac
 becomes
     hlsdiff_thunk_7(layer2_out, layer3_out); // relu
 
-Part 0 is the top function itself and defines the thunks of the layer kernels; part 1 is a
-copy of the same text with the top function renamed, which defines the other thunks (the
-trace calls, the weight loading, the activations) and instantiates them by calling them with
-the same arguments, hence with the same deduced types. The linker joins the two; the
-arithmetic is the same templates on the same types, so the traces are bit-identical (tested).
-A call that does not fit on one line, or a file without the top function, is left as it is.
+Part 0 is the top function itself and defines some of the thunks; part 1 is a copy of the
+same text with the top function renamed, which defines the others and instantiates them by
+calling them with the same arguments, hence with the same deduced types (and mangled names).
+Which part defines which thunk is a greedy balance of a rough cost per call: the layer
+kernels against the trace calls, the weight loading and the element-wise layers, which are
+cheap to generate but heavy in fixed-point conversions (the bridge is compiled with part 1).
+The linker joins the two (trace/build.py); the arithmetic is the same templates on the same
+types, so the traces are bit-identical (tested). A call that does not fit on one line is left
+where it is; a file without exactly one top function is compiled whole.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ _COST = [
                 r'average|maximum|minimum|concatenate\w*)\b'), 0.7),
 ]
 KERNEL_COST = {'io_stream': 0.8, 'io_parallel': 3.0}  # io_parallel kernels unroll: code generation dominates
-BRIDGE_COST = 1.3  # the bridge unit runs after part 1, on the same core
+BRIDGE_COST = 1.3  # the bridge is compiled with part 1
+MIN_CALLS = 4
 
 
 def _cost(callee: str, io_type: str) -> float:
@@ -44,9 +48,6 @@ def _cost(callee: str, io_type: str) -> float:
         if pattern.match(callee):
             return cost
     return KERNEL_COST[io_type]
-
-
-MIN_CALLS = 4
 
 
 def split_top(text: str, function: str) -> list[str] | None:
