@@ -1,11 +1,11 @@
-"""A precompiled header of what every hls4ml project includes: ap_types and nnet_utils.
+"""A precompiled header of what every hls4ml project includes: ap_types and the core of nnet_utils.
 
-Parsing those headers is a fixed cost of every build. hlsdiff compiles them once into a GCC
-precompiled header, in the background while TensorFlow is being imported (that leaves a core
-idle), keyed by the headers' bytes, the flags and the compiler; the library build then loads
-it instead of parsing them again. It is only used when every header it was built from is
-byte-for-byte the project's own (an edited nnet_utils header in a `--project` is compiled as
-it is), and a failure to build it only means the build runs without it.
+Parsing those headers is a fixed cost of every translation unit. hlsdiff compiles them once
+into a GCC precompiled header, in the background while TensorFlow is being imported (that
+leaves a core idle), keyed by the headers' bytes, the flags and the compiler; the library
+build then loads it instead of parsing them again. It is only used when every header it was
+built from is byte-for-byte the project's own (a `--project` gets one built from its own,
+possibly edited, headers), and a failure to build it only means the build runs without it.
 """
 
 from __future__ import annotations
