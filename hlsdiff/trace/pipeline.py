@@ -77,7 +77,7 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
         pending = samples = None
         if plan is not None:  # the conversion is cached: the C-simulation starts while TensorFlow loads
             samples = fit_to_inputs(data, plan.input_names, plan.input_shapes, run.samples)
-            if not _library_is_cached(plan, samples, conv, run):
+            if _cached_library(plan, samples, conv, run) is None:
                 header.start(conv, run, project, data, cache_dir)
             # one C-simulation process: the other core is importing TensorFlow
             pending = pool.submit(_build_and_run, plan, samples, conv, run, progress, 1, header)
@@ -190,22 +190,21 @@ def _convert(model, input_names, input_shapes, conv, run, project, scratch, note
     )
 
 
-def _library_is_cached(plan: Plan, samples, conv, run) -> bool:
+def _cached_library(plan: Plan, samples, conv, run):
+    """The library already built for this compare, if any: with the level left to hlsdiff,
+    the fastest-running build already made, at any level."""
     if not run.use_cache:
-        return False
+        return None
     level = build_mod.choose_opt_level(run.opt_level, _settings(conv)['io_type'], samples.count)
     levels = ('3', '2', '1', level, 'g', '0') if run.opt_level == 'auto' else (level,)
-    return build_mod.cached_library(plan.sources, levels, run.cache_dir, plain=run.plain_build) is not None
+    return build_mod.cached_library(plan.sources, levels, run.cache_dir, plain=run.plain_build)
 
 
 def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None = None, header=None):
     """Build (or find) the library, then run it on every sample."""
     level = build_mod.choose_opt_level(run.opt_level, _settings(conv)['io_type'], samples.count)
     progress.step('build')
-    lib = None
-    if run.opt_level == 'auto' and run.use_cache:  # the fastest-running build already made
-        lib = build_mod.cached_library(plan.sources, ('3', '2', '1', level, 'g', '0'), run.cache_dir,
-                                       plain=run.plain_build)
+    lib = _cached_library(plan, samples, conv, run)
     pch = (lambda: header.get(level)) if header is not None else None
     lib = lib or build_mod.build(plan.sources, level, run.cache_dir, run.use_cache, pch=pch, plain=run.plain_build)
     progress.step('csim')
