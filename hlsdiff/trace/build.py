@@ -42,19 +42,6 @@ def choose_opt_level(requested: str, io_type: str, n_samples: int) -> str:
     return '1' if n_samples > AUTO_O1_SAMPLES.get(io_type, 600) else 'g'
 
 
-def cached_library(sources: Sources, levels: tuple[str, ...], cache_dir: Path | None = None, cxx: str = 'g++',
-                   plain: bool = False):
-    """A library already built from these exact sources at one of `levels` (first wins), or None:
-    with the level left to hlsdiff, an existing build at another level beats a new one."""
-    cache_dir = Path(cache_dir or default_cache_dir())
-    digest = content_digest(sources)  # read the project once, not once per level
-    for level in levels:
-        key = source_key(sources, compile_flags(level, cxx) + (['plain'] if plain else []), cxx, digest)
-        target = cache_dir / f'{key}.so'
-        if target.exists():
-            os.utime(target)
-            return BuiltLibrary(target, key, True, 0.0, 0.0, level)
-    return None
 DEFAULT_CACHE_BYTES = 2 * 1024**3
 BUILD_STRATEGY = 'split-top+pch/2'  # part of every library's cache key
 
@@ -79,6 +66,21 @@ class BuiltLibrary:
     opt_level: str
     precompiled_header: bool = False
     parts: int = 1
+
+
+def cached_library(sources: Sources, levels: tuple[str, ...], cache_dir: Path | None = None, cxx: str = 'g++',
+                   plain: bool = False):
+    """A library already built from these exact sources at one of `levels` (first wins), or None:
+    with the level left to hlsdiff, an existing build at another level beats a new one."""
+    cache_dir = Path(cache_dir or default_cache_dir())
+    digest = content_digest(sources)  # read the project once, not once per level
+    for level in levels:
+        key = source_key(sources, _key_flags(compile_flags(level, cxx), plain), cxx, digest)
+        target = cache_dir / f'{key}.so'
+        if target.exists():
+            os.utime(target)
+            return BuiltLibrary(target, key, True, 0.0, 0.0, level)
+    return None
 
 
 def default_cache_dir() -> Path:
@@ -124,6 +126,11 @@ def content_digest(sources: Sources) -> str:
     return h.hexdigest()
 
 
+def _key_flags(flags: list[str], plain: bool) -> list[str]:
+    """The flags as the cache key sees them: a plain build is cached apart."""
+    return flags + ['plain'] if plain else flags
+
+
 def source_key(sources: Sources, flags: list[str], cxx: str = 'g++', digest: str | None = None) -> str:
     """The cache key: the sources' digest, the flags, the compiler version and how hlsdiff
     builds (a change to the split or the header must not reuse a library built before it)."""
@@ -154,7 +161,7 @@ def build(
     translation units as hls4ml writes them (and is cached apart).
     """
     flags = compile_flags(opt_level, cxx)
-    key = source_key(sources, flags + (['plain'] if plain else []), cxx)
+    key = source_key(sources, _key_flags(flags, plain), cxx)
     cache_dir = Path(cache_dir or default_cache_dir())
     target = cache_dir / f'{key}.so'
     if use_cache and target.exists():
@@ -309,7 +316,7 @@ def _remove(path: Path) -> None:
 
 def _trim(cache_dir: Path, max_bytes: int, keep: Path) -> None:
     """Drop the least recently used libraries and headers until the cache fits in max_bytes;
-    also the leftovers of header builds that were killed more than an hour ago."""
+    also the folders of header builds left unfinished more than an hour ago."""
     for d in (cache_dir / 'pch').glob('tmp-*'):
         if d.stat().st_mtime < time.time() - 3600:
             shutil.rmtree(d, ignore_errors=True)
