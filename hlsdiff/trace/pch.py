@@ -1,11 +1,19 @@
-"""A precompiled header of what every hls4ml project includes: ap_types and the core of nnet_utils.
+"""A precompiled header of what every hls4ml project includes first: ap_types.
 
-Parsing those headers is a fixed cost of every translation unit. hlsdiff compiles them once
-into a GCC precompiled header, in the background while TensorFlow is being imported (that
-leaves a core idle), keyed by the headers' bytes, the flags and the compiler; the library
-build then loads it instead of parsing them again. It is only used when every header it was
-built from is byte-for-byte the project's own (a `--project` gets one built from its own,
-possibly edited, headers), and a failure to build it only means the build runs without it.
+Parsing `ap_fixed.h`, `ap_int.h`, `hls_stream.h` and the C++23 standard library under them
+is a fixed cost of every translation unit. hlsdiff compiles them once into a GCC
+precompiled header, in the background while TensorFlow is being imported (that leaves a
+core idle), keyed by the headers' bytes, the flags and the compiler; the library build then
+loads it instead of parsing them again. It is only used when every ap_types file it was
+built from is byte-for-byte the project's own (a `--project` gets one built from its own),
+and a failure to build it only means the build runs without it.
+
+Only ap_types, not nnet_utils: they are most of the parsing but only three quarters of what
+writing the header costs (GCC's precompiled headers take longer to write than to parse), so
+it is ready about a second sooner, in time for the build more often; the project's own
+nnet_utils headers, possibly edited or patched, are always parsed from the project (hls4ml
+1.3.0's nnet_sepconv1d_latency.h and nnet_sepconv2d_latency.h even share an include guard,
+so force-including one that the project does not include could change what it means).
 """
 
 from __future__ import annotations
@@ -23,15 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HEADER = 'hlsdiff_pch.h'
-GENERATED = {'nnet_code_gen.h'}  # written per project by hls4ml: never precompiled
-# What every hls4ml project includes before any code of its own: myproject.h (ap_types),
-# defines.h (nnet_types.h), parameters.h (nnet_helpers.h, and nnet_code_gen.h with its
-# includes). Only these: a header the project does not include could change what it means
-# (hls4ml 1.3.0's nnet_sepconv1d_latency.h and nnet_sepconv2d_latency.h even share one
-# include guard), so the header is used only if the project includes every one of them.
+# What myproject.h includes before anything else; every hls4ml project includes all three.
 AP_TYPES = ('ap_fixed.h', 'ap_int.h', 'hls_stream.h')
-NNET_CORE = ('nnet_types.h', 'nnet_common.h', 'nnet_mult.h', 'nnet_function_stubs.h', 'nnet_helpers.h',
-             'nnet_conv1d_latency.h')
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,13 @@ class Pch:
         if _defines_macros(top_cpp) or _defines_macros(bridge_cpp):
             return False
         own = [top_cpp, bridge_cpp]
-        for path in [*firmware.glob('*.h'), firmware / 'nnet_utils' / 'nnet_code_gen.h']:
+        for path in firmware.glob('*.h'):
             try:
                 own.append(path.read_text(errors='replace'))
             except OSError:
                 pass
         included = {name.rsplit('/', 1)[-1] for text in own for name in re.findall(r'#\s*include\s*["<]([^">]+)[">]', text)}
-        if not set(AP_TYPES + NNET_CORE) <= included:
+        if not set(AP_TYPES) <= included:
             return False
         for rel, digest in self.files.items():
             path = firmware / rel
@@ -67,31 +68,19 @@ class Pch:
 
 
 def template_headers(backend: str) -> dict[str, Path] | None:
-    """The headers hls4ml copies into a project for this backend, by path under firmware/."""
+    """The ap_types files hls4ml copies into a project for this backend, by path under firmware/."""
+    if str(backend).lower() not in ('vivado', 'vitis'):  # Vitis projects get Vivado's ap_types
+        return None
     spec = importlib.util.find_spec('hls4ml')  # does not import hls4ml
     if spec is None or not spec.submodule_search_locations:
         return None
-    templates = Path(list(spec.submodule_search_locations)[0]) / 'templates'
-    layers = {'vivado': ['vivado'], 'vitis': ['vivado', 'vitis']}.get(str(backend).lower())
-    if layers is None:
-        return None
-    files = {f'ap_types/{p.relative_to(templates / "vivado" / "ap_types")}': p
-             for p in sorted((templates / 'vivado' / 'ap_types').rglob('*')) if p.is_file()}
-    for layer in layers:
-        for p in sorted((templates / layer / 'nnet_utils').glob('*.h')):
-            if p.name not in GENERATED:
-                files[f'nnet_utils/{p.name}'] = p
-    return files
+    return project_headers(Path(list(spec.submodule_search_locations)[0]) / 'templates' / 'vivado')
 
 
 def project_headers(firmware: Path) -> dict[str, Path]:
-    """The ap_types and nnet_utils headers of an existing project (for `--project`)."""
-    files = {f'ap_types/{p.relative_to(firmware / "ap_types")}': p
-             for p in sorted((firmware / 'ap_types').rglob('*')) if p.is_file()}
-    for p in sorted((firmware / 'nnet_utils').glob('*.h')):
-        if p.name not in GENERATED:
-            files[f'nnet_utils/{p.name}'] = p
-    return files
+    """The ap_types files under `firmware` (a project's, or hls4ml's templates)."""
+    return {f'ap_types/{p.relative_to(firmware / "ap_types")}': p
+            for p in sorted((firmware / 'ap_types').rglob('*')) if p.is_file()}
 
 
 def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str, compiler: str,
@@ -134,8 +123,11 @@ def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str
                    '-o', str(work / f'{HEADER}.gch')]
     script = '"$@" >/dev/null 2>&1 || exit 3; mv -T "$HLSDIFF_WORK" "$HLSDIFF_FINAL" 2>/dev/null || exit 4'
     env = dict(os.environ, HLSDIFF_WORK=str(work), HLSDIFF_FINAL=str(final))
-    try:  # its own process group, so that it can be given the lowest priority as a whole
-        proc = subprocess.Popen(['sh', '-c', script, 'sh', *compile_cmd], env=env, start_new_session=True,
+    # Its own process group, so that it can be given the lowest priority as a whole; not its
+    # own session: with the kernel's autogroup scheduling a session shares the CPU as one
+    # unit, nice or not, and a header left to finish would take a core from the library build.
+    try:
+        proc = subprocess.Popen(['sh', '-c', script, 'sh', *compile_cmd], env=env, process_group=0,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except OSError:
         shutil.rmtree(work, ignore_errors=True)
@@ -165,7 +157,7 @@ def _load(folder: Path) -> Pch | None:
 
 def _header_text(contents: dict[str, bytes]) -> str:
     lines = ['// hlsdiff: precompiled header (see hlsdiff/trace/pch.py)']
-    lines += [f'#include "ap_types/{h}"' for h in AP_TYPES] + [f'#include "nnet_utils/{h}"' for h in NNET_CORE]
+    lines += [f'#include "ap_types/{h}"' for h in AP_TYPES]
     return '\n'.join(lines) + '\n'
 
 

@@ -227,8 +227,12 @@ def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None 
 class _HeaderJob:
     """The precompiled header (trace/pch.py), built on a thread while TensorFlow imports."""
 
-    EXPECTED_S = 6.5  # to build it on this kind of machine (2 cores, one busy importing TensorFlow)
-    MAX_WAIT_S = 2.0  # a little more than it saves a split build; longer than that, build without it
+    # Seconds to build it on this kind of machine (2 cores, one busy importing TensorFlow);
+    # it is ready about when the conversion is, both slow down together when the machine does.
+    EXPECTED_S = 5.5
+    # It saves a split build about 2 s: wait for it at most that long, and not at all if it
+    # is not expected by then (e.g. a cached conversion lets the build start at once).
+    MAX_WAIT_S = 2.0
 
     def __init__(self):
         self.future = None
@@ -285,7 +289,7 @@ class _HeaderJob:
             try:
                 if remaining > self.MAX_WAIT_S:
                     raise FutureTimeout
-                self.future.result(timeout=max(remaining, 0.0) + 1.0)
+                self.future.result(timeout=self.MAX_WAIT_S)
             except FutureTimeout:  # build without it; it goes on at low priority for the next build
                 self.stop.set()
                 return None
