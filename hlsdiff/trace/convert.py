@@ -150,12 +150,23 @@ def convert(model, opts: ConvertOptions, output_dir: Path) -> Converted:
     return Converted(hls_model, cfg, warnings)
 
 
-def write_project(converted: Converted) -> Path:
-    """Write the project (sources with tracing compiled in); hls4ml's own build is never run."""
+def write_project(converted: Converted, model_in_yml: bool = True) -> Path:
+    """Write the project (sources with tracing compiled in); hls4ml's own build is never run.
+
+    hls4ml 1.3.0 registers its YAML representer for `keras.Model`, not tf_keras's, so the
+    model in hls4ml_config.yml is pickled into it: half a second for the demo, half the
+    conversion. A project only hlsdiff reads (`model_in_yml=False`) gets the file without it;
+    a project written for the user gets it as hls4ml writes it.
+    """
+    config = converted.hls_model.config.config
+    keras_model = None if model_in_yml else config.pop('KerasModel', None)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             converted.hls_model.write()
     except Exception as exc:
         text = str(exc).strip() or type(exc).__name__
         raise ConversionFailed(f'hls4ml could not write the project: {text.splitlines()[0]}', detail=text) from None
+    finally:
+        if keras_model is not None:
+            config['KerasModel'] = keras_model
     return Path(converted.hls_model.config.get_output_dir())

@@ -30,6 +30,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from hlsdiff.trace.build import GC_PARAMS
+
 HEADER = 'hlsdiff_pch.h'
 # What myproject.h includes before anything else; every hls4ml project includes all three.
 AP_TYPES = ('ap_fixed.h', 'ap_int.h', 'hls_stream.h')
@@ -119,7 +121,7 @@ def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str
     # -I of its own ap_types copy: if GCC ever rejects the .gch it parses the same headers.
     # The folder is renamed into place only once the header is complete: atomic, and a
     # concurrent compare that won the race keeps its copy (the loser's is trimmed later).
-    compile_cmd = [cxx, *flags, f'-I{work / "ap_types"}', f'-I{work}', '-x', 'c++-header', str(work / HEADER),
+    compile_cmd = [cxx, *flags, *GC_PARAMS, f'-I{work / "ap_types"}', f'-I{work}', '-x', 'c++-header', str(work / HEADER),
                    '-o', str(work / f'{HEADER}.gch')]
     script = '"$@" >/dev/null 2>&1 || exit 3; mv -T "$HLSDIFF_WORK" "$HLSDIFF_FINAL" 2>/dev/null || exit 4'
     env = dict(os.environ, HLSDIFF_WORK=str(work), HLSDIFF_FINAL=str(final))

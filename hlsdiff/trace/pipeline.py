@@ -165,7 +165,7 @@ def _convert(model, input_names, input_shapes, conv, run, project, scratch, note
     else:
         out = _prepare_output_dir(run.output_dir, notes) if run.output_dir else scratch / 'project'
         converted = convert(model, conv, out)
-        write_project(converted)
+        write_project(converted, model_in_yml=run.output_dir is not None)
         if run.prepare_project is not None:
             run.prepare_project(out)
         sources = read_sources(out, conv.project_name)
