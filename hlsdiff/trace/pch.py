@@ -86,9 +86,10 @@ def project_headers(firmware: Path) -> dict[str, Path]:
 
 
 def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str, compiler: str,
-           stop: threading.Event | None = None, build: bool = True) -> Pch | None:
+           stop: threading.Event | None = None, build: bool = True,
+           launched: threading.Event | None = None) -> Pch | None:
     """The precompiled header for these headers and flags: from the cache, or built now
-    (unless `build` is False).
+    (unless `build` is False; `launched` is set once the compiler runs).
 
     None if it cannot be built, or if `stop` is set first: the compiler then goes on on its
     own, at the lowest priority, and the header is there for the next build.
@@ -134,6 +135,8 @@ def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str
     except OSError:
         shutil.rmtree(work, ignore_errors=True)
         return None
+    if launched is not None:
+        launched.set()
     while proc.poll() is None:
         if stop is not None and stop.wait(0.05):
             try:  # not waited for any more: it must not slow down the library build

@@ -233,6 +233,9 @@ class _HeaderJob:
     # It saves a split build about 2 s: wait for it at most that long, and not at all if it
     # is not expected by then (e.g. a cached conversion lets the build start at once).
     MAX_WAIT_S = 2.0
+    # Its Python part (probe the compiler, hash the headers) done before TensorFlow's import
+    # holds the GIL: otherwise the compiler starts anywhere from 0.1 s to 0.6 s later.
+    LAUNCH_WAIT_S = 0.5
 
     def __init__(self):
         self.future = None
@@ -241,6 +244,7 @@ class _HeaderJob:
         self.started = 0.0
         self.stop = threading.Event()
         self.looked_up = threading.Event()  # set once the cache has been looked in
+        self.launched = threading.Event()  # set once the compiler runs, or there is none to run
         self.cached = None
 
     def start(self, conv, run, project, data, cache_dir) -> None:
@@ -263,19 +267,25 @@ class _HeaderJob:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix='hlsdiff-pch')
         self.future = pool.submit(self._build, headers, cache_dir)
         pool.shutdown(wait=False)
+        if self.idle_core_ahead:
+            self.launched.wait(self.LAUNCH_WAIT_S)
 
     def _build(self, headers, cache_dir):
         try:
-            found = headers()
-            if not found or self.stop.is_set():
-                return None
-            args = (found, build_mod.compile_flags(self.level), cache_dir, 'g++', build_mod.compiler_identity()[0])
-            self.cached = pch_mod.ensure(*args, build=False)
+            try:
+                found = headers()
+                if not found or self.stop.is_set():
+                    return None
+                args = (found, build_mod.compile_flags(self.level), cache_dir, 'g++',
+                        build_mod.compiler_identity()[0])
+                self.cached = pch_mod.ensure(*args, build=False)
+            finally:
+                self.looked_up.set()
+            if self.cached is not None or not self.idle_core_ahead:
+                return self.cached
+            return pch_mod.ensure(*args, self.stop, launched=self.launched)
         finally:
-            self.looked_up.set()
-        if self.cached is not None or not self.idle_core_ahead:
-            return self.cached
-        return pch_mod.ensure(*args, self.stop)
+            self.launched.set()
 
     def get(self, level: str):
         """The header for this level if it is ready or nearly so, else None."""
