@@ -103,3 +103,21 @@ def test_auto_level_follows_the_measurements():
     assert build_mod.choose_opt_level('auto', 'io_parallel', 10_000) == 'g'  # -O1's 81 s build never pays
     assert build_mod.choose_opt_level('auto', 'io_parallel', 30_000) == '1'
     assert build_mod.choose_opt_level('3', 'io_parallel', 64) == '3'
+
+
+def test_a_scratch_project_is_written_without_the_pickled_model(tmp_path):
+    from . import models
+    from hlsdiff.trace.convert import ConvertOptions, convert, write_project
+    from hlsdiff.trace.project import read_sources
+
+    model = models.depthwise(shape=(4, 4, 2))
+    scratch = convert(model, ConvertOptions(), tmp_path / 'scratch')
+    write_project(scratch, model_in_yml=False)
+    assert 'KerasModel' not in (tmp_path / 'scratch' / 'hls4ml_config.yml').read_text()
+    assert scratch.hls_model.config.config['KerasModel'] is model  # put back for hls4ml
+    for_user = convert(model, ConvertOptions(), tmp_path / 'user')
+    write_project(for_user)  # as hls4ml writes it
+    assert 'KerasModel' in (tmp_path / 'user' / 'hls4ml_config.yml').read_text()
+    a, b = read_sources(tmp_path / 'scratch', 'myproject'), read_sources(tmp_path / 'user', 'myproject')
+    assert (a.top_cpp, a.bridge_cpp) == (b.top_cpp, b.bridge_cpp)
+    assert build_mod.content_digest(a) == build_mod.content_digest(b)  # same library, same cache key
