@@ -41,7 +41,8 @@ def test_split_build_with_precompiled_header_traces_bit_identically(model_files,
     fast = collect(model, data, options, RunOptions(cache_dir=cache_dir, opt_level='g'))
     assert plain.timings['library'] != fast.timings['library']  # cached apart
     assert (plain.timings['build_parts'], plain.timings['precompiled_header']) == (1, False)
-    assert (fast.timings['build_parts'], fast.timings['precompiled_header']) == (2, True)
+    assert fast.timings['precompiled_header'] is True
+    assert fast.timings['build_parts'] == 2 if io_type == 'io_stream' else fast.timings['build_parts'] >= 2
     compared = 0
     for name, arrays in plain.arrays.items():
         if arrays.actual is not None:

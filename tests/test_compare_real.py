@@ -175,8 +175,9 @@ def test_second_compare_uses_the_cache(hlsdiff, model_files, tmp_path):
     assert first.json['timings']['build_peak_rss_mb'] > 50 and first.json['timings']['csim_peak_rss_mb'] > 10
     assert second.json['timings']['build_cached'] is True
     # a fresh cache in a process that has imported TensorFlow already: no header is compiled
-    # (no idle core ahead), the top unit is split; a cached library says nothing of its build
-    assert (first.json['timings']['build_parts'], first.json['timings']['precompiled_header']) == (2, False)
+    # (no idle core ahead), the top unit is split (io_parallel: a unit per kernel, up to four);
+    # a cached library says nothing of its build
+    assert first.json['timings']['build_parts'] >= 2 and first.json['timings']['precompiled_header'] is False
     assert not (cache / 'pch').exists()
     assert (second.json['timings']['build_parts'], second.json['timings']['precompiled_header']) == (None, None)
     assert first.json['timings']['conversion_cached'] is False and second.json['timings']['conversion_cached'] is True

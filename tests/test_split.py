@@ -80,3 +80,39 @@ def test_a_macro_defined_in_the_unit_keeps_the_precompiled_header_out():
     assert not pch._defines_macros('#ifndef MYPROJECT_BRIDGE_H_\n#define MYPROJECT_BRIDGE_H_\n#include "x.h"\n#endif\n')
     assert pch._defines_macros('#define AP_INT_MAX_W 4096\n#include "ap_int.h"\n')
     assert pch._defines_macros('#undef __SYNTHESIS__\n')
+
+
+PARALLEL = '''#include "myproject.h"
+#include "parameters.h"
+
+void myproject(
+    input_t input_1[16*16*1],
+    result_t layer9_out[4]
+) {
+    nnet::conv_2d_cl<input_t, layer2_t, config2>(input_1, layer2_out, w2, b2); // conv
+    nnet::save_layer_output<layer2_t>(layer2_out, "conv", 16*16*4);
+    nnet::depthwise_conv_2d_cl<layer2_t, layer3_t, config3>(layer2_out, layer3_out, w3, b3); // dw1
+    nnet::relu<layer3_t, layer4_t, relu_config4>(layer3_out, layer4_out); // relu
+    nnet::depthwise_conv_2d_cl<layer4_t, layer5_t, config5>(layer4_out, layer5_out, w5, b5); // dw2
+    nnet::depthwise_conv_2d_cl<layer5_t, layer6_t, config6>(layer5_out, layer6_out, w6, b6); // dw3
+    nnet::pointwise_conv_2d_cl<layer6_t, layer7_t, config7>(layer6_out, layer7_out, w7, b7); // pw
+    nnet::global_pooling2d_cl<layer7_t, layer8_t, config8>(layer7_out, layer8_out); // gap
+    nnet::dense<layer8_t, result_t, config9>(layer8_out, layer9_out, w9, b9); // fc
+}
+'''
+
+
+def test_io_parallel_kernels_are_spread_over_more_units_than_cores():
+    parts = split_top(PARALLEL, 'myproject')
+    assert parts is not None and len(parts) == 4  # six kernels, at most four units
+    defined = [_defined(p) for p in parts]
+    assert set().union(*defined) == set(range(9)) and sum(len(d) for d in defined) == 9  # each once
+    for n, part in enumerate(parts[1:], start=1):
+        assert f'void hlsdiff_part_{n}(' in part and 'void myproject(' not in part
+    where = {}
+    for n, part in enumerate(parts):
+        for k in re.findall(rf'void {THUNK}(\d+)\(A&&\.\.\. a\) {{ nnet::depthwise_conv_2d_cl<', part):
+            where[int(k)] = n
+    assert len(where) == 3 and len(set(where.values())) == 3  # no two depthwise kernels in one unit
+    assert len(split_top(PARALLEL, 'myproject', parts=2)) == 2
+    assert len(split_top(TOP, 'myproject')) == 2  # io_stream: two units for two cores

@@ -217,7 +217,8 @@ def _compile(sources: Sources, parts, flags, extra, cxx, work: Path, log: Path) 
     """Compile the units (the split top unit, or the two as written) and link them."""
     if parts:  # the bridge joins the second part: one unit less to start, headers parsed once less
         texts = {f'{sources.project_name}.cpp': parts[0],
-                 f'{sources.project_name}_part1.cpp': f'{parts[1]}\n// hlsdiff: the bridge\n{sources.bridge_cpp}'}
+                 f'{sources.project_name}_part1.cpp': f'{parts[1]}\n// hlsdiff: the bridge\n{sources.bridge_cpp}',
+                 **{f'{sources.project_name}_part{n}.cpp': text for n, text in enumerate(parts) if n > 1}}
     else:
         texts = {f'{sources.project_name}.cpp': sources.top_cpp, f'{sources.project_name}_bridge.cpp': sources.bridge_cpp}
     units = []
@@ -237,7 +238,7 @@ def _compile(sources: Sources, parts, flags, extra, cxx, work: Path, log: Path) 
     # the copy of the top function in part 1 only instantiates its thunks: its symbols (the
     # weights arrays among them) give way to part 0's at link time; -z defs: every thunk the
     # top function calls must be defined in the library, not found missing when it is loaded
-    peak = max(peak, _run_jobs([[_OBJCOPY, '--weaken', str(units[1][1])]], log))
+    peak = max(peak, _run_jobs([[_OBJCOPY, '--weaken', str(obj)] for _, obj in units[1:]], log))
     try:
         return lib, max(peak, _run_jobs([[*link, '-Wl,-z,defs']], log)), extra
     except BuildFailed:

@@ -17,6 +17,12 @@ cheap to generate but heavy in fixed-point conversions (the bridge is compiled w
 The linker joins the two (trace/build.py); the arithmetic is the same templates on the same
 types, so the traces are bit-identical (tested). A call that does not fit on one line is left
 where it is; a file without exactly one top function is compiled whole.
+
+In io_parallel the kernels unroll, and g++'s optimisation of a unit grows faster than its
+size: the #1472-shaped model's three depthwise kernels take 13 s in a unit with one of them,
+35 s with two and 65 s with all three (-Og). There the kernels are spread over up to
+MAX_PARTS units, more than there are cores: each unit also parses and instantiates what
+every unit needs, but that is cheaper than the growth.
 """
 
 from __future__ import annotations
@@ -41,18 +47,26 @@ _COST = [
 KERNEL_COST = {'io_stream': 0.8, 'io_parallel': 3.0}  # io_parallel kernels unroll: code generation dominates
 BRIDGE_COST = 1.3  # the bridge is compiled with part 1
 MIN_CALLS = 4
+MAX_PARTS = 4  # io_parallel: one kernel a unit, up to this many units
+
+
+POOLING = re.compile(r'^nnet::\w*pooling\w*\b')  # io_parallel: no im2col buffers to unroll
+POOLING_COST = 1.0
 
 
 def _cost(callee: str, io_type: str) -> float:
     for pattern, cost in _COST:
         if pattern.match(callee):
             return cost
+    if io_type == 'io_parallel' and POOLING.match(callee):
+        return POOLING_COST
     return KERNEL_COST[io_type]
 
 
-def split_top(text: str, function: str) -> list[str] | None:
-    """Two translation units that together define `function` exactly as `text` does, or None
-    when the file does not look like an hls4ml top function (then it is compiled whole)."""
+def split_top(text: str, function: str, parts: int | None = None) -> list[str] | None:
+    """Translation units (two, or up to MAX_PARTS in io_parallel; `parts` to force a number)
+    that together define `function` exactly as `text` does, or None when the file does not
+    look like an hls4ml top function (then it is compiled whole)."""
     lines = text.split('\n')
     heads = [i for i, line in enumerate(lines) if re.match(rf'^\s*void\s+{re.escape(function)}\s*\(', line)]
     if len(heads) != 1 or THUNK in text:
@@ -64,13 +78,18 @@ def split_top(text: str, function: str) -> list[str] | None:
     signature = '\n'.join(lines[start:]).split('{', 1)[0]
     io_type = 'io_stream' if 'hls::stream' in signature else 'io_parallel'
     costs = [_cost(m.group('callee'), io_type) for _, m in calls]
-    load = [0.0, BRIDGE_COST]
-    side = [False] * len(calls)  # True: defined in part 1
-    for k in sorted(range(len(calls)), key=lambda k: -costs[k]):  # largest first, to the lighter part
-        side[k] = load[1] < load[0]
+    if parts is None:
+        kernels = sum(1 for c in costs if c == KERNEL_COST[io_type])
+        parts = 2 if io_type == 'io_stream' else max(2, min(MAX_PARTS, kernels))
+    load = [0.0, BRIDGE_COST] + [0.0] * (parts - 2)
+    side = [0] * len(calls)  # the part that defines the thunk
+    for k in sorted(range(len(calls)), key=lambda k: -costs[k]):  # largest first, to the lightest part
+        side[k] = min(range(parts), key=lambda n: load[n])
         load[side[k]] += costs[k]
-    if all(side) or not any(side):
+    if 0 not in side or 1 not in side:
         return None
+    kept = [0, 1] + [n for n in range(2, parts) if n in side]  # an empty third part is no part
+    side = [kept.index(n) for n in side]
 
     body = list(lines)
     for k, (i, m) in enumerate(calls):
@@ -80,7 +99,7 @@ def split_top(text: str, function: str) -> list[str] | None:
         thunks = []
         for k, (_, m) in enumerate(calls):
             head = f'template <class... A> __attribute__((noinline, used)) void {THUNK}{k}(A&&... a)'
-            if side[k] == bool(n):
+            if side[k] == n:
                 thunks.append(f"{head} {{ {m.group('callee')}(static_cast<A&&>(a)...); }}")
             else:
                 thunks.append(f'{head};')
@@ -89,4 +108,4 @@ def split_top(text: str, function: str) -> list[str] | None:
         out[start] = '\n'.join(['// hlsdiff: thunks (see hlsdiff/trace/split.py)', *thunks, signature])
         return '\n'.join(out)
 
-    return [part(0), part(1)]
+    return [part(n) for n in range(len(kept))]
