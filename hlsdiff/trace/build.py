@@ -48,6 +48,12 @@ def choose_opt_level(requested: str, io_type: str, n_samples: int) -> str:
 # not in the cache key), only when memory is given back; big io_parallel units still collect.
 GC_PARAMS = ['--param', 'ggc-min-heapsize=1048576']
 
+# io_parallel kernels are spread over more units than cores (trace/split.py) only when they
+# are big: hls4ml's generated im2col code (nnet_code_gen.h) this long or longer. The
+# #1472-shaped model has 11,000 lines (65 s -> 42 s); a 12x12 conv model 700 (4-6 s in two
+# units, 7 s in three).
+SPREAD_LINES = 4000
+
 DEFAULT_CACHE_BYTES = 2 * 1024**3
 BUILD_STRATEGY = 'split-top+pch/2'  # part of every library's cache key
 
@@ -182,7 +188,8 @@ def build(
     try:
         started = time.perf_counter()
         prj = sources.project_dir
-        parts = None if plain or _cores() < 2 or not _OBJCOPY else split_top(sources.top_cpp, sources.project_name)
+        parts = None if plain or _cores() < 2 or not _OBJCOPY else split_top(sources.top_cpp, sources.project_name,
+                                                                              _units(sources))
         header = None if plain else pch() if callable(pch) else pch
         extra = header.flags if header is not None and header.fits(prj / 'firmware', sources.top_cpp, sources.bridge_cpp) else []
         log = work / 'build.log'
@@ -207,6 +214,15 @@ def build(
         raise BuildFailed(exc.message, detail=f'{exc.detail}\nfull compiler log: {kept}') from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _units(sources: Sources) -> int | None:
+    """Two units, or None to let the split spread big io_parallel kernels (SPREAD_LINES)."""
+    try:
+        generated = (sources.project_dir / 'firmware' / 'nnet_utils' / 'nnet_code_gen.h').read_bytes().count(b'\n')
+    except OSError:
+        generated = 0
+    return None if generated >= SPREAD_LINES else 2
 
 
 class _SplitLinkFailed(Exception):
