@@ -28,10 +28,10 @@ OPT_LEVELS = ('0', 'g', '1', '2', '3', 's')
 DEFAULT_OPT_LEVEL = 'auto'
 # Measured on the bundled #1472-shaped model (bench/opt_levels.py, 2 cores, g++ 12, split top
 # unit and precompiled header): build s / ms per sample
-#   io_stream:   -O0 7.6 / 133; -Og 6.5 / 15.7; -O1 9.9 / 12.3; -O2 9.0 / 11.1; -O3 11.5 / 13.3
-#   io_parallel: -O0 28 / 98;   -Og 35 / 13.0;  -O1 81 / 11.1
+#   io_stream:   -O0 6.5 / 120; -Og 6.8 / 14.3; -O1 8.9 / 11.6; -O2 9.0 / 11.2; -O3 9.7 / 12.0
+#   io_parallel: -O0 27 / 94;   -Og 31 / 13.8;  -O1 67 / 13.7
 # -Og minimises build + run for tens to hundreds of samples; a higher level pays off for
-# io_stream past about 600 samples, for io_parallel past about 20,000.
+# io_stream past about 600 samples, for io_parallel not within any usual compare.
 AUTO_O1_SAMPLES = {'io_stream': 600, 'io_parallel': 20000}
 
 
