@@ -8,12 +8,14 @@ loads it instead of parsing them again. It is only used when every ap_types file
 built from is byte-for-byte the project's own (a `--project` gets one built from its own),
 and a failure to build it only means the build runs without it.
 
-Only ap_types, not nnet_utils: they are most of the parsing but only three quarters of what
-writing the header costs (GCC's precompiled headers take longer to write than to parse), so
-it is ready about a second sooner, in time for the build more often; the project's own
-nnet_utils headers, possibly edited or patched, are always parsed from the project (hls4ml
-1.3.0's nnet_sepconv1d_latency.h and nnet_sepconv2d_latency.h even share an include guard,
-so force-including one that the project does not include could change what it means).
+Only ap_types, not nnet_utils: ap_types (with the standard library under it) is most of
+what each unit parses, while the nnet_utils core adds little parsing but a quarter of the
+cost of writing the header (GCC takes longer to write a precompiled header than to parse
+one), so without it the header is ready about a second sooner, in time for the build more
+often. The project's own nnet_utils headers, possibly edited or patched, are always parsed
+from the project (hls4ml 1.3.0's nnet_sepconv1d_latency.h and nnet_sepconv2d_latency.h even
+share an include guard, so force-including one that the project does not include could
+change what it means).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from hlsdiff.trace.build import GC_PARAMS
 HEADER = 'hlsdiff_pch.h'
 # What myproject.h includes before anything else; every hls4ml project includes all three.
 AP_TYPES = ('ap_fixed.h', 'ap_int.h', 'hls_stream.h')
+HEADER_TEXT = '\n'.join(['// hlsdiff: precompiled header (see hlsdiff/trace/pch.py)',
+                         *(f'#include "ap_types/{h}"' for h in AP_TYPES)]) + '\n'
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str
     own, at the lowest priority, and the header is there for the next build.
     """
     contents = {rel: path.read_bytes() for rel, path in headers.items()}
-    text = _header_text(contents)
+    text = HEADER_TEXT
     h = hashlib.sha256()
     for part in (compiler, '\0'.join(flags), text):
         h.update(part.encode() + b'\0')
@@ -158,12 +162,6 @@ def _load(folder: Path) -> Pch | None:
         return Pch(folder, json.loads((folder / 'manifest.json').read_text())['files'])
     except (OSError, ValueError, KeyError):
         return None
-
-
-def _header_text(contents: dict[str, bytes]) -> str:
-    lines = ['// hlsdiff: precompiled header (see hlsdiff/trace/pch.py)']
-    lines += [f'#include "ap_types/{h}"' for h in AP_TYPES]
-    return '\n'.join(lines) + '\n'
 
 
 _GUARD = re.compile(r'#\s*ifndef\s+(\w+)\s*\n\s*#\s*define\s+\1\b')
