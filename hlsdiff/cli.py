@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from hlsdiff import __version__
-from hlsdiff.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_TOOL_FAILED, BadInput, HlsdiffError
+from hlsdiff.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, BadInput, HlsdiffError
 
 IO_TYPES = ('io_parallel', 'io_stream')
 BACKENDS = ('Vivado', 'Vitis')
@@ -45,7 +45,10 @@ def _handle_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from hlsdiff.trace import children
+
         debug = click.get_current_context().find_root().params.get('debug', False)
+        previous = children.install_handlers()
         try:
             return fn(*args, **kwargs)
         except HlsdiffError as exc:
@@ -55,12 +58,15 @@ def _handle_errors(fn):
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:
-            raise Failure('interrupted', EXIT_TOOL_FAILED) from None
-        except Exception as exc:  # a bug or an unforeseen failure of hls4ml/Keras: still one line
+            children.kill_all()
+            raise Failure('interrupted', children.EXIT_SIGINT) from None
+        except Exception as exc:  # a bug of hlsdiff's: still one line, and its own exit code
             if debug:
                 traceback.print_exc()
-            raise Failure(f'internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)',
-                          EXIT_TOOL_FAILED) from None
+            raise Failure(f'internal error (a bug in hlsdiff, please report it): {type(exc).__name__}: {exc} '
+                          '(run with --debug for the traceback)', EXIT_INTERNAL) from None
+        finally:
+            children.restore_handlers(previous)
 
     return wrapper
 
@@ -75,6 +81,10 @@ def main(debug: bool) -> None:
 def conversion_options(fn):
     """Options shared by `compare` and `demo`."""
     options = [
+        click.option('--weights', type=click.Path(dir_okay=False),
+                     help='Weights .h5 of a .json architecture [<stem>_weights.h5 beside it].'),
+        click.option('--custom-objects', help='FILE.py or module:attr with a custom_objects dict (and any '
+                                              'hls4ml extension it registers).'),
         click.option('--config', 'config_path', type=click.Path(dir_okay=False), help='hls4ml config (YAML/JSON) to merge.'),
         click.option('--io-type', type=click.Choice(IO_TYPES), default=None, help='hls4ml IOType [io_parallel].'),
         click.option('--backend', type=click.Choice(BACKENDS), default=None, help='hls4ml backend [Vivado].'),
@@ -123,7 +133,7 @@ def conversion_options(fn):
 @conversion_options
 @_handle_errors
 def compare(model, data, **opts):
-    """Compare MODEL (.h5/.keras/SavedModel) with its hls4ml C-simulation on DATA (.npy/.npz)."""
+    """Compare MODEL (.h5/.keras/.json+weights/SavedModel) with its hls4ml C-simulation on DATA (.npy/.npz)."""
     from hlsdiff.compare import run_compare
 
     code = run_compare(model, data, opts)
@@ -186,12 +196,21 @@ def cache(cache_dir, clear):
     """Show (or --clear) the cache of built C-simulation libraries and precompiled headers."""
     from hlsdiff.trace.build import cache_usage, clear_cache, default_cache_dir
 
+    from hlsdiff.trace import children
+
     where = Path(cache_dir) if cache_dir else default_cache_dir()
     if clear:
-        click.echo(f'removed {clear_cache(where)} cached libraries from {where}')
+        left = children.leftovers(where)
+        click.echo(f'removed {clear_cache(where)} cached libraries from {where}'
+                   + (f', and {len(left)} folder(s) left by stopped runs' if left else ''))
     else:
         libs, headers, size = cache_usage(where)
+        left = children.leftovers(where)
         click.echo(f'{where}: {libs} libraries, {headers} precompiled headers, {size / 1e6:.1f} MB')
+        if left:
+            total = sum(children.folder_size(p) if p.is_dir() else p.stat().st_size for p in left)
+            click.echo(f'left by runs that were killed: {len(left)} folder(s), {total / 1e6:.1f} MB '
+                       '(removed by the next compare or `hlsdiff cache --clear`)')
 
 
 def check_writable(path: str | None, option: str) -> None:

@@ -97,6 +97,7 @@ def _compare_once(model, data, opts, err: Console, patched: bool = False):
         granularity=opts.get('granularity') or 'name',
         part=opts.get('part'),
         config=config,
+        given=tuple(k for k in ('io_type', 'backend', 'part', 'strategy', 'reuse_factor', 'precision') if opts.get(k)),
     )
     prepare = None
     if patched:
@@ -130,8 +131,11 @@ def _compare_once(model, data, opts, err: Console, patched: bool = False):
         if status and done:
             status.update(f'running the C-simulation{label}: sample {done[0]}/{done[1]}')
 
+    from hlsdiff.trace.load import check_model_path
+
+    source = check_model_path(model, opts.get('weights'), opts.get('custom_objects'))
     try:
-        collected = collect(model, data, conv, run, Progress(step=step, csim=csim_progress))
+        collected = collect(source, data, conv, run, Progress(step=step, csim=csim_progress))
     finally:
         if status:
             status.stop()

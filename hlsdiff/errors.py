@@ -6,6 +6,7 @@ EXIT_OK = 0
 EXIT_GATE_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_TOOL_FAILED = 3
+EXIT_INTERNAL = 4  # a bug in hlsdiff itself: never hidden behind 3, which is hls4ml's, g++'s or the C-simulation's
 
 
 class HlsdiffError(Exception):

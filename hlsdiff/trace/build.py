@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hlsdiff.errors import BadInput, BuildFailed
+from hlsdiff.trace import children
 from hlsdiff.trace.split import split_top
 
 OPT_LEVELS = ('0', 'g', '1', '2', '3', 's')
@@ -89,15 +91,57 @@ def cached_library(sources: Sources, levels: tuple[str, ...], cache_dir: Path | 
     for level in levels:
         key = source_key(sources, _key_flags(compile_flags(level, cxx), plain), cxx, digest)
         target = cache_dir / f'{key}.so'
-        if target.exists():
+        if target.exists() and intact(target):
             os.utime(target)
             return BuiltLibrary(target, key, True, 0.0, 0.0, level)
     return None
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+    """$XDG_CACHE_HOME/hlsdiff, else ~/.cache/hlsdiff; with no usable home (HOME='' or '/'),
+    a folder of this user's in the temporary directory rather than /.cache."""
+    base = os.environ.get('XDG_CACHE_HOME')
+    if not base:
+        home = os.path.expanduser('~')
+        if home in ('', '~', '/') or not os.path.isabs(home):
+            return Path(tempfile.gettempdir()) / f'hlsdiff-cache-{os.getuid()}'
+        base = os.path.join(home, '.cache')
     return Path(base) / 'hlsdiff'
+
+
+# What a damaged cache entry did is recorded here and shown once as a note of the compare.
+damaged: list[str] = []
+
+
+def _sidecar(target: Path) -> Path:
+    return target.with_name(target.name + '.sha256')
+
+
+def seal(built: Path, target: Path) -> None:
+    """Record the library's hash beside where it goes, before it goes there."""
+    _sidecar(target).write_text(_file_digest(built))
+
+
+def intact(target: Path) -> bool:
+    """True if the cached library is byte for byte what was built; else it is removed, noted."""
+    try:
+        ok = _sidecar(target).read_text().strip() == _file_digest(target)
+    except OSError:
+        ok = False
+    if not ok:
+        damaged.append(f'the cached library {target.name} was damaged (its hash does not match the one '
+                       'recorded when it was built): removed and built again')
+        for p in (target, _sidecar(target)):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+    return ok
+
+
+def _file_digest(path: Path) -> str:
+    with open(path, 'rb') as f:
+        return hashlib.file_digest(f, 'sha256').hexdigest()
 
 
 @functools.lru_cache(maxsize=None)
@@ -176,7 +220,7 @@ def build(
     key = source_key(sources, _key_flags(flags, plain), cxx)
     cache_dir = Path(cache_dir or default_cache_dir())
     target = cache_dir / f'{key}.so'
-    if use_cache and target.exists():
+    if use_cache and target.exists() and intact(target):
         os.utime(target)  # least recently used goes first when the cache is trimmed
         return BuiltLibrary(target, key, True, 0.0, 0.0, opt_level)
     try:
@@ -184,7 +228,7 @@ def build(
     except OSError as exc:
         raise BuildFailed(f'cannot create the build cache {cache_dir}: {exc.strerror}') from None
 
-    work = Path(tempfile.mkdtemp(prefix=f'build-{key[:8]}-', dir=cache_dir))
+    work = children.temp_dir(f'build-{key[:8]}-', cache_dir)
     try:
         started = time.perf_counter()
         prj = sources.project_dir
@@ -200,6 +244,7 @@ def build(
             lib, peak, extra = _compile(sources, parts, flags, extra, cxx, work, log)
         seconds = time.perf_counter() - started
         if use_cache:
+            seal(lib, target)
             os.replace(lib, target)  # atomic: a concurrent compare sees the whole library or none
             final = target
             _trim(cache_dir, max_cache_bytes, keep=target)
@@ -208,6 +253,8 @@ def build(
             os.replace(lib, final)
         return BuiltLibrary(final, key, False, seconds, peak, opt_level, bool(extra), len(parts or [None]))
     except BuildFailed as exc:
+        if children.stopping():
+            raise
         kept = cache_dir / 'logs' / f'{key}.log'
         kept.parent.mkdir(exist_ok=True)
         shutil.copyfile(work / 'build.log', kept)
@@ -291,33 +338,48 @@ def reap(proc: subprocess.Popen, flags: int) -> tuple[int, int, int]:
 
 def _run_jobs(commands: list[list[str]], log: Path) -> float:
     """Run the commands, as many at once as there are cores, in order (longest first is the
-    caller's business); return the peak RSS (MB) of the largest one."""
+    caller's business); return the peak RSS (MB) of the largest one, compiler processes
+    included (sampled from /proc while they run: children.tree_peak_kb)."""
     if not commands:
         return 0.0
     slots = max(1, _cores())
     pending, running, failed, peak_kb = list(commands), [], False, 0
-    with open(log, 'ab') as out:
-        while pending or running:
-            while pending and len(running) < slots and not failed:
-                cmd = pending.pop(0)
-                out.write((' '.join(cmd) + '\n').encode())
-                out.flush()
-                running.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT))
-            if not running:
-                break
-            # only our own children: other threads run theirs (the C-simulation, the header)
-            for p in list(running):
-                pid, _, rss = reap(p, os.WNOHANG)
-                if pid:
-                    peak_kb = max(peak_kb, rss)
-                    failed |= p.returncode != 0
-                    running.remove(p)
-            if running:
-                time.sleep(0.01)
+    try:
+        with open(log, 'ab') as out:
+            while pending or running:
+                while pending and len(running) < slots and not failed:
+                    cmd = pending.pop(0)
+                    out.write((' '.join(cmd) + '\n').encode())
+                    out.flush()
+                    running.append(children.popen(cmd, stdout=out, stderr=subprocess.STDOUT))
+                if not running:
+                    break
+                # only our own children: other threads run theirs (the C-simulation, the header)
+                for p in list(running):
+                    peak_kb = max(peak_kb, children.tree_peak_kb(p.pid))
+                    pid, _, _ = reap(p, os.WNOHANG)
+                    if pid:
+                        failed |= p.returncode != 0
+                        running.remove(p)
+                        children.forget(p)
+                if children.stopping():
+                    raise BuildFailed('the build was stopped')
+                if running:
+                    time.sleep(0.01)
+    finally:
+        for p in running:  # stopped or failed on the way: no compiler is left behind
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            reap(p, 0)
+            children.forget(p)
     if failed:
         text = log.read_text(errors='replace')
         errors = [line for line in text.splitlines() if re.search(r'\berror\b', line)]
         first = errors[0] if errors else text.strip().splitlines()[-1]
+        if 'No space left on device' in text:
+            first = 'no space left on device'
         raise BuildFailed(f'g++ failed to build the C-simulation library: {first.strip()}', detail='\n'.join(errors[:10]))
     return peak_kb / 1024.0
 
@@ -336,6 +398,7 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+        _sidecar(path).unlink(missing_ok=True)
 
 
 def _trim(cache_dir: Path, max_bytes: int, keep: Path) -> None:
@@ -355,19 +418,25 @@ def _trim(cache_dir: Path, max_bytes: int, keep: Path) -> None:
 
 
 def cache_usage(cache_dir: Path | None = None) -> tuple[int, int, int]:
-    """(number of cached libraries, number of precompiled headers, total size in bytes)."""
-    entries = _entries(Path(cache_dir or default_cache_dir()))
+    """(number of cached libraries, number of precompiled headers, total size in bytes: every
+    file under the cache, unfinished header builds included)."""
+    cache_dir = Path(cache_dir or default_cache_dir())
+    entries = _entries(cache_dir) if cache_dir.is_dir() else []
     libs = sum(1 for p, _, _ in entries if p.suffix == '.so')
-    return libs, len(entries) - libs, sum(size for _, size, _ in entries)
+    return libs, len(entries) - libs, children.folder_size(cache_dir) if cache_dir.is_dir() else 0
 
 
 def clear_cache(cache_dir: Path | None = None) -> int:
-    """Remove every cached library, header, log and conversion; return how many libraries went."""
+    """Remove every cached library, header, log and conversion, and what killed runs left
+    behind; return how many libraries went. A compare running meanwhile keeps going: it runs
+    a private copy of its library (trace/run.py)."""
     cache_dir = Path(cache_dir or default_cache_dir())
     n = 0
     for p in cache_dir.glob('*.so'):
         p.unlink(missing_ok=True)
+        _sidecar(p).unlink(missing_ok=True)
         n += 1
     for sub in ('logs', 'conversions', 'pch'):
         shutil.rmtree(cache_dir / sub, ignore_errors=True)
+    children.reclaim(cache_dir)
     return n

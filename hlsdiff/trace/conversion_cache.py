@@ -13,10 +13,10 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from hlsdiff.layers import LayerInfo
+from hlsdiff.trace import children
 from hlsdiff.trace.plan import Plan
 
 FOLDER = 'conversions'
@@ -24,12 +24,12 @@ MAX_ENTRIES = 64
 _CODE = [Path(__file__).resolve().parent / name for name in ('convert.py', 'mapping.py', 'keras_side.py', 'plan.py')]
 
 
-def key(model_path: Path, conv) -> str:
+def key(model, conv) -> str:
+    """`model` is a load.ModelFile: its file(s), a .json's weights, the user's custom objects."""
     from importlib.metadata import version
 
     h = hashlib.sha256()
-    files = sorted(p for p in Path(model_path).rglob('*') if p.is_file()) if Path(model_path).is_dir() else [Path(model_path)]
-    for p in files:
+    for p in model.files():
         h.update(p.name.encode() + b'\0' + p.read_bytes())
     h.update(json.dumps(dataclasses.asdict(conv), sort_keys=True, default=str).encode())
     h.update(version('hls4ml').encode())
@@ -42,7 +42,20 @@ def _entry(cache_dir: Path, k: str) -> Path:
     return Path(cache_dir) / FOLDER / k
 
 
-def load(cache_dir: Path, k: str) -> Plan | None:
+def project_digest(project: Path) -> str:
+    """A hash of every file of a written project (names and bytes)."""
+    h = hashlib.sha256()
+    for p in sorted(project.rglob('*')):
+        if p.is_file():
+            h.update(str(p.relative_to(project)).encode() + b'\0')
+            with open(p, 'rb') as f:
+                h.update(hashlib.file_digest(f, 'sha256').digest())
+    return h.hexdigest()
+
+
+def load(cache_dir: Path, k: str, notes: list[str] | None = None) -> Plan | None:
+    """The cached conversion, if its files are byte for byte what was stored; a damaged entry
+    is removed (and noted), and the model converted afresh."""
     from hlsdiff.trace.mapping import Ref
     from hlsdiff.trace.project import read_sources
 
@@ -52,8 +65,13 @@ def load(cache_dir: Path, k: str) -> Plan | None:
         return None
     try:
         meta = json.loads(meta_path.read_text())
-        os.utime(entry)
         project = entry / 'project'
+        if meta.get('digest') != project_digest(project):
+            if notes is not None:
+                notes.append('a cached conversion of this model was damaged (its files do not match the hash '
+                             'recorded when it was stored): removed and converted again')
+            raise ValueError('damaged')
+        os.utime(entry)
         return Plan(
             firmware=project / 'firmware',
             sources=read_sources(project, meta['project_name']),
@@ -79,10 +97,11 @@ def store(cache_dir: Path, k: str, plan: Plan) -> None:
     if entry.exists():
         return
     entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{k[:8]}-', dir=entry.parent))
+    tmp = children.temp_dir('hlsdiff-', entry.parent)  # a killed run's is reclaimed (children.leftovers)
     try:
         shutil.copytree(plan.sources.project_dir, tmp / 'project', ignore=shutil.ignore_patterns('*.so', '*.o', '*.tar.gz'))
         meta = {
+            'digest': project_digest(tmp / 'project'),
             'project_name': plan.sources.project_name,
             'input_names': plan.input_names,
             'input_shapes': [list(s) for s in plan.input_shapes],
@@ -113,7 +132,7 @@ def _plain(value):
 
 
 def _trim(folder: Path) -> None:
-    entries = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith('.')),
+    entries = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(('.', 'hlsdiff-'))),
                      key=lambda p: p.stat().st_mtime)
     for p in entries[:-MAX_ENTRIES]:
         shutil.rmtree(p, ignore_errors=True)

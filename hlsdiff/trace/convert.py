@@ -24,6 +24,9 @@ class ConvertOptions:
     part: str | None = None
     config: dict | None = None
     project_name: str = 'myproject'
+    # the options the user gave on the command line: where the config file says otherwise,
+    # the command line wins, with a note
+    given: tuple[str, ...] = ()
 
 
 @dataclass
@@ -76,9 +79,14 @@ def build_config(model, opts: ConvertOptions) -> tuple[dict, dict, list[str]]:
     user = copy.deepcopy(opts.config or {})
     settings = {'io_type': opts.io_type, 'backend': opts.backend, 'part': opts.part}
     if 'HLSConfig' in user:  # a whole project config (hls4ml_config.yml)
-        settings['io_type'] = user.get('IOType', settings['io_type'])
-        settings['backend'] = user.get('Backend', settings['backend'])
-        settings['part'] = user.get('Part', settings['part'])
+        for key, option in (('IOType', 'io_type'), ('Backend', 'backend'), ('Part', 'part')):
+            if key not in user:
+                continue
+            if option in opts.given and user[key] != settings[option]:
+                warnings.append(f'--{option.replace("_", "-")} {settings[option]} overrides {key}: {user[key]} '
+                                'of the --config file')
+            else:
+                settings[option] = user[key]
         user = user['HLSConfig'] or {}
     granularity = opts.granularity
     if 'LayerName' in user and granularity != 'name':
@@ -91,7 +99,9 @@ def build_config(model, opts: ConvertOptions) -> tuple[dict, dict, list[str]]:
         kwargs['default_precision'] = precision
     with contextlib.redirect_stdout(io.StringIO()):
         base = hls4ml.utils.config_from_keras_model(model, **kwargs)
-    known = {layer.name for layer in model.layers}
+    # hls4ml's own names (`<layer>_relu`, `<layer>_softmax`, `<layer>_linear`) are valid keys too
+    known = {layer.name for layer in model.layers} | set(base.get('LayerName') or {})
+    known |= {f'{name}_{suffix}' for name in known for suffix in ('linear', 'relu', 'softmax', 'sigmoid', 'tanh')}
     unknown = sorted(set((user.get('LayerName') or {})) - known)
     if unknown:
         warnings.append(f'--config names layers the model does not have (ignored): {", ".join(unknown)}')
@@ -99,6 +109,14 @@ def build_config(model, opts: ConvertOptions) -> tuple[dict, dict, list[str]]:
             user['LayerName'].pop(name)
     cfg = _deep_merge(base, user)
     model_cfg = cfg.setdefault('Model', {})
+    for key, option in (('Strategy', 'strategy'), ('ReuseFactor', 'reuse_factor')):
+        before, value = (user.get('Model') or {}).get(key), getattr(opts, option)
+        if value and before is not None and str(before).lower() != str(value).lower():
+            warnings.append(f'--{option.replace("_", "-")} {value} overrides Model.{key}: {before} of the --config file')
+    configured = (user.get('Model') or {}).get('Precision')
+    configured = configured.get('default') if isinstance(configured, dict) else configured
+    if opts.precision and configured and configured != opts.precision:
+        warnings.append(f'--precision {opts.precision} overrides Model.Precision: {configured} of the --config file')
     if opts.precision:
         model_cfg['Precision'] = opts.precision if not isinstance(model_cfg.get('Precision'), dict) else {
             **model_cfg['Precision'],

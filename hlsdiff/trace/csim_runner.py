@@ -64,8 +64,18 @@ def run(spec: dict) -> None:
     finally:
         lib.free_trace_storage()
     payload = {f'trace:{k}': v for k, v in results.items()}
+    payload['peak_kb'] = np.array(_own_peak_kb())
     payload.update({f'output:{k}': v for k, v in enumerate(outputs)})
     np.savez(spec['result'], **payload)
+
+
+def _own_peak_kb() -> int:
+    """This process image's peak RSS (VmHWM: not the pages of the parent it was forked from)."""
+    try:
+        with open('/proc/self/status') as f:
+            return next(int(line.split()[1]) for line in f if line.startswith('VmHWM:'))
+    except (OSError, StopIteration, ValueError):
+        return 0
 
 
 if __name__ == '__main__':

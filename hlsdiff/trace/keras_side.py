@@ -24,6 +24,9 @@ class KerasReference:
         self.tf = stack.load().tf
         self.model = model
         self.layers = {layer.name: layer for layer in model.layers}
+        for t in model.inputs:  # a Sequential model's input layer is not in model.layers
+            layer = t._keras_history.layer
+            self.layers.setdefault(layer.name, layer)
         self.twins = {}
         self.input_names = [t.name.split(':')[0] for t in model.inputs]
         self.input_layer_names = [layer.name for layer in model.layers if type(layer).__name__ == 'InputLayer']

@@ -14,7 +14,36 @@ import numpy as np
 
 from hlsdiff.errors import BadInput
 
-MODEL_SUFFIXES = ('.h5', '.hdf5', '.keras')
+MODEL_SUFFIXES = ('.h5', '.hdf5', '.keras', '.json')
+# Formats other frontends of hls4ml take, which this stack (tf_keras 2.15) does not.
+NOT_SUPPORTED = {
+    '.onnx': 'ONNX models (hls4ml\'s QONNX frontend needs numpy>=2)',
+    '.pt': 'PyTorch models', '.pth': 'PyTorch models', '.ts': 'PyTorch models',
+    '.tflite': 'TensorFlow Lite models', '.pb': 'frozen TensorFlow graphs',
+}
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """Where the model comes from: a file or SavedModel folder, the weights of a `.json`
+    architecture, and the user's custom objects (`--custom-objects`)."""
+
+    path: Path
+    weights: Path | None = None
+    custom_objects: str | None = None
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def files(self) -> list[Path]:
+        """Every file whose bytes define the model (for the conversion cache's key)."""
+        files = sorted(p for p in self.path.rglob('*') if p.is_file()) if self.path.is_dir() else [self.path]
+        if self.weights is not None:
+            files.append(self.weights)
+        source = custom_objects_file(self.custom_objects)
+        if source is not None:
+            files.append(source)
+        return files
 
 
 @dataclass(frozen=True)
@@ -30,25 +59,139 @@ class Samples:
         return int(self.arrays[0].shape[0])
 
 
-def check_model_path(path: str | os.PathLike) -> Path:
+HDF5_SIGNATURE = b'\x89HDF\r\n\x1a\n'
+
+
+def check_model_path(path, weights: str | os.PathLike | None = None,
+                     custom_objects: str | None = None) -> ModelFile:
     """Fail fast, without TensorFlow, on a model path that cannot be a Keras model."""
+    if isinstance(path, ModelFile):
+        return path
     p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix in NOT_SUPPORTED:
+        raise BadInput(f'{p}: {NOT_SUPPORTED[suffix]} are not supported yet: hlsdiff takes Keras/QKeras models '
+                       '(.h5, .keras, a SavedModel folder, or a .json architecture with its weights)')
     if not p.exists():
         raise BadInput(f'model file not found: {p}')
+    if custom_objects:
+        custom_objects_file(custom_objects)  # a missing file is bad input before any work
     if p.is_dir():
         if not (p / 'saved_model.pb').exists():
             raise BadInput(f'{p} is a folder but not a SavedModel (no saved_model.pb)')
-        return p
-    if p.suffix.lower() not in MODEL_SUFFIXES:
-        raise BadInput(f'{p}: not a Keras model file (expected .h5, .keras or a SavedModel folder)')
+        return ModelFile(p, None, custom_objects)
+    if suffix not in MODEL_SUFFIXES:
+        raise BadInput(f'{p}: not a Keras model file (expected .h5, .keras, .json with weights, or a SavedModel folder)')
+    if suffix == '.json':
+        return ModelFile(p, _weights_for(p, weights), custom_objects)
+    if weights is not None:
+        raise BadInput(f'--weights is for a .json architecture; {p.name} holds its own weights')
     with open(p, 'rb') as f:
         head = f.read(8)
-    if p.suffix.lower() == '.keras':
+    if suffix == '.keras':
         if not zipfile.is_zipfile(p):
             raise BadInput(f'{p}: corrupt .keras file (not a zip archive)')
-    elif head != b'\x89HDF\r\n\x1a\n':
+        _refuse_keras3(p)
+    elif head != HDF5_SIGNATURE:
         raise BadInput(f'{p}: corrupt or not an HDF5 Keras model (bad file signature)')
-    return p
+    else:
+        _refuse_weights_only(p)
+    return ModelFile(p, None, custom_objects)
+
+
+def _weights_for(arch: Path, weights) -> Path:
+    """The weights of a .json architecture: --weights, or `<stem>_weights.h5` beside it."""
+    if weights is not None:
+        w = Path(weights)
+        if not w.exists():
+            raise BadInput(f'weights file not found: {w}')
+    else:
+        candidates = [arch.with_name(f'{arch.stem}_weights.h5'), arch.with_name(f'{arch.stem}.h5')]
+        w = next((c for c in candidates if c.exists()), None)
+        if w is None:
+            raise BadInput(f'{arch}: a .json architecture needs its weights: put them in '
+                           f'{candidates[0].name} beside it, or give --weights FILE')
+    with open(w, 'rb') as f:
+        if f.read(8) != HDF5_SIGNATURE:
+            raise BadInput(f'{w}: corrupt or not an HDF5 weights file (bad file signature)')
+    return w
+
+
+def _refuse_keras3(path: Path) -> None:
+    """A `.keras` file written by Keras 3 cannot be read by tf_keras 2.15, nor re-saved by it."""
+    import json
+
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        meta = json.loads(z.read('metadata.json')) if 'metadata.json' in names else {}
+    version = str(meta.get('keras_version', ''))
+    if version.startswith('3'):
+        raise BadInput(f'{path}: a Keras {version} model: Keras 3 models are not supported by this stack '
+                       '(hls4ml 1.3.0 with QKeras on tf_keras 2.15); use a model built and saved with tf_keras/Keras 2')
+
+
+def _refuse_weights_only(path: Path) -> None:
+    """An .h5 with weights and no architecture (model.save_weights): say what is missing."""
+    try:
+        import h5py
+    except ImportError:
+        return
+    try:
+        with h5py.File(path, 'r') as f:
+            has_config = 'model_config' in f.attrs
+            weights_only = not has_config and ('layer_names' in f.attrs or 'model_weights' not in f)
+    except OSError as exc:
+        raise BadInput(f'{path}: corrupt HDF5 file ({exc})') from None
+    if weights_only:
+        raise BadInput(f'{path}: holds weights but no model architecture; give the architecture .json '
+                       f'as MODEL (with --weights {path.name}), or save the whole model with model.save()')
+
+
+def custom_objects_file(spec: str | None) -> Path | None:
+    """The file behind `--custom-objects FILE.py` (None for `module:attr`); checked it exists."""
+    if not spec:
+        return None
+    if spec.endswith('.py') or os.sep in spec:
+        p = Path(spec)
+        if not p.is_file():
+            raise BadInput(f'--custom-objects: file not found: {p}')
+        return p
+    return None
+
+
+def import_custom_objects(spec: str | None) -> dict:
+    """Import the user's module (`FILE.py` or `module[:attr]`) and return its custom objects.
+
+    Importing it also runs any hls4ml extension it registers
+    (`hls4ml.model.extensions.register_extension_layer`...), so the conversion uses it.
+    """
+    import importlib
+    import importlib.util
+
+    if not spec:
+        return {}
+    attr = 'custom_objects'
+    try:
+        path = custom_objects_file(spec)
+        if path is not None:
+            module_spec = importlib.util.spec_from_file_location(f'hlsdiff_custom_{path.stem}', path)
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[module_spec.name] = module
+            module_spec.loader.exec_module(module)
+        else:
+            name, _, attr = spec.partition(':')
+            attr = attr or 'custom_objects'
+            module = importlib.import_module(name)
+    except BadInput:
+        raise
+    except Exception as exc:  # the user's code failed to import: their bug, one line
+        raise BadInput(f'--custom-objects {spec}: importing it failed: {type(exc).__name__}: {exc}') from None
+    found = getattr(module, attr, None)
+    if found is None:
+        return {}
+    if not isinstance(found, dict):
+        raise BadInput(f'--custom-objects {spec}: {attr} must be a dict of name -> class, got {type(found).__name__}')
+    return dict(found)
 
 
 def read_data(path: str | os.PathLike) -> dict[str, np.ndarray] | np.ndarray:
@@ -170,17 +313,29 @@ def _keras_v3_as_h5(path: Path, folder: Path) -> Path:
     return target
 
 
-def load_model(path: Path):
-    """Load a Keras/QKeras model with QKeras objects registered; never compile it."""
+def load_model(source):
+    """Load a Keras/QKeras model with QKeras (and the user's) objects registered; never compile it."""
     from hlsdiff.trace import stack
 
-    if Path(path).suffix.lower() == '.keras':
+    source = source if isinstance(source, ModelFile) else ModelFile(Path(source))
+    path = source.path
+    if path.suffix.lower() == '.keras':
         with tempfile.TemporaryDirectory(prefix='hlsdiff-keras-') as tmp:
-            return load_model(_keras_v3_as_h5(Path(path), Path(tmp)))
+            return load_model(ModelFile(_keras_v3_as_h5(path, Path(tmp)), None, source.custom_objects))
     s = stack.load()
+    objects = {**s.custom_objects, **import_custom_objects(source.custom_objects)}
     try:
         with stack.no_autograph():
-            return s.keras.models.load_model(str(path), custom_objects=s.custom_objects, compile=False)
+            if source.weights is not None:
+                model = s.keras.models.model_from_json(path.read_text(errors='replace'), custom_objects=objects)
+                model.load_weights(str(source.weights))
+                return model
+            return s.keras.models.load_model(str(path), custom_objects=objects, compile=False)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if 'FixedPointQuantizer' in first or 'HGQ' in first:
+            raise BadInput(f'{path}: an HGQ proxy model: not supported yet (HGQ v1 builds its layers on the '
+                           'keras 2.15 package, hlsdiff and QKeras on tf_keras)') from None
+        if 'Unknown layer' in first or 'Unknown object' in first:
+            first += ' (give its class with --custom-objects FILE.py)'
         raise BadInput(f'{path}: cannot load as a Keras model: {first}') from None

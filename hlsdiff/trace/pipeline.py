@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ from hlsdiff.errors import BadInput
 from hlsdiff.fixedpoint import parse_type, quantize
 from hlsdiff.layers import Collected, LayerArrays
 from hlsdiff.trace import build as build_mod
+from hlsdiff.trace import children
 from hlsdiff.trace import conversion_cache
 from hlsdiff.trace import pch as pch_mod
 from hlsdiff.trace.plan import Plan
@@ -65,12 +65,16 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
     model_path = check_model_path(model_path)
     data = read_data(data_path)
     project = open_project(run.project_dir) if run.project_dir else None
+    scratch = children.temp_dir('hlsdiff-')
+    cache_notes: list[str] = []
+    run = _usable_cache(run, scratch, cache_notes)
+    cache_dir = Path(run.cache_dir)
+    children.reclaim(cache_dir if run.use_cache else None)
+    build_mod.damaged.clear()
     reusable = project is None and run.output_dir is None and run.prepare_project is None and run.use_cache
-    cache_dir = Path(run.cache_dir or build_mod.default_cache_dir())
     key = conversion_cache.key(model_path, conv) if reusable else None
-    plan = conversion_cache.load(cache_dir, key) if key else None
+    plan = conversion_cache.load(cache_dir, key, cache_notes) if key else None
 
-    scratch = Path(tempfile.mkdtemp(prefix='hlsdiff-'))
     pool = ThreadPoolExecutor(max_workers=1)
     header = _HeaderJob()
     try:
@@ -90,7 +94,7 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
             raise BadInput(f'the model input shape {input_shapes} has unknown dimensions; hls4ml needs fixed shapes')
         if samples is None:
             samples = fit_to_inputs(data, input_names, input_shapes, run.samples)
-        notes = [samples.note] if samples.note else []
+        notes = cache_notes + ([samples.note] if samples.note else [])
         lap('load')
 
         if plan is None:
@@ -119,6 +123,9 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
         header.cancel()
         pool.shutdown(wait=True)
         shutil.rmtree(scratch, ignore_errors=True)
+    notes.extend(dict.fromkeys(build_mod.damaged))
+    if not lib.cached and not run.use_cache:
+        lib.path.unlink(missing_ok=True)  # built for this compare only
 
     timings.update(
         conversion_cached=timings.get('convert') is None,
@@ -144,6 +151,23 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
         notes=notes,
         timings=timings,
     )
+
+
+def _usable_cache(run: RunOptions, scratch: Path, notes: list[str]) -> RunOptions:
+    """The cache folder if it can be written; else a compare without the cache, and a note."""
+    import dataclasses
+
+    cache_dir = Path(run.cache_dir or build_mod.default_cache_dir())
+    if run.use_cache:
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            probe = children.temp_dir('probe-', cache_dir)
+            probe.rmdir()
+            return dataclasses.replace(run, cache_dir=cache_dir)
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+            notes.append(f'the cache {cache_dir} cannot be used ({why}): compared without it')
+    return dataclasses.replace(run, cache_dir=scratch / 'cache', use_cache=False)
 
 
 def _convert(model, input_names, input_shapes, conv, run, project, scratch, notes) -> Plan:
@@ -321,7 +345,8 @@ class _HeaderJob:
 def _settings(conv: ConvertOptions) -> dict:
     cfg = conv.config or {}
     if 'HLSConfig' in cfg:
-        return {'io_type': cfg.get('IOType', conv.io_type), 'backend': cfg.get('Backend', conv.backend)}
+        return {'io_type': conv.io_type if 'io_type' in conv.given else cfg.get('IOType', conv.io_type),
+                'backend': conv.backend if 'backend' in conv.given else cfg.get('Backend', conv.backend)}
     return {'io_type': conv.io_type, 'backend': conv.backend}
 
 
@@ -360,16 +385,18 @@ def _assemble(infos, refs, reference, expected, traces, data_by_name) -> dict[st
         ref = refs.get(info.name)
         if ref is None:
             continue
-        kshape = reference.tensor_shape(ref.tensor)
         if ref.tensor[0] == 'input':
-            data = data_by_name[info.name]
+            data = data_by_name.get(info.name)
+            if data is None:  # hls4ml named the input differently: the inputs in order
+                data = list(data_by_name.values())[[i.name for i in infos if refs.get(i.name) and
+                                                    refs[i.name].tensor[0] == 'input'].index(info.name)]
             ftype = parse_type(info.result_type)
             actual = quantize(data, ftype) if ftype else data.copy()
             arrays[info.name] = LayerArrays(data, actual, None)
             continue
         exp = expected[ref.tensor]
         raw = traces.get(info.name)
-        act = _shape_like(raw, kshape)
+        act = _shape_like(raw, exp.shape[1:])
         arrays[info.name] = LayerArrays(exp, act, None)
     for info in infos:
         ref = refs.get(info.name)

@@ -6,9 +6,8 @@ import json
 import os
 import re
 import signal
-import subprocess
+import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from hlsdiff.errors import SimulationFailed
+from hlsdiff.trace import children
 from hlsdiff.trace.build import reap
 
 _ASSERT_RE = re.compile(r"(?P<file>[^\s:]+\.h):(?P<line>\d+): (?P<func>.*?): Assertion [`'](?P<expr>.*)' failed")
@@ -50,12 +50,20 @@ def run_library(
     if shards is None:
         shards = min(os.cpu_count() or 1, 2) if n >= 8 else 1
     bounds = np.linspace(0, n, shards + 1).astype(int)
-    with tempfile.TemporaryDirectory(prefix='hlsdiff-run-') as tmp:
-        tmp = Path(tmp)
+    tmp = children.temp_dir('hlsdiff-run-')
+    try:
+        # a private copy of the library and the weights it reads: `hlsdiff cache --clear` (or
+        # the cache's size limit) during the run cannot take them away
+        private = tmp / 'lib.so'
+        shutil.copyfile(library, private)
+        workdir = tmp / 'firmware'
+        workdir.mkdir()
+        if (Path(firmware_dir) / 'weights').is_dir():
+            shutil.copytree(Path(firmware_dir) / 'weights', workdir / 'weights')
         env = dict(os.environ)
         env['PYTHONPATH'] = os.pathsep.join([str(Path(__file__).resolve().parents[2]), env.get('PYTHONPATH', '')])
         started = time.perf_counter()
-        children = []
+        shards_running = []
         for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
             shard = tmp / f'shard{k}'
             shard.mkdir()
@@ -64,67 +72,83 @@ def run_library(
                 p = shard / f'input{j}.npy'
                 np.save(p, np.ascontiguousarray(arr[lo:hi].reshape(hi - lo, -1), dtype=np.float64))
                 in_paths.append(str(p))
-            spec = {'library': str(Path(library).resolve()), 'function': function, 'inputs': in_paths,
+            spec = {'library': str(private), 'function': function, 'inputs': in_paths,
                     'output_sizes': output_sizes, 'traced': traced, 'result': str(shard / 'result.npz')}
             (shard / 'spec.json').write_text(json.dumps(spec))
             with open(shard / 'stderr.txt', 'wb') as err, open(shard / 'stdout.txt', 'wb') as out:
-                proc = subprocess.Popen([sys.executable, '-m', 'hlsdiff.trace.csim_runner', str(shard / 'spec.json')],
-                                        cwd=firmware_dir, stdout=out, stderr=err, env=env)
-            children.append((proc, shard))
-        statuses, peak_kb = _wait_all(children, timeout, progress)
+                proc = children.popen([sys.executable, '-m', 'hlsdiff.trace.csim_runner', str(shard / 'spec.json')],
+                                      cwd=workdir, stdout=out, stderr=err, env=env)
+            shards_running.append((proc, shard))
+        try:
+            statuses, peak_kb = _wait_all(shards_running, timeout, progress)
+        finally:
+            for proc, _ in shards_running:
+                if proc.returncode is None:
+                    proc.kill()
+                    reap(proc, 0)
+                children.forget(proc)
         seconds = time.perf_counter() - started
-        logs = [(shard / 'stderr.txt').read_text(errors='replace') for _, shard in children]
+        logs = [(shard / 'stderr.txt').read_text(errors='replace') for _, shard in shards_running]
         for status, stderr in zip(statuses, logs):  # a shard that failed explains the others' stop
             if status is not None and os.waitstatus_to_exitcode(status) != 0:
                 raise _failure(os.waitstatus_to_exitcode(status), stderr, layer_by_index)
         if any(status is None for status in statuses):
             raise SimulationFailed(f'the C-simulation ran longer than --timeout {timeout:g} s and was stopped',
                                    detail=_tail(logs[0]))
+        short = _short_weights(logs, workdir / 'weights')
+        if short:
+            raise SimulationFailed(f'the C-simulation read too few weights: {short}; the project\'s weights '
+                                   'are damaged (a cached conversion: `hlsdiff cache --clear`)', detail=_tail(logs[0]))
         parts = []
-        for _, shard in children:
+        for _, shard in shards_running:
             if not (shard / 'result.npz').exists():
                 raise SimulationFailed('the C-simulation stopped without its results',
                                        detail=_tail((shard / 'stderr.txt').read_text(errors='replace')))
             with np.load(shard / 'result.npz') as res:
                 parts.append({k: res[k] for k in res.files})
+            peak_kb = max(peak_kb, int(parts[-1].get('peak_kb', 0)))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     traces = {k[len('trace:'):]: np.concatenate([p[k] for p in parts]) for k in parts[0] if k.startswith('trace:')}
     outputs = [np.concatenate([p[f'output:{k}'] for p in parts]) for k in range(len(output_sizes))]
     return CsimRun(traces, outputs, seconds, peak_kb / 1024.0)
 
 
-def _wait_all(children, timeout, progress):
+def _wait_all(shards, timeout, progress):
     """Wait for every child; on timeout kill the rest. Returns (wait statuses or None, peak RSS kB)."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    statuses: list = [None] * len(children)
-    done = [False] * len(children)
+    statuses: list = [None] * len(shards)
+    done = [False] * len(shards)
     peak = 0
     while not all(done):
-        for i, (proc, _) in enumerate(children):
+        for i, (proc, _) in enumerate(shards):
             if done[i]:
                 continue
-            pid, status, rss = reap(proc, os.WNOHANG)
+            peak = max(peak, children.tree_peak_kb(proc.pid))
+            pid, status, _ = reap(proc, os.WNOHANG)
             if pid:
                 statuses[i], done[i] = status, True
-                peak = max(peak, rss)
                 if proc.returncode != 0:  # one shard failed: the others cannot help
-                    _kill_rest(children, done)
+                    _kill_rest(shards, done)
                     return statuses, peak
+        if children.stopping():
+            raise SimulationFailed('the C-simulation was stopped')
         if deadline is not None and time.monotonic() > deadline:
-            for i, (proc, _) in enumerate(children):
+            for i, (proc, _) in enumerate(shards):
                 if not done[i]:
                     proc.kill()
-                    peak = max(peak, reap(proc, 0)[2])
+                    reap(proc, 0)
             return [None if not d else s for d, s in zip(done, statuses)], peak
         if progress is not None:
-            counts = [_last_progress(shard / 'stderr.txt') for _, shard in children]
+            counts = [_last_progress(shard / 'stderr.txt') for _, shard in shards]
             if all(counts):
                 progress((sum(c[0] for c in counts), sum(c[1] for c in counts)))
         time.sleep(0.02)
     return statuses, peak
 
 
-def _kill_rest(children, done) -> None:
-    for i, (proc, _) in enumerate(children):
+def _kill_rest(shards, done) -> None:
+    for i, (proc, _) in enumerate(shards):
         if not done[i]:
             proc.kill()
             reap(proc, 0)
@@ -140,6 +164,29 @@ def _last_progress(path: Path) -> tuple[int, int] | None:
         return None
     _, done, total = lines[-1].split()
     return int(done), int(total)
+
+
+_SHORT_RE = re.compile(r'ERROR: Expected (\d+) values but read only (\d+) values')
+
+
+def _short_weights(logs: list[str], weights: Path) -> str:
+    """hls4ml's loader prints this and goes on with zeros: name the file(s) it read short."""
+    for log in logs:
+        m = _SHORT_RE.search(log)
+        if not m:
+            continue
+        expected, got = int(m.group(1)), int(m.group(2))
+        named = []
+        for path in sorted(weights.glob('*.txt')):
+            try:
+                text = path.read_text(errors='replace').split('\n', 1)[0]
+            except OSError:
+                continue
+            if text.count(',') + 1 == got or (got == 0 and not text.strip()):
+                named.append(path.name)
+        where = f'weights/{", weights/".join(named)}' if named else 'a weights file'
+        return f'{where} holds {got} of {expected} values'
+    return ''
 
 
 def _tail(text: str, n: int = 15) -> str:
