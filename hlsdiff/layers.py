@@ -61,3 +61,5 @@ class Collected:
     samples: int = 0
     notes: list[str] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+    emulation: dict = field(default_factory=dict)  # hls4ml layer -> emulate.Emulation
+    emulator: object = None  # emulate.Emulator: what-if evaluation of other types (None if unavailable)

@@ -119,6 +119,8 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
         with no_autograph():
             arrays = _assemble(plan.infos, plan.refs, reference, expected, csim.traces, dict(zip(input_names, samples.arrays)))
         lap('local')
+        emulator, emulation = _emulate(plan, csim.traces, dict(zip(input_names, samples.arrays)), notes)
+        lap('emulate')
     finally:
         header.cancel()
         pool.shutdown(wait=True)
@@ -150,7 +152,23 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
         samples=samples.count,
         notes=notes,
         timings=timings,
+        emulation=emulation,
+        emulator=emulator,
     )
+
+
+def _emulate(plan: Plan, traces: dict, data_by_name: dict, notes: list[str]):
+    """Every layer emulated from the C-simulation's own inputs (hlsdiff/emulate)."""
+    from hlsdiff.emulate import Emulator, read_program
+
+    try:
+        program = read_program(plan.firmware, plan.sources.project_name)
+    except (OSError, ValueError) as exc:
+        notes.append(f'the project could not be read for the emulation ({exc}): no layer is emulated')
+        return None, {}
+    inputs = {name: data_by_name.get(name, arr) for name, arr in zip(plan.hls_inputs, data_by_name.values())}
+    emulator = Emulator(program, traces, inputs)
+    return emulator, {info.name: emulator.verdict(info.name, traces.get(info.name)) for info in plan.infos}
 
 
 def _usable_cache(run: RunOptions, scratch: Path, notes: list[str]) -> RunOptions:
@@ -386,12 +404,17 @@ def _assemble(infos, refs, reference, expected, traces, data_by_name) -> dict[st
         if ref is None:
             continue
         if ref.tensor[0] == 'input':
-            data = data_by_name.get(info.name)
+            data = data_by_name.get(ref.tensor[1])
             if data is None:  # hls4ml named the input differently: the inputs in order
-                data = list(data_by_name.values())[[i.name for i in infos if refs.get(i.name) and
-                                                    refs[i.name].tensor[0] == 'input'].index(info.name)]
-            ftype = parse_type(info.result_type)
-            actual = quantize(data, ftype) if ftype else data.copy()
+                inputs = [i.name for i in infos if i.class_name == 'Input']
+                data = list(data_by_name.values())[inputs.index(ref.tensor[1])] if ref.tensor[1] in inputs else None
+            if data is None:
+                continue
+            if info.class_name == 'Input':  # not traced: the data as the C-simulation stores it
+                ftype = parse_type(info.result_type)
+                actual = quantize(data, ftype) if ftype else data.copy()
+            else:  # a copy of the input (io_stream's Clone): its trace
+                actual = _shape_like(traces.get(info.name), data.shape[1:])
             arrays[info.name] = LayerArrays(data, actual, None)
             continue
         exp = expected[ref.tensor]
@@ -400,7 +423,7 @@ def _assemble(infos, refs, reference, expected, traces, data_by_name) -> dict[st
         arrays[info.name] = LayerArrays(exp, act, None)
     for info in infos:
         ref = refs.get(info.name)
-        if ref is None or ref.tensor[0] == 'input' or arrays[info.name].actual is None:
+        if ref is None or info.class_name == 'Input' or info.name not in arrays or arrays[info.name].actual is None:
             continue
         ins = [arrays.get(p) for p in ref.inputs]
         if not ref.inputs or any(a is None or a.actual is None for a in ins):

@@ -1,0 +1,206 @@
+"""Emulate exactly what each layer's hls4ml types imply, from the C-simulation's own inputs.
+
+For every kernel call of the generated project (`program.py` reads it), the values the
+kernel must write are computed in integer numpy (`kernels.py`, `arith.py`) from the values
+the C-simulation itself fed that layer (the trace of the layer before it). Then:
+
+- C-simulation == emulation in every element: the layer computes what its configured types
+  say. Any error it adds is the configuration's, and `what_if` re-runs it with one type
+  changed to show which type is responsible.
+- They differ: the kernel does not compute what its types say: a kernel defect, proven.
+
+Pure: no hls4ml, no Keras; reads only the project's files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hlsdiff.emulate import arith
+from hlsdiff.emulate.arith import Fx
+from hlsdiff.emulate.kernels import NotEmulated, run
+from hlsdiff.emulate.program import Call, Program, read_program
+from hlsdiff.fixedpoint import FixedType
+
+__all__ = ['Emulation', 'Emulator', 'NotEmulated', 'read_program']
+
+
+@dataclass(frozen=True)
+class Emulation:
+    """One layer's verdict: `bit-exact`, `differs` or `not-emulated` (with the reason)."""
+
+    status: str
+    differing: int = 0
+    total: int = 0
+    max_lsb: float = 0.0
+    channels: tuple[int, ...] = ()
+    reason: str | None = None
+    equals_input_channels: tuple[int, ...] = ()  # differing channels that equal the layer's input
+
+    def to_json(self) -> dict:
+        return {'status': self.status, 'differing': self.differing, 'max_lsb': self.max_lsb,
+                'channels': list(self.channels), 'reason': self.reason}
+
+
+class Emulator:
+    """The project's program and the C-simulation's values; emulates layer by layer."""
+
+    def __init__(self, program: Program, traces: dict[str, np.ndarray], inputs: dict[str, np.ndarray]):
+        self.program = program
+        self.traces = traces
+        self.inputs = inputs  # top-function input variable -> float data (N, size)
+        self.calls = {c.layer: c for c in program.calls if c.layer}
+
+    @classmethod
+    def from_project(cls, firmware: Path, project_name: str, traces, inputs) -> Emulator:
+        return cls(read_program(firmware, project_name), traces, inputs)
+
+    def _result_type(self, call: Call) -> FixedType:
+        name = call.type_args[1] if call.function == 'clone_stream' else call.type_args[-2]
+        t = self.program.fixed(name)
+        if t is None:
+            raise NotEmulated(f'result type {self.program.resolve(name)} is not an ap_fixed type')
+        return t
+
+    def _input(self, var: str) -> tuple[Fx, FixedType]:
+        """The exact values the C-simulation fed through `var`, and their type."""
+        p = self.program
+        var = p.source(var)
+        if var in p.producer:
+            src = p.calls[p.producer[var]]
+            t = self._result_type(src)
+            trace = self.traces.get(src.layer) if src.layer else None
+            if trace is None:
+                raise NotEmulated(f'no trace of {src.layer or var}, the layer before it')
+            return arith.exact(trace, t.fractional), t
+        if var in p.top_inputs:
+            data = self.inputs.get(var)
+            if data is None:
+                raise NotEmulated(f'no data for input {var}')
+            # the bridge stores the double data in input_t: ap_fixed's constructor from double
+            t = self._top_input_type(var)
+            return arith.from_double(data.reshape(data.shape[0], -1), t), t
+        raise NotEmulated(f'{var} is written by nothing the emulation knows')
+
+    def _top_input_type(self, var: str) -> FixedType:
+        for call in self.program.calls:
+            args = [self.program.source(a) for a in call.args]
+            if var in args:
+                idx = args.index(var)
+                t = self.program.fixed(call.type_args[idx] if idx < len(call.type_args) - 1 else call.type_args[0])
+                if t is not None:
+                    return t
+        raise NotEmulated(f'the type of input {var} is unknown')
+
+    def emulate(self, layer: str, override: dict[str, str] | None = None) -> Fx:
+        """The exact values `layer` must write; `override` changes config types (what-if)."""
+        call = self.calls.get(layer)
+        if call is None:
+            raise NotEmulated('no kernel call of this layer in the project')
+        inputs, types = [], []
+        for var in _input_vars(call, self.program):
+            x, t = self._input(var)
+            inputs.append(x)
+            types.append(t)
+        program = self.program
+        result = self._result_type(call)
+        if override:
+            program, result = _with_types(program, call, override, result)
+        return run(program, call, inputs, result, types[0] if types else None)
+
+    def verdict(self, layer: str, actual: np.ndarray | None) -> Emulation:
+        """Compare the C-simulation's values of `layer` with the emulation."""
+        if actual is None:
+            return Emulation('not-emulated', reason='the C-simulation has no trace of this layer')
+        try:
+            emulated = self.emulate(layer)
+            result = self._result_type(self.calls[layer])
+        except NotEmulated as exc:
+            return Emulation('not-emulated', reason=str(exc))
+        except (OSError, ValueError, KeyError, IndexError) as exc:  # a file or layout this emulation does not know
+            return Emulation('not-emulated', reason=f'{type(exc).__name__}: {exc}')
+        act = np.asarray(actual, dtype=np.float64).reshape(actual.shape[0], -1)
+        emu = emulated.to_float().reshape(act.shape[0], -1) if emulated.v.size == act.size else None
+        if emu is None:
+            return Emulation('not-emulated', reason=f'the emulation has {emulated.v.size // max(1, act.shape[0])} values '
+                                                    f'per sample, the trace {act.shape[1]}')
+        diff = np.abs(act - emu)
+        bad = diff > 0
+        n_bad = int(bad.sum())
+        if n_bad == 0:
+            return Emulation('bit-exact', 0, int(act.size))
+        channels = self._channels(layer, act.shape[1])
+        per_ch = bad.reshape(act.shape[0], -1, channels).any(axis=(0, 1)) if channels else np.array([])
+        chans = tuple(int(c) for c in np.flatnonzero(per_ch))
+        return Emulation('differs', n_bad, int(act.size), float(diff.max() / result.lsb), chans,
+                         equals_input_channels=self._equal_to_input(layer, act, chans, channels))
+
+    def _channels(self, layer: str, size: int) -> int:
+        call = self.calls[layer]
+        cfg = self.program.configs.get(call.type_args[-1])
+        for key in ('n_filt', 'n_out', 'n_chan'):
+            c = cfg.int(key) if cfg else None
+            if c and size % c == 0:
+                return c
+        return 1
+
+    def _equal_to_input(self, layer, act, chans, channels) -> tuple[int, ...]:
+        """Differing channels whose values equal the layer's input there (a pass-through)."""
+        call = self.calls[layer]
+        try:
+            x, _ = self._input(_input_vars(call, self.program)[0])
+        except NotEmulated:
+            return ()
+        xin = x.to_float()
+        if xin.shape[1] == act.shape[1] or not channels:
+            pass
+        cfg = self.program.configs.get(call.type_args[-1])
+        in_ch = cfg.int('n_chan') if cfg else None
+        if not in_ch or in_ch != channels:
+            return ()
+        h_out = act.reshape(act.shape[0], -1, channels)
+        g = {k: cfg.int(k, 0) for k in ('in_height', 'in_width', 'out_height', 'out_width', 'pad_top', 'pad_left')}
+        if not g['out_width']:
+            return ()
+        h_in = xin.reshape(xin.shape[0], max(g['in_height'], 1), g['in_width'], channels)
+        oh, ow = max(g['out_height'], 1), g['out_width']
+        off_h = (h_in.shape[1] - oh) // 2
+        off_w = (h_in.shape[2] - ow) // 2
+        centre = h_in[:, off_h:off_h + oh, off_w:off_w + ow].reshape(xin.shape[0], -1, channels)
+        if centre.shape != h_out.shape:
+            return ()
+        return tuple(c for c in chans if np.allclose(h_out[..., c], centre[..., c]))
+
+
+def _input_vars(call: Call, program: Program) -> list[str]:
+    fn = call.function
+    args = [a for a in call.args if a not in program.weights]
+    if fn in ('add', 'subtract', 'multiply', 'average', 'maximum', 'minimum', 'dot1d') or fn.startswith('concatenate'):
+        return args[:2]
+    return args[:1]
+
+
+def _with_types(program: Program, call: Call, override: dict[str, str], result: FixedType):
+    """A copy of the program in which this call's config has the given types ('result' too)."""
+    configs = dict(program.configs)
+    name = call.type_args[-1]
+    if name in configs:
+        cfg = dataclasses.replace(configs[name], types=dict(configs[name].types))
+        mult_name = cfg.types.get('mult_config')
+        for key, value in override.items():
+            if key != 'result':
+                cfg.types[key] = value
+                if mult_name in configs:
+                    m = dataclasses.replace(configs[mult_name], types=dict(configs[mult_name].types))
+                    if key in m.types:
+                        m.types[key] = value
+                    configs[mult_name] = m
+        configs[name] = cfg
+    from hlsdiff.fixedpoint import parse_type
+
+    new_result = parse_type(override['result']) if 'result' in override else result
+    return dataclasses.replace(program, configs=configs), new_result
