@@ -43,6 +43,8 @@ class LayerResult:
     propagated_from: str | None = None
     cause_detail: str = ''
     gate_failures: list[str] = field(default_factory=list)
+    emulation: dict | None = None  # {status, differing, max_lsb, channels, reason}
+    evidence: str = 'heuristic'  # what the cause rests on: 'emulation' or 'heuristic'
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -69,6 +71,7 @@ class CompareResult:
     hlsdiff_version: str = ''
     hls4ml_version: str = ''
     patched: dict | None = None  # the result with `hlsdiff patch` applied, when --patch
+    outputs: list[dict] = field(default_factory=list)  # [{name, top1_agreement, max_abs, mean_abs}]
 
     def __bool__(self) -> bool:
         return self.verdict == 'pass'
@@ -94,6 +97,7 @@ class CompareResult:
             'onset': self.onset,
             'summary': self.summary,
             'layers': [layer.to_json() for layer in self.layers],
+            'outputs': self.outputs,
             'unmatched_keras': self.unmatched_keras,
             'notes': self.notes,
             'gates': self.gates,
@@ -114,7 +118,7 @@ class CompareResult:
         fields = {k: data.get(k) for k in ('model', 'io_type', 'backend', 'samples')}
         result = cls(layers=layers, **fields)
         for k in ('onset', 'summary', 'verdict', 'exit_code', 'error', 'unmatched_keras', 'notes', 'gates', 'timings',
-                  'hlsdiff_version', 'hls4ml_version', 'patched'):
+                  'hlsdiff_version', 'hls4ml_version', 'patched', 'outputs'):
             if k in data and data[k] is not None:
                 setattr(result, k, data[k])
         return result

@@ -180,3 +180,75 @@ def two_inputs(seed=0):
     x = keras.layers.Concatenate(name='cat')([a, b])
     x = keras.layers.Dense(2, name='fc')(x)
     return keras.Model([a, b], x)
+
+
+def mixed_ops(seed=1):
+    """LeakyReLU, sigmoid, Concatenate, AveragePooling, a strided conv with tanh, GlobalMaxPooling, softmax."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((8, 8, 2), name='inp')
+    a = keras.layers.Conv2D(3, 3, padding='same', name='c1')(inp)
+    a = keras.layers.LeakyReLU(0.2, name='lrelu')(a)
+    b = keras.layers.Conv2D(2, 1, name='c2', activation='sigmoid')(inp)
+    x = keras.layers.Concatenate(name='cat')([a, b])
+    x = keras.layers.AveragePooling2D(2, name='apool')(x)
+    x = keras.layers.Conv2D(4, 3, strides=2, name='c3', activation='tanh')(x)
+    x = keras.layers.GlobalMaxPooling2D(name='gmp')(x)
+    x = keras.layers.Dense(3, activation='softmax', name='out')(x)
+    return keras.Model(inp, x)
+
+
+def conv1d_stack(seed=0):
+    """Conv1D, MaxPooling1D, a BatchNormalization that is not folded, UpSampling1D, Flatten, Dense."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((20, 3), name='inp')
+    x = keras.layers.Conv1D(4, 3, name='c1', activation='relu')(inp)
+    x = keras.layers.MaxPooling1D(2, name='p1')(x)
+    x = keras.layers.BatchNormalization(name='bn')(x)
+    x = keras.layers.UpSampling1D(2, name='up')(x)
+    x = keras.layers.Flatten(name='f')(x)
+    x = keras.layers.Dense(2, name='d')(x)
+    model = keras.Model(inp, x)
+    bn = model.get_layer('bn')
+    bn.set_weights([w + np.random.default_rng(seed).uniform(0.2, 1.0, np.shape(w)) for w in bn.get_weights()])
+    return model
+
+
+def sequential_mlp(seed=0):
+    """A Sequential model without an Input layer (Keras names the input `fc1_input`), softmax head."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.layers.Dense(8, activation='relu', input_shape=(10,), name='fc1'),
+                             keras.layers.Dense(3, activation='softmax', name='fc2')])
+
+
+def qkeras_sequential(seed=0):
+    """A QKeras Sequential model without an Input layer, as QKeras's examples write them."""
+    keras = _k()
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([
+        QDense(8, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1),
+               input_shape=(12,), name='fc1'),
+        QActivation(quantized_relu(4, 1), name='relu1'),
+        QDense(4, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1),
+               name='fc2'),
+        keras.layers.Activation('softmax', name='softmax'),
+    ])
+
+
+def deep_dense(seed=0):
+    """Six Dense layers, ReLU, a logits head, small weights: at hls4ml's default precision the
+    per-layer errors are the data's quantization carried through (many LSBs of the wide
+    pre-activation types); the outputs agree."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((16,), name='inp')
+    x = inp
+    for i, width in enumerate((32, 32, 16, 16, 8)):
+        x = keras.layers.Dense(width, activation='relu', name=f'd{i}',
+                               kernel_initializer=keras.initializers.RandomNormal(stddev=0.3))(x)
+    x = keras.layers.Dense(5, name='logits', kernel_initializer=keras.initializers.RandomNormal(stddev=0.3))(x)
+    return keras.Model(inp, x)

@@ -38,15 +38,42 @@ def analyse(collected: Collected) -> CompareResult:
         own_significant[info.name] = significant
 
     ancestors = _ancestors(collected.layers)
+    emulation = collected.emulation or {}
+    for name in order:
+        em = emulation.get(name)
+        if em is not None:
+            results[name].emulation = em.to_json()
+    defects = [n for n in order if emulation.get(n) is not None and emulation[n].status == 'differs']
+    for name in defects:  # the C-simulation does not compute what the layer's own types say
+        res = results[name]
+        res.status = 'mismatch'
+        own_significant[name] = True
+        own_share[name] = max(own_share[name], 1.0)
+    outputs = model_outputs(collected, results)
+    outputs_agree = all(o['agree'] for o in outputs) if outputs else False
+    if not defects and outputs_agree:
+        # every layer emulated computes what its types say, and the model's outputs agree with
+        # Keras: the precision errors along the way do not matter to the result
+        for name in order:
+            if results[name].status == 'mismatch':
+                results[name].status = 'noise'
+                own_significant[name] = False
     mismatched = [n for n in order if results[n].status == 'mismatch']
     sources = [n for n in order if own_significant[n]]
 
     onset = None
-    if mismatched:
+    if defects:
+        onset = defects[0]
+    elif mismatched:
         first = mismatched[0]
         upstream = [n for n in order if n == first or n in ancestors[first]]
         significant = [n for n in upstream if own_significant[n]]
-        if significant:
+        # the earliest layer that adds a real error of its own; a layer whose own error is a
+        # few stray elements (status noise) does not hide a later one that ruins the output
+        real = [n for n in significant if results[n].status == 'mismatch']
+        if real:
+            onset = real[0]
+        elif significant:
             onset = significant[0]
         else:  # no single layer is wrong by itself: the largest contribution relative to its signal
             contributing = [n for n in upstream if own_share[n] > 0]
@@ -54,9 +81,17 @@ def analyse(collected: Collected) -> CompareResult:
 
     for name in order:
         res = results[name]
+        if name in defects:
+            res.introduces_error = True
+            _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
+            _kernel_defect(res, emulation[name])
+            continue
         if name in (onset, *sources):
             res.introduces_error = True
             _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
+            em = emulation.get(name)
+            if em is not None and em.status == 'bit-exact' and collected.emulator is not None:
+                _precision_cause(res, infos[name], collected.arrays, collected.emulator)
             continue
         if res.status in ('noise', 'mismatch'):
             origin = next((s for s in ([onset] if onset else []) + sources if s in ancestors[name]), None)
@@ -89,9 +124,13 @@ def analyse(collected: Collected) -> CompareResult:
         notes=list(collected.notes),
         timings=dict(collected.timings),
     )
+    result.outputs = [{k: v for k, v in o.items() if k != 'agree'} for o in outputs]
     if onset:
         res = results[onset]
-        result.onset = {'layer': onset, 'cause': res.cause, 'pattern': res.pattern['kind']}
+        em = emulation.get(onset)
+        evidence = 'emulation' if em is not None and (em.status == 'differs' or res.evidence == 'emulation') else 'heuristic'
+        res.evidence = evidence
+        result.onset = {'layer': onset, 'cause': res.cause, 'pattern': res.pattern['kind'], 'evidence': evidence}
     result.summary = summary_sentence(result)
     return result
 
@@ -190,6 +229,92 @@ def _explain(res: LayerResult, info: LayerInfo, arrays: LayerArrays | None, all_
     )
     finding = causes.classify(facts, pattern.kind)
     res.cause, res.cause_detail, res.hint = finding.cause, finding.detail, finding.hint
+
+
+def _kernel_defect(res: LayerResult, em) -> None:
+    """Proven: the C-simulation differs from what the layer's own types imply."""
+    chans = ', '.join(str(c) for c in em.channels[:12]) + (' ...' if len(em.channels) > 12 else '')
+    passthrough = ''
+    if em.equals_input_channels and set(em.equals_input_channels) == set(em.channels):
+        passthrough = ', and equal the layer\'s input (a pass-through)'
+    res.cause = 'kernel-defect'
+    res.propagated_from = None
+    res.evidence = 'emulation'
+    res.cause_detail = (f'{em.differing} of {em.total} values in channel(s) {chans} differ from what the layer\'s '
+                        f'types imply (up to {em.max_lsb:.4g} LSB){passthrough}: the kernel does not compute '
+                        'its configuration')
+    if res.class_name in causes.DEPTHWISE_CLASSES:
+        res.hint = 'Run `hlsdiff patch` on the project (or compare --patch) for the corrected depthwise kernel'
+    else:
+        res.hint = ('Check the kernel source of this layer in the project (firmware/nnet_utils): an edited or '
+                    'defective kernel; report it to hls4ml with this evidence')
+
+
+def _precision_cause(res: LayerResult, info: LayerInfo, all_arrays, emulator) -> None:
+    """Name the type responsible for a bit-exact layer's own error, shown by emulating it widened."""
+    from hlsdiff.diagnosis.precision import responsible_type
+
+    arrays = all_arrays.get(info.name)
+    if arrays is None or arrays.local is None or arrays.actual is None:
+        return
+    try:
+        types = emulator.types(info.name)
+    except Exception:  # the emulation knows this layer's verdict but not its types
+        return
+    prev = info.inputs[0] if info.inputs else None
+    prev_values = all_arrays[prev].actual if prev in all_arrays and all_arrays[prev].actual is not None else None
+    found = responsible_type(info.name, prev, types, arrays.actual, arrays.local, emulator.what_if,
+                             res.tolerance or 0.0, is_softmax=info.class_name == 'Softmax',
+                             input_values=prev_values)
+    if found is None:
+        return
+    res.evidence = 'emulation'
+    if found.key == 'input':
+        res.cause = 'table-range'
+    elif found.key == 'accum_t':
+        res.cause = 'accumulator'
+    elif found.key in ('weight_t', 'bias_t', 'scale_t'):
+        res.cause = 'weights'
+    elif found.key.endswith('table_t') or found.key == 'inv_inp_t':
+        res.cause = 'table-range'
+    elif res.cause not in ('overflow-wrap', 'saturation', 'rounding'):
+        res.cause = 'overflow-wrap' if parse_type(found.before) and parse_type(found.before).saturation == 'WRAP' else 'saturation'
+    res.cause_detail = found.detail
+    res.hint = found.hint
+
+
+def model_outputs(collected: Collected, results: dict) -> list[dict]:
+    """Per model output: top-1 agreement for classifier-shaped outputs, max/mean abs error.
+
+    The outputs are the compared layers nothing else reads. Classifier-shaped: a class axis of
+    two or more whose Keras values are probabilities (non-negative, rows summing to 1) or whose
+    layer is a softmax.
+    """
+    fed = {p for info in collected.layers for p in info.inputs}
+    out = []
+    for info in collected.layers:
+        arrays = collected.arrays.get(info.name)
+        if info.name in fed or not info.compared or arrays is None or arrays.actual is None or arrays.expected is None:
+            continue
+        if arrays.expected.shape != arrays.actual.shape:
+            continue
+        exp, act = arrays.expected, arrays.actual
+        err = np.abs(exp - act)
+        entry = {'name': info.name, 'top1_agreement': None, 'max_abs': float(err.max()), 'mean_abs': float(err.mean())}
+        classes = exp.shape[-1] if exp.ndim >= 2 else 1
+        probs = classes >= 2 and bool(np.all(exp >= -1e-6)) and bool(np.allclose(exp.sum(axis=-1), 1.0, atol=1e-3))
+        if classes >= 2 and (probs or info.class_name == 'Softmax' or (info.attrs.get('activation') == 'softmax')):
+            agree = np.argmax(exp.reshape(-1, classes), axis=1) == np.argmax(act.reshape(-1, classes), axis=1)
+            entry['top1_agreement'] = float(agree.mean())
+            entry['agree'] = entry['top1_agreement'] >= TOP1_AGREE
+        else:
+            entry['agree'] = results[info.name].status != 'mismatch'
+        out.append(entry)
+    return out
+
+
+# a classifier output agrees with Keras when at least this share of its top-1 predictions do
+TOP1_AGREE = 0.99
 
 
 def _ancestors(layers: list[LayerInfo]) -> dict[str, set[str]]:

@@ -108,13 +108,44 @@ class Emulator:
             types.append(t)
         program = self.program
         result = self._result_type(call)
+        if override and 'input' in override:  # the layer before stores its result in another type
+            from hlsdiff.fixedpoint import parse_type
+
+            t = parse_type(override['input'])
+            inputs = [arith.cast(x, t) for x in inputs]
+            types = [t for _ in types]
         if override:
-            program, result = _with_types(program, call, override, result)
+            program, result = _with_types(program, call, {k: v for k, v in override.items() if k != 'input'}, result)
         return run(program, call, inputs, result, types[0] if types else None)
+
+    def what_if(self, layer: str, override: dict[str, str]) -> np.ndarray:
+        """The layer's values (N, size) with some of its types changed: `{'accum_t': 'ap_fixed<30,14>'}`,
+        `{'result': ...}`, `{'input': ...}` (the type the layer before stores its result in)."""
+        return self.emulate(layer, override).to_float()
+
+    def types(self, layer: str) -> dict[str, str]:
+        """The layer's configurable types as the project has them: config typedefs, 'result', 'input'."""
+        call = self.calls.get(layer)
+        if call is None:
+            return {}
+        cfg = self.program.configs.get(call.type_args[-1])
+        out = {k: v for k, v in (cfg.types.items() if cfg else []) if k.endswith('_t') and k != 'index_t'
+               and self.program.fixed(v) is not None}
+        out['result'] = str(self._result_type(call))
+        vars_in = _input_vars(call, self.program)
+        if vars_in:
+            try:
+                out['input'] = str(self._input(vars_in[0])[1])
+            except NotEmulated:
+                pass
+        return out
 
     def verdict(self, layer: str, actual: np.ndarray | None) -> Emulation:
         """Compare the C-simulation's values of `layer` with the emulation."""
         if actual is None:
+            if layer not in self.calls:
+                return Emulation('not-emulated', reason='no kernel call and no trace: the data itself, or a '
+                                                        'reshape hls4ml turned into a no-op')
             return Emulation('not-emulated', reason='the C-simulation has no trace of this layer')
         try:
             emulated = self.emulate(layer)

@@ -1,0 +1,140 @@
+"""Which of a layer's types is responsible for the error it adds, shown by emulation.
+
+For a layer the C-simulation computes exactly as its types say (emulation bit-exact), the
+error it adds is the configuration's. Each of its types is widened in turn and the layer
+emulated again on the same inputs; the type whose widening removes the error is named. The
+hint then proposes a type computed from the data (integer bits from the range the values
+need plus headroom, the fractional bits kept or added), and that type is emulated too: a
+hint is printed as verified only when it has been shown to reduce the layer's own error.
+
+Pure: `what_if(layer, {type key: type text}) -> values (N, size)` is given by the caller.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from hlsdiff.fixedpoint import FixedType, integer_bits_needed, parse_type
+
+# the hls4ml config key (LayerName.<layer>.Precision.<key>) of each type the kernels see
+PRECISION_KEYS = {'accum_t': 'accum', 'weight_t': 'weight', 'bias_t': 'bias', 'scale_t': 'scale',
+                  'table_t': 'table', 'exp_table_t': 'exp_table', 'inv_table_t': 'inv_table',
+                  'inv_inp_t': 'inv_inp', 'result': 'result'}
+WIDEN_BITS = 8
+# widening must remove at least this share of the layer's own error to name the type
+REDUCTION = 0.5
+HEADROOM = 1
+
+
+@dataclass(frozen=True)
+class Responsible:
+    key: str  # 'accum_t', 'result', 'input', ...
+    config_key: str  # e.g. LayerName.fc1.Precision.accum
+    before: str
+    proposed: str
+    error_before: float
+    error_widened: float
+    error_proposed: float | None  # None: the proposed type could not be emulated
+    verified: bool
+    detail: str
+    hint: str
+
+
+def own_error(values: np.ndarray, local: np.ndarray) -> float:
+    return float(np.max(np.abs(values.reshape(local.shape) - local))) if local.size else 0.0
+
+
+def _widen(t: FixedType) -> FixedType:
+    return FixedType(t.width + 2 * WIDEN_BITS, t.integer + WIDEN_BITS, t.signed, t.rounding, t.saturation)
+
+
+def _proposal(key: str, t: FixedType, local: np.ndarray, error_allowed: float) -> FixedType:
+    """Integer bits from the range the values need (+ headroom); fractional bits from the
+    error the gate allows (at least the current ones)."""
+    need = integer_bits_needed(local, t.signed) + HEADROOM if key in ('accum_t', 'result') else t.integer
+    frac = t.fractional
+    if error_allowed > 0:
+        frac = max(frac, int(math.ceil(-math.log2(error_allowed))) if error_allowed < 1 else 0)
+    integer = max(need, t.integer)
+    return FixedType(integer + frac, integer, t.signed, t.rounding, t.saturation)
+
+
+def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], actual: np.ndarray,
+                     local: np.ndarray, what_if: Callable[[str, dict], np.ndarray], error_allowed: float,
+                     is_softmax: bool = False, input_values: np.ndarray | None = None) -> Responsible | None:
+    """The type whose change, emulated, removes this layer's own error (None if none does)."""
+    before = own_error(actual, local)
+    if before == 0.0:
+        return None
+    tried = []
+    for key, text in types.items():
+        t = parse_type(text)
+        if t is None or key == 'input' or key == 'inp_norm_t':
+            continue
+        try:
+            widened = own_error(what_if(layer, {key: str(_widen(t))}), local)
+        except Exception:  # a type the emulation cannot take: not a candidate
+            continue
+        tried.append((widened, key, t))
+    if is_softmax and 'input' in types and prev_layer:
+        # the stable softmax's normalised input type follows its input type: a narrower input
+        # (range from the data) gives a finer table index
+        t_in = parse_type(types['input'])
+        if t_in is not None:
+            narrow = _narrow_input(t_in, input_values)
+            try:
+                err = own_error(what_if(layer, {'input': str(narrow),
+                                                'inp_norm_t': f'ap_ufixed<{narrow.width - 1},{narrow.integer - 1}>'}), local)
+                tried.append((err, 'input', t_in))
+            except Exception:
+                pass
+    if not tried:
+        return None
+    widened, key, t = min(tried, key=lambda e: e[0])
+    if widened > before * (1 - REDUCTION):
+        return None
+    if key == 'input':
+        proposed = _narrow_input(t, input_values)
+        config_key = f'LayerName.{prev_layer}.Precision.result'
+        try:
+            err = own_error(what_if(layer, {'input': str(proposed), 'inp_norm_t':
+                                            f'ap_ufixed<{proposed.width - 1},{proposed.integer - 1}>'}), local)
+        except Exception:
+            err = None
+        verified = err is not None and err <= before * (1 - REDUCTION)
+        detail = (f'the softmax indexes its exp table with the top bits of its normalised input, whose type '
+                  f'follows the input type {t}: the table step is too coarse; with the input in {proposed} this '
+                  f'layer\'s own error drops from {before:.4g} to {err:.4g} (emulated)') if err is not None else ''
+        hint = (f'Set {config_key} to {proposed} (the softmax input: narrower, so the table index is finer)'
+                + ('' if verified else ' — not verified: the emulation could not show it reduces the error'))
+        return Responsible(key, config_key, str(t), str(proposed), before, widened, err, verified, detail, hint)
+    proposed = _proposal(key, t, local, error_allowed)
+    if proposed == t:
+        proposed = _widen(t)
+    config_key = f'LayerName.{layer}.Precision.{PRECISION_KEYS.get(key, key.removesuffix("_t"))}'
+    try:
+        err = own_error(what_if(layer, {key: str(proposed)}), local)
+    except Exception:
+        err = None
+    verified = err is not None and err <= before * (1 - REDUCTION)
+    if not verified:  # the computed type did not do it: the widened one did, and was emulated
+        proposed, err, verified = _widen(t), widened, True
+    detail = (f'this layer computes exactly what its types say (emulated bit for bit); its {key} {t} is what '
+              f'costs it: with {proposed} its own error drops from {before:.4g} to {err:.4g} (emulated)')
+    hint = f'Set {config_key} to {proposed}'
+    return Responsible(key, config_key, str(t), str(proposed), before, widened, err, verified, detail, hint)
+
+
+SOFTMAX_INPUT_FRACTIONAL = 10
+
+
+def _narrow_input(t: FixedType, values: np.ndarray | None) -> FixedType:
+    """A softmax input type from the data: the integer bits its values need (+ headroom),
+    10 fractional bits (hls4ml's default ap_fixed<16,6> has 10)."""
+    integer = integer_bits_needed(values, True) + HEADROOM if values is not None and values.size else 6
+    integer = min(integer, t.integer)
+    return FixedType(integer + SOFTMAX_INPUT_FRACTIONAL, integer, True, t.rounding, t.saturation)

@@ -1,0 +1,130 @@
+"""The emulation against real C-simulations: bit-exact on clean models, a kernel defect proven,
+precision causes named by the type that, emulated wider, removes the error (and verified by
+hls4ml itself with the hinted config)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .test_compare_real import _inject_odd_channel_passthrough
+
+pytestmark = pytest.mark.slow
+
+# every layer of these models is emulated; only the input rows (never traced) are not
+MODELS = ['float_cnn', 'conv_bn_fold', 'qkeras_bn', 'qkeras_sepblock', 'gap_after_qact', 'dense_softmax',
+          'mixed_ops', 'conv1d_stack', 'sequential_mlp', 'qkeras_sequential', 'depthwise', 'depthwise1d',
+          'depthwise_strided']
+
+
+def _emulated_bit_exact(run):
+    for layer in run.json['layers']:
+        em = layer['emulation']
+        assert em is not None, layer['name']
+        if layer['class'] in ('Input', 'Reshape'):  # not traced: the data itself, a no-op reshape
+            assert em['status'] == 'not-emulated' and em['reason']
+            continue
+        assert em['status'] == 'bit-exact', (layer['name'], em)
+        assert layer['cause'] != 'kernel-defect', layer['name']
+
+
+@pytest.mark.parametrize('io_type', ['io_parallel', 'io_stream'])
+@pytest.mark.parametrize('name', MODELS)
+def test_every_layer_is_bit_exact_on_clean_models(hlsdiff, model_files, name, io_type):
+    model, data = model_files(name, n=8)
+    run = hlsdiff('compare', model, data, '--io-type', io_type)
+    assert run.code in (0, 1), run.stderr
+    _emulated_bit_exact(run)
+
+
+@pytest.mark.parametrize('name', ['float_cnn', 'sequential_mlp', 'conv1d_stack'])
+def test_bit_exact_with_resource_strategy(hlsdiff, model_files, name):
+    model, data = model_files(name, n=8)
+    run = hlsdiff('compare', model, data, '--strategy', 'Resource', '--reuse-factor', '2')
+    assert run.code in (0, 1), run.stderr
+    _emulated_bit_exact(run)
+
+
+EDGE_TYPES = """
+LayerName:
+  conv:
+    Precision: {result: 'ap_fixed<6,2>', accum: 'ap_fixed<12,4,AP_RND_CONV,AP_SAT>'}
+  conv_relu:
+    Precision: {result: 'ap_ufixed<5,1,AP_RND_CONV,AP_SAT>'}
+  bn:
+    Precision: {result: 'ap_fixed<7,2,AP_RND,AP_SAT_SYM>'}
+  pool:
+    Precision: {result: 'ap_fixed<5,1,AP_RND_ZERO,AP_WRAP>'}
+  fc1:
+    Precision: {result: 'ap_fixed<8,3,AP_TRN_ZERO,AP_SAT>', accum: 'ap_fixed<9,3>'}
+  fc1_relu:
+    Precision: {result: 'ap_ufixed<4,2,AP_RND_INF,AP_SAT>'}
+  fc2:
+    Precision: {result: 'ap_fixed<6,1,AP_RND_MIN_INF,AP_SAT_ZERO>'}
+"""
+
+
+@pytest.mark.parametrize('io_type', ['io_parallel', 'io_stream'])
+def test_bit_exact_with_narrow_wrapping_saturating_unsigned_types(hlsdiff, model_files, tmp_path, io_type):
+    model, data = model_files('float_cnn', n=8, scale=3.0)
+    cfg = tmp_path / 'edge.yml'
+    cfg.write_text(EDGE_TYPES)
+    run = hlsdiff('compare', model, data, '--io-type', io_type, '--config', cfg)
+    assert run.code in (0, 1), run.stderr
+    assert run.layer('conv')['result_type'] == 'ap_fixed<6,2>'
+    _emulated_bit_exact(run)
+
+
+@pytest.mark.xdist_group('depthwise')
+def test_an_edited_kernel_is_a_proven_kernel_defect(hlsdiff, model_files, tmp_path):
+    model, data = model_files('depthwise')
+    project = tmp_path / 'prj'
+    hlsdiff('compare', model, data, '--precision', 'ap_fixed<24,10>', '--output-dir', project, code=0)
+    _inject_odd_channel_passthrough(project)
+    run = hlsdiff('compare', model, data, '--project', project, code=1)
+    dw = run.layer('dw')
+    assert dw['emulation']['status'] == 'differs'
+    assert dw['emulation']['channels'] == [1, 3]
+    assert dw['cause'] == 'kernel-defect' and 'pass-through' in dw['cause_detail']
+    assert run.json['onset'] == {'layer': 'dw', 'cause': 'kernel-defect', 'pattern': 'alternating',
+                                 'evidence': 'emulation'}
+    others = [layer for layer in run.json['layers'] if layer['name'] != 'dw']
+    assert all(layer['cause'] != 'kernel-defect' for layer in others)
+
+
+def test_a_softmax_fed_by_a_wide_type_names_its_input_and_the_hint_cures_it(hlsdiff, model_files, tmp_path):
+    """A Dense -> softmax head at default precision: the Dense result is widened to hold its sum, the stable
+    softmax's normalised type follows it, and the table index is too coarse. The cause names the softmax's
+    input type; applying the hint with hls4ml (a real conversion and C-simulation) reduces the error."""
+    model, data = model_files('sequential_mlp', n=32)
+    run = hlsdiff('compare', model, data, code=1)
+    onset = run.json['onset']
+    assert onset['layer'] == 'fc2_softmax' and onset['cause'] == 'table-range' and onset['evidence'] == 'emulation'
+    softmax = run.layer('fc2_softmax')
+    assert 'LayerName.fc2.Precision.result' in softmax['hint']
+    assert 'emulated' in softmax['cause_detail']
+    proposed = softmax['hint'].split(' to ')[1].split(' ')[0]
+    cfg = tmp_path / 'fix.yml'
+    cfg.write_text(f"LayerName:\n  fc2:\n    Precision:\n      result: '{proposed}'\n")
+    fixed = hlsdiff('compare', model, data, '--config', cfg)
+    assert fixed.layer('fc2_softmax')['local_max_abs'] < 0.5 * softmax['local_max_abs']
+    out = fixed.json['outputs'][0]
+    assert out['top1_agreement'] >= run.json['outputs'][0]['top1_agreement']
+
+
+def test_a_deep_dense_model_whose_predictions_agree_passes(hlsdiff, model_files):
+    model, data = model_files('deep_dense', n=32)
+    run = hlsdiff('compare', model, data, '--precision', 'ap_fixed<16,6>')
+    assert run.json['outputs'][0]['name'] == 'logits' and run.json['outputs'][0]['max_abs'] < 0.05
+    assert run.code == 0, run.stdout
+    assert max(layer['max_lsb'] or 0 for layer in run.json['layers']) > 16  # many LSBs of the wide types, still a pass
+    assert all(layer['cause'] != 'kernel-defect' for layer in run.json['layers'])
+
+
+def test_a_gap_accumulator_wrap_is_named_by_emulation(hlsdiff, model_files):
+    model, data = model_files('gap_after_qact', scale=2.0)
+    run = hlsdiff('compare', model, data, '--io-type', 'io_stream', code=1)
+    gap = run.layer('gap')
+    assert gap['emulation']['status'] == 'bit-exact'
+    assert run.json['onset']['layer'] == 'gap'
+    assert gap['cause'] == 'accumulator' and gap['evidence'] == 'emulation'
+    assert 'LayerName.gap.Precision.accum' in gap['hint']
