@@ -111,6 +111,8 @@ def conversion_options(fn):
         click.option('--max-lsb', multiple=True, help='Gate: max error in LSBs of the result type, NUMBER or LAYER:NUMBER.'),
         click.option('--fail-on-pattern', multiple=True, help='Gate: fail when a layer shows this pattern.'),
         click.option('--max-mismatched-fraction', type=click.FloatRange(0, 1), help='Gate: max share of mismatched elements.'),
+        click.option('--min-agreement', type=click.FloatRange(0, 1),
+                     help='Gate: min share of samples whose top-1 prediction matches Keras (classifier outputs).'),
         click.option('--json', 'json_path', type=click.Path(dir_okay=False), help='Write the JSON report.'),
         click.option('--csv', 'csv_path', type=click.Path(dir_okay=False), help='Write one CSV row per layer.'),
         click.option('--csv-channels', 'csv_channels_path', type=click.Path(dir_okay=False),

@@ -24,6 +24,7 @@ def _gates(opts: dict) -> Gates:
         max_lsb=parse_limits(opts.get('max_lsb') or (), '--max-lsb'),
         fail_on_pattern=tuple(opts.get('fail_on_pattern') or ()),
         max_mismatched_fraction=opts.get('max_mismatched_fraction'),
+        min_agreement=opts.get('min_agreement'),
     )
 
 

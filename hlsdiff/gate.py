@@ -19,10 +19,12 @@ class Gates:
     max_lsb: dict[str, float] = field(default_factory=dict)
     fail_on_pattern: tuple[str, ...] = ()
     max_mismatched_fraction: float | None = None
+    min_agreement: float | None = None  # share of samples whose top-1 prediction matches Keras, per output
 
     @property
     def given(self) -> bool:
-        return bool(self.max_error or self.max_lsb or self.fail_on_pattern or self.max_mismatched_fraction is not None)
+        return bool(self.max_error or self.max_lsb or self.fail_on_pattern or self.max_mismatched_fraction is not None
+                    or self.min_agreement is not None)
 
     def describe(self) -> list[str]:
         out = [f'max-error {_fmt(k, v)}' for k, v in self.max_error.items()]
@@ -30,6 +32,8 @@ class Gates:
         out += [f'fail-on-pattern {p}' for p in self.fail_on_pattern]
         if self.max_mismatched_fraction is not None:
             out.append(f'max-mismatched-fraction {self.max_mismatched_fraction:g}')
+        if self.min_agreement is not None:
+            out.append(f'min-agreement {self.min_agreement:g}')
         return out or ['no layer has status mismatch']
 
 
@@ -77,6 +81,17 @@ def apply(result: CompareResult, gates: Gates) -> list[str]:
         if gates.max_mismatched_fraction is not None and (layer.mismatched_fraction or 0) > gates.max_mismatched_fraction:
             layer.gate_failures.append(f'mismatched {layer.mismatched_fraction:.2%} > {gates.max_mismatched_fraction:.2%}')
         failed |= bool(layer.gate_failures)
+    if gates.min_agreement is not None:
+        classifiers = [o for o in result.outputs if o.get('top1_agreement') is not None]
+        if not classifiers:
+            warnings.append('--min-agreement: no output is classifier-shaped (probabilities over a class axis); '
+                            'nothing to check')
+        by_name = {layer.name: layer for layer in result.layers}
+        for out in classifiers:
+            if out['top1_agreement'] < gates.min_agreement and out['name'] in by_name:
+                by_name[out['name']].gate_failures.append(
+                    f'top-1 agreement {out["top1_agreement"]:.2%} < {gates.min_agreement:.2%}')
+                failed = True
     result.gates = gates.describe()
     result.verdict = 'fail' if failed else 'pass'
     result.exit_code = EXIT_GATE_FAILED if failed else EXIT_OK

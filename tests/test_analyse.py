@@ -32,7 +32,8 @@ def test_wrap_in_the_middle_is_the_onset_and_later_layers_are_propagated():
     c_true, c_csim = b_true * 0.5, b_csim * 0.5
     result = analyse(chain({'inp': (x, x, None), 'a': (a, a, a), 'b': (b_true, b_csim, b_true),
                             'c': (c_true, c_csim, c_csim)}))
-    assert result.onset == {'layer': 'b', 'cause': 'overflow-wrap', 'pattern': result.layer('b').pattern['kind']}
+    assert result.onset == {'layer': 'b', 'cause': 'overflow-wrap', 'pattern': result.layer('b').pattern['kind'],
+                            'evidence': 'heuristic'}
     assert result.layer('b').status == 'mismatch' and 'Precision.result' in result.layer('b').hint
     assert result.layer('c').cause == 'propagated' and result.layer('c').propagated_from == 'b'
     assert result.layer('a').status == 'ok' and result.layer('a').cause == 'none'

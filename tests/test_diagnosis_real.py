@@ -54,7 +54,8 @@ def test_conv1d_dilation_is_an_unsupported_attribute(hlsdiff, model_files):
 @pytest.mark.xdist_group('demo')
 def test_issue1472_model_input_quantization_at_16_12(hlsdiff):
     run = hlsdiff('compare', MODEL, DATA, '--io-type', 'io_stream', '--precision', 'ap_fixed<16,12>', code=1)
-    assert run.json['onset'] == {'layer': 'input_1', 'cause': 'input-quantization', 'pattern': 'none'}
+    assert run.json['onset'] == {'layer': 'input_1', 'cause': 'input-quantization', 'pattern': 'none',
+                                 'evidence': 'heuristic'}
     depthwise = [l for l in run.json['layers'] if l['class'] == 'DepthwiseConv2D']
     assert depthwise and all(l['cause'] == 'propagated' for l in depthwise)
     assert 'First divergence: input_1' in run.stdout

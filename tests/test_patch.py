@@ -158,8 +158,10 @@ def test_resource_strategy_stock_aborts_patched_matches(hlsdiff, model_files):
 def test_bn_folded_into_depthwise_stock_wrong_patched_matches(hlsdiff, model_files):
     model, data = model_files('depthwise_bn')
     stock = hlsdiff('compare', model, data, '--granularity', 'name', code=1)
-    assert stock.json['onset'] == {'layer': 'dw', 'cause': 'kernel-defect', 'pattern': 'all-channels'}
+    assert stock.json['onset'] == {'layer': 'dw', 'cause': 'kernel-defect', 'pattern': 'all-channels',
+                                   'evidence': 'heuristic'}
     assert 'hlsdiff patch' in stock.layer('dw')['hint']
+    assert 'generated wrong' in stock.layer('dw')['emulation']['reason']  # weights written wrong: not the kernel's doing
     run = hlsdiff('compare', model, data, '--granularity', 'name', '--patch', code=0)
     assert run.json['verdict'] == 'pass' and run.json['patched']['onset'] is None
 

@@ -56,7 +56,18 @@ def _weights(program: Program, array: str, cfg: Config, key: str) -> Fx:
         t = program.fixed(elem)
     if t is None:
         raise NotEmulated(f'{key} of {cfg.name} is not an ap_fixed type')
-    return arith.from_double(program.load_weights(array), t)
+    values = program.load_weights(array)
+    size = program.weight_size(array)
+    if size is not None and values.size != size:
+        raise NotEmulated(f'the weights file {program.weights[array][1]} holds {values.size} values where the '
+                          f'layer loads {size}: the project was generated wrong (`hlsdiff patch` knows some cases)')
+    return arith.from_double(values, t)
+
+
+def _expect_size(w: Fx, size: int, array: str, program: Program) -> None:
+    if w.v.size != size:
+        raise NotEmulated(f'the weights {program.weights[array][1]} hold {w.v.size} values where the kernel reads '
+                          f'{size}: the project was generated wrong (`hlsdiff patch` repairs the known cases)')
 
 
 def mac(x: Fx, w: Fx, b: Fx | None, accum: FixedType, result: FixedType) -> Fx:
@@ -97,6 +108,7 @@ def dense(program: Program, call: Call, inputs: list[Fx], result: FixedType) -> 
     n_in, n_out = cfg.int('n_in'), cfg.int('n_out')
     w = _weights(program, call.args[2], cfg, 'weight_t')
     b = _weights(program, call.args[3], cfg, 'bias_t')
+    _expect_size(w, n_in * n_out, call.args[2], program)
     if cfg.values.get('strategy') in ('resource', 'resource_unrolled'):
         w = Fx(w.v.reshape(n_out, n_in).T, w.f)
     else:
@@ -150,6 +162,7 @@ def conv(program: Program, call: Call, inputs: list[Fx], result: FixedType, two_
     w = _weights(program, call.args[2], cfg, 'weight_t')
     b = _weights(program, call.args[3], cfg, 'bias_t')
     fh, fw, c, f = g['filt_height'], g['filt_width'], g['n_chan'], g['n_filt']
+    _expect_size(w, fh * fw * c * f, call.args[2], program)
     if cfg.values.get('strategy') in ('resource', 'resource_unrolled'):
         w = Fx(np.moveaxis(w.v.reshape(f, fh, fw, c), 0, -1), w.f)
     w = Fx(w.v.reshape(fh * fw * c, f), w.f)
@@ -175,6 +188,7 @@ def depthwise(program: Program, call: Call, inputs: list[Fx], result: FixedType,
     w = _weights(program, call.args[2], cfg, 'weight_t')
     b = _weights(program, call.args[3], cfg, 'bias_t')
     fh, fw = g['filt_height'], g['filt_width']
+    _expect_size(w, fh * fw * c, call.args[2], program)
     w = Fx(w.v.reshape(fh * fw, c), w.f)
     x = inputs[0]
     n = x.v.shape[0]

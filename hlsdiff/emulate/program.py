@@ -71,6 +71,7 @@ class Program:
     typedefs: dict[str, str]
     configs: dict[str, Config]
     weights: dict[str, tuple[str, str]]  # array name -> (element type text, file name)
+    weight_sizes: dict[str, str]  # array name -> the size the loader reads (as written)
     top_inputs: list[str]  # the top function's input variables, in order
     producer: dict[str, int]  # variable -> index of the call that writes it
     aliases: dict[str, str] = field(default_factory=dict)  # `auto& a = b;` (a Flatten hls4ml made a no-op)
@@ -96,6 +97,10 @@ class Program:
 
     def fixed(self, name: str) -> FixedType | None:
         return parse_type(self.resolve(name))
+
+    def weight_size(self, array: str) -> int | None:
+        value = _eval(self.weight_sizes.get(array, ''), {})
+        return int(value) if isinstance(value, (int, float)) else None
 
     def load_weights(self, array: str, t: FixedType | None = None) -> np.ndarray:
         """The doubles the C-simulation reads for a weights array (before its cast)."""
@@ -135,6 +140,7 @@ def read_program(firmware: Path, project_name: str = 'myproject') -> Program:
     for m in _TRACE.finditer(body):
         trace_of.setdefault(m.group('var'), m.group('name'))
     weights = {m.group('var'): (m.group('type').strip(), m.group('file')) for m in _LOAD.finditer(top)}
+    weight_sizes = {m.group('var'): m.group('size').strip() for m in _LOAD.finditer(top)}
     calls: list[Call] = []
     producer: dict[str, int] = {}
     for m in _CALL.finditer(body):
@@ -156,7 +162,7 @@ def read_program(firmware: Path, project_name: str = 'myproject') -> Program:
             if name and name[0] not in producer:
                 inputs.append(name[0])
     aliases = {m.group('new'): m.group('old') for m in _ALIAS.finditer(body)}
-    return Program(firmware, calls, typedefs, configs, weights, inputs, producer, aliases)
+    return Program(firmware, calls, typedefs, configs, weights, weight_sizes, inputs, producer, aliases)
 
 
 def _resolve(text: str, typedefs: dict[str, str]) -> str:

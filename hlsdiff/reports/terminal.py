@@ -57,12 +57,17 @@ def render(result: CompareResult, console: Console, verbose: bool = False) -> No
     console.print(table)
     for layer in result.layers:
         if layer.introduces_error and layer.cause not in ('none', 'rounding'):
-            console.print(f'[bold]{layer.name}[/]: {layer.cause}'
+            proof = ' [dim](shown by emulation)[/]' if layer.evidence == 'emulation' else ''
+            console.print(f'[bold]{layer.name}[/]: {layer.cause}{proof}'
                           + (f' — {layer.cause_detail}' if layer.cause_detail else '')
                           + (f'\n  pattern: {layer.pattern.get("detail")}' if layer.pattern.get('detail') else '')
                           + (f'\n  hint: {layer.hint}' if layer.hint else ''))
         elif layer.cause == 'unsupported-attribute':
             console.print(f'[bold]{layer.name}[/]: {layer.cause_detail}\n  hint: {layer.hint}')
+    for out in result.outputs:
+        agreement = (f'top-1 agreement {out["top1_agreement"]:.1%}, ' if out.get('top1_agreement') is not None else '')
+        console.print(f'output [bold]{out["name"]}[/]: {agreement}max abs error {out["max_abs"]:.3g}, '
+                      f'mean {out["mean_abs"]:.3g}')
     for item in result.unmatched_keras:
         console.print(f'[dim]Keras layer {item["keras"]}: not compared ({item["reason"]})[/]')
     for note in result.notes:
