@@ -23,7 +23,6 @@ import tempfile
 import threading
 from pathlib import Path
 
-from hlsdiff.errors import HlsdiffError
 
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
@@ -33,15 +32,35 @@ _lock = threading.Lock()
 _stop = threading.Event()
 
 
-class Interrupted(HlsdiffError):
-    """The run was stopped by a signal; its children are killed, its temporary files removed."""
+class Interrupted(BaseException):
+    """The run was stopped by a signal; its children are killed, its temporary files removed.
+
+    A BaseException, like KeyboardInterrupt: the `except Exception` of libraries on the way
+    (Keras wraps and re-raises what its layers raise) let it through."""
 
     kind = 'interrupted'
 
     def __init__(self, signum: int):
-        name = signal.Signals(signum).name
-        super().__init__(f'stopped by {name}; child processes killed, temporary files removed')
-        self.exit_code = EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM
+        super().__init__(signum)
+        self.signum = int(signum)
+        self.message = stopped_message(self.signum)
+        self.exit_code = exit_code(self.signum)
+
+
+_received: list[int] = []
+
+
+def stopped_message(signum: int) -> str:
+    return f'stopped by {signal.Signals(signum).name}; child processes killed, temporary files removed'
+
+
+def exit_code(signum: int) -> int:
+    return EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM
+
+
+def received() -> int | None:
+    """The signal that stopped this run, if one did."""
+    return _received[-1] if _received else None
 
 
 _owned: dict[subprocess.Popen, Path] = {}  # a folder only that child writes: removed when it is killed
@@ -86,6 +105,7 @@ def kill_all() -> None:
 
 
 def _on_signal(signum, frame):
+    _received.append(int(signum))
     _stop.set()
     kill_all()
     raise Interrupted(signum)
@@ -95,6 +115,7 @@ def install_handlers() -> dict:
     """SIGINT and SIGTERM stop the run at once (main thread only); returns the handlers
     they replace, for `restore_handlers`."""
     _stop.clear()
+    _received.clear()
     if threading.current_thread() is not threading.main_thread():
         return {}
     return {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
