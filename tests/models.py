@@ -252,3 +252,63 @@ def deep_dense(seed=0):
                                kernel_initializer=keras.initializers.RandomNormal(stddev=0.3))(x)
     x = keras.layers.Dense(5, name='logits', kernel_initializer=keras.initializers.RandomNormal(stddev=0.3))(x)
     return keras.Model(inp, x)
+
+
+def nested_submodel(seed=0):
+    """A functional model that calls a Sequential submodel as one layer."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inner = keras.Sequential([keras.layers.Dense(6, activation='relu', name='inner_fc')], name='block')
+    inp = keras.Input((5,), name='inp')
+    x = inner(inp)
+    x = keras.layers.Dense(2, name='head')(x)
+    return keras.Model(inp, x)
+
+
+def two_outputs(seed=0):
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((6,), name='inp')
+    x = keras.layers.Dense(8, activation='relu', name='trunk')(inp)
+    a = keras.layers.Dense(3, activation='softmax', name='cls')(x)
+    b = keras.layers.Dense(1, name='reg')(x)
+    return keras.Model(inp, [a, b])
+
+
+def qkeras_binary_ternary(seed=0):
+    """binary, ternary and quantized_bits(1) QKeras quantizers, and a Dropout that is a no-op at inference."""
+    keras = _k()
+    from qkeras import QActivation, QDense, binary, quantized_bits, ternary
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((10,), name='inp')
+    x = QDense(8, kernel_quantizer=ternary(alpha=1), bias_quantizer=quantized_bits(6, 2, alpha=1), name='tern')(inp)
+    x = QActivation(binary(alpha=1), name='bin_act')(x)
+    x = keras.layers.Dropout(0.3, name='drop')(x)
+    x = QDense(4, kernel_quantizer=binary(alpha=1), bias_quantizer=quantized_bits(6, 2, alpha=1), name='bin')(x)
+    x = QDense(2, kernel_quantizer=quantized_bits(1, 0, alpha=1), bias_quantizer=quantized_bits(6, 2, alpha=1),
+               name='one_bit')(x)
+    return keras.Model(inp, x)
+
+
+def custom_flip(seed=0):
+    """A model with the custom layer of tests/data/custom_flip.py (give it with --custom-objects)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    keras = _k()
+    path = Path(__file__).parent / 'data' / 'custom_flip.py'
+    name = 'hlsdiff_custom_custom_flip'  # the name hlsdiff imports it under: registered once
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    flip = sys.modules[name].Flip
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((6,), name='inp')
+    x = keras.layers.Dense(6, name='fc')(inp)
+    x = flip(name='flip')(x)
+    x = keras.layers.Dense(3, name='out')(x)
+    return keras.Model(inp, x)

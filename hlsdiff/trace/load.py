@@ -174,10 +174,14 @@ def import_custom_objects(spec: str | None) -> dict:
     try:
         path = custom_objects_file(spec)
         if path is not None:
-            module_spec = importlib.util.spec_from_file_location(f'hlsdiff_custom_{path.stem}', path)
-            module = importlib.util.module_from_spec(module_spec)
-            sys.modules[module_spec.name] = module
-            module_spec.loader.exec_module(module)
+            name = f'hlsdiff_custom_{path.stem}'
+            module = sys.modules.get(name)
+            if module is None or Path(getattr(module, '__file__', '')).resolve() != path.resolve():
+                # once per process: an extension registers its hls4ml templates and passes on import
+                module_spec = importlib.util.spec_from_file_location(name, path)
+                module = importlib.util.module_from_spec(module_spec)
+                sys.modules[name] = module
+                module_spec.loader.exec_module(module)
         else:
             name, _, attr = spec.partition(':')
             attr = attr or 'custom_objects'
