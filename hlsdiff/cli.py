@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import stat
 import sys
 import traceback
 from pathlib import Path
@@ -149,6 +148,30 @@ def compare(model, data, **opts):
 
 
 @main.command()
+@click.argument('model', type=click.Path())
+@click.argument('data', type=click.Path())
+@conversion_options
+@click.option('-o', '--output', type=click.Path(dir_okay=False), default='hlsdiff_fixed.yml', show_default=True,
+              help='Where to write the fixed hls4ml config (YAML; an existing file is kept as FILE.bak).')
+@click.option('--max-rounds', type=click.IntRange(min=1), default=8, show_default=True,
+              help='Rounds of compare -> change -> rebuild at most.')
+@click.option('--headroom', type=click.IntRange(min=0), default=1, show_default=True,
+              help='Integer bits above the observed range in the types it computes.')
+@click.option('--minimize', type=click.Choice(('widened', 'all')), default=None,
+              help='Afterwards shrink the widened types (or every layer\'s) while the gate holds.')
+@click.option('--budget', type=click.FloatRange(min=1), default=120.0, show_default=True,
+              help='Seconds --minimize may spend on C-simulation builds.')
+@_handle_errors
+def fix(model, data, **opts):
+    """Find the hls4ml config changes that make MODEL pass the gate on DATA, verify them, write the config."""
+    from hlsdiff.fix import run_fix
+
+    if opts.get('project_dir') or opts.get('apply_patch'):
+        raise BadInput('fix converts the model itself: --project and --patch do not apply')
+    sys.exit(run_fix(model, data, opts))
+
+
+@main.command()
 @conversion_options
 @_handle_errors
 def demo(**opts):
@@ -221,26 +244,6 @@ def cache(cache_dir, clear):
                        '(removed by the next compare or `hlsdiff cache --clear`)')
 
 
-def check_writable(path: str | None, option: str) -> None:
-    """Fail before the expensive work, not after, on a report path that cannot be written."""
-    if not path:
-        return
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path('.')
-    if p.is_dir():
-        raise BadInput(f'{option} {p}: is a folder')
-    if not parent.is_dir():
-        raise BadInput(f'{option} {p}: folder {parent} does not exist')
-    if not writable(parent) or (p.exists() and not writable(p)):
-        raise BadInput(f'{option} {p}: not writable')
-
-
-def writable(path: Path) -> bool:
-    """Writable for us, and not marked read-only by its owner (root ignores the mode bits;
-    hlsdiff does not)."""
-    return os.access(path, os.W_OK) and bool(path.stat().st_mode & stat.S_IWUSR)
-
-
 def entry() -> None:
     """The `hlsdiff` console script. Once TensorFlow is loaded, interpreter teardown takes ~2 s
     (its atexit handlers and threads); every report is written and closed by then, so the
@@ -256,4 +259,4 @@ def entry() -> None:
         raise
 
 
-__all__ = ['main', 'entry', 'check_writable', 'EXIT_BAD_INPUT']
+__all__ = ['main', 'entry', 'EXIT_BAD_INPUT']

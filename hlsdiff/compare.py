@@ -9,6 +9,7 @@ from rich.console import Console
 
 from hlsdiff import __version__
 from hlsdiff.errors import HlsdiffError
+from hlsdiff.writable import check_writable
 from hlsdiff.gate import Gates, apply, parse_limits
 from hlsdiff.reports import files
 from hlsdiff.result import CompareResult, error_result, load
@@ -32,15 +33,20 @@ def _report_paths(opts: dict) -> dict:
     return {k: opts.get(f'{k}_path') for k in ('json', 'csv', 'csv_channels', 'html', 'junit', 'markdown', 'traces')}
 
 
+def check_paths(opts: dict) -> dict:
+    """The report paths, each checked for writability before any work."""
+    paths = _report_paths(opts)
+    for key, path in paths.items():
+        check_writable(path, f'--{key.replace("_", "-")}' if key != 'traces' else '--save-traces')
+    return paths
+
+
 def run_compare(model: str, data: str, opts: dict) -> int:
-    from hlsdiff.cli import check_writable
     from hlsdiff.gate import PATTERNS
 
     err = Console(stderr=True, quiet=bool(opts.get('quiet')))
     out = Console() if sys.stdout.isatty() else Console(width=200)
-    paths = _report_paths(opts)
-    for key, path in paths.items():
-        check_writable(path, f'--{key.replace("_", "-")}' if key != 'traces' else '--save-traces')
+    paths = check_paths(opts)
     for p in opts.get('fail_on_pattern') or ():
         if p not in PATTERNS:
             raise HlsdiffError(f'--fail-on-pattern {p!r}: unknown pattern (one of {", ".join(PATTERNS)})')
@@ -82,14 +88,12 @@ def _compare_with_patch(model, data, opts, err: Console, gates: Gates):
     return result, collected
 
 
-def _compare_once(model, data, opts, err: Console, patched: bool = False):
-    from hlsdiff.diagnosis import analyse
-    from hlsdiff.trace import build as build_mod
+def conversion_options(opts: dict):
+    """The conversion the options ask for (one place for its defaults)."""
     from hlsdiff.trace.convert import ConvertOptions, read_config
-    from hlsdiff.trace.pipeline import Progress, RunOptions, collect
 
-    config = read_config(opts['config_path']) if opts.get('config_path') else None
-    conv = ConvertOptions(
+    config = opts.get('config') or (read_config(opts['config_path']) if opts.get('config_path') else None)
+    return ConvertOptions(
         io_type=opts.get('io_type') or 'io_parallel',
         backend=opts.get('backend') or 'Vivado',
         strategy=opts['strategy'].capitalize() if opts.get('strategy') else None,
@@ -100,6 +104,14 @@ def _compare_once(model, data, opts, err: Console, patched: bool = False):
         config=config,
         given=tuple(k for k in ('io_type', 'backend', 'part', 'strategy', 'reuse_factor', 'precision') if opts.get(k)),
     )
+
+
+def _compare_once(model, data, opts, err: Console, patched: bool = False):
+    from hlsdiff.diagnosis import analyse
+    from hlsdiff.trace import build as build_mod
+    from hlsdiff.trace.pipeline import Progress, RunOptions, collect
+
+    conv = conversion_options(opts)
     prepare = None
     if patched:
         from hlsdiff.cpp.patcher import patch_for_compare
@@ -140,7 +152,7 @@ def _compare_once(model, data, opts, err: Console, patched: bool = False):
     finally:
         if status:
             status.stop()
-    result = analyse(collected)
+    result = analyse(collected, headroom=int(opts.get('headroom') or 1))
     result.hlsdiff_version = __version__
     result.hls4ml_version = _hls4ml_version()
     return result, collected
@@ -156,7 +168,6 @@ def _hls4ml_version() -> str:
 
 
 def render_saved(result_json: str, traces_path: str | None, paths: dict, verbose: bool) -> int:
-    from hlsdiff.cli import check_writable
     from hlsdiff.errors import BadInput
 
     p = Path(result_json)

@@ -45,6 +45,9 @@ class LayerResult:
     gate_failures: list[str] = field(default_factory=list)
     emulation: dict | None = None  # {status, differing, max_lsb, channels, reason}
     evidence: str = 'heuristic'  # what the cause rests on: 'emulation' or 'heuristic'
+    # the config change that cures this layer's own error: {layer, key, before, after, own_error_before,
+    # own_error_after, verified}; `hlsdiff fix` applies it
+    remedy: dict | None = None
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -72,6 +75,7 @@ class CompareResult:
     hls4ml_version: str = ''
     patched: dict | None = None  # the result with `hlsdiff patch` applied, when --patch
     outputs: list[dict] = field(default_factory=list)  # [{name, top1_agreement, max_abs, mean_abs}]
+    fix: dict | None = None  # `hlsdiff fix`: rounds, changes, unfixable, bits, config
 
     def __bool__(self) -> bool:
         return self.verdict == 'pass'
@@ -98,6 +102,7 @@ class CompareResult:
             'summary': self.summary,
             'layers': [layer.to_json() for layer in self.layers],
             'outputs': self.outputs,
+            **({'fix': self.fix} if self.fix is not None else {}),
             'unmatched_keras': self.unmatched_keras,
             'notes': self.notes,
             'gates': self.gates,
@@ -118,7 +123,7 @@ class CompareResult:
         fields = {k: data.get(k) for k in ('model', 'io_type', 'backend', 'samples')}
         result = cls(layers=layers, **fields)
         for k in ('onset', 'summary', 'verdict', 'exit_code', 'error', 'unmatched_keras', 'notes', 'gates', 'timings',
-                  'hlsdiff_version', 'hls4ml_version', 'patched', 'outputs'):
+                  'hlsdiff_version', 'hls4ml_version', 'patched', 'outputs', 'fix'):
             if k in data and data[k] is not None:
                 setattr(result, k, data[k])
         return result

@@ -67,12 +67,12 @@ def hlsdiff(tmp_path, cache_dir):
     def invoke(*args, code: int | None = None, json_report: bool = True) -> Run:
         args = [str(a) for a in args]
         json_path = None
-        if json_report and args and args[0] in ('compare', 'demo') and '--json' not in args:
+        if json_report and args and args[0] in ('compare', 'demo', 'fix') and '--json' not in args:
             json_path = tmp_path / f'report{len(list(tmp_path.glob("report*.json")))}.json'
             args += ['--json', str(json_path)]
-        if args and args[0] in ('compare', 'demo') and '--cache-dir' not in args:
+        if args and args[0] in ('compare', 'demo', 'fix') and '--cache-dir' not in args:
             args += ['--cache-dir', str(cache_dir)]
-        if args and args[0] in ('compare', 'demo'):
+        if args and args[0] in ('compare', 'demo', 'fix'):
             args.append('-q')
         result = CliRunner().invoke(main, args, catch_exceptions=False)
         if code is not None:

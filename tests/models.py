@@ -312,3 +312,15 @@ def custom_flip(seed=0):
     x = flip(name='flip')(x)
     x = keras.layers.Dense(3, name='out')(x)
     return keras.Model(inp, x)
+
+
+def two_in_sequence(seed=0):
+    """A conv whose narrow result wraps its values small, then a global average whose accumulator holds the
+    small sum but not the right one: the second problem shows once the first is fixed."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((12, 12, 1), name='inp')
+    x = keras.layers.Conv2D(2, 1, kernel_initializer=keras.initializers.Constant(1.5),
+                            bias_initializer=keras.initializers.Constant(1.0), name='conv')(inp)
+    x = keras.layers.GlobalAveragePooling2D(name='gap')(x)
+    return keras.Model(inp, x)

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from hlsdiff.errors import EXIT_GATE_FAILED, EXIT_OK, BadInput, BuildFailed, NotAProject
+from hlsdiff.writable import writable
 
 KERNEL_NAME = 'nnet_depthwise_hlsdiff.h'
 KERNEL_SOURCE = Path(__file__).resolve().parent / KERNEL_NAME
@@ -275,12 +276,6 @@ def render_diff(p: Plan) -> str:
     return ''.join(out)
 
 
-def _writable(path: Path) -> bool:
-    from hlsdiff.cli import writable
-
-    return writable(path)
-
-
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', dir=path.parent)
@@ -297,7 +292,7 @@ def apply(p: Plan) -> list[str]:
     if not changes:
         return []
     for folder in {(p.project / rel).parent for rel in changes} | {p.project}:
-        if folder.exists() and not _writable(folder):
+        if folder.exists() and not writable(folder):
             raise BadInput(f'{folder}: read-only; hlsdiff patch changes nothing there')
     backup = p.project / BACKUP_DIR
     manifest_path = backup / 'manifest.json'

@@ -23,7 +23,8 @@ from hlsdiff.layers import Collected, LayerArrays, LayerInfo
 from hlsdiff.result import CompareResult, LayerResult
 
 
-def analyse(collected: Collected) -> CompareResult:
+def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
+    """`headroom`: integer bits added above the observed range in the types a hint proposes."""
     infos = {info.name: info for info in collected.layers}
     order = [info.name for info in collected.layers]
     results: dict[str, LayerResult] = {}
@@ -91,7 +92,10 @@ def analyse(collected: Collected) -> CompareResult:
             _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
             em = emulation.get(name)
             if em is not None and em.status == 'bit-exact' and collected.emulator is not None:
-                _precision_cause(res, infos[name], collected.arrays, collected.emulator)
+                _precision_cause(res, infos[name], collected.arrays, collected.emulator, headroom)
+            elif res.hint and res.hint.startswith('Set ') and infos[name].class_name != 'Input':
+                why = em.reason if em is not None and em.reason else 'the layer is not emulated'
+                res.hint += f' (not verified by emulation: {why})'
             continue
         if res.status in ('noise', 'mismatch'):
             origin = next((s for s in ([onset] if onset else []) + sources if s in ancestors[name]), None)
@@ -250,7 +254,7 @@ def _kernel_defect(res: LayerResult, em) -> None:
                     'defective kernel; report it to hls4ml with this evidence')
 
 
-def _precision_cause(res: LayerResult, info: LayerInfo, all_arrays, emulator) -> None:
+def _precision_cause(res: LayerResult, info: LayerInfo, all_arrays, emulator, headroom: int = 1) -> None:
     """Name the type responsible for a bit-exact layer's own error, shown by emulating it widened."""
     from hlsdiff.diagnosis.precision import responsible_type
 
@@ -265,8 +269,14 @@ def _precision_cause(res: LayerResult, info: LayerInfo, all_arrays, emulator) ->
     prev_values = all_arrays[prev].actual if prev in all_arrays and all_arrays[prev].actual is not None else None
     found = responsible_type(info.name, prev, types, arrays.actual, arrays.local, emulator.what_if,
                              res.tolerance or 0.0, is_softmax=info.class_name == 'Softmax',
-                             input_values=prev_values)
+                             input_values=prev_values, headroom=headroom)
     if found is None:
+        res.evidence = 'emulation'
+        res.cause = 'rounding'
+        res.cause_detail = ('this layer computes exactly what its types say (emulated bit for bit), and widening each '
+                            'of its types, emulated, does not remove its error: its inputs sit at its quantization '
+                            'steps, where the same value rounds differently in Keras and in the C-simulation')
+        res.hint = 'No type of this layer cures it (emulated): reduce the error of the layers before it'
         return
     res.evidence = 'emulation'
     if found.key == 'input':
@@ -281,6 +291,10 @@ def _precision_cause(res: LayerResult, info: LayerInfo, all_arrays, emulator) ->
         res.cause = 'overflow-wrap' if parse_type(found.before) and parse_type(found.before).saturation == 'WRAP' else 'saturation'
     res.cause_detail = found.detail
     res.hint = found.hint
+    layer_name, _, key = found.config_key.removeprefix('LayerName.').rpartition('.Precision.')
+    res.remedy = {'layer': layer_name, 'key': f'Precision.{key}', 'before': found.before, 'after': found.proposed,
+                  'own_error_before': found.error_before, 'own_error_after': found.error_proposed,
+                  'verified': found.verified}
 
 
 def model_outputs(collected: Collected, results: dict) -> list[dict]:

@@ -20,6 +20,9 @@ import numpy as np
 
 from hlsdiff.fixedpoint import FixedType, integer_bits_needed, parse_type
 
+# what a what-if may raise for a type the emulation cannot take: that type is not a candidate
+_CANNOT = (ValueError, KeyError, IndexError, OverflowError, ZeroDivisionError, TypeError)
+
 # the hls4ml config key (LayerName.<layer>.Precision.<key>) of each type the kernels see
 PRECISION_KEYS = {'accum_t': 'accum', 'weight_t': 'weight', 'bias_t': 'bias', 'scale_t': 'scale',
                   'table_t': 'table', 'exp_table_t': 'exp_table', 'inv_table_t': 'inv_table',
@@ -52,10 +55,10 @@ def _widen(t: FixedType) -> FixedType:
     return FixedType(t.width + 2 * WIDEN_BITS, t.integer + WIDEN_BITS, t.signed, t.rounding, t.saturation)
 
 
-def _proposal(key: str, t: FixedType, local: np.ndarray, error_allowed: float) -> FixedType:
+def _proposal(key: str, t: FixedType, local: np.ndarray, error_allowed: float, headroom: int = HEADROOM) -> FixedType:
     """Integer bits from the range the values need (+ headroom); fractional bits from the
     error the gate allows (at least the current ones)."""
-    need = integer_bits_needed(local, t.signed) + HEADROOM if key in ('accum_t', 'result') else t.integer
+    need = integer_bits_needed(local, t.signed) + headroom if key in ('accum_t', 'result') else t.integer
     frac = t.fractional
     if error_allowed > 0:
         frac = max(frac, int(math.ceil(-math.log2(error_allowed))) if error_allowed < 1 else 0)
@@ -65,7 +68,8 @@ def _proposal(key: str, t: FixedType, local: np.ndarray, error_allowed: float) -
 
 def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], actual: np.ndarray,
                      local: np.ndarray, what_if: Callable[[str, dict], np.ndarray], error_allowed: float,
-                     is_softmax: bool = False, input_values: np.ndarray | None = None) -> Responsible | None:
+                     is_softmax: bool = False, input_values: np.ndarray | None = None,
+                     headroom: int = HEADROOM) -> Responsible | None:
     """The type whose change, emulated, removes this layer's own error (None if none does)."""
     before = own_error(actual, local)
     if before == 0.0:
@@ -77,7 +81,7 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
             continue
         try:
             widened = own_error(what_if(layer, {key: str(_widen(t))}), local)
-        except Exception:  # a type the emulation cannot take: not a candidate
+        except _CANNOT + (_not_emulated(),):  # a type the emulation cannot take: not a candidate
             continue
         tried.append((widened, key, t))
     if is_softmax and 'input' in types and prev_layer:
@@ -85,12 +89,12 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
         # (range from the data) gives a finer table index
         t_in = parse_type(types['input'])
         if t_in is not None:
-            narrow = _narrow_input(t_in, input_values)
+            narrow = _narrow_input(t_in, input_values, headroom)
             try:
                 err = own_error(what_if(layer, {'input': str(narrow),
                                                 'inp_norm_t': f'ap_ufixed<{narrow.width - 1},{narrow.integer - 1}>'}), local)
                 tried.append((err, 'input', t_in))
-            except Exception:
+            except _CANNOT + (_not_emulated(),):
                 pass
     if not tried:
         return None
@@ -98,12 +102,12 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
     if widened > before * (1 - REDUCTION):
         return None
     if key == 'input':
-        proposed = _narrow_input(t, input_values)
+        proposed = _narrow_input(t, input_values, headroom)
         config_key = f'LayerName.{prev_layer}.Precision.result'
         try:
             err = own_error(what_if(layer, {'input': str(proposed), 'inp_norm_t':
                                             f'ap_ufixed<{proposed.width - 1},{proposed.integer - 1}>'}), local)
-        except Exception:
+        except _CANNOT + (_not_emulated(),):
             err = None
         verified = err is not None and err <= before * (1 - REDUCTION)
         detail = (f'the softmax indexes its exp table with the top bits of its normalised input, whose type '
@@ -112,13 +116,13 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
         hint = (f'Set {config_key} to {proposed} (the softmax input: narrower, so the table index is finer)'
                 + ('' if verified else ' — not verified: the emulation could not show it reduces the error'))
         return Responsible(key, config_key, str(t), str(proposed), before, widened, err, verified, detail, hint)
-    proposed = _proposal(key, t, local, error_allowed)
+    proposed = _proposal(key, t, local, error_allowed, headroom)
     if proposed == t:
         proposed = _widen(t)
     config_key = f'LayerName.{layer}.Precision.{PRECISION_KEYS.get(key, key.removesuffix("_t"))}'
     try:
         err = own_error(what_if(layer, {key: str(proposed)}), local)
-    except Exception:
+    except _CANNOT + (_not_emulated(),):
         err = None
     verified = err is not None and err <= before * (1 - REDUCTION)
     if not verified:  # the computed type did not do it: the widened one did, and was emulated
@@ -132,9 +136,15 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
 SOFTMAX_INPUT_FRACTIONAL = 10
 
 
-def _narrow_input(t: FixedType, values: np.ndarray | None) -> FixedType:
+def _narrow_input(t: FixedType, values: np.ndarray | None, headroom: int = HEADROOM) -> FixedType:
     """A softmax input type from the data: the integer bits its values need (+ headroom),
     10 fractional bits (hls4ml's default ap_fixed<16,6> has 10)."""
-    integer = integer_bits_needed(values, True) + HEADROOM if values is not None and values.size else 6
+    integer = integer_bits_needed(values, True) + headroom if values is not None and values.size else 6
     integer = min(integer, t.integer)
     return FixedType(integer + SOFTMAX_INPUT_FRACTIONAL, integer, True, t.rounding, t.saturation)
+
+
+def _not_emulated():
+    from hlsdiff.emulate.kernels import NotEmulated
+
+    return NotEmulated

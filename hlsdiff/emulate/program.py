@@ -75,6 +75,7 @@ class Program:
     top_inputs: list[str]  # the top function's input variables, in order
     producer: dict[str, int]  # variable -> index of the call that writes it
     aliases: dict[str, str] = field(default_factory=dict)  # `auto& a = b;` (a Flatten hls4ml made a no-op)
+    _loaded: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def source(self, var: str) -> str:
         seen = set()
@@ -102,12 +103,22 @@ class Program:
         value = _eval(self.weight_sizes.get(array, ''), {})
         return int(value) if isinstance(value, (int, float)) else None
 
-    def load_weights(self, array: str, t: FixedType | None = None) -> np.ndarray:
-        """The doubles the C-simulation reads for a weights array (before its cast)."""
-        _, filename = self.weights[array]
-        text = (self.firmware / 'weights' / filename).read_text()
-        first = text.split('\n', 1)[0]
-        return np.array([float(tok) for tok in first.split(',') if tok.strip()], dtype=np.float64)
+    def load_weights(self, array: str) -> np.ndarray:
+        """The doubles the C-simulation reads for a weights array (before its cast); read once."""
+        if array not in self._loaded:
+            _, filename = self.weights[array]
+            text = (self.firmware / 'weights' / filename).read_text()
+            first = text.split('\n', 1)[0]
+            self._loaded[array] = np.array([float(tok) for tok in first.split(',') if tok.strip()], dtype=np.float64)
+        return self._loaded[array]
+
+    def preload(self) -> None:
+        """Read every weights file now: the project may be a temporary folder that goes away."""
+        for array in self.weights:
+            try:
+                self.load_weights(array)
+            except (OSError, ValueError):
+                pass  # the layer that uses it says so when it is emulated
 
 
 def read_program(firmware: Path, project_name: str = 'myproject') -> Program:

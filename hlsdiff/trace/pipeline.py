@@ -166,6 +166,7 @@ def _emulate(plan: Plan, traces: dict, data_by_name: dict, notes: list[str]):
     except (OSError, ValueError) as exc:
         notes.append(f'the project could not be read for the emulation ({exc}): no layer is emulated')
         return None, {}
+    program.preload()
     inputs = {name: data_by_name.get(name, arr) for name, arr in zip(plan.hls_inputs, data_by_name.values())}
     emulator = Emulator(program, traces, inputs)
     return emulator, {info.name: emulator.verdict(info.name, traces.get(info.name)) for info in plan.infos}
