@@ -141,7 +141,7 @@ def conversion_options(fn):
 @_handle_errors
 def compare(model, data, **opts):
     """Compare MODEL (.h5/.keras/.json+weights/SavedModel) with its hls4ml C-simulation on DATA (.npy/.npz)."""
-    from hlsdiff.compare import run_compare
+    from hlsdiff.job import run_compare
 
     code = run_compare(model, data, opts)
     sys.exit(code)
@@ -176,7 +176,7 @@ def fix(model, data, **opts):
 @_handle_errors
 def demo(**opts):
     """Compare the bundled #1472-shaped model end to end (exit 0 when the demo ran)."""
-    from hlsdiff.compare import run_compare
+    from hlsdiff.job import run_compare
     from hlsdiff.demo import demo_paths
 
     model, data, defaults = demo_paths()
@@ -200,7 +200,7 @@ def demo(**opts):
 @_handle_errors
 def report(result_json, traces_path, verbose, **paths):
     """Re-render a saved JSON result without converting or building anything."""
-    from hlsdiff.compare import render_saved
+    from hlsdiff.job import render_saved
 
     sys.exit(render_saved(result_json, traces_path, paths, verbose))
 

@@ -79,7 +79,7 @@ def _set(config: dict, layer: str, key: str, value) -> None:
 def initial_config(source, opts: dict) -> tuple[dict, dict]:
     """hls4ml's own config for the model (Model / LayerName, as config_from_keras_model writes
     it) with the user's config and options merged in."""
-    from hlsdiff.compare import conversion_options
+    from hlsdiff.job import conversion_options
     from hlsdiff.trace.convert import build_config
     from hlsdiff.trace.load import load_model
 
@@ -142,7 +142,7 @@ def _remedies(result, tried: set) -> tuple[list[Change], list[Unfixable]]:
 
 def run_fix(model: str, data: str, opts: dict) -> int:
     from hlsdiff import __version__
-    from hlsdiff.compare import _compare_once, _gates, _hls4ml_version, check_paths
+    from hlsdiff.job import _compare_once, _gates, _hls4ml_version, check_paths
     from hlsdiff.writable import check_writable
     from hlsdiff.gate import apply
     from hlsdiff.reports import files
@@ -214,7 +214,8 @@ def run_fix(model: str, data: str, opts: dict) -> int:
     if opts.get('markdown_path'):
         Path(opts['markdown_path']).write_text(Path(opts['markdown_path']).read_text() + '\n' + markdown(result.fix))
     result.exit_code = 0 if passed else 1
-    return result.exit_code
+    result.verdict = 'pass' if passed else 'fail'
+    return result if opts.get('return_result') else result.exit_code
 
 
 def _verify(result, changes: list[Change], config: dict, rnd: int) -> None:
@@ -239,7 +240,7 @@ def _verify(result, changes: list[Change], config: dict, rnd: int) -> None:
 
 def _minimize(source, data, base, config, changes, gates, opts, err, best):
     """Shrink the widened types while the gate holds, one real C-simulation per candidate, within --budget."""
-    from hlsdiff.compare import _compare_once
+    from hlsdiff.job import _compare_once
     from hlsdiff.gate import apply
     from hlsdiff.fixedpoint import FixedType
 

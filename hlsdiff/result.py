@@ -80,6 +80,50 @@ class CompareResult:
     def __bool__(self) -> bool:
         return self.verdict == 'pass'
 
+    @property
+    def ok(self) -> bool:
+        """True when every gate holds."""
+        return self.verdict == 'pass'
+
+    def to_frame(self):
+        """A pandas DataFrame, one row per hls4ml layer."""
+        import pandas as pd
+
+        rows = []
+        for layer in self.layers:
+            rows.append({'layer': layer.name, 'class': layer.class_name, 'keras': layer.keras,
+                         'result_type': layer.result_type, 'status': layer.status, 'max_abs': layer.max_abs,
+                         'mean_abs': layer.mean_abs, 'rmse': layer.rmse, 'max_lsb': layer.max_lsb,
+                         'mismatched_fraction': layer.mismatched_fraction, 'own_max_abs': layer.local_max_abs,
+                         'pattern': layer.pattern.get('kind'), 'cause': layer.cause, 'evidence': layer.evidence,
+                         'emulation': (layer.emulation or {}).get('status'), 'hint': layer.hint,
+                         'onset': bool(self.onset and self.onset.get('layer') == layer.name)})
+        return pd.DataFrame(rows).set_index('layer')
+
+    def channels_frame(self):
+        """A pandas DataFrame, one row per layer and channel (max and mean abs error)."""
+        import pandas as pd
+
+        rows = []
+        for layer in self.layers:
+            per = layer.per_channel or {}
+            for c, (mx, mean) in enumerate(zip(per.get('max_abs', []), per.get('mean_abs', []))):
+                rows.append({'layer': layer.name, 'channel': c, 'max_abs': mx, 'mean_abs': mean,
+                             'status': layer.status})
+        return pd.DataFrame(rows, columns=['layer', 'channel', 'max_abs', 'mean_abs', 'status'])
+
+    def _repr_html_(self) -> str:
+        """The diagnosis, the layer x channel heatmap and the table, inline in Jupyter."""
+        from hlsdiff.reports import html
+
+        return html.render(self, getattr(self, 'arrays', None) and _Traces(self.arrays))
+
+    def save(self, path: str | Path) -> None:
+        """The JSON report (DESIGN.md's schema)."""
+        from hlsdiff.reports import files
+
+        files.write_json(self, path)
+
     def layer(self, name: str) -> LayerResult:
         for layer in self.layers:
             if layer.name == name:
@@ -140,3 +184,10 @@ def error_result(kind: str, message: str, exit_code: int, model: str = '', **ext
 
 def load(path: str | Path) -> CompareResult:
     return CompareResult.from_json(json.loads(Path(path).read_text()))
+
+
+class _Traces:
+    """The arrays of a compare run in this process, as the HTML report reads them."""
+
+    def __init__(self, arrays):
+        self.arrays = arrays

@@ -29,8 +29,7 @@ def key(model, conv) -> str:
     from importlib.metadata import version
 
     h = hashlib.sha256()
-    for p in model.files():
-        h.update(p.name.encode() + b'\0' + p.read_bytes())
+    h.update(model.digest())
     h.update(json.dumps(dataclasses.asdict(conv), sort_keys=True, default=str).encode())
     h.update(version('hls4ml').encode())
     for p in _CODE + [Path(__file__).resolve().parents[1] / 'layers.py']:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +31,31 @@ class ModelFile:
     path: Path
     weights: Path | None = None
     custom_objects: str | None = None
+    obj: object = field(default=None, compare=False)  # a Keras model given as an object (the Python API)
 
     def __str__(self) -> str:
-        return str(self.path)
+        return str(self.path) if self.obj is None else f'<Keras model {getattr(self.obj, "name", "")}>'
+
+    def digest(self) -> bytes:
+        """What defines the model, for the conversion cache's key: its files' bytes, or for a model
+        object its architecture and weights."""
+        import hashlib
+
+        h = hashlib.sha256()
+        if self.obj is not None:
+            h.update(self.obj.to_json().encode())
+            for w in self.obj.get_weights():
+                h.update(np.ascontiguousarray(w).tobytes())
+        else:
+            for p in self.files():
+                h.update(p.name.encode() + b'\0' + p.read_bytes())
+        source = custom_objects_file(self.custom_objects)
+        if self.obj is not None and source is not None:
+            h.update(source.read_bytes())
+        return h.digest()
 
     def files(self) -> list[Path]:
-        """Every file whose bytes define the model (for the conversion cache's key)."""
+        """Every file whose bytes define the model."""
         files = sorted(p for p in self.path.rglob('*') if p.is_file()) if self.path.is_dir() else [self.path]
         if self.weights is not None:
             files.append(self.weights)
@@ -198,8 +217,18 @@ def import_custom_objects(spec: str | None) -> dict:
     return dict(found)
 
 
-def read_data(path: str | os.PathLike) -> dict[str, np.ndarray] | np.ndarray:
-    """Read `.npy` (one array) or `.npz` (arrays by input name); check dtype and finiteness."""
+def read_data(path) -> dict[str, np.ndarray] | np.ndarray:
+    """Read `.npy` (one array) or `.npz` (arrays by input name); check dtype and finiteness.
+    Arrays given directly (the Python API) are checked the same way."""
+    if isinstance(path, np.ndarray):
+        _check_array(path, 'X')
+        return path
+    if isinstance(path, dict):
+        if not path:
+            raise BadInput('X: the dict holds no arrays')
+        for name, arr in path.items():
+            _check_array(np.asarray(arr), f'X[{name}]')
+        return {k: np.asarray(v) for k, v in path.items()}
     p = Path(path)
     if not p.exists():
         raise BadInput(f'data file not found: {p}')
@@ -322,6 +351,10 @@ def load_model(source):
     from hlsdiff.trace import stack
 
     source = source if isinstance(source, ModelFile) else ModelFile(Path(source))
+    if source.obj is not None:
+        if source.custom_objects:
+            import_custom_objects(source.custom_objects)  # registers the user's hls4ml extensions
+        return source.obj
     path = source.path
     if path.suffix.lower() == '.keras':
         with tempfile.TemporaryDirectory(prefix='hlsdiff-keras-') as tmp:

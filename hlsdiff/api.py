@@ -1,0 +1,123 @@
+"""hlsdiff as a library, for notebooks and scripts: the same jobs as the CLI, on objects in memory.
+
+    import hlsdiff
+    r = hlsdiff.compare(model, X, hls_config=cfg, io_type='io_stream')   # a Keras model, or a path
+    r = hlsdiff.compare(hls_model, X)     # an hls4ml ModelGraph already converted: its config, project, Keras model
+    r.ok, r.onset, r.to_frame(), r.channels_frame(), r.save('result.json')   # and r displays itself in Jupyter
+
+Errors are raised as `hlsdiff.errors.HlsdiffError` (with `.exit_code`) rather than turned
+into exit codes; nothing is printed unless `verbose=True`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from hlsdiff.result import CompareResult
+
+_OPTIONS = ('io_type', 'backend', 'strategy', 'reuse_factor', 'precision', 'granularity', 'part', 'samples',
+            'output_dir', 'opt_level', 'cache_dir', 'no_cache', 'plain_build', 'timeout', 'max_error', 'max_lsb',
+            'fail_on_pattern', 'max_mismatched_fraction', 'min_agreement', 'custom_objects', 'weights', 'headroom')
+
+
+def _opts(hls_config: dict | None, options: dict) -> dict:
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise TypeError(f'unknown option(s): {", ".join(unknown)} (known: {", ".join(_OPTIONS)})')
+    opts = dict(options)
+    for key in ('max_error', 'max_lsb'):  # a number, or {layer: number}
+        value = opts.get(key)
+        if isinstance(value, dict):
+            opts[key] = tuple(f'{k}:{v}' if k else f'{v}' for k, v in value.items())
+        elif value is not None:
+            opts[key] = (str(value),)
+    if isinstance(opts.get('fail_on_pattern'), str):
+        opts['fail_on_pattern'] = (opts['fail_on_pattern'],)
+    if hls_config is not None:
+        opts['config'] = hls_config
+    opts['quiet'] = True
+    return opts
+
+
+def _source(model, opts: dict, scratch: Path):
+    """A ModelFile for a path, a Keras model object or an hls4ml ModelGraph (whose settings it takes)."""
+    from hlsdiff.trace.load import ModelFile, check_model_path
+
+    if isinstance(model, (str, os.PathLike)):
+        return check_model_path(model, opts.get('weights'), opts.get('custom_objects'))
+    if type(model).__name__ == 'ModelGraph':  # hls4ml's: reuse its config, its project, its Keras model
+        config = model.config.config
+        keras_model = config.get('KerasModel')
+        if keras_model is None:
+            from hlsdiff.errors import BadInput
+
+            raise BadInput('this hls4ml model has no Keras model in its config: give the Keras model instead')
+        opts.setdefault('io_type', config.get('IOType'))
+        opts.setdefault('backend', config.get('Backend'))
+        project = Path(config.get('OutputDir', ''))
+        if project.joinpath('firmware', f'{config.get("ProjectName", "myproject")}.cpp').exists() and \
+                project.joinpath('hls4ml_config.yml').exists():
+            opts['project_dir'] = str(project)
+        else:
+            opts.setdefault('config', config.get('HLSConfig'))
+        model = keras_model
+    if hasattr(model, 'layers') and hasattr(model, 'save'):  # a Keras model object
+        return ModelFile(scratch / f'{model.name}.in-memory', obj=model,
+                         custom_objects=opts.get('custom_objects'))
+    raise TypeError(f'model must be a path, a Keras model or an hls4ml ModelGraph, not {type(model).__name__}')
+
+
+def compare(model, X, hls_config: dict | None = None, verbose: bool = False, **options) -> CompareResult:
+    """Compare a model with its hls4ml C-simulation on X (an array, or a dict of arrays by input name).
+
+    Options are the CLI's, in Python form: io_type='io_stream', precision='ap_fixed<16,6>',
+    max_error=0.1 or {'': 0.1, 'dense': 0.5}, min_agreement=0.99, cache_dir=..., output_dir=...
+    """
+    from hlsdiff.job import _compare_once, _gates
+    from hlsdiff.gate import apply
+
+    opts = _opts(hls_config, options)
+    with tempfile.TemporaryDirectory(prefix='hlsdiff-api-') as tmp:
+        source = _source(model, opts, Path(tmp))
+        err = Console(stderr=True, quiet=not verbose)
+        result, collected = _compare_once(source, _data(X), opts, err)
+    for note in apply(result, _gates(opts)):
+        result.notes.append(note)
+    result.arrays = collected.arrays
+    return result
+
+
+def fix(model, X, hls_config: dict | None = None, output: str | os.PathLike = 'hlsdiff_fixed.yml',
+        max_rounds: int = 8, minimize: str | None = None, budget: float = 120.0, verbose: bool = False,
+        **options) -> CompareResult:
+    """`hlsdiff fix` on objects: returns the final compare, with `.fix` (rounds, changes, unfixable, config)."""
+    from hlsdiff.fix import run_fix
+
+    opts = _opts(hls_config, options)
+    opts.update(output=str(output), max_rounds=max_rounds, minimize=minimize, budget=budget, quiet=not verbose,
+                return_result=True)
+    with tempfile.TemporaryDirectory(prefix='hlsdiff-api-') as tmp:
+        source = _source(model, opts, Path(tmp))
+        return run_fix(source, _data(X), opts)
+
+
+def patch(project_dir: str | os.PathLike, mode: str = 'write', build: bool = True) -> int:
+    """`hlsdiff patch`: mode 'write', 'check', 'diff' or 'revert'; returns the CLI's exit code."""
+    from hlsdiff.cpp.patcher import run_patch_command
+
+    if mode not in ('write', 'check', 'diff', 'revert'):
+        raise ValueError(f"mode must be 'write', 'check', 'diff' or 'revert', not {mode!r}")
+    return run_patch_command(Path(project_dir), mode, build=build)
+
+
+def _data(X):
+    if isinstance(X, (str, os.PathLike)):
+        return X
+    if isinstance(X, dict):
+        return {k: np.asarray(v) for k, v in X.items()}
+    return np.asarray(X)
