@@ -278,6 +278,8 @@ def _precision_cause(res: LayerResult, info: LayerInfo, all_arrays, emulator, he
                             'steps, where the same value rounds differently in Keras and in the C-simulation')
         res.hint = 'No type of this layer cures it (emulated): reduce the error of the layers before it'
         return
+    known = res.cause == 'kernel-defect'  # the heuristic recognised a known hls4ml generator defect
+    known_detail, known_hint = res.cause_detail, res.hint
     res.evidence = 'emulation'
     if found.key == 'input':
         res.cause = 'table-range'
@@ -291,6 +293,9 @@ def _precision_cause(res: LayerResult, info: LayerInfo, all_arrays, emulator, he
         res.cause = 'overflow-wrap' if parse_type(found.before) and parse_type(found.before).saturation == 'WRAP' else 'saturation'
     res.cause_detail = found.detail
     res.hint = found.hint
+    if known:
+        res.cause_detail += f' ({known_detail})'
+        res.hint += f'; or {known_hint[0].lower()}{known_hint[1:]}'
     layer_name, _, key = found.config_key.removeprefix('LayerName.').rpartition('.Precision.')
     res.remedy = {'layer': layer_name, 'key': f'Precision.{key}', 'before': found.before, 'after': found.proposed,
                   'own_error_before': found.error_before, 'own_error_after': found.error_proposed,

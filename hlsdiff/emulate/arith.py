@@ -45,16 +45,43 @@ def exact(values: np.ndarray, f: int) -> Fx:
 
 
 def from_double(values: np.ndarray, t: FixedType) -> Fx:
-    """`(T) double_value`: ap_fixed's constructor from a double, with T's modes."""
+    """`(T) double_value`: ap_fixed's constructor from a double, with T's modes.
+
+    Scaling a double by 2**F and rounding it to an integer (floor, ceil, +-0.5) are exact in
+    double precision below 2**52, and a double at or above 2**52 is an integer already, so
+    this needs no wider arithmetic; only a value beyond 2**62 after scaling (never in
+    practice) takes the exact Python-integer path.
+    """
     values = np.asarray(values, dtype=np.float64)
-    # exact representation: find the fractional bits at which every value is an integer
-    f = _exact_bits(values, t.fractional)
-    scaled = values * 2.0**f
-    if f + _max_bits(values) > SAFE_BITS:
-        v = np.array([int(x) for x in scaled.reshape(-1)], dtype=object).reshape(values.shape)
-    else:
-        v = scaled.astype(np.int64)
-    return cast(Fx(v, f), t)
+    scaled = values * 2.0**t.fractional
+    if values.size and float(np.max(np.abs(scaled))) >= 2.0**62:
+        f = _exact_bits(values, t.fractional)
+        v = np.array([int(x) for x in (values * 2.0**f).reshape(-1)], dtype=object).reshape(values.shape)
+        return cast(Fx(v, f), t)
+    big = np.abs(scaled) >= 2.0**52
+    rounded = _round_float(scaled, t.rounding)
+    v = np.where(big, scaled, rounded).astype(np.int64)
+    v = overflow(v, t)
+    return Fx(v, t.fractional)
+
+
+def _round_float(scaled: np.ndarray, mode: str) -> np.ndarray:
+    """The quantization modes on exactly scaled doubles (below 2**52, where +-0.5 is exact)."""
+    if mode == 'TRN':
+        return np.floor(scaled)
+    if mode == 'TRN_ZERO':
+        return np.trunc(scaled)
+    if mode == 'RND':
+        return np.floor(scaled + 0.5)
+    if mode == 'RND_ZERO':
+        return np.where(scaled >= 0, np.ceil(scaled - 0.5), np.floor(scaled + 0.5))
+    if mode == 'RND_MIN_INF':
+        return np.ceil(scaled - 0.5)
+    if mode == 'RND_INF':
+        return np.where(scaled >= 0, np.floor(scaled + 0.5), np.ceil(scaled - 0.5))
+    if mode == 'RND_CONV':
+        return np.round(scaled)  # half to even
+    raise ValueError(f'unknown quantization mode AP_{mode}')
 
 
 def _exact_bits(values: np.ndarray, at_least: int) -> int:
@@ -62,14 +89,11 @@ def _exact_bits(values: np.ndarray, at_least: int) -> int:
     nz = values[values != 0]
     if nz.size == 0:
         return at_least
-    _, exp = np.frexp(nz)  # nz = m * 2**exp, 0.5 <= |m| < 1, m has 53 significant bits
-    # the lowest set bit of each value is at or above 2**(exp - 53)
-    need = int(np.max(53 - exp))
-    f = max(at_least, need)
-    # trim: fewer bits may already do (keeps mantissas small)
-    while f > at_least and np.all(np.mod(nz * 2.0 ** (f - 1), 1.0) == 0):
-        f -= 1
-    return f
+    m, exp = np.frexp(nz)  # nz = m * 2**exp, 0.5 <= |m| < 1: m * 2**53 is a 53-bit integer
+    ints = np.abs(m * 2.0**53).astype(np.int64)
+    trailing = np.log2(ints & -ints).astype(np.int64)  # its lowest set bit
+    need = (53 - exp) - trailing  # the lowest set bit of each value sits at 2**-need
+    return max(at_least, int(need.max()))
 
 
 def _max_bits(values: np.ndarray) -> int:
