@@ -105,6 +105,7 @@ def test_auto_level_follows_the_measurements():
     assert build_mod.choose_opt_level('3', 'io_parallel', 64) == '3'
 
 
+@pytest.mark.slow
 def test_a_scratch_project_is_written_without_the_pickled_model(tmp_path):
     from . import models
     from hlsdiff.trace.convert import ConvertOptions, convert, write_project

@@ -11,6 +11,8 @@ import pytest
 from hlsdiff.trace import build as build_mod
 from hlsdiff.trace import pch
 
+pytestmark = pytest.mark.slow  # real g++ builds (the name is the build's: fast, split, with a header)
+
 
 def _header(cache_dir, level='g'):
     """The precompiled header of the installed Vivado templates, built now if missing."""
