@@ -111,6 +111,8 @@ def conversion_options(fn):
         click.option('--plain-build', is_flag=True,
                      help='Compile the two translation units as hls4ml writes them (no split top unit, '
                           'no precompiled header); slower, for when you suspect the build itself.'),
+        click.option('--chunk', type=click.IntRange(min=8), default=None,
+                     help='Samples held in memory at once [128]; more stream through in chunks.'),
         click.option('--timeout', type=click.FloatRange(min=0.1), help='Stop a C-simulation that runs longer (s).'),
         click.option('--max-error', multiple=True, help='Gate: max abs error, NUMBER or LAYER:NUMBER (repeatable).'),
         click.option('--max-lsb', multiple=True, help='Gate: max error in LSBs of the result type, NUMBER or LAYER:NUMBER.'),

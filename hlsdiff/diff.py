@@ -89,3 +89,98 @@ def status_of(stats: Stats, lsb: float | None) -> str:
     if stats.mismatched_fraction <= NOISE_FRACTION:
         return 'noise'
     return 'mismatch'
+
+
+class StatsAccumulator:
+    """`diff` over samples that arrive in chunks: the same Stats, without holding every sample.
+
+    The layer's range (`scale`, hence the tolerance) must be known up front: the caller measures
+    it in a first pass over the Keras values.
+    """
+
+    def __init__(self, lsb: float | None, scale: float):
+        self.lsb, self.scale = lsb, scale
+        self.tol = element_tolerance(lsb, scale)
+        self.max_abs, self.worst = -1.0, ()
+        self.sum_abs = self.sum_sq = 0.0
+        self.total = self.mismatched = 0
+        self.ch_max = self.ch_sum = self.ch_bad = None
+        self.rows = 0
+
+    def add(self, expected: np.ndarray, actual: np.ndarray, offset: int) -> None:
+        """One chunk `(n, ..., C)` whose first sample is sample `offset` of the whole set."""
+        err = np.abs(np.asarray(actual, dtype=np.float64) - np.asarray(expected, dtype=np.float64))
+        if err.size == 0:
+            return
+        flat = err.reshape(-1, err.shape[-1]) if err.ndim > 1 else err.reshape(-1, 1)
+        bad = flat > self.tol
+        peak = float(err.max())
+        if peak > self.max_abs:
+            self.max_abs = peak
+            index = np.unravel_index(int(np.argmax(err)), err.shape)
+            self.worst = (int(index[0]) + offset, *(int(i) for i in index[1:]))
+        self.sum_abs += float(err.sum())
+        self.sum_sq += float(np.sum(err**2))
+        self.total += int(err.size)
+        self.mismatched += int(bad.sum())
+        ch_max, ch_sum, ch_bad = flat.max(axis=0), flat.sum(axis=0), bad.sum(axis=0)
+        if self.ch_max is None:
+            self.ch_max, self.ch_sum, self.ch_bad = ch_max, ch_sum, ch_bad
+        else:
+            self.ch_max = np.maximum(self.ch_max, ch_max)
+            self.ch_sum, self.ch_bad = self.ch_sum + ch_sum, self.ch_bad + ch_bad
+        self.rows += flat.shape[0]
+
+    def stats(self) -> Stats:
+        rows = max(self.rows, 1)
+        max_abs = max(self.max_abs, 0.0)
+        return Stats(
+            max_abs=max_abs,
+            mean_abs=self.sum_abs / self.total if self.total else 0.0,
+            rmse=float(np.sqrt(self.sum_sq / self.total)) if self.total else 0.0,
+            max_lsb=(max_abs / self.lsb) if self.lsb else None,
+            mismatched=self.mismatched,
+            total=self.total,
+            worst_index=self.worst,
+            per_channel_max=tuple(float(v) for v in (self.ch_max if self.ch_max is not None else ())),
+            per_channel_mean=tuple(float(v) / rows for v in (self.ch_sum if self.ch_sum is not None else ())),
+            per_channel_fraction=tuple(float(v) / rows for v in (self.ch_bad if self.ch_bad is not None else ())),
+            scale=self.scale,
+            tolerance=self.tol,
+        )
+
+
+def classifier_shaped(expected: np.ndarray, is_softmax: bool = False) -> bool:
+    """A class axis of two or more whose Keras values are probabilities (non-negative rows
+    summing to 1), or the output of a softmax."""
+    classes = expected.shape[-1] if expected.ndim >= 2 else 1
+    if classes < 2:
+        return False
+    probs = bool(np.all(expected >= -1e-6)) and bool(np.allclose(expected.sum(axis=-1), 1.0, atol=1e-3))
+    return probs or is_softmax
+
+
+class OutputAccumulator:
+    """One model output over chunks: top-1 agreement (classifier-shaped), max and mean abs error."""
+
+    def __init__(self, name: str, classifier: bool):
+        self.name, self.classifier = name, classifier
+        self.agree = self.rows = self.count = 0
+        self.max_abs = self.sum_abs = 0.0
+
+    def add(self, expected: np.ndarray, actual: np.ndarray) -> None:
+        err = np.abs(np.asarray(expected, dtype=np.float64) - np.asarray(actual, dtype=np.float64))
+        if err.size == 0:
+            return
+        self.max_abs = max(self.max_abs, float(err.max()))
+        self.sum_abs += float(err.sum())
+        self.count += int(err.size)
+        if self.classifier:
+            classes = expected.shape[-1]
+            same = np.argmax(expected.reshape(-1, classes), axis=1) == np.argmax(actual.reshape(-1, classes), axis=1)
+            self.agree += int(same.sum())
+            self.rows += int(same.size)
+
+    def result(self) -> dict:
+        return {'name': self.name, 'top1_agreement': (self.agree / self.rows) if self.classifier and self.rows else None,
+                'max_abs': self.max_abs, 'mean_abs': self.sum_abs / self.count if self.count else 0.0}

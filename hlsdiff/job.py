@@ -127,6 +127,7 @@ def _compare_once(model, data, opts, err: Console, patched: bool = False):
         timeout=opts.get('timeout'),
         prepare_project=prepare,
         plain_build=bool(opts.get('plain_build')),
+        chunk=int(opts.get('chunk') or 128),
     )
     label = ' (patched)' if patched else ''
     status = err.status('starting') if err.is_terminal and not err.quiet else None

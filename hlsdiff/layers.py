@@ -63,3 +63,7 @@ class Collected:
     timings: dict = field(default_factory=dict)
     emulation: dict = field(default_factory=dict)  # hls4ml layer -> emulate.Emulation
     emulator: object = None  # emulate.Emulator: what-if evaluation of other types (None if unavailable)
+    # over every sample, when they streamed through in chunks and `arrays` holds only the first ones:
+    stats: dict | None = None  # hls4ml layer -> diff.Stats
+    outputs: list | None = None  # [{name, top1_agreement, max_abs, mean_abs}]
+    diagnosed_samples: int | None = None  # how many samples `arrays` holds

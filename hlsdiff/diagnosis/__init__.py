@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from hlsdiff.diagnosis import causes, patterns
-from hlsdiff.diff import NOISE_FRACTION, Stats, diff, element_tolerance, scale_of, status_of
+from hlsdiff.diff import (NOISE_FRACTION, OutputAccumulator, Stats, classifier_shaped, diff, element_tolerance,
+                          scale_of, status_of)
 from hlsdiff.fixedpoint import parse_type
 from hlsdiff.layers import Collected, LayerArrays, LayerInfo
 from hlsdiff.result import CompareResult, LayerResult
@@ -33,7 +34,7 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
 
     for info in collected.layers:
         arrays = collected.arrays.get(info.name)
-        res, share, significant = _layer(info, arrays, collected.arrays)
+        res, share, significant = _layer(info, arrays, collected.arrays, (collected.stats or {}).get(info.name))
         results[info.name] = res
         own_share[info.name] = share
         own_significant[info.name] = significant
@@ -139,7 +140,10 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
     return result
 
 
-def _layer(info: LayerInfo, arrays: LayerArrays | None, all_arrays) -> tuple[LayerResult, float, bool]:
+def _layer(info: LayerInfo, arrays: LayerArrays | None, all_arrays,
+           streamed: Stats | None = None) -> tuple[LayerResult, float, bool]:
+    """`streamed`: the layer's statistics over every sample (a compare of many samples keeps only
+    the first ones in memory, for patterns and causes); they decide the figures and the status."""
     res = LayerResult(
         name=info.name,
         keras=info.keras,
@@ -164,8 +168,8 @@ def _layer(info: LayerInfo, arrays: LayerArrays | None, all_arrays) -> tuple[Lay
         res.cause_detail = f'Keras shape {arrays.expected.shape[1:]} vs hls4ml {arrays.actual.shape[1:]}'
         res.hint = 'Check the layer mapping and hls4ml\'s handling of this layer\'s shape'
         return res, 1.0, True
-    scale = scale_of(arrays.expected, arrays.actual)
-    stats = diff(arrays.expected, arrays.actual, lsb, scale)
+    scale = streamed.scale if streamed is not None else scale_of(arrays.expected, arrays.actual)
+    stats = streamed if streamed is not None else diff(arrays.expected, arrays.actual, lsb, scale)
     _fill(res, stats)
     res.status = status_of(stats, lsb)
 
@@ -309,26 +313,37 @@ def model_outputs(collected: Collected, results: dict) -> list[dict]:
     two or more whose Keras values are probabilities (non-negative, rows summing to 1) or whose
     layer is a softmax.
     """
-    fed = {p for info in collected.layers for p in info.inputs}
-    out = []
-    for info in collected.layers:
-        arrays = collected.arrays.get(info.name)
-        if info.name in fed or not info.compared or arrays is None or arrays.actual is None or arrays.expected is None:
-            continue
-        if arrays.expected.shape != arrays.actual.shape:
-            continue
-        exp, act = arrays.expected, arrays.actual
-        err = np.abs(exp - act)
-        entry = {'name': info.name, 'top1_agreement': None, 'max_abs': float(err.max()), 'mean_abs': float(err.mean())}
-        classes = exp.shape[-1] if exp.ndim >= 2 else 1
-        probs = classes >= 2 and bool(np.all(exp >= -1e-6)) and bool(np.allclose(exp.sum(axis=-1), 1.0, atol=1e-3))
-        if classes >= 2 and (probs or info.class_name == 'Softmax' or (info.attrs.get('activation') == 'softmax')):
-            agree = np.argmax(exp.reshape(-1, classes), axis=1) == np.argmax(act.reshape(-1, classes), axis=1)
-            entry['top1_agreement'] = float(agree.mean())
+    if collected.outputs is not None:  # measured over every sample while they streamed through
+        measured = [dict(o) for o in collected.outputs]
+    else:
+        measured = []
+        for info in output_layers(collected.layers, collected.arrays):
+            arrays = collected.arrays[info.name]
+            acc = OutputAccumulator(info.name, classifier_shaped(arrays.expected, is_softmax(info)))
+            acc.add(arrays.expected, arrays.actual)
+            measured.append(acc.result())
+    for entry in measured:
+        if entry['top1_agreement'] is not None:
             entry['agree'] = entry['top1_agreement'] >= TOP1_AGREE
         else:
-            entry['agree'] = results[info.name].status != 'mismatch'
-        out.append(entry)
+            entry['agree'] = results[entry['name']].status != 'mismatch'
+    return measured
+
+
+def is_softmax(info: LayerInfo) -> bool:
+    return info.class_name == 'Softmax' or info.attrs.get('activation') == 'softmax'
+
+
+def output_layers(layers: list[LayerInfo], arrays: dict) -> list[LayerInfo]:
+    """The compared layers nothing else reads, with both sides' arrays of one shape."""
+    fed = {p for info in layers for p in info.inputs}
+    out = []
+    for info in layers:
+        a = arrays.get(info.name)
+        if info.name in fed or not info.compared or a is None or a.actual is None or a.expected is None:
+            continue
+        if a.expected.shape == a.actual.shape:
+            out.append(info)
     return out
 
 

@@ -235,3 +235,15 @@ def _with_types(program: Program, call: Call, override: dict[str, str], result: 
 
     new_result = parse_type(override['result']) if 'result' in override else result
     return dataclasses.replace(program, configs=configs), new_result
+
+
+def merge(a: Emulation, b: Emulation) -> Emulation:
+    """Two chunks' verdicts of one layer as one."""
+    for e in (a, b):
+        if e.status == 'not-emulated':
+            return e
+    status = 'differs' if 'differs' in (a.status, b.status) else 'bit-exact'
+    passthrough_broken = (set(a.channels) - set(a.equals_input_channels)) | (set(b.channels) - set(b.equals_input_channels))
+    equal = (set(a.equals_input_channels) | set(b.equals_input_channels)) - passthrough_broken
+    return Emulation(status, a.differing + b.differing, a.total + b.total, max(a.max_lsb, b.max_lsb),
+                     tuple(sorted(set(a.channels) | set(b.channels))), None, tuple(sorted(equal)))

@@ -38,8 +38,12 @@ def run(spec: dict) -> None:
     lib.free_trace_storage.argtypes = []
     lib.free_trace_storage.restype = None
 
-    results = {name: np.zeros((n_samples, size)) for name, size in traced.items()}
-    outputs = [np.zeros((n_samples, size)) for size in out_sizes]
+    # with `chunk`, the results go to one file per chunk of samples (result-00000.npz, ...), so that
+    # memory does not grow with the sample count
+    chunk = int(spec.get('chunk') or n_samples)
+    results = {name: np.zeros((min(chunk, n_samples), size)) for name, size in traced.items()}
+    outputs = [np.zeros((min(chunk, n_samples), size)) for size in out_sizes]
+    written = 0
     slots = (TraceData * (2 * len(traced) + 8))()
     lib.allocate_trace_storage(ctypes.sizeof(ctypes.c_double))
     try:
@@ -47,8 +51,9 @@ def run(spec: dict) -> None:
             args = [np.ascontiguousarray(x[i].reshape(-1)) for x in inputs]
             preds = [np.zeros(size) for size in out_sizes]
             top(*args, *preds)
+            row = i - written
             for k, pred in enumerate(preds):
-                outputs[k][i] = pred
+                outputs[k][row] = pred
             ctypes.memset(slots, 0, ctypes.sizeof(slots))
             lib.collect_trace_output(slots)
             for slot in slots:
@@ -58,15 +63,27 @@ def run(spec: dict) -> None:
                 if name in results:
                     size = traced[name]
                     buf = ctypes.cast(slot.data, ctypes.POINTER(ctypes.c_double))
-                    results[name][i] = np.ctypeslib.as_array(buf, shape=(size,))
+                    results[name][row] = np.ctypeslib.as_array(buf, shape=(size,))
             if (i + 1) % max(1, n_samples // 20) == 0:
                 print(f'progress {i + 1} {n_samples}', file=sys.stderr, flush=True)
+            if spec.get('chunk') and (row + 1 == chunk or i + 1 == n_samples):
+                _save(spec['result'].replace('.npz', f'-{written // chunk:05d}.npz'), results, outputs, row + 1)
+                written = i + 1
     finally:
         lib.free_trace_storage()
-    payload = {f'trace:{k}': v for k, v in results.items()}
+    if not spec.get('chunk'):
+        _save(spec['result'], results, outputs, n_samples)
+
+
+def _save(path: str, results: dict, outputs: list, rows: int) -> None:
+    payload = {f'trace:{k}': v[:rows] for k, v in results.items()}
     payload['peak_kb'] = np.array(_own_peak_kb())
-    payload.update({f'output:{k}': v for k, v in enumerate(outputs)})
-    np.savez(spec['result'], **payload)
+    payload.update({f'output:{k}': v[:rows] for k, v in enumerate(outputs)})
+    tmp = path + '.part.npz'
+    np.savez(tmp, **payload)
+    import os
+
+    os.replace(tmp, path)  # a reader sees a chunk whole or not at all
 
 
 def _own_peak_kb() -> int:

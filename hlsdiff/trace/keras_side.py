@@ -72,6 +72,21 @@ class KerasReference:
                 result[t].append(np.asarray(out, dtype=np.float64))
         return {t: np.concatenate(parts) for t, parts in result.items()}
 
+    def scales(self, inputs: tuple[np.ndarray, ...]) -> dict[tuple, float]:
+        """Every wanted tensor's largest |value| over all samples, one batch at a time."""
+        peak: dict[tuple, float] = {t: 0.0 for t in self.tensors}
+        if self.multi is None:
+            return peak
+        n = inputs[0].shape[0]
+        for start in range(0, n, BATCH):
+            batch = [self.tf.constant(x[start : start + BATCH], dtype=self.tf.float32) for x in inputs]
+            outs = self.multi(batch if len(batch) > 1 else batch[0], training=False)
+            if not isinstance(outs, (list, tuple)):
+                outs = [outs]
+            for t, out in zip(self.tensors, outs):
+                peak[t] = max(peak[t], float(np.max(np.abs(np.asarray(out, dtype=np.float64)))) if out.shape[0] else 0.0)
+        return peak
+
     def apply_chain(self, chain: list, arrays: list[np.ndarray]) -> np.ndarray:
         """Run `chain` (see `Ref`) on input arrays shaped like the Keras tensors they stand for."""
         x = [self.tf.constant(a, dtype=self.tf.float32) for a in arrays]

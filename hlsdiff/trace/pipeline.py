@@ -40,6 +40,7 @@ class RunOptions:
     timeout: float | None = None
     prepare_project: object = None  # callable(project_dir) run before the build (e.g. the patcher)
     plain_build: bool = False  # compile as hls4ml writes it: no split top unit, no precompiled header
+    chunk: int = 128  # samples held in memory at once; more samples stream through in chunks of this many
 
 
 @dataclass
@@ -84,7 +85,8 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
             if _cached_library(plan, samples, conv, run) is None:
                 header.start(conv, run, project, data, cache_dir)
             # one C-simulation process: the other core is importing TensorFlow
-            pending = pool.submit(_build_and_run, plan, samples, conv, run, progress, 1, header)
+            stream_dir = scratch / 'run' if samples.count > run.chunk else None
+            pending = pool.submit(_build_and_run, plan, samples, conv, run, progress, 1, header, stream_dir)
         else:  # the other core compiles the headers every project includes while TensorFlow loads
             header.start(conv, run, project, data, cache_dir)
         model = load_model(model_path)
@@ -101,7 +103,8 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
             progress.step('convert')
             plan = _convert(model, input_names, input_shapes, conv, run, project, scratch, notes)
             lap('convert')
-            pending = pool.submit(_build_and_run, plan, samples, conv, run, progress, None, header)
+            stream_dir = scratch / 'run' if samples.count > run.chunk else None
+            pending = pool.submit(_build_and_run, plan, samples, conv, run, progress, None, header, stream_dir)
             if key:
                 conversion_cache.store(cache_dir, key, plan)
         notes.extend(plan.warnings)
@@ -110,17 +113,34 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
         from hlsdiff.trace.stack import no_autograph
 
         # g++ and the C-simulation run in child processes; Keras runs here meanwhile
-        with no_autograph():
-            reference = KerasReference(model, plan.refs)
-            expected = reference.forward(samples.arrays)
-        lap('keras')
-        lib, csim = pending.result()
-        lap('build+csim')
-        with no_autograph():
-            arrays = _assemble(plan.infos, plan.refs, reference, expected, csim.traces, dict(zip(input_names, samples.arrays)))
-        lap('local')
-        emulator, emulation = _emulate(plan, csim.traces, dict(zip(input_names, samples.arrays)), notes)
-        lap('emulate')
+        stats = outputs = None
+        if stream_dir is None:
+            with no_autograph():
+                reference = KerasReference(model, plan.refs)
+                expected = reference.forward(samples.arrays)
+            lap('keras')
+            lib, csim = pending.result()
+            lap('build+csim')
+            with no_autograph():
+                arrays = _assemble(plan.infos, plan.refs, reference, expected, csim.traces,
+                                   dict(zip(input_names, samples.arrays)))
+            lap('local')
+            emulator, emulation = _emulate(plan, csim.traces, dict(zip(input_names, samples.arrays)), notes)
+            lap('emulate')
+        else:  # many samples: a first Keras pass for each layer's range, then chunk by chunk
+            with no_autograph():
+                reference = KerasReference(model, plan.refs)
+                scales = reference.scales(samples.arrays)
+            lap('keras')
+            lib, csim = pending.result()
+            lap('build+csim')
+            with no_autograph():
+                arrays, stats, outputs, emulator, emulation = _stream(plan, reference, scales, csim, samples,
+                                                                      input_names, run.chunk, notes)
+            lap('local+emulate')
+            notes.append(f'{samples.count} samples streamed in chunks of {run.chunk}: every figure, status and the '
+                         f'emulation cover all of them; patterns, causes and hints are drawn from the first '
+                         f'{run.chunk}')
     finally:
         header.cancel()
         pool.shutdown(wait=True)
@@ -154,7 +174,84 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
         timings=timings,
         emulation=emulation,
         emulator=emulator,
+        stats=stats,
+        outputs=outputs,
     )
+
+
+def _stream(plan: Plan, reference, scales: dict, csim, samples, input_names, keep: int, notes: list[str]):
+    """Chunk by chunk: statistics, model outputs and emulation over every sample; the arrays of
+    the first `keep` samples kept for the diagnosis (patterns, causes, what-if)."""
+    from hlsdiff.diagnosis import is_softmax, output_layers
+    from hlsdiff.diff import OutputAccumulator, StatsAccumulator, classifier_shaped
+    from hlsdiff.emulate import Emulator, merge, read_program
+
+    try:
+        program = read_program(plan.firmware, plan.sources.project_name)
+        program.preload()
+    except (OSError, ValueError) as exc:
+        notes.append(f'the project could not be read for the emulation ({exc}): no layer is emulated')
+        program = None
+    accs: dict = {}
+    outs: dict = {}
+    emulation: dict = {}
+    kept: dict[str, list] = {}
+    kept_traces: dict[str, list] = {}
+    for i, (lo, hi, _) in enumerate(csim.chunks):
+        traces = csim.read_chunk(i)
+        chunk_inputs = tuple(a[lo:hi] for a in samples.arrays)
+        data_by_name = dict(zip(input_names, chunk_inputs))
+        expected = reference.forward(chunk_inputs)
+        arrays = _assemble(plan.infos, plan.refs, reference, expected, traces, data_by_name)
+        for info in plan.infos:
+            a = arrays.get(info.name)
+            if a is None or a.actual is None or a.expected is None or a.expected.shape != a.actual.shape:
+                continue
+            if info.name not in accs:
+                t = parse_type(info.result_type)
+                ref = plan.refs[info.name]
+                scale = scales.get(ref.tensor) if ref.tensor[0] != 'input' else _input_scale(samples, input_names, ref)
+                accs[info.name] = StatsAccumulator(t.lsb if t else None, scale or 1.0)
+            accs[info.name].add(a.expected, a.actual, lo)
+        for info in output_layers(plan.infos, arrays):
+            a = arrays[info.name]
+            if info.name not in outs:
+                outs[info.name] = OutputAccumulator(info.name, classifier_shaped(a.expected, is_softmax(info)))
+            outs[info.name].add(a.expected, a.actual)
+        if program is not None:
+            emulator = Emulator(program, traces, _by_hls_input(plan, data_by_name))
+            for info in plan.infos:
+                verdict = emulator.verdict(info.name, traces.get(info.name))
+                emulation[info.name] = merge(emulation[info.name], verdict) if info.name in emulation else verdict
+        if lo < keep:
+            n = min(hi, keep) - lo
+            for name, a in arrays.items():
+                kept.setdefault(name, []).append(LayerArrays(*(None if v is None else v[:n] for v in
+                                                                (a.expected, a.actual, a.local))))
+            for name, v in traces.items():
+                kept_traces.setdefault(name, []).append(v[:n])
+        del traces, expected, arrays
+    first = {name: LayerArrays(*(None if any(p is None for p in col) else np.concatenate(col)
+                                 for col in zip(*((p.expected, p.actual, p.local) for p in parts))))
+             for name, parts in kept.items()}
+    emulator = None
+    if program is not None:
+        n = min(keep, samples.count)
+        emulator = Emulator(program, {k: np.concatenate(v) for k, v in kept_traces.items()},
+                            _by_hls_input(plan, dict(zip(input_names, (a[:n] for a in samples.arrays)))))
+    stats = {name: acc.stats() for name, acc in accs.items()}
+    return first, stats, [o.result() for o in outs.values()], emulator, emulation
+
+
+def _by_hls_input(plan: Plan, data_by_name: dict) -> dict:
+    """The data by hls4ml input name (the Keras input of the same name, else the same position)."""
+    return {name: data_by_name.get(name, arr) for name, arr in zip(plan.hls_inputs, data_by_name.values())}
+
+
+def _input_scale(samples, input_names, ref) -> float:
+    arrays = dict(zip(input_names, samples.arrays))
+    data = arrays.get(ref.tensor[1], samples.arrays[0])
+    return float(np.max(np.abs(data))) if data.size else 1.0
 
 
 def _emulate(plan: Plan, traces: dict, data_by_name: dict, notes: list[str]):
@@ -167,8 +264,7 @@ def _emulate(plan: Plan, traces: dict, data_by_name: dict, notes: list[str]):
         notes.append(f'the project could not be read for the emulation ({exc}): no layer is emulated')
         return None, {}
     program.preload()
-    inputs = {name: data_by_name.get(name, arr) for name, arr in zip(plan.hls_inputs, data_by_name.values())}
-    emulator = Emulator(program, traces, inputs)
+    emulator = Emulator(program, traces, _by_hls_input(plan, data_by_name))
     return emulator, {info.name: emulator.verdict(info.name, traces.get(info.name)) for info in plan.infos}
 
 
@@ -243,7 +339,7 @@ def _cached_library(plan: Plan, samples, conv, run):
     return build_mod.cached_library(plan.sources, levels, run.cache_dir, plain=run.plain_build)
 
 
-def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None = None, header=None):
+def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None = None, header=None, stream_dir=None):
     """Build (or find) the library, then run it on every sample."""
     level = build_mod.choose_opt_level(run.opt_level, _settings(conv)['io_type'], samples.count)
     progress.step('build')
@@ -263,6 +359,8 @@ def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None 
         timeout=run.timeout,
         progress=progress.csim,
         shards=shards,
+        chunk=run.chunk if stream_dir is not None else None,
+        workdir=stream_dir,
     )
     return lib, csim
 

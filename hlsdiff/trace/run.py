@@ -23,10 +23,16 @@ _ASSERT_RE = re.compile(r"(?P<file>[^\s:]+\.h):(?P<line>\d+): (?P<func>.*?): Ass
 
 @dataclass(frozen=True)
 class CsimRun:
-    traces: dict[str, np.ndarray]  # layer name -> (N, size), float64
+    traces: dict[str, np.ndarray]  # layer name -> (N, size), float64 (empty when streamed in chunks)
     outputs: list[np.ndarray]
     seconds: float
     peak_rss_mb: float
+    chunks: tuple = ()  # ((first sample, end, result file), ...) when run with `chunk`
+
+    def read_chunk(self, index: int) -> dict[str, np.ndarray]:
+        """The traces of one chunk: layer name -> (n, size)."""
+        with np.load(self.chunks[index][2]) as res:
+            return {k[len('trace:'):]: res[k] for k in res.files if k.startswith('trace:')}
 
 
 def run_library(
@@ -40,6 +46,8 @@ def run_library(
     timeout: float | None = None,
     progress=None,
     shards: int | None = None,
+    chunk: int | None = None,
+    workdir: Path | None = None,
 ) -> CsimRun:
     """Run `function` of `library` on every sample, with `firmware_dir` as working directory.
 
@@ -50,7 +58,8 @@ def run_library(
     if shards is None:
         shards = min(os.cpu_count() or 1, 2) if n >= 8 else 1
     bounds = np.linspace(0, n, shards + 1).astype(int)
-    tmp = children.temp_dir('hlsdiff-run-')
+    tmp = Path(workdir) if workdir is not None else children.temp_dir('hlsdiff-run-')
+    tmp.mkdir(parents=True, exist_ok=True)
     try:
         # a private copy of the library and the weights it reads: `hlsdiff cache --clear` (or
         # the cache's size limit) during the run cannot take them away
@@ -73,7 +82,8 @@ def run_library(
                 np.save(p, np.ascontiguousarray(arr[lo:hi].reshape(hi - lo, -1), dtype=np.float64))
                 in_paths.append(str(p))
             spec = {'library': str(private), 'function': function, 'inputs': in_paths,
-                    'output_sizes': output_sizes, 'traced': traced, 'result': str(shard / 'result.npz')}
+                    'output_sizes': output_sizes, 'traced': traced, 'result': str(shard / 'result.npz'),
+                    'chunk': chunk}
             (shard / 'spec.json').write_text(json.dumps(spec))
             with open(shard / 'stderr.txt', 'wb') as err, open(shard / 'stdout.txt', 'wb') as out:
                 proc = children.popen([sys.executable, '-m', 'hlsdiff.trace.csim_runner', str(shard / 'spec.json')],
@@ -99,6 +109,18 @@ def run_library(
         if short:
             raise SimulationFailed(f'the C-simulation read too few weights: {short}; the project\'s weights '
                                    'are damaged (a cached conversion: `hlsdiff cache --clear`)', detail=_tail(logs[0]))
+        if chunk:  # streamed: the caller reads the chunk files (and removes `workdir`)
+            found = []
+            for k, (_, shard) in enumerate(shards_running):
+                files = sorted(shard.glob('result-*.npz'))
+                lo, hi = int(bounds[k]), int(bounds[k + 1])
+                if len(files) != -(-(hi - lo) // chunk):
+                    raise SimulationFailed('the C-simulation stopped without all its results',
+                                           detail=_tail((shard / 'stderr.txt').read_text(errors='replace')))
+                for j, f in enumerate(files):
+                    found.append((lo + j * chunk, min(hi, lo + (j + 1) * chunk), str(f)))
+            peak = max([peak_kb] + [int(np.load(f)['peak_kb']) for _, _, f in found])
+            return CsimRun({}, [], seconds, peak / 1024.0, tuple(found))
         parts = []
         for _, shard in shards_running:
             if not (shard / 'result.npz').exists():
@@ -108,7 +130,8 @@ def run_library(
                 parts.append({k: res[k] for k in res.files})
             peak_kb = max(peak_kb, int(parts[-1].get('peak_kb', 0)))
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if workdir is None:
+            shutil.rmtree(tmp, ignore_errors=True)
     traces = {k[len('trace:'):]: np.concatenate([p[k] for p in parts]) for k in parts[0] if k.startswith('trace:')}
     outputs = [np.concatenate([p[f'output:{k}'] for p in parts]) for k in range(len(output_sizes))]
     return CsimRun(traces, outputs, seconds, peak_kb / 1024.0)
