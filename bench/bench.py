@@ -17,6 +17,7 @@ system, children included) and peak RSS of the largest process (g++'s cc1plus in
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -100,6 +101,8 @@ def run_case(label, model, data, io_type, precision, work: Path, repeat: int) ->
                 '--cache-dir', str(work / f'cache-{label}-{r}'), '-q', '--json', str(work / f'{label}.json')]
         cold.append(measure(args))
         warm.append(measure(args))
+        timings = json.loads((work / f'{label}.json').read_text()).get('timings', {})
+        warm[-1]['emulate'] = timings.get('emulate', timings.get('local+emulate'))
     return [('native (compile + trace + get_ymodel_keras)', median(native)),
             ('hlsdiff compare, cold cache', median(cold)), ('hlsdiff compare, warm cache', median(warm))]
 
@@ -132,6 +135,9 @@ def main() -> None:
             for label, m in rows:
                 flag = '' if m['code'] == 0 or 'hlsdiff' in label and m['code'] == 1 else f'  (exit {m["code"]}: {m["tail"]})'
                 print(f'  {label:46s} {m["wall"]:8.1f} {m["cpu"]:8.1f} {m["rss_mb"]:12.0f} {m["wall"] / base:10.2f}{flag}')
+            emulate = rows[2][1].get('emulate')
+            if emulate is not None:
+                print(f'  (of which the emulation of every layer, in the warm compare: {emulate:.3f} s)')
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -213,12 +213,13 @@ def report(result_json, traces_path, verbose, **paths):
 @click.option('--diff', 'mode', flag_value='diff', help='Show the unified diff that would be applied.')
 @click.option('--revert', 'mode', flag_value='revert', help='Restore the original files from the backup.')
 @click.option('--no-build', is_flag=True, help='Do not rebuild the C-simulation library.')
+@click.option('--force', is_flag=True, help='--revert even files edited since the patch (their edits are lost).')
 @_handle_errors
-def patch(project_dir, mode, no_build):
+def patch(project_dir, mode, no_build, force):
     """Write hlsdiff's corrected depthwise kernels into an hls4ml project."""
     from hlsdiff.cpp.patcher import run_patch_command
 
-    sys.exit(run_patch_command(Path(project_dir), mode or 'write', build=not no_build))
+    sys.exit(run_patch_command(Path(project_dir), mode or 'write', build=not no_build, force=force))
 
 
 @main.command()

@@ -218,3 +218,50 @@ def test_patched_kernel_is_bit_identical_where_stock_is_right(model_files, cache
     for layer, arrays in stock.arrays.items():
         np.testing.assert_array_equal(forced.arrays[layer].actual, arrays.actual, err_msg=layer)
     assert stock.timings['library'] != forced.timings['library']  # two different builds were compared
+
+
+# ---- edge cases: edited, damaged, half-patched projects ------------------------------------------
+
+
+def test_a_call_whose_comment_was_edited_away_is_still_found(hlsdiff, dm2_project):
+    top = dm2_project / 'firmware' / 'myproject.cpp'
+    top.write_text(re.sub(r'(depthwise_conv_2d_cl<[^;]*;)\s*//\s*dw', r'\1', top.read_text()))
+    run = hlsdiff('patch', dm2_project, '--check', code=1)
+    assert 'dw: depth-multiplier' in run.stdout
+
+
+def test_a_patched_project_that_lost_its_include_is_repaired(hlsdiff, dm2_project):
+    hlsdiff('patch', dm2_project, '--no-build', code=0)
+    top = dm2_project / 'firmware' / 'myproject.cpp'
+    top.write_text(top.read_text().replace(patcher.INCLUDE_LINE + '\n', ''))
+    (dm2_project / 'firmware' / 'nnet_utils' / patcher.KERNEL_NAME).unlink()
+    run = hlsdiff('patch', dm2_project, '--no-build', code=0)
+    assert 'repair' in run.stdout
+    assert patcher.INCLUDE_LINE in top.read_text()
+    assert (dm2_project / 'firmware' / 'nnet_utils' / patcher.KERNEL_NAME).exists()
+
+
+def test_revert_refuses_to_discard_edits_made_after_the_patch(hlsdiff, dm2_project):
+    original = (dm2_project / 'firmware' / 'myproject.cpp').read_bytes()
+    hlsdiff('patch', dm2_project, '--no-build', code=0)
+    top = dm2_project / 'firmware' / 'myproject.cpp'
+    top.write_text(top.read_text() + '\n// my own edit\n')
+    run = hlsdiff('patch', dm2_project, '--revert', '--no-build', code=2)
+    assert 'firmware/myproject.cpp' in run.stderr and '--force' in run.stderr
+    assert 'my own edit' in top.read_text()
+    hlsdiff('patch', dm2_project, '--revert', '--no-build', '--force', code=0)
+    assert top.read_bytes() == original
+
+
+def test_a_damaged_manifest_is_bad_input(hlsdiff, dm2_project):
+    hlsdiff('patch', dm2_project, '--no-build', code=0)
+    (dm2_project / '.hlsdiff-backup' / 'manifest.json').write_text('{not json')
+    run = hlsdiff('patch', dm2_project, '--revert', '--no-build', code=2)
+    assert 'damaged backup manifest' in run.stderr and 'Traceback' not in run.stderr
+
+
+def test_temporary_files_of_a_killed_patch_are_removed(hlsdiff, dm2_project):
+    left = dm2_project / 'firmware' / f'.myproject.cpp.abc123{patcher.TMP_SUFFIX}'
+    left.write_text('half written')
+    run = hlsdiff('patch', dm2_project, '--no-build', code=0)
+    assert not left.exists() and 'left by a patch that was stopped' in run.stdout

@@ -19,6 +19,7 @@ them back byte for byte. Writes are atomic (temporary file, then rename).
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import math
 import os
@@ -38,11 +39,15 @@ KERNEL_NAME = 'nnet_depthwise_hlsdiff.h'
 KERNEL_SOURCE = Path(__file__).resolve().parent / KERNEL_NAME
 BACKUP_DIR = '.hlsdiff-backup'
 INCLUDE_LINE = f'#include "nnet_utils/{KERNEL_NAME}" // hlsdiff patch'
+# a depthwise kernel call of the top function, found by its function and config (the trailing
+# `// name` comment hls4ml writes is optional: users edit it away)
 _CALL_RE = re.compile(
-    r'^(?P<indent>\s*)nnet::(?P<ns>hlsdiff::)?(?P<func>depthwise_conv_[12]d_cl)<(?P<targs>[^>]*)>\((?P<args>[^)]*)\);'
-    r'\s*//\s*(?P<name>\S+)\s*$',
+    r'^(?P<indent>[ \t]*)(?P<call>nnet::(?P<ns>hlsdiff::)?(?P<func>depthwise_conv_[12]d_cl)<(?P<targs>[^>]*)>'
+    r'\((?P<args>[^)]*)\);)[ \t]*(?://[ \t]*(?P<name>\S+)[ \t]*)?$',
     re.M,
 )
+_TRACE_RE = re.compile(r'save_layer_output<[^>]*>\(\s*(?P<var>\w+)\s*,\s*"(?P<name>[^"]+)"')
+TMP_SUFFIX = '.hlsdiff-tmp'  # a write in progress; one left by a killed patch is removed by the next
 # Lines of the stock 1.3.0 kernels that identify the layout this patcher knows.
 _KNOWN_LAYOUT = {
     'nnet_sepconv2d_latency.h': 'only a depth multiplier of 1 is currently supported',
@@ -54,6 +59,7 @@ _KNOWN_LAYOUT = {
 @dataclass
 class Layer:
     name: str
+    call: str  # the call as written, e.g. nnet::depthwise_conv_2d_cl<...>(...);
     func: str  # depthwise_conv_2d_cl / depthwise_conv_1d_cl
     config: str  # config struct name, e.g. config2
     weights: str  # weight array name, e.g. w2
@@ -112,14 +118,25 @@ class Project:
         return p.read_text() if p.exists() else None
 
     def layers(self, top_text: str, params_text: str) -> list[Layer]:
+        """Every depthwise call, named by its trace call, else hls4ml's comment, else its config."""
+        traced = {t.group('var'): t.group('name') for t in _TRACE_RE.finditer(top_text)}
         found = []
         for m in _CALL_RE.finditer(top_text):
             targs = [t.strip() for t in m.group('targs').split(',')]
             args = [a.strip() for a in m.group('args').split(',')]
             config = targs[-1]
-            found.append(Layer(m.group('name'), m.group('func'), config, args[2], args[3],
+            name = traced.get(args[1]) or m.group('name') or config
+            found.append(Layer(name, m.group('call'), m.group('func'), config, args[2], args[3],
                                _struct(params_text, config), bool(m.group('ns'))))
         return found
+
+    def remove_leftovers(self) -> list[str]:
+        """Temporary files of a patch that was killed mid-write."""
+        removed = []
+        for p in self.path.rglob(f'.*{TMP_SUFFIX}'):
+            p.unlink(missing_ok=True)
+            removed.append(str(p.relative_to(self.path)))
+        return removed
 
 
 def _struct(params_text: str, name: str) -> dict:
@@ -186,10 +203,7 @@ def plan(project_dir: Path, force_kernel: bool = False) -> Plan:
         if (reasons or force_kernel) and not layer.patched_call:
             for defect, text in reasons or [('kernel', 'routed through the corrected kernel (bit-identical here)')]:
                 result.fixes.append(Fix(layer.name, defect, text))
-            new_top = re.sub(
-                r'nnet::' + layer.func + r'<([^>]*)>\(([^)]*)\);(\s*//\s*' + re.escape(layer.name) + r'\s*)$',
-                lambda m: f'nnet::hlsdiff::{layer.func}<{m.group(1)}>({m.group(2)});{m.group(3)}',
-                new_top, count=1, flags=re.M)
+            new_top = new_top.replace(layer.call, layer.call.replace('nnet::', 'nnet::hlsdiff::', 1), 1)
         if reasons or force_kernel or layer.patched_call:
             need_kernel = True
 
@@ -241,6 +255,13 @@ def plan(project_dir: Path, force_kernel: bool = False) -> Plan:
                             new_defines = new_defines.replace(f'typedef {acc[0]} {acc_name};', f'typedef {wider} {acc_name};', 1)
                             result.fixes.append(Fix(layer.name, 'po2-weights', f'{acc_name} -> {wider} (room for the wider weights)'))
 
+    patched = [layer.name for layer in prj.layers(top, params) if layer.patched_call]
+    if need_kernel and patched:  # a patched project that lost a part of the patch: completed
+        if prj.read(kernel_rel) != KERNEL_SOURCE.read_text():
+            result.fixes.append(Fix(patched[0], 'repair', f'{kernel_rel} is missing or changed: written again'))
+        if INCLUDE_LINE not in top:
+            result.fixes.append(Fix(patched[0], 'repair', f'the include of the corrected kernel is gone from '
+                                                          f'{prj.top}: put back'))
     if need_kernel:
         result.files[kernel_rel] = KERNEL_SOURCE.read_text()
         if INCLUDE_LINE not in new_top:
@@ -278,7 +299,7 @@ def render_diff(p: Plan) -> str:
 
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=TMP_SUFFIX, dir=path.parent)
     with os.fdopen(fd, 'w') as f:
         f.write(text)
     if path.exists():
@@ -296,7 +317,8 @@ def apply(p: Plan) -> list[str]:
             raise BadInput(f'{folder}: read-only; hlsdiff patch changes nothing there')
     backup = p.project / BACKUP_DIR
     manifest_path = backup / 'manifest.json'
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {'created': [], 'replaced': []}
+    manifest = _manifest(p.project) if manifest_path.exists() else {'created': [], 'replaced': [], 'written': {}}
+    manifest.setdefault('written', {})
     for rel in changes:
         if rel in manifest['created'] or rel in manifest['replaced']:
             continue
@@ -308,19 +330,47 @@ def apply(p: Plan) -> list[str]:
             shutil.copy2(p.project / rel, dest)
             manifest['replaced'].append(rel)
     backup.mkdir(exist_ok=True)
+    for rel, text in changes.items():
+        manifest['written'][rel] = hashlib.sha256(text.encode()).hexdigest()
     _atomic_write(manifest_path, json.dumps(manifest, indent=2) + '\n')
     for rel, text in changes.items():
         _atomic_write(p.project / rel, text)
     return sorted(changes)
 
 
-def revert(project_dir: Path) -> list[str]:
+def _manifest(project: Path) -> dict:
+    """The backup's manifest; a damaged one is bad input (exit 2), never an internal error."""
+    path = project / BACKUP_DIR / 'manifest.json'
+    try:
+        manifest = json.loads(path.read_text())
+        if not isinstance(manifest, dict) or not all(isinstance(manifest.get(k), list) for k in ('created', 'replaced')):
+            raise ValueError('created/replaced lists missing')
+        if not isinstance(manifest.get('written', {}), dict):
+            raise ValueError('written is not a mapping')
+    except (OSError, ValueError) as exc:
+        raise BadInput(f'{path}: damaged backup manifest ({exc}); restore the originals by hand from '
+                       f'{project / BACKUP_DIR}/') from None
+    return manifest
+
+
+def revert(project_dir: Path, force: bool = False) -> list[str]:
     prj = Project(project_dir)
     backup = prj.path / BACKUP_DIR
     manifest_path = backup / 'manifest.json'
     if not manifest_path.exists():
         raise BadInput(f'{prj.path}: no {BACKUP_DIR}/ here, so nothing to revert (was it patched by hlsdiff?)')
-    manifest = json.loads(manifest_path.read_text())
+    manifest = _manifest(prj.path)
+    changed = []
+    for rel, digest in (manifest.get('written') or {}).items():
+        path = prj.path / rel
+        if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            changed.append(rel)
+    if changed and not force:
+        raise BadInput(f'{prj.path}: changed since hlsdiff patched them: {", ".join(sorted(changed))}; --revert would '
+                       'discard those edits (--force to revert anyway)')
+    for folder in {(prj.path / rel).parent for rel in manifest['replaced'] + manifest['created']} | {prj.path}:
+        if folder.exists() and not writable(folder):
+            raise BadInput(f'{folder}: read-only; hlsdiff patch --revert changes nothing there')
     restored = []
     for rel in manifest['replaced']:
         src = backup / rel
@@ -355,17 +405,20 @@ def patch_for_compare(project_dir: Path) -> Plan:
     return p
 
 
-def run_patch_command(project_dir: Path, mode: str, build: bool = True) -> int:
+def run_patch_command(project_dir: Path, mode: str, build: bool = True, force: bool = False) -> int:
     import click
 
     if mode == 'revert':
-        restored = revert(project_dir)
+        restored = revert(project_dir, force)
         for rel in restored:
             click.echo(f'restored {rel}')
         if build and restored:
             rebuild(project_dir)
             click.echo('rebuilt the C-simulation library (build_lib.sh)')
         return EXIT_OK
+    if mode == 'write':
+        for rel in Project(project_dir).remove_leftovers():
+            click.echo(f'removed {rel}, left by a patch that was stopped')
     p = plan(project_dir)
     if not p.fixes or not p.changes:
         click.echo(f'{project_dir}: nothing to patch (no known depthwise defect, or already patched)')
