@@ -79,8 +79,8 @@ def compare(model, X, hls_config: dict | None = None, verbose: bool = False, **o
     Options are the CLI's, in Python form: io_type='io_stream', precision='ap_fixed<16,6>',
     max_error=0.1 or {'': 0.1, 'dense': 0.5}, min_agreement=0.99, cache_dir=..., output_dir=...
     """
-    from hlsdiff.job import _compare_once, _gates
     from hlsdiff.gate import apply
+    from hlsdiff.job import _compare_once, _gates
 
     opts = _opts(hls_config, options)
     with tempfile.TemporaryDirectory(prefix='hlsdiff-api-') as tmp:

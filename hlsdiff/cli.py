@@ -178,8 +178,8 @@ def fix(model, data, **opts):
 @_handle_errors
 def demo(**opts):
     """Compare the bundled #1472-shaped model end to end (exit 0 when the demo ran)."""
-    from hlsdiff.job import run_compare
     from hlsdiff.demo import demo_paths
+    from hlsdiff.job import run_compare
 
     model, data, defaults = demo_paths()
     for key, value in defaults.items():
@@ -228,9 +228,8 @@ def patch(project_dir, mode, no_build, force):
 @_handle_errors
 def cache(cache_dir, clear):
     """Show (or --clear) the cache of built C-simulation libraries and precompiled headers."""
-    from hlsdiff.trace.build import cache_usage, clear_cache, default_cache_dir
-
     from hlsdiff.trace import children
+    from hlsdiff.trace.build import cache_usage, clear_cache, default_cache_dir
 
     where = Path(cache_dir) if cache_dir else default_cache_dir()
     if clear:

@@ -142,11 +142,11 @@ def _remedies(result, tried: set) -> tuple[list[Change], list[Unfixable]]:
 
 def run_fix(model: str, data: str, opts: dict) -> int:
     from hlsdiff import __version__
-    from hlsdiff.job import _compare_once, _gates, _hls4ml_version, check_paths
-    from hlsdiff.writable import check_writable
     from hlsdiff.gate import apply
+    from hlsdiff.job import _compare_once, _gates, _hls4ml_version, check_paths
     from hlsdiff.reports import files
     from hlsdiff.trace.load import check_model_path
+    from hlsdiff.writable import check_writable
 
     err = Console(stderr=True, quiet=bool(opts.get('quiet')))
     out = Console() if sys.stdout.isatty() else Console(width=200)
@@ -240,9 +240,9 @@ def _verify(result, changes: list[Change], config: dict, rnd: int) -> None:
 
 def _minimize(source, data, base, config, changes, gates, opts, err, best):
     """Shrink the widened types while the gate holds, one real C-simulation per candidate, within --budget."""
-    from hlsdiff.job import _compare_once
-    from hlsdiff.gate import apply
     from hlsdiff.fixedpoint import FixedType
+    from hlsdiff.gate import apply
+    from hlsdiff.job import _compare_once
 
     budget = float(opts.get('budget') or 120.0)
     started = time.perf_counter()

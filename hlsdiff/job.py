@@ -9,10 +9,10 @@ from rich.console import Console
 
 from hlsdiff import __version__
 from hlsdiff.errors import HlsdiffError
-from hlsdiff.writable import check_writable
 from hlsdiff.gate import Gates, apply, parse_limits
 from hlsdiff.reports import files
 from hlsdiff.result import CompareResult, error_result, load
+from hlsdiff.writable import check_writable
 
 STEPS = {'load': 'loading model and data', 'convert': 'converting with hls4ml (tracing every layer)',
          'build': 'building the C-simulation library', 'csim': 'running the C-simulation',

@@ -197,7 +197,8 @@ def plan(project_dir: Path, force_kernel: bool = False) -> Plan:
         taps = _int(p, 'filt_height', 1) * _int(p, 'filt_width', 1) if layer.func.endswith('2d_cl') else _int(p, 'filt_width', 1)
         reasons = []
         if n_chan and n_filt != n_chan:
-            reasons.append(('depth-multiplier', f'depth_multiplier {n_filt // n_chan}: the stock kernel asserts n_filt == n_chan'))
+            reasons.append(('depth-multiplier',
+                            f'depth_multiplier {n_filt // n_chan}: the stock kernel asserts n_filt == n_chan'))
         if prj.io_type == 'io_parallel' and p.get('strategy', '').endswith('resource'):
             reasons.append(('resource-strategy', 'Strategy Resource in io_parallel: the stock kernel asserts'))
         if (reasons or force_kernel) and not layer.patched_call:
@@ -222,10 +223,11 @@ def plan(project_dir: Path, force_kernel: bool = False) -> Plan:
                 h_text = prj.read(h_rel)
                 if h_text is not None:
                     h_new = re.sub(r'\b' + re.escape(layer.weights) + r'\[\d+\]', f'{layer.weights}[{diag.size}]', h_text)
-                    h_new = re.sub(r'(=\s*\{)[^}]*(\};)', lambda m: m.group(1) + _fmt(diag) + m.group(2), h_new, count=1)
+                    h_new = re.sub(r'(=\s*\{)[^}]*(\};)', lambda m, diag=diag: m.group(1) + _fmt(diag) + m.group(2),
+                                   h_new, count=1)
                     result.files[h_rel] = h_new
                 new_top = re.sub(r'(load_weights_from_txt<[^,>]+,\s*)\d+(>\(' + re.escape(layer.weights) + r',)',
-                                 lambda m: f'{m.group(1)}{diag.size}{m.group(2)}', new_top)
+                                 lambda m, diag=diag: f'{m.group(1)}{diag.size}{m.group(2)}', new_top)
                 values = diag
             # 4. weights that do not fit their type (auto_po2 scaling): widen the type
             wtype_name = p.get('weight_t')
@@ -253,7 +255,8 @@ def plan(project_dir: Path, force_kernel: bool = False) -> Plan:
                             aw, ai, asigned = _type_range(acc[0])
                             wider = f'ap_{"" if asigned else "u"}fixed<{aw + extra},{ai + extra}>'
                             new_defines = new_defines.replace(f'typedef {acc[0]} {acc_name};', f'typedef {wider} {acc_name};', 1)
-                            result.fixes.append(Fix(layer.name, 'po2-weights', f'{acc_name} -> {wider} (room for the wider weights)'))
+                            result.fixes.append(Fix(layer.name, 'po2-weights',
+                                                    f'{acc_name} -> {wider} (room for the wider weights)'))
 
     patched = [layer.name for layer in prj.layers(top, params) if layer.patched_call]
     if need_kernel and patched:  # a patched project that lost a part of the patch: completed

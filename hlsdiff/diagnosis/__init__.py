@@ -17,8 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from hlsdiff.diagnosis import causes, patterns
-from hlsdiff.diff import (NOISE_FRACTION, OutputAccumulator, Stats, classifier_shaped, diff, element_tolerance,
-                          scale_of, status_of)
+from hlsdiff.diff import NOISE_FRACTION, OutputAccumulator, Stats, classifier_shaped, diff, element_tolerance, scale_of, status_of
 from hlsdiff.fixedpoint import parse_type
 from hlsdiff.layers import Collected, LayerArrays, LayerInfo
 from hlsdiff.result import CompareResult, LayerResult
@@ -294,7 +293,8 @@ def _precision_cause(res: LayerResult, info: LayerInfo, all_arrays, emulator, he
     elif found.key.endswith('table_t') or found.key == 'inv_inp_t':
         res.cause = 'table-range'
     elif res.cause not in ('overflow-wrap', 'saturation', 'rounding'):
-        res.cause = 'overflow-wrap' if parse_type(found.before) and parse_type(found.before).saturation == 'WRAP' else 'saturation'
+        before = parse_type(found.before)
+        res.cause = 'overflow-wrap' if before and before.saturation == 'WRAP' else 'saturation'
     res.cause_detail = found.detail
     res.hint = found.hint
     if known:

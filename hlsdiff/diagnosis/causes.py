@@ -138,7 +138,9 @@ def _terms(f: Facts) -> int:
     a = f.attrs
     if 'Pooling' in f.class_name and str(a.get('pool_op', '')).lower() in ('average', 'pool_op::average'):
         if 'Global' in f.class_name:
-            return int(a.get('in_height', 1) or 1) * int(a.get('in_width', 1) or 1) if 'in_width' in a else int(a.get('n_in', 1) or 1)
+            if 'in_width' in a:
+                return int(a.get('in_height', 1) or 1) * int(a.get('in_width', 1) or 1)
+            return int(a.get('n_in', 1) or 1)
         return int(a.get('pool_height', 1) or 1) * int(a.get('pool_width', 1) or 1)
     return 1
 
@@ -149,7 +151,8 @@ def saturation(f: Facts) -> Finding | None:
     bad = _bad(f)
     if t is None or not bad.any():
         return None
-    pinned = (np.abs(f.actual - t.max) <= t.lsb) & (f.reference > t.max) | (np.abs(f.actual - t.min) <= t.lsb) & (f.reference < t.min)
+    at_max = (np.abs(f.actual - t.max) <= t.lsb) & (f.reference > t.max)
+    pinned = at_max | (np.abs(f.actual - t.min) <= t.lsb) & (f.reference < t.min)
     if pinned[bad].mean() > 0.9:
         need = integer_bits_needed(f.reference, t.signed)
         return Finding('saturation', f'values reach {float(np.max(np.abs(f.reference))):.4g}; {t} saturates at '

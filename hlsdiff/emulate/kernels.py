@@ -133,7 +133,7 @@ def _geometry(cfg: Config, two_d: bool):
     for key in ('in_height', 'in_width', 'n_chan', 'filt_height', 'filt_width', 'stride_height', 'stride_width'):
         if not g[key]:
             raise NotEmulated(f'{cfg.name} has no {key}')
-    if cfg.int('dilation', 1) not in (1, None) or cfg.int('dilation_height', 1) not in (1, None) or cfg.int('dilation_width', 1) not in (1, None):
+    if any(cfg.int(key, 1) not in (1, None) for key in ('dilation', 'dilation_height', 'dilation_width')):
         raise NotEmulated('dilated convolutions are not emulated')
     return g
 

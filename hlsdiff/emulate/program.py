@@ -20,12 +20,15 @@ import numpy as np
 
 from hlsdiff.fixedpoint import FixedType, parse_type
 
-_CALL = re.compile(r'^\s*nnet::(?P<fn>\w+)\s*<(?P<targs>[^;]*?)>\s*\((?P<args>[^;]*)\)\s*;[ \t]*(?://[ \t]*(?P<comment>\w+))?', re.M)
+_CALL = re.compile(r'^\s*nnet::(?P<fn>\w+)\s*<(?P<targs>[^;]*?)>\s*\((?P<args>[^;]*)\)\s*;'
+                   r'[ \t]*(?://[ \t]*(?P<comment>\w+))?', re.M)
 _TRACE = re.compile(r'nnet::save_layer_output<[^>]*>\(\s*(?P<var>\w+)\s*,\s*"(?P<name>[^"]+)"')
-_LOAD = re.compile(r'nnet::load_weights_from_txt<\s*(?P<type>[\w:<>, ]+?)\s*,\s*(?P<size>[^>]+)>\(\s*(?P<var>\w+)\s*,\s*"(?P<file>[^"]+)"')
+_LOAD = re.compile(r'nnet::load_weights_from_txt<\s*(?P<type>[\w:<>, ]+?)\s*,\s*(?P<size>[^>]+)>'
+                   r'\(\s*(?P<var>\w+)\s*,\s*"(?P<file>[^"]+)"')
 _TYPEDEF = re.compile(r'typedef\s+(?P<type>.+?)\s+(?P<name>\w+)\s*;')
 _STRUCT = re.compile(r'struct\s+(?P<name>\w+)\s*:\s*[\w:]+\s*\{(?P<body>.*?)\n\};', re.S)
-_CONST = re.compile(r'static\s+(?:const|constexpr)\s+(?:unsigned|int|bool|float|double|nnet::[\w:]+)\s+(?P<name>\w+)\s*=\s*(?P<value>[^;]+);', re.S)
+_CONST = re.compile(r'static\s+(?:const|constexpr)\s+(?:unsigned|int|bool|float|double|nnet::[\w:]+)\s+'
+                    r'(?P<name>\w+)\s*=\s*(?P<value>[^;]+);', re.S)
 _ARRAY = re.compile(r'nnet::array\s*<\s*(?P<inner>.+)\s*,\s*[^,<>]+>$')
 _ALIAS = re.compile(r'auto\s*&\s*(?P<new>\w+)\s*=\s*(?P<old>\w+)\s*;')
 _TOP_ARGS = re.compile(r'void\s+(?P<name>\w+)\s*\((?P<args>[^)]*)\)\s*\{', re.S)

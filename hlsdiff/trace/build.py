@@ -144,7 +144,7 @@ def _file_digest(path: Path) -> str:
         return hashlib.file_digest(f, 'sha256').hexdigest()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compiler_identity(cxx: str = 'g++') -> tuple[str, str]:
     """(version text, the -std flag hls4ml's build_lib.sh would pick)."""
     try:

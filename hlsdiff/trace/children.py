@@ -23,7 +23,6 @@ import tempfile
 import threading
 from pathlib import Path
 
-
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 

@@ -52,9 +52,10 @@ def project_digest(project: Path) -> str:
     return h.hexdigest()
 
 
-def load(cache_dir: Path, k: str, notes: list[str] | None = None) -> Plan | None:
+def load(cache_dir: Path, k: str, notes: list[str] | None = None, private: Path | None = None) -> Plan | None:
     """The cached conversion, if its files are byte for byte what was stored; a damaged entry
-    is removed (and noted), and the model converted afresh."""
+    is removed (and noted), and the model converted afresh. With `private`, the project is
+    copied there first: a `cache --clear` or a trim by another compare cannot take it away."""
     from hlsdiff.trace.mapping import Ref
     from hlsdiff.trace.project import read_sources
 
@@ -65,6 +66,9 @@ def load(cache_dir: Path, k: str, notes: list[str] | None = None) -> Plan | None
     try:
         meta = json.loads(meta_path.read_text())
         project = entry / 'project'
+        if private is not None:
+            shutil.copytree(project, private)
+            project = private
         if meta.get('digest') != project_digest(project):
             if notes is not None:
                 notes.append('a cached conversion of this model was damaged (its files do not match the hash '
@@ -85,8 +89,10 @@ def load(cache_dir: Path, k: str, notes: list[str] | None = None) -> Plan | None
             unmatched=[tuple(u) for u in meta['unmatched']],
             warnings=meta['warnings'],
         )
-    except (OSError, ValueError, KeyError, TypeError):  # a damaged entry: convert afresh
+    except (OSError, ValueError, KeyError, TypeError):  # a damaged (or vanished) entry: convert afresh
         shutil.rmtree(entry, ignore_errors=True)
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
         return None
 
 
@@ -120,7 +126,10 @@ def store(cache_dir: Path, k: str, plan: Plan) -> None:
         pass  # another compare stored it first, the cache is not writable, or a value is odd: nothing lost
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    _trim(entry.parent)
+    try:
+        _trim(entry.parent)
+    except OSError:  # the cache is only ever a speed-up
+        pass
 
 
 def _plain(value):
@@ -131,7 +140,14 @@ def _plain(value):
 
 
 def _trim(folder: Path) -> None:
-    entries = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(('.', 'hlsdiff-'))),
-                     key=lambda p: p.stat().st_mtime)
-    for p in entries[:-MAX_ENTRIES]:
+    """Keep the MAX_ENTRIES most recently used (another compare may be trimming at the same time)."""
+    entries = []
+    for p in folder.iterdir():
+        if p.name.startswith(('.', 'hlsdiff-')):
+            continue
+        try:
+            entries.append((p.stat().st_mtime, p))
+        except OSError:  # removed meanwhile
+            continue
+    for _, p in sorted(entries)[:-MAX_ENTRIES]:
         shutil.rmtree(p, ignore_errors=True)

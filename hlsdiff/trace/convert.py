@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hlsdiff.errors import BadInput, ConversionFailed
 
+
 @dataclass(frozen=True)
 class ConvertOptions:
     """Everything the user can say about the conversion."""
@@ -102,7 +103,7 @@ def build_config(model, opts: ConvertOptions) -> tuple[dict, dict, list[str]]:
     # hls4ml's own names (`<layer>_relu`, `<layer>_softmax`, `<layer>_linear`) are valid keys too
     known = {layer.name for layer in model.layers} | set(base.get('LayerName') or {})
     known |= {f'{name}_{suffix}' for name in known for suffix in ('linear', 'relu', 'softmax', 'sigmoid', 'tanh')}
-    unknown = sorted(set((user.get('LayerName') or {})) - known)
+    unknown = sorted(set(user.get('LayerName') or {}) - known)
     if unknown:
         warnings.append(f'--config names layers the model does not have (ignored): {", ".join(unknown)}')
         for name in unknown:

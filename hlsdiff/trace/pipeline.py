@@ -17,12 +17,11 @@ from hlsdiff.errors import BadInput
 from hlsdiff.fixedpoint import parse_type, quantize
 from hlsdiff.layers import Collected, LayerArrays
 from hlsdiff.trace import build as build_mod
-from hlsdiff.trace import children
-from hlsdiff.trace import conversion_cache
+from hlsdiff.trace import children, conversion_cache
 from hlsdiff.trace import pch as pch_mod
-from hlsdiff.trace.plan import Plan
 from hlsdiff.trace.convert import ConvertOptions, convert, write_project
 from hlsdiff.trace.load import check_model_path, fit_to_inputs, load_model, read_data
+from hlsdiff.trace.plan import Plan
 from hlsdiff.trace.project import open_project, read_sources, traced_sources
 from hlsdiff.trace.run import run_library
 
@@ -74,7 +73,7 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
     build_mod.damaged.clear()
     reusable = project is None and run.output_dir is None and run.prepare_project is None and run.use_cache
     key = conversion_cache.key(model_path, conv) if reusable else None
-    plan = conversion_cache.load(cache_dir, key, cache_notes) if key else None
+    plan = conversion_cache.load(cache_dir, key, cache_notes, private=scratch / 'cached-project') if key else None
 
     pool = ThreadPoolExecutor(max_workers=1)
     header = _HeaderJob()

@@ -104,7 +104,7 @@ def split_top(text: str, function: str, parts: int | None = None) -> list[str] |
             else:
                 thunks.append(f'{head};')
         out = list(body)
-        signature = out[start] if n == 0 else re.sub(rf'\b{re.escape(function)}\b', f'hlsdiff_part_{n}', out[start], 1)
+        signature = out[start] if n == 0 else re.sub(rf'\b{re.escape(function)}\b', f'hlsdiff_part_{n}', out[start], count=1)
         out[start] = '\n'.join(['// hlsdiff: thunks (see hlsdiff/trace/split.py)', *thunks, signature])
         return '\n'.join(out)
 

@@ -67,7 +67,7 @@ def _stdlib_distutils() -> None:
         hack.remove_shim()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load():
     """Import the stack once; return a namespace with `tf`, `keras`, `qkeras`, `hls4ml`."""
     os.environ['TF_USE_LEGACY_KERAS'] = '1'
@@ -82,9 +82,9 @@ def load():
     import tensorflow as tf
 
     tf.get_logger().setLevel(logging.ERROR)
-    import tf_keras as keras
-    import qkeras
     import hls4ml
+    import qkeras
+    import tf_keras as keras
     from qkeras.utils import _add_supported_quantized_objects
 
     custom_objects: dict = {}
