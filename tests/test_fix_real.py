@@ -86,3 +86,17 @@ def test_the_written_config_reproduces_the_result_in_hls4ml_alone(hlsdiff, model
     agreement = float(np.mean(np.argmax(got, axis=1) == np.argmax(want, axis=1)))
     assert before.json['outputs'][0]['top1_agreement'] < 1.0 and agreement == 1.0
     assert float(np.max(np.abs(got - want))) == pytest.approx(run.json['outputs'][0]['max_abs'], rel=1e-6)
+
+
+def test_minimize_shrinks_the_widened_types_while_the_gate_holds(hlsdiff, model_files, tmp_path):
+    model, data = model_files('sequential_mlp', n=32)
+    plain = hlsdiff('fix', model, data, '-o', tmp_path / 'a.yml', code=0)
+    small = hlsdiff('fix', model, data, '-o', tmp_path / 'b.yml', '--minimize', 'widened', '--budget', 60, code=0)
+    (before,) = [c for c in plain.json['fix']['changes'] if c['key'] == 'Precision.result']
+    (after,) = [c for c in small.json['fix']['changes'] if c['key'] == 'Precision.result']
+    from hlsdiff.fixedpoint import parse_type
+
+    assert parse_type(after['after']).width < parse_type(before['after']).width
+    assert small.json['verdict'] == 'pass'
+    cfg = yaml.safe_load((tmp_path / 'b.yml').read_text())
+    assert cfg['LayerName']['fc2']['Precision']['result'] == after['after']
