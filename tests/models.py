@@ -324,3 +324,13 @@ def two_in_sequence(seed=0):
                             bias_initializer=keras.initializers.Constant(1.0), name='conv')(inp)
     x = keras.layers.GlobalAveragePooling2D(name='gap')(x)
     return keras.Model(inp, x)
+
+
+def dense_named_softmax(seed=0):
+    """A plain Dense layer whose name ends in _softmax (a softmax-looking name, no softmax)."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((8,), name='inp')
+    x = keras.layers.Dense(8, activation='relu', name='hidden')(inp)
+    x = keras.layers.Dense(4, name='output_softmax', kernel_initializer=keras.initializers.RandomNormal(stddev=3.0))(x)
+    return keras.Model(inp, x)

@@ -128,3 +128,25 @@ def test_a_gap_accumulator_wrap_is_named_by_emulation(hlsdiff, model_files):
     assert run.json['onset']['layer'] == 'gap'
     assert gap['cause'] == 'accumulator' and gap['evidence'] == 'emulation'
     assert 'LayerName.gap.Precision.accum' in gap['hint']
+
+
+def test_a_narrow_activation_that_wraps_is_named_a_wrap_not_rounding(hlsdiff, model_files, tmp_path):
+    model, data = model_files('float_cnn', n=8, scale=3.0)
+    cfg = tmp_path / 'narrow.yml'
+    cfg.write_text("LayerName:\n  conv_relu:\n    Precision:\n      result: 'ap_fixed<4,2>'\n")
+    run = hlsdiff('compare', model, data, '--config', cfg, '--precision', 'ap_fixed<24,10>', code=1)
+    relu = run.layer('conv_relu')
+    assert relu['emulation']['status'] == 'bit-exact'
+    assert relu['cause'] == 'overflow-wrap' and relu['evidence'] == 'emulation'
+    assert 'LayerName.conv_relu.Precision.result' in relu['hint']
+    assert run.json['onset']['layer'] == 'conv_relu'
+
+
+def test_the_cause_follows_the_layer_not_its_name(hlsdiff, model_files, tmp_path):
+    model, data = model_files('dense_named_softmax', n=16, scale=2.0)
+    cfg = tmp_path / 'narrow.yml'
+    cfg.write_text("LayerName:\n  output_softmax:\n    Precision:\n      result: 'ap_fixed<8,3>'\n")
+    run = hlsdiff('compare', model, data, '--config', cfg, code=1)
+    layer = run.layer('output_softmax')
+    assert layer['class'] == 'Dense' and layer['cause'] not in ('table-range',)
+    assert layer['cause'] == 'overflow-wrap' and 'table' not in layer['hint'].lower()

@@ -292,9 +292,11 @@ def _precision_cause(res: LayerResult, info: LayerInfo, all_arrays, emulator, he
         res.cause = 'weights'
     elif found.key.endswith('table_t') or found.key == 'inv_inp_t':
         res.cause = 'table-range'
-    elif res.cause not in ('overflow-wrap', 'saturation', 'rounding'):
+    elif found.range_cured:  # more integer bits cure it: the values do not fit the type's range
         before = parse_type(found.before)
         res.cause = 'overflow-wrap' if before and before.saturation == 'WRAP' else 'saturation'
+    else:  # only more fractional bits do: the type's resolution
+        res.cause = 'rounding'
     res.cause_detail = found.detail
     res.hint = found.hint
     if known:

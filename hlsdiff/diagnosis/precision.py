@@ -36,6 +36,7 @@ HEADROOM = 1
 @dataclass(frozen=True)
 class Responsible:
     key: str  # 'accum_t', 'result', 'input', ...
+    range_cured: bool  # integer bits alone remove the error (a wrap or saturation), else resolution does
     config_key: str  # e.g. LayerName.fc1.Precision.accum
     before: str
     proposed: str
@@ -115,7 +116,12 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
                   f'layer\'s own error drops from {before:.4g} to {err:.4g} (emulated)') if err is not None else ''
         hint = (f'Set {config_key} to {proposed} (the softmax input: narrower, so the table index is finer)'
                 + ('' if verified else ' — not verified: the emulation could not show it reduces the error'))
-        return Responsible(key, config_key, str(t), str(proposed), before, widened, err, verified, detail, hint)
+        return Responsible(key, True, config_key, str(t), str(proposed), before, widened, err, verified, detail, hint)
+    try:  # the same type with integer bits only: does range alone cure it?
+        wider_range = FixedType(t.width + WIDEN_BITS, t.integer + WIDEN_BITS, t.signed, t.rounding, t.saturation)
+        range_cured = own_error(what_if(layer, {key: str(wider_range)}), local) <= before * (1 - REDUCTION)
+    except _CANNOT + (_not_emulated(),):
+        range_cured = False
     proposed = _proposal(key, t, local, error_allowed, headroom)
     if proposed == t:
         proposed = _widen(t)
@@ -130,7 +136,7 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
     detail = (f'this layer computes exactly what its types say (emulated bit for bit); its {key} {t} is what '
               f'costs it: with {proposed} its own error drops from {before:.4g} to {err:.4g} (emulated)')
     hint = f'Set {config_key} to {proposed}'
-    return Responsible(key, config_key, str(t), str(proposed), before, widened, err, verified, detail, hint)
+    return Responsible(key, range_cured, config_key, str(t), str(proposed), before, widened, err, verified, detail, hint)
 
 
 SOFTMAX_INPUT_FRACTIONAL = 10
