@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hlsdiff import vocabulary
 from hlsdiff.errors import EXIT_GATE_FAILED, EXIT_OK, BadInput
 from hlsdiff.result import CompareResult
 
-PATTERNS = ('alternating', 'strided', 'block', 'few-channels', 'dead-channels', 'passthrough', 'permuted',
-            'per-channel-scale', 'per-channel-offset', 'spatial', 'shape', 'all-channels')
+PATTERNS = tuple(p for p in vocabulary.PATTERNS if p != 'none')  # what --fail-on-pattern takes
 
 
 @dataclass

@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from hlsdiff.vocabulary import Cause, Evidence, Status, Verdict
+
 SCHEMA_VERSION = 1
 
 
@@ -16,7 +18,7 @@ class LayerResult:
     class_name: str
     result_type: str | None
     shape: list[int]
-    status: str  # ok | noise | mismatch | not-compared
+    status: Status
     max_abs: float | None = None
     mean_abs: float | None = None
     rmse: float | None = None
@@ -24,7 +26,7 @@ class LayerResult:
     mismatched_fraction: float | None = None
     per_channel: dict = field(default_factory=lambda: {'max_abs': [], 'mean_abs': []})
     pattern: dict = field(default_factory=lambda: {'kind': 'none', 'channels': [], 'period': None})
-    cause: str = 'none'
+    cause: Cause = 'none'
     hint: str = ''
     reason: str = ''
     # beyond the DESIGN.md minimum
@@ -44,7 +46,7 @@ class LayerResult:
     cause_detail: str = ''
     gate_failures: list[str] = field(default_factory=list)
     emulation: dict | None = None  # {status, differing, max_lsb, channels, reason}
-    evidence: str = 'heuristic'  # what the cause rests on: 'emulation' or 'heuristic'
+    evidence: Evidence = 'heuristic'  # what the cause rests on
     # the config change that cures this layer's own error: {layer, key, before, after, own_error_before,
     # own_error_after, verified}; `hlsdiff fix` applies it
     remedy: dict | None = None
@@ -64,7 +66,7 @@ class CompareResult:
     layers: list[LayerResult]
     onset: dict | None = None
     summary: str = ''
-    verdict: str = 'pass'
+    verdict: Verdict = 'pass'
     exit_code: int = 0
     error: dict | None = None
     unmatched_keras: list[dict] = field(default_factory=list)

@@ -1,0 +1,25 @@
+"""The words of the report (DESIGN.md's diagnosis vocabulary), as types the code shares.
+
+The diagnosis sets them, the gate and the reports read them, the JSON carries them: one
+definition, so that a typo is a test failure (tests/test_vocabulary.py), not a silent new word.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Status = Literal['ok', 'noise', 'mismatch', 'not-compared']
+Cause = Literal['none', 'rounding', 'input-quantization', 'overflow-wrap', 'saturation', 'accumulator', 'table-range',
+                'propagated', 'kernel-defect', 'kernel-abort', 'unsupported-attribute', 'shape-mismatch', 'weights',
+                'unknown']
+PatternKind = Literal['none', 'all-channels', 'alternating', 'strided', 'block', 'few-channels', 'dead-channels',
+                      'passthrough', 'permuted', 'per-channel-scale', 'per-channel-offset', 'spatial', 'shape']
+EmulationStatus = Literal['bit-exact', 'differs', 'not-emulated']
+Evidence = Literal['emulation', 'heuristic']
+Verdict = Literal['pass', 'fail', 'error']
+
+STATUSES: tuple[str, ...] = get_args(Status)
+CAUSES: tuple[str, ...] = get_args(Cause)
+PATTERNS: tuple[str, ...] = get_args(PatternKind)
+EMULATION_STATUSES: tuple[str, ...] = get_args(EmulationStatus)
+EVIDENCE: tuple[str, ...] = get_args(Evidence)
