@@ -12,3 +12,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e '.[test]'
   touch "$stamp"
 fi
+# HGQ v1 (proxy models): its metadata asks for `tensorflow`, which tensorflow-cpu provides under
+# another name, so it goes in without dependencies (everything it imports is in the stack already)
+.venv/bin/python -m pip show -q hgq >/dev/null 2>&1 || .venv/bin/python -m pip install -q --no-deps 'hgq==0.2.6'

@@ -50,9 +50,15 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
         res.status = 'mismatch'
         own_significant[name] = True
         own_share[name] = max(own_share[name], 1.0)
+    if collected.bit_exact:  # an HGQ proxy model: any difference from Keras is a finding
+        for name in order:
+            res = results[name]
+            if res.status in ('ok', 'noise') and infos[name].attrs.get('bit_exact_point') and (res.max_abs or 0.0) > 0.0:
+                res.status = 'mismatch'
+                own_significant[name] = bool(res.local_max_abs) or own_significant[name]
     outputs = model_outputs(collected, results)
     outputs_agree = all(o['agree'] for o in outputs) if outputs else False
-    if not defects and outputs_agree:
+    if not defects and outputs_agree and not collected.bit_exact:
         # every layer emulated computes what its types say, and the model's outputs agree with
         # Keras: the precision errors along the way do not matter to the result
         for name in order:
@@ -118,6 +124,9 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
         if res.status != 'ok' and (onset is None or order.index(name) < order.index(onset)
                                    or onset in ancestors[name] and not own_significant[onset]):
             onset = name
+    if collected.bit_exact:
+        collected.notes.append('an HGQ proxy model: it promises its quantizers\' outputs bit for bit, so any '
+                               'difference from Keras there (0 LSB) is a mismatch')
     result = CompareResult(
         model=collected.model,
         io_type=collected.io_type,

@@ -362,17 +362,44 @@ def load_model(source):
     s = stack.load()
     objects = {**s.custom_objects, **import_custom_objects(source.custom_objects)}
     try:
-        with stack.no_autograph():
-            if source.weights is not None:
-                model = s.keras.models.model_from_json(path.read_text(errors='replace'), custom_objects=objects)
-                model.load_weights(str(source.weights))
-                return model
-            return s.keras.models.load_model(str(path), custom_objects=objects, compile=False)
+        return _load(s, source, objects)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if 'FixedPointQuantizer' in first or 'HGQ' in first:
-            raise BadInput(f'{path}: an HGQ proxy model: not supported yet (HGQ v1 builds its layers on the '
-                           'keras 2.15 package, hlsdiff and QKeras on tf_keras)') from None
+        if any(name in first for name in HGQ_PROXY_LAYERS):  # an HGQ proxy model: its quantizer layers
+            try:
+                return _load(s, source, {**objects, **hgq_objects(path)})
+            except BadInput:
+                raise
+            except Exception as again:
+                first = str(again).strip().splitlines()[0] if str(again).strip() else type(again).__name__
         if 'Unknown layer' in first or 'Unknown object' in first:
             first += ' (give its class with --custom-objects FILE.py)'
         raise BadInput(f'{path}: cannot load as a Keras model: {first}') from None
+
+
+HGQ_PROXY_LAYERS = ('FixedPointQuantizer', 'UnaryLUT')
+
+
+def hgq_objects(path) -> dict:
+    """HGQ v1's proxy-model layers (the `hgq` package), registered only for a model that has them."""
+    try:
+        from HGQ.proxy import FixedPointQuantizer, UnaryLUT
+    except ImportError:
+        raise BadInput(f'{path}: an HGQ proxy model, and the hgq package is not installed (pip install --no-deps '
+                       'hgq==0.2.6)') from None
+    return {'FixedPointQuantizer': FixedPointQuantizer, 'UnaryLUT': UnaryLUT}
+
+
+def is_hgq_proxy(model) -> bool:
+    return any(type(layer).__name__ in HGQ_PROXY_LAYERS for layer in getattr(model, 'layers', []))
+
+
+def _load(s, source: ModelFile, objects: dict):
+    from hlsdiff.trace import stack
+
+    with stack.no_autograph():
+        if source.weights is not None:
+            model = s.keras.models.model_from_json(source.path.read_text(errors='replace'), custom_objects=objects)
+            model.load_weights(str(source.weights))
+            return model
+        return s.keras.models.load_model(str(source.path), custom_objects=objects, compile=False)

@@ -22,6 +22,7 @@ DROPPED_SETTINGS = {
     'negative_slope': (0, 0.0, None),
 }
 _FOLDABLE = ('BatchNormalization', 'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout')
+QUANTIZER_LAYERS = ('FixedPointQuantizer',)  # HGQ v1 proxy models
 _INSERTED = {
     'ZeroPadding1D': 'padding inserted by hls4ml (no Keras tensor)',
     'ZeroPadding2D': 'padding inserted by hls4ml (no Keras tensor)',
@@ -148,7 +149,10 @@ def map_layers(hls_model, keras_model) -> tuple[list[LayerInfo], dict[str, Ref],
             last = k
             while ref.tensor[0] == 'out' and not any(c in split for c in children.get(name, [])):
                 consumers = _single_consumer(last)
-                if consumers is None or consumers.name in hnames or type(consumers).__name__ not in _FOLDABLE:
+                kind = type(consumers).__name__ if consumers is not None else None
+                # an HGQ proxy model's quantizer that hls4ml absorbed (its type given to the layer before
+                # it): that layer's output is the quantizer's
+                if consumers is None or consumers.name in hnames or kind not in _FOLDABLE + QUANTIZER_LAYERS:
                     break
                 folded[consumers.name] = name
                 ref = Ref(('out', consumers.name), ref.chain + [('layer', consumers.name)], ref.inputs)
@@ -178,6 +182,8 @@ def map_layers(hls_model, keras_model) -> tuple[list[LayerInfo], dict[str, Ref],
             refs[name] = ref
         out_var = layer.get_output_variable()
         attrs = {'index': layer.index}
+        if ref is not None and ref.tensor[0] == 'out' and type(klayers.get(ref.tensor[1])).__name__ in QUANTIZER_LAYERS:
+            attrs['bit_exact_point'] = True  # a quantizer's output: an HGQ proxy promises it bit for bit
         if k is not None:
             dropped = dropped_settings(k)
             if dropped:

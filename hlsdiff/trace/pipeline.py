@@ -20,7 +20,7 @@ from hlsdiff.trace import build as build_mod
 from hlsdiff.trace import children, conversion_cache
 from hlsdiff.trace import pch as pch_mod
 from hlsdiff.trace.convert import ConvertOptions, convert, write_project
-from hlsdiff.trace.load import check_model_path, fit_to_inputs, load_model, read_data
+from hlsdiff.trace.load import check_model_path, fit_to_inputs, is_hgq_proxy, load_model, read_data
 from hlsdiff.trace.plan import Plan
 from hlsdiff.trace.project import open_project, read_sources, traced_sources
 from hlsdiff.trace.run import run_library
@@ -107,6 +107,9 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
             if key:
                 conversion_cache.store(cache_dir, key, plan)
         notes.extend(plan.warnings)
+        if is_hgq_proxy(model) and _sets_precision(conv.config):
+            notes.append('hls4ml takes an HGQ proxy model\'s types from its quantizers: the Precision entries of '
+                         '--config are not used (edit the project and compare it with --project to try a type)')
 
         from hlsdiff.trace.keras_side import KerasReference
         from hlsdiff.trace.stack import no_autograph
@@ -175,6 +178,7 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
         emulator=emulator,
         stats=stats,
         outputs=outputs,
+        bit_exact=is_hgq_proxy(model),
     )
 
 
@@ -240,6 +244,11 @@ def _stream(plan: Plan, reference, scales: dict, csim, samples, input_names, kee
                             _by_hls_input(plan, dict(zip(input_names, (a[:n] for a in samples.arrays)))))
     stats = {name: acc.stats() for name, acc in accs.items()}
     return first, stats, [o.result() for o in outs.values()], emulator, emulation
+
+
+def _sets_precision(config: dict | None) -> bool:
+    cfg = (config or {}).get('HLSConfig', config or {})
+    return any('Precision' in (entry or {}) for entry in (cfg.get('LayerName') or {}).values())
 
 
 def _by_hls_input(plan: Plan, data_by_name: dict) -> dict:
