@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -51,6 +53,20 @@ def run_compare(model: str, data: str, opts: dict) -> int:
         if p not in PATTERNS:
             raise HlsdiffError(f'--fail-on-pattern {p!r}: unknown pattern (one of {", ".join(PATTERNS)})')
     gates = _gates(opts)
+    spill = None
+    if paths.get('traces'):  # many samples stream: their arrays go to disk, then into the .npz
+        import tempfile
+
+        spill = Path(tempfile.mkdtemp(prefix=f'hlsdiff-{os.getpid()}-traces-'))
+        opts = {**opts, '_spill': str(spill / 'arrays')}
+    try:
+        return _run_compare(model, data, opts, err, out, paths, gates)
+    finally:
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)
+
+
+def _run_compare(model, data, opts, err, out, paths, gates) -> int:
     try:
         if opts.get('apply_patch'):
             result, collected = _compare_with_patch(model, data, opts, err, gates)
@@ -128,6 +144,7 @@ def _compare_once(model, data, opts, err: Console, patched: bool = False):
         prepare_project=prepare,
         plain_build=bool(opts.get('plain_build')),
         chunk=int(opts.get('chunk') or 128),
+        spill=Path(opts['_spill'] + ('-patched' if patched else '')) if opts.get('_spill') else None,
     )
     label = ' (patched)' if patched else ''
     status = err.status('starting') if err.is_terminal and not err.quiet else None

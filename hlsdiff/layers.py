@@ -67,4 +67,5 @@ class Collected:
     stats: dict | None = None  # hls4ml layer -> diff.Stats
     outputs: list | None = None  # [{name, top1_agreement, max_abs, mean_abs}]
     diagnosed_samples: int | None = None  # how many samples `arrays` holds
+    spilled: object = None  # Path: every sample's arrays, one .npy per layer and side (streamed --save-traces)
     bit_exact: bool = False  # the model promises bit-exactness with the firmware (an HGQ proxy model)

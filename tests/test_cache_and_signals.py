@@ -186,3 +186,26 @@ def test_children_registry_kills_a_process_group():
     children.kill_all()
     assert proc.wait(timeout=5) != 0
     children.forget(proc)
+
+
+def test_many_samples_stream_with_the_same_figures_and_full_traces(hlsdiff, model_files, tmp_path):
+    """Beyond --chunk samples, Keras, the C-simulation and the emulation run chunk by chunk: every figure is
+    the same as with all samples in memory, and --save-traces still holds every sample."""
+    import numpy as np
+
+    model, _ = model_files('sequential_mlp')
+    data = tmp_path / 'many.npy'
+    np.save(data, np.random.default_rng(2).normal(size=(300, 10)).astype(np.float32))
+    streamed = hlsdiff('compare', model, data, '--chunk', 64, '--save-traces', tmp_path / 's.npz')
+    whole = hlsdiff('compare', model, data, '--chunk', 512, '--save-traces', tmp_path / 'w.npz')
+    assert any('streamed in chunks of 64' in note for note in streamed.json['notes'])
+    assert streamed.json['outputs'] == whole.json['outputs']
+    for a, b in zip(streamed.json['layers'], whole.json['layers']):
+        for key in ('status', 'max_abs', 'max_lsb', 'mismatched_fraction', 'worst_index', 'emulation'):
+            assert a[key] == b[key], (a['name'], key)
+        assert a['rmse'] == pytest.approx(b['rmse'], rel=1e-12)
+    with np.load(tmp_path / 's.npz') as s, np.load(tmp_path / 'w.npz') as w:
+        assert sorted(s.files) == sorted(w.files)
+        for key in w.files:
+            assert np.array_equal(s[key], w[key]), key
+        assert s['fc2_softmax:csim'].shape[0] == 300

@@ -46,7 +46,20 @@ def render_terminal(result, console, verbose: bool = False) -> None:
 
 
 def save_traces(collected, path) -> None:
-    """Both sides' raw per-layer arrays: `<layer>:keras`, `<layer>:csim`, `<layer>:local`."""
+    """Both sides' raw per-layer arrays: `<layer>:keras`, `<layer>:csim`, `<layer>:local`.
+
+    A compare that streamed its samples spilled them to .npy files on disk; they are packed
+    into the .npz one file at a time, so memory does not grow with the sample count."""
+    spilled = getattr(collected, 'spilled', None)
+    if spilled is not None:
+        import zipfile
+
+        tmp = Path(f'{path}.part')
+        with zipfile.ZipFile(tmp, 'w', compression=zipfile.ZIP_DEFLATED, compresslevel=1, allowZip64=True) as z:
+            for npy in sorted(Path(spilled).glob('*.npy')):
+                z.write(npy, arcname=npy.name)
+        os.replace(tmp, path)
+        return
     payload = {}
     for name, arrays in collected.arrays.items():
         for side, value in (('keras', arrays.expected), ('csim', arrays.actual), ('local', arrays.local)):

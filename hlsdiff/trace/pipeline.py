@@ -40,6 +40,7 @@ class RunOptions:
     prepare_project: object = None  # callable(project_dir) run before the build (e.g. the patcher)
     plain_build: bool = False  # compile as hls4ml writes it: no split top unit, no precompiled header
     chunk: int = 128  # samples held in memory at once; more samples stream through in chunks of this many
+    spill: Path | None = None  # when streaming: write every sample's arrays here, layer by layer (--save-traces)
 
 
 @dataclass
@@ -138,7 +139,7 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
             lap('build+csim')
             with no_autograph():
                 arrays, stats, outputs, emulator, emulation = _stream(plan, reference, scales, csim, samples,
-                                                                      input_names, run.chunk, notes)
+                                                                      input_names, run.chunk, notes, run.spill)
             lap('local+emulate')
             notes.append(f'{samples.count} samples streamed in chunks of {run.chunk}: every figure, status and the '
                          f'emulation cover all of them; patterns, causes and hints are drawn from the first '
@@ -179,10 +180,12 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
         stats=stats,
         outputs=outputs,
         bit_exact=is_hgq_proxy(model),
+        spilled=run.spill if stats is not None and run.spill is not None and run.spill.exists() else None,
     )
 
 
-def _stream(plan: Plan, reference, scales: dict, csim, samples, input_names, keep: int, notes: list[str]):
+def _stream(plan: Plan, reference, scales: dict, csim, samples, input_names, keep: int, notes: list[str],
+            spill: Path | None = None):
     """Chunk by chunk: statistics, model outputs and emulation over every sample; the arrays of
     the first `keep` samples kept for the diagnosis (patterns, causes, what-if)."""
     from hlsdiff.diagnosis import is_softmax, output_layers
@@ -226,6 +229,8 @@ def _stream(plan: Plan, reference, scales: dict, csim, samples, input_names, kee
             for info in plan.infos:
                 verdict = emulator.verdict(info.name, traces.get(info.name))
                 emulation[info.name] = merge(emulation[info.name], verdict) if info.name in emulation else verdict
+        if spill is not None:
+            _spill(spill, arrays, lo, samples.count)
         if lo < keep:
             n = min(hi, keep) - lo
             for name, a in arrays.items():
@@ -249,6 +254,22 @@ def _stream(plan: Plan, reference, scales: dict, csim, samples, input_names, kee
 def _sets_precision(config: dict | None) -> bool:
     cfg = (config or {}).get('HLSConfig', config or {})
     return any('Precision' in (entry or {}) for entry in (cfg.get('LayerName') or {}).values())
+
+
+def _spill(folder: Path, arrays: dict, lo: int, total: int) -> None:
+    """One chunk's arrays into `<layer>:<side>.npy` files of every sample (memory-mapped: on disk)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, a in arrays.items():
+        for side, value in (('keras', a.expected), ('csim', a.actual), ('local', a.local)):
+            if value is None:
+                continue
+            path = folder / f'{name}:{side}.npy'
+            mode = 'r+' if path.exists() else 'w+'
+            out = np.lib.format.open_memmap(path, mode=mode, dtype=np.float64,
+                                            shape=None if mode == 'r+' else (total, *value.shape[1:]))
+            out[lo:lo + value.shape[0]] = value
+            out.flush()
+            del out
 
 
 def _by_hls_input(plan: Plan, data_by_name: dict) -> dict:
