@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from hlsdiff.errors import EXIT_GATE_FAILED, EXIT_OK, BadInput, BuildFailed, NotAProject
+from hlsdiff.fixedpoint import parse_type
 from hlsdiff.writable import writable
 
 KERNEL_NAME = 'nnet_depthwise_hlsdiff.h'
@@ -160,10 +161,9 @@ def _int(params: dict, key: str, default: int = 0) -> int:
 
 
 def _type_range(text: str) -> tuple[int, int, bool] | None:
-    m = re.match(r'ap_(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,[^>]*)?>', text.strip())
-    if not m:
-        return None
-    return int(m.group(2)), int(m.group(3)), m.group(1) != 'u'
+    """(width, integer bits, signed) of an ap_fixed type: hlsdiff's one fixed-point type model."""
+    t = parse_type(text)
+    return (t.width, t.integer, t.signed) if t is not None and not text.strip().startswith(('ap_int', 'ap_uint')) else None
 
 
 def _typedef(defines: str, name: str) -> tuple[str, re.Match] | None:

@@ -85,148 +85,194 @@ def dropped_settings(klayer) -> dict:
     return found
 
 
-def map_layers(hls_model, keras_model) -> tuple[list[LayerInfo], dict[str, Ref], list[tuple[str, str]]]:
-    """Return (layer facts, refs by hls4ml layer name, unmatched Keras layers with reasons)."""
-    klayers = {layer.name: layer for layer in keras_model.layers}
-    hlayers = list(hls_model.get_layers())
-    hnames = {layer.name for layer in hlayers}
-    producer = {}
-    for layer in hlayers:
-        for var in layer.outputs:
-            producer[var] = layer.name
-    parents = {layer.name: [producer.get(v, v) for v in layer.inputs if v in producer] for layer in hlayers}
-    children: dict[str, list[str]] = {}
-    for name, ps in parents.items():
-        for p in ps:
-            children.setdefault(p, []).append(name)
-    by_name = {layer.name: layer for layer in hlayers}
+@dataclass
+class _Graph:
+    """The hls4ml graph by name, with each layer's parents and children, and the Keras layers."""
 
-    def is_activation(hlayer) -> bool:
-        from hlsdiff.trace import stack
+    hlayers: list
+    by_name: dict
+    parents: dict[str, list[str]]
+    children: dict[str, list[str]]
+    klayers: dict
 
-        return isinstance(hlayer, stack.load().hls4ml.model.layers.Activation)
+    @classmethod
+    def of(cls, hls_model, keras_model) -> _Graph:
+        hlayers = list(hls_model.get_layers())
+        producer = {var: layer.name for layer in hlayers for var in layer.outputs}
+        parents = {layer.name: [producer[v] for v in layer.inputs if v in producer] for layer in hlayers}
+        children: dict[str, list[str]] = {}
+        for name, ps in parents.items():
+            for p in ps:
+                children.setdefault(p, []).append(name)
+        return cls(hlayers, {layer.name: layer for layer in hlayers}, parents, children,
+                   {layer.name: layer for layer in keras_model.layers})
 
-    split = {}  # hls activation layer name -> Keras layer it was split from
-    for layer in hlayers:
-        k = klayers.get(layer.name)
+    @property
+    def hnames(self) -> set[str]:
+        return set(self.by_name)
+
+
+def _is_activation(hlayer) -> bool:
+    from hlsdiff.trace import stack
+
+    return isinstance(hlayer, stack.load().hls4ml.model.layers.Activation)
+
+
+def _split_activations(g: _Graph) -> dict[str, str]:
+    """hls4ml activation layer -> the Keras layer whose fused `activation=` it was split from."""
+    split = {}
+    for layer in g.hlayers:
+        k = g.klayers.get(layer.name)
         if k is None or _activation_name(k) is None:
             continue
-        for child in children.get(layer.name, []):
-            if child not in klayers and child.startswith(layer.name + '_') and is_activation(by_name[child]):
+        for child in g.children.get(layer.name, []):
+            if child not in g.klayers and child.startswith(layer.name + '_') and _is_activation(g.by_name[child]):
                 split[child] = layer.name
+    return split
 
-    refs: dict[str, Ref] = {}
-    infos: list[LayerInfo] = []
-    folded: dict[str, str] = {}  # Keras layer folded away -> hls4ml layer it lives in
-    not_compared: dict[str, str] = {}
 
-    def compared_parents(name: str) -> list[str]:
-        out = []
-        for p in parents[name]:
-            while p in not_compared and len(parents.get(p, [])) == 1 and by_name[p].class_name in _INSERTED:
-                p = parents[p][0]
+class _Mapping:
+    """The Refs found so far, and what is not compared (with the reason)."""
+
+    def __init__(self, g: _Graph, split: dict[str, str]):
+        self.g, self.split = g, split
+        self.refs: dict[str, Ref] = {}
+        self.folded: dict[str, str] = {}  # Keras layer folded away -> hls4ml layer it lives in
+        self.not_compared: dict[str, str] = {}
+
+    def compared_parents(self, name: str) -> list[str]:
+        """The layer's parents, looking through inserted layers that are not compared."""
+        g, out = self.g, []
+        for p in g.parents[name]:
+            while p in self.not_compared and len(g.parents.get(p, [])) == 1 and g.by_name[p].class_name in _INSERTED:
+                p = g.parents[p][0]
             out.append(p)
         return out
 
-    for layer in hlayers:
+    def ref_for(self, layer) -> tuple[Ref | None, object, str, str]:
+        """(Ref or None, the Keras layer, mapping note, reason it is not compared)."""
+        g, split = self.g, self.split
         name, cls = layer.name, layer.class_name
-        k = klayers.get(name)
-        note, reason, ref = '', '', None
+        k = g.klayers.get(name)
         if cls == 'Input':
-            ref = Ref(('input', name))
-            note = 'the data cast to the input type'
-        elif name in split:
+            return Ref(('input', name)), k, 'the data cast to the input type', ''
+        if name in split:
             kname = split[name]
-            ref = Ref(('out', kname), [('act', kname)], [kname])
-            k = klayers[kname]
             note = f'activation of {kname} (split by hls4ml)'
-        elif k is not None:
-            if any(c in split for c in children.get(name, [])):
-                ref = Ref(('pre', name), [('pre', name)], compared_parents(name))
-                note = 'before the fused activation'
-            else:
-                ref = Ref(('out', name), [('layer', name)], compared_parents(name))
-            last = k
-            while ref.tensor[0] == 'out' and not any(c in split for c in children.get(name, [])):
-                consumers = _single_consumer(last)
-                kind = type(consumers).__name__ if consumers is not None else None
-                # an HGQ proxy model's quantizer that hls4ml absorbed (its type given to the layer before
-                # it): that layer's output is the quantizer's
-                if consumers is None or consumers.name in hnames or kind not in _FOLDABLE + QUANTIZER_LAYERS:
-                    break
-                folded[consumers.name] = name
-                ref = Ref(('out', consumers.name), ref.chain + [('layer', consumers.name)], ref.inputs)
-                note = f'{type(consumers).__name__} {consumers.name} folded into this layer'
-                last = consumers
-        elif cls == 'Clone' and parents[name]:
-            src = compared_parents(name)[0]
-            if src in refs:
-                ref = Ref(refs[src].tensor, [('identity',)], [src])
-                note = f'copy of {src} (inserted by hls4ml for io_stream)'
-            else:
-                reason = f'copy of {src}, which is not compared'
-        elif cls in _INSERTED:
-            reason = _INSERTED[cls]
-        elif is_activation(layer) and name.endswith('_linear') and parents[name]:
-            src = compared_parents(name)[0]
-            if src in refs:
-                ref = Ref(refs[src].tensor, [('identity',)], [src])
-                note = f'linear activation inserted by hls4ml after {src}'
-            else:
-                reason = f'linear activation after {src}, which is not compared'
-        else:
-            reason = f'no Keras layer named {name} (inserted or renamed by hls4ml)'
-        if reason:
-            not_compared[name] = reason
-        else:
-            refs[name] = ref
-        out_var = layer.get_output_variable()
-        attrs = {'index': layer.index}
-        if ref is not None and ref.tensor[0] == 'out' and type(klayers.get(ref.tensor[1])).__name__ in QUANTIZER_LAYERS:
-            attrs['bit_exact_point'] = True  # a quantizer's output: an HGQ proxy promises it bit for bit
+            return Ref(('out', kname), [('act', kname)], [kname]), g.klayers[kname], note, ''
         if k is not None:
-            dropped = dropped_settings(k)
-            if dropped:
-                attrs['dropped_settings'] = dropped
-            attrs['keras_activation'] = _activation_name(k)
-            kcfg = k.get_config()
-            if int(kcfg.get('depth_multiplier', 1) or 1) > 1:
-                attrs['keras_depth_multiplier'] = int(kcfg['depth_multiplier'])
-            quantizer = kcfg.get('depthwise_quantizer')
-            if isinstance(quantizer, dict):
-                attrs['depthwise_alpha'] = str((quantizer.get('config') or {}).get('alpha'))
-        for key in ('n_in', 'n_out', 'n_filt', 'n_chan', 'in_height', 'in_width', 'pool_height', 'pool_width',
-                    'pool_op', 'table_size', 'strategy', 'reuse_factor', 'activation', 'depth_multiplier'):
-            value = layer.get_attr(key)
-            if value is not None and isinstance(value, (int, float, str)):
-                attrs[key] = value
-        loss = weight_quantization(layer)
-        if loss:
-            attrs['weight_quantization'] = loss
-        for key in ('table_t', 'weight_t', 'bias_t', 'exp_table_t', 'inv_table_t'):
-            t = layer.get_attr(key)
-            if t is not None:
-                attrs[key] = _type_text(t)
-        infos.append(
-            LayerInfo(
-                name=name,
-                class_name=cls,
-                inputs=tuple(compared_parents(name) if ref else parents[name]),
-                keras=_tensor_label(ref.tensor) if ref else None,
-                keras_class=type(k).__name__ if k is not None else None,
-                shape=tuple(int(s) for s in out_var.shape),
-                result_type=_type_text(out_var.type),
-                accum_type=_type_text(layer.get_attr('accum_t')),
-                mapping_note=note,
-                reason=reason,
-                attrs=attrs,
-            )
-        )
+            return (*self._keras_layer(name, k), '')
+        if cls == 'Clone' and g.parents[name]:
+            src = self.compared_parents(name)[0]
+            if src in self.refs:
+                note = f'copy of {src} (inserted by hls4ml for io_stream)'
+                return Ref(self.refs[src].tensor, [('identity',)], [src]), k, note, ''
+            return None, k, '', f'copy of {src}, which is not compared'
+        if cls in _INSERTED:
+            return None, k, '', _INSERTED[cls]
+        if _is_activation(layer) and name.endswith('_linear') and g.parents[name]:
+            src = self.compared_parents(name)[0]
+            if src in self.refs:
+                note = f'linear activation inserted by hls4ml after {src}'
+                return Ref(self.refs[src].tensor, [('identity',)], [src]), k, note, ''
+            return None, k, '', f'linear activation after {src}, which is not compared'
+        return None, k, '', f'no Keras layer named {name} (inserted or renamed by hls4ml)'
 
-    mapped = {ref.tensor[1] for ref in refs.values()} | set(split.values()) | set(folded)
+    def _keras_layer(self, name: str, k) -> tuple[Ref, object, str]:
+        """A layer with a Keras namesake: its output, or the output before its fused activation, with
+        the no-op layers hls4ml folded into it (BatchNormalization, Dropout, an absorbed HGQ quantizer)."""
+        g = self.g
+        fused = any(c in self.split for c in g.children.get(name, []))
+        if fused:
+            return Ref(('pre', name), [('pre', name)], self.compared_parents(name)), k, 'before the fused activation'
+        ref, note, last = Ref(('out', name), [('layer', name)], self.compared_parents(name)), '', k
+        while True:
+            consumer = _single_consumer(last)
+            kind = type(consumer).__name__ if consumer is not None else None
+            if consumer is None or consumer.name in g.hnames or kind not in _FOLDABLE + QUANTIZER_LAYERS:
+                return ref, k, note
+            self.folded[consumer.name] = name
+            ref = Ref(('out', consumer.name), ref.chain + [('layer', consumer.name)], ref.inputs)
+            note, last = f'{kind} {consumer.name} folded into this layer', consumer
+
+    def record(self, name: str, ref: Ref | None, reason: str) -> None:
+        if reason or ref is None:
+            self.not_compared[name] = reason
+        else:
+            self.refs[name] = ref
+
+
+def map_layers(hls_model, keras_model) -> tuple[list[LayerInfo], dict[str, Ref], list[tuple[str, str]]]:
+    """Return (layer facts, refs by hls4ml layer name, unmatched Keras layers with reasons).
+
+    Steps: the graph; the activations hls4ml split off; a Ref per layer, in topological order;
+    the facts of each layer; the Keras layers nothing maps to. A layer that cannot be mapped is
+    not compared, with the reason: whatever hls4ml converts never ends in an error here.
+    """
+    g = _Graph.of(hls_model, keras_model)
+    m = _Mapping(g, _split_activations(g))
+    infos = []
+    for layer in g.hlayers:
+        try:
+            ref, k, note, reason = m.ref_for(layer)
+        except Exception as exc:  # a layer shape this mapping does not know: not compared, said why
+            ref, k, note = None, g.klayers.get(layer.name), ''
+            reason = f'hlsdiff could not map it ({type(exc).__name__}: {exc})'
+        m.record(layer.name, ref, reason)
+        infos.append(_layer_facts(layer, k, ref, note, reason, m, g))
+    return infos, m.refs, _unmatched(g, m)
+
+
+def _layer_facts(layer, k, ref: Ref | None, note: str, reason: str, m: _Mapping, g: _Graph) -> LayerInfo:
+    """What the diagnosis needs to know of one layer."""
+    attrs: dict = {'index': layer.index}
+    if ref is not None and ref.tensor[0] == 'out' and type(g.klayers.get(ref.tensor[1])).__name__ in QUANTIZER_LAYERS:
+        attrs['bit_exact_point'] = True  # a quantizer's output: an HGQ proxy promises it bit for bit
+    if k is not None:
+        dropped = dropped_settings(k)
+        if dropped:
+            attrs['dropped_settings'] = dropped
+        attrs['keras_activation'] = _activation_name(k)
+        kcfg = k.get_config()
+        if int(kcfg.get('depth_multiplier', 1) or 1) > 1:
+            attrs['keras_depth_multiplier'] = int(kcfg['depth_multiplier'])
+        quantizer = kcfg.get('depthwise_quantizer')
+        if isinstance(quantizer, dict):
+            attrs['depthwise_alpha'] = str((quantizer.get('config') or {}).get('alpha'))
+    for key in ('n_in', 'n_out', 'n_filt', 'n_chan', 'in_height', 'in_width', 'pool_height', 'pool_width',
+                'pool_op', 'table_size', 'strategy', 'reuse_factor', 'activation', 'depth_multiplier'):
+        value = layer.get_attr(key)
+        if value is not None and isinstance(value, (int, float, str)):
+            attrs[key] = value
+    loss = weight_quantization(layer)
+    if loss:
+        attrs['weight_quantization'] = loss
+    for key in ('table_t', 'weight_t', 'bias_t', 'exp_table_t', 'inv_table_t'):
+        t = layer.get_attr(key)
+        if t is not None:
+            attrs[key] = _type_text(t)
+    out_var = layer.get_output_variable()
+    return LayerInfo(
+        name=layer.name,
+        class_name=layer.class_name,
+        inputs=tuple(m.compared_parents(layer.name) if ref else g.parents[layer.name]),
+        keras=_tensor_label(ref.tensor) if ref else None,
+        keras_class=type(k).__name__ if k is not None else None,
+        shape=tuple(int(s) for s in out_var.shape),
+        result_type=_type_text(out_var.type),
+        accum_type=_type_text(layer.get_attr('accum_t')),
+        mapping_note=note,
+        reason=reason,
+        attrs=attrs,
+    )
+
+
+def _unmatched(g: _Graph, m: _Mapping) -> list[tuple[str, str]]:
+    """Every Keras layer no hls4ml layer maps to, with the reason."""
+    mapped = {ref.tensor[1] for ref in m.refs.values()} | set(m.split.values()) | set(m.folded)
     unmatched = []
-    for kname, klayer in klayers.items():
-        if kname in mapped or kname in hnames:
+    for kname, klayer in g.klayers.items():
+        if kname in mapped or kname in g.hnames:
             continue
         kind = type(klayer).__name__
         if kind in ('Flatten', 'Reshape'):
@@ -236,9 +282,9 @@ def map_layers(hls_model, keras_model) -> tuple[list[LayerInfo], dict[str, Ref],
         else:
             why = 'no hls4ml layer computes it'
         unmatched.append((kname, why))
-    for kname, host in folded.items():
+    for kname, host in m.folded.items():
         unmatched.append((kname, f'folded into hls4ml layer {host}'))
-    return infos, refs, unmatched
+    return unmatched
 
 
 def weight_quantization(layer) -> dict | None:
