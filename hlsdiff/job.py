@@ -123,8 +123,8 @@ def conversion_options(opts: dict):
 
 
 def _compare_once(model, data, opts, err: Console, patched: bool = False):
+    from hlsdiff.build import compile as build_mod
     from hlsdiff.diagnosis import analyse
-    from hlsdiff.trace import build as build_mod
     from hlsdiff.trace.pipeline import Progress, RunOptions, collect
 
     conv = conversion_options(opts)

@@ -15,8 +15,8 @@ import os
 import shutil
 from pathlib import Path
 
+from hlsdiff.build import processes as children
 from hlsdiff.layers import LayerInfo
-from hlsdiff.trace import children
 from hlsdiff.trace.plan import Plan
 
 FOLDER = 'conversions'

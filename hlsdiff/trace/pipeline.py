@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import shutil
-import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from hlsdiff import build
+from hlsdiff.build import compile as build_mod
+from hlsdiff.build import processes as children
 from hlsdiff.errors import BadInput
 from hlsdiff.fixedpoint import parse_type, quantize
 from hlsdiff.layers import Collected, LayerArrays
-from hlsdiff.trace import build as build_mod
-from hlsdiff.trace import children, conversion_cache
-from hlsdiff.trace import pch as pch_mod
+from hlsdiff.trace import conversion_cache
 from hlsdiff.trace.convert import ConvertOptions, convert, write_project
 from hlsdiff.trace.load import check_model_path, fit_to_inputs, is_hgq_proxy, load_model, read_data
 from hlsdiff.trace.plan import Plan
@@ -77,18 +75,19 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
     plan = conversion_cache.load(cache_dir, key, cache_notes, private=scratch / 'cached-project') if key else None
 
     pool = ThreadPoolExecutor(max_workers=1)
-    header = _HeaderJob()
+    header = build.HeaderJob()
     try:
         pending = samples = None
         if plan is not None:  # the conversion is cached: the C-simulation starts while TensorFlow loads
             samples = fit_to_inputs(data, plan.input_names, plan.input_shapes, run.samples)
-            if _cached_library(plan, samples, conv, run) is None:
-                header.start(conv, run, project, data, cache_dir)
+            if build.cached(plan.sources, _settings(conv)['io_type'], samples.count, run.opt_level, run.cache_dir,
+                            run.use_cache, run.plain_build) is None:
+                _start_header(header, conv, run, project, data, cache_dir)
             # one C-simulation process: the other core is importing TensorFlow
             stream_dir = scratch / 'run' if samples.count > run.chunk else None
             pending = pool.submit(_build_and_run, plan, samples, conv, run, progress, 1, header, stream_dir)
         else:  # the other core compiles the headers every project includes while TensorFlow loads
-            header.start(conv, run, project, data, cache_dir)
+            _start_header(header, conv, run, project, data, cache_dir)
         model = load_model(model_path)
         input_names = [t._keras_history.layer.name for t in model.inputs]
         input_shapes = [tuple(int(s) if s is not None else -1 for s in t.shape[1:]) for t in model.inputs]
@@ -358,23 +357,11 @@ def _convert(model, input_names, input_shapes, conv, run, project, scratch, note
     )
 
 
-def _cached_library(plan: Plan, samples, conv, run):
-    """The library already built for this compare, if any: with the level left to hlsdiff,
-    the fastest-running build already made, at any level."""
-    if not run.use_cache:
-        return None
-    level = build_mod.choose_opt_level(run.opt_level, _settings(conv)['io_type'], samples.count)
-    levels = ('3', '2', '1', level, 'g', '0') if run.opt_level == 'auto' else (level,)
-    return build_mod.cached_library(plan.sources, levels, run.cache_dir, plain=run.plain_build)
-
-
 def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None = None, header=None, stream_dir=None):
     """Build (or find) the library, then run it on every sample."""
-    level = build_mod.choose_opt_level(run.opt_level, _settings(conv)['io_type'], samples.count)
     progress.step('build')
-    lib = _cached_library(plan, samples, conv, run)
-    pch = (lambda: header.get(level)) if header is not None else None
-    lib = lib or build_mod.build(plan.sources, level, run.cache_dir, run.use_cache, pch=pch, plain=run.plain_build)
+    lib = build.library(plan.sources, _settings(conv)['io_type'], samples.count, run.opt_level, run.cache_dir,
+                        run.use_cache, run.plain_build, header)
     progress.step('csim')
     by_name = dict(zip(plan.input_names, samples.arrays))
     csim = run_library(
@@ -394,98 +381,15 @@ def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None 
     return lib, csim
 
 
-class _HeaderJob:
-    """The precompiled header (trace/pch.py), built on a thread while TensorFlow imports."""
-
-    # Seconds to build it on this kind of machine (2 cores, one busy importing TensorFlow);
-    # it is ready about when the conversion is, both slow down together when the machine does.
-    EXPECTED_S = 5.5
-    # It saves a split build about 2 s: wait for it at most that long, and not at all if it
-    # is not expected by then (e.g. a cached conversion lets the build start at once).
-    MAX_WAIT_S = 2.0
-    # Its Python part (probe the compiler, hash the headers) done before TensorFlow's import
-    # holds the GIL: otherwise the compiler starts anywhere from 0.1 s to 0.6 s later.
-    LAUNCH_WAIT_S = 0.5
-
-    def __init__(self):
-        self.future = None
-        self.level = None
-        self.idle_core_ahead = False
-        self.started = 0.0
-        self.stop = threading.Event()
-        self.looked_up = threading.Event()  # set once the cache has been looked in
-        self.launched = threading.Event()  # set once the compiler runs, or there is none to run
-        self.cached = None
-
-    def start(self, conv, run, project, data, cache_dir) -> None:
-        if run.plain_build or not run.use_cache:
-            return
-        if project is not None:
-            io_type = project.config.get('IOType', conv.io_type)
-            headers = lambda: pch_mod.project_headers(project.firmware)  # noqa: E731
-        else:
-            settings = _settings(conv)
-            io_type = settings['io_type']
-            headers = lambda: pch_mod.template_headers(settings['backend'])  # noqa: E731
-        first = data if isinstance(data, np.ndarray) else next(iter(data.values()))
-        count = min(len(first), run.samples or len(first))
-        self.level = build_mod.choose_opt_level(run.opt_level, io_type, count)
-        # compiled only if TensorFlow is still to be imported, which leaves a core idle for it;
-        # otherwise the library build would start before it is done and it would only compete
-        self.idle_core_ahead = 'tensorflow' not in sys.modules
-        self.started = time.monotonic()
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix='hlsdiff-pch')
-        self.future = pool.submit(self._build, headers, cache_dir)
-        pool.shutdown(wait=False)
-        if self.idle_core_ahead:
-            self.launched.wait(self.LAUNCH_WAIT_S)
-
-    def _build(self, headers, cache_dir):
-        try:
-            try:
-                found = headers()
-                if not found or self.stop.is_set():
-                    return None
-                args = (found, build_mod.compile_flags(self.level), cache_dir, 'g++',
-                        build_mod.compiler_identity()[0])
-                self.cached = pch_mod.ensure(*args, build=False)
-            finally:
-                self.looked_up.set()
-            if self.cached is not None or not self.idle_core_ahead:
-                return self.cached
-            return pch_mod.ensure(*args, self.stop, launched=self.launched)
-        finally:
-            self.launched.set()
-
-    def get(self, level: str):
-        """The header for this level if it is ready or nearly so, else None."""
-        if self.future is None or level != self.level:
-            return None
-        self.looked_up.wait(10.0)
-        if self.cached is not None:
-            return self.cached
-        if not self.future.done():
-            remaining = self.started + self.EXPECTED_S - time.monotonic()
-            try:
-                if remaining > self.MAX_WAIT_S:
-                    raise FutureTimeout
-                self.future.result(timeout=self.MAX_WAIT_S)
-            except FutureTimeout:  # build without it; it goes on at low priority for the next build
-                self.stop.set()
-                return None
-        try:
-            return self.future.result()
-        except Exception:  # the header is only ever a speed-up
-            return None
-
-    def cancel(self) -> None:
-        """Stop waiting for the header: an unfinished one is left to finish at low priority."""
-        self.stop.set()
-        if self.future is not None:
-            try:
-                self.future.result()  # returns at once when stop is set
-            except Exception:  # the header is only ever a speed-up
-                pass
+def _start_header(header, conv, run, project, data, cache_dir) -> None:
+    """The precompiled header, on the core TensorFlow's import leaves idle (never for a plain build)."""
+    if run.plain_build or not run.use_cache:
+        return
+    io_type = project.config.get('IOType', conv.io_type) if project is not None else _settings(conv)['io_type']
+    first = data if isinstance(data, np.ndarray) else next(iter(data.values()))
+    count = min(len(first), run.samples or len(first))
+    header.start(io_type, _settings(conv)['backend'], project.firmware if project is not None else None,
+                 run.opt_level, count, cache_dir)
 
 
 def _settings(conv: ConvertOptions) -> dict:

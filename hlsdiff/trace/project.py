@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from hlsdiff.build.compile import Sources
 from hlsdiff.errors import NotAProject
-from hlsdiff.trace.build import Sources
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from hlsdiff.build import processes as children
+from hlsdiff.build.compile import reap
 from hlsdiff.errors import SimulationFailed
-from hlsdiff.trace import children
-from hlsdiff.trace.build import reap
 
 _ASSERT_RE = re.compile(r"(?P<file>[^\s:]+\.h):(?P<line>\d+): (?P<func>.*?): Assertion [`'](?P<expr>.*)' failed")
 

@@ -14,7 +14,7 @@ calling them with the same arguments, hence with the same deduced types (and man
 Which part defines which thunk is a greedy balance of a rough cost per call: the layer
 kernels against the trace calls, the weight loading and the element-wise layers, which are
 cheap to generate but heavy in fixed-point conversions (the bridge is compiled with part 1).
-The linker joins the two (trace/build.py); the arithmetic is the same templates on the same
+The linker joins the two (build/compile.py); the arithmetic is the same templates on the same
 types, so the traces are bit-identical (tested). A call that does not fit on one line is left
 where it is; a file without exactly one top function is compiled whole.
 
@@ -105,7 +105,7 @@ def split_top(text: str, function: str, parts: int | None = None) -> list[str] |
                 thunks.append(f'{head};')
         out = list(body)
         signature = out[start] if n == 0 else re.sub(rf'\b{re.escape(function)}\b', f'hlsdiff_part_{n}', out[start], count=1)
-        out[start] = '\n'.join(['// hlsdiff: thunks (see hlsdiff/trace/split.py)', *thunks, signature])
+        out[start] = '\n'.join(['// hlsdiff: thunks (see hlsdiff/build/split.py)', *thunks, signature])
         return '\n'.join(out)
 
     return [part(n) for n in range(len(kept))]

@@ -2,8 +2,8 @@
 
 hls4ml's `compile()` runs `build_lib.sh` (g++ -O3, two translation units one after the
 other) and `trace()` does it all again. Here the top unit is split in two so that both cores
-work on it (trace/split.py), the headers every project includes come precompiled
-(trace/pch.py), the optimisation level is chosen for the compare, and the library is kept in
+work on it (build/split.py), the headers every project includes come precompiled
+(build/pch.py), the optimisation level is chosen for the compare, and the library is kept in
 a cache keyed by every source file, the flags and the compiler version: a second compare of
 the same model and config does not compile at all.
 """
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hlsdiff.errors import BadInput, BuildFailed
-from hlsdiff.trace import children
-from hlsdiff.trace.split import split_top
+from hlsdiff.build import processes as children
+from hlsdiff.build.split import split_top
 
 OPT_LEVELS = ('0', 'g', '1', '2', '3', 's')
 DEFAULT_OPT_LEVEL = 'auto'
@@ -50,7 +50,7 @@ def choose_opt_level(requested: str, io_type: str, n_samples: int) -> str:
 # not in the cache key), only when memory is given back; big io_parallel units still collect.
 GC_PARAMS = ['--param', 'ggc-min-heapsize=1048576']
 
-# io_parallel kernels are spread over more units than cores (trace/split.py) only when they
+# io_parallel kernels are spread over more units than cores (build/split.py) only when they
 # are big: hls4ml's generated im2col code (nnet_code_gen.h) this long or longer. The
 # #1472-shaped model has 11,000 lines (65 s -> 42 s); a 12x12 conv model 700 (4-6 s in two
 # units, 7 s in three).
@@ -210,8 +210,8 @@ def build(
 ) -> BuiltLibrary:
     """Return a built library for `sources`: from the cache, or compiled now and cached.
 
-    The top translation unit is compiled as two halves on two cores (trace/split.py), with a
-    precompiled header when `pch` (a Pch, or a callable giving one or None: trace/pch.py) fits
+    The top translation unit is compiled as two halves on two cores (build/split.py), with a
+    precompiled header when `pch` (a Pch, or a callable giving one or None: build/pch.py) fits
     the project.
     Neither changes what is computed, only how fast it compiles; `plain` compiles the two
     translation units as hls4ml writes them (and is cached apart).
