@@ -7,7 +7,7 @@ As a library (TensorFlow and hls4ml are imported on first use, not by `import hl
     result.ok, result.onset, result.to_frame()
 """
 
-__version__ = '0.1.0'
+from hlsdiff._version import __version__
 
 __all__ = ['compare', 'fix', 'patch', '__version__']
 

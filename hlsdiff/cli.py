@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from hlsdiff import __version__
+from hlsdiff._version import __version__
 from hlsdiff.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, BadInput, HlsdiffError
 
 IO_TYPES = ('io_parallel', 'io_stream')

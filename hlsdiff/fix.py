@@ -141,7 +141,7 @@ def _remedies(result, tried: set) -> tuple[list[Change], list[Unfixable]]:
 
 
 def run_fix(model: str, data: str, opts: dict) -> int:
-    from hlsdiff import __version__
+    from hlsdiff._version import __version__
     from hlsdiff.gate import apply
     from hlsdiff.job import _compare_once, _gates, _hls4ml_version, check_paths
     from hlsdiff.reports import files

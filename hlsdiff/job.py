@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hlsdiff import __version__
+from hlsdiff._version import __version__
 from hlsdiff.errors import HlsdiffError
 from hlsdiff.gate import Gates, apply, parse_limits
 from hlsdiff.reports import files

@@ -6,8 +6,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hlsdiff.result import CompareResult
-
 STATUS_STYLE = {'ok': 'green', 'noise': 'yellow', 'mismatch': 'bold red', 'not-compared': 'dim'}
 
 
@@ -15,10 +13,11 @@ def _num(value, fmt: str = '.3g') -> str:
     return '-' if value is None else format(value, fmt)
 
 
-def render(result: CompareResult, console: Console, verbose: bool = False) -> None:
+def render(result, console: Console, verbose: bool = False) -> None:
+    """`result`: a result.CompareResult (not imported here: the result renders itself through reports)."""
     if result.error:
         console.print(f'[bold red]error[/]: {result.error["message"]}')
-        if isinstance(result.patched, CompareResult):
+        if _is_result(result.patched):
             console.rule('with hlsdiff patch applied')
             render(result.patched, console, verbose)
         return
@@ -74,7 +73,7 @@ def render(result: CompareResult, console: Console, verbose: bool = False) -> No
         console.print(f'[yellow]note[/]: {note}')
     if verbose and result.timings:
         console.print('[dim]timings: ' + ', '.join(f'{k}={v}' for k, v in result.timings.items()) + '[/]')
-    if isinstance(result.patched, CompareResult):
+    if _is_result(result.patched):
         console.rule('with hlsdiff patch applied')
         render(result.patched, console, verbose)
         return
@@ -83,3 +82,7 @@ def render(result: CompareResult, console: Console, verbose: bool = False) -> No
                   + Text(f'  (gate: {"; ".join(result.gates)})', style='dim'))
     for line in failures[:20]:
         console.print(f'  [red]✗[/] {line}')
+
+
+def _is_result(value) -> bool:
+    return hasattr(value, 'layers') and hasattr(value, 'verdict')
