@@ -91,7 +91,8 @@ def parse_type(text: str | None) -> FixedType | None:
     return FixedType(width, integer, signed, rounding, saturation)
 
 
-def _round(scaled: np.ndarray, mode: str) -> np.ndarray:
+def round_scaled(scaled: np.ndarray, mode: str) -> np.ndarray:
+    """A quantization mode on values already scaled by 2**F (exact in doubles below 2**52)."""
     if mode == 'TRN':
         return np.floor(scaled)
     if mode == 'TRN_ZERO':
@@ -111,7 +112,7 @@ def _round(scaled: np.ndarray, mode: str) -> np.ndarray:
 
 def quantize(values: np.ndarray, ftype: FixedType) -> np.ndarray:
     """Store float64 `values` in `ftype` the way ap_fixed's constructor from double does."""
-    scaled = _round(np.asarray(values, dtype=np.float64) * 2.0**ftype.fractional, ftype.rounding)
+    scaled = round_scaled(np.asarray(values, dtype=np.float64) * 2.0**ftype.fractional, ftype.rounding)
     lo = ftype.min * 2.0**ftype.fractional
     hi = ftype.max * 2.0**ftype.fractional
     if ftype.saturation == 'WRAP':

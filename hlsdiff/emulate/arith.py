@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hlsdiff.fixedpoint import FixedType
+from hlsdiff.fixedpoint import FixedType, round_scaled
 
 SAFE_BITS = 62
 
@@ -59,29 +59,10 @@ def from_double(values: np.ndarray, t: FixedType) -> Fx:
         v = np.array([int(x) for x in (values * 2.0**f).reshape(-1)], dtype=object).reshape(values.shape)
         return cast(Fx(v, f), t)
     big = np.abs(scaled) >= 2.0**52
-    rounded = _round_float(scaled, t.rounding)
+    rounded = round_scaled(scaled, t.rounding)
     v = np.where(big, scaled, rounded).astype(np.int64)
     v = overflow(v, t)
     return Fx(v, t.fractional)
-
-
-def _round_float(scaled: np.ndarray, mode: str) -> np.ndarray:
-    """The quantization modes on exactly scaled doubles (below 2**52, where +-0.5 is exact)."""
-    if mode == 'TRN':
-        return np.floor(scaled)
-    if mode == 'TRN_ZERO':
-        return np.trunc(scaled)
-    if mode == 'RND':
-        return np.floor(scaled + 0.5)
-    if mode == 'RND_ZERO':
-        return np.where(scaled >= 0, np.ceil(scaled - 0.5), np.floor(scaled + 0.5))
-    if mode == 'RND_MIN_INF':
-        return np.ceil(scaled - 0.5)
-    if mode == 'RND_INF':
-        return np.where(scaled >= 0, np.floor(scaled + 0.5), np.ceil(scaled - 0.5))
-    if mode == 'RND_CONV':
-        return np.round(scaled)  # half to even
-    raise ValueError(f'unknown quantization mode AP_{mode}')
 
 
 def _exact_bits(values: np.ndarray, at_least: int) -> int:

@@ -57,17 +57,20 @@ class KerasReference:
             return self.twins[name](layer.input)
         return self.layers[name].output
 
-    def forward(self, inputs: tuple[np.ndarray, ...]) -> dict[tuple, np.ndarray]:
-        """Every wanted tensor for every sample, float64, one forward pass in batches."""
-        result: dict[tuple, list] = {t: [] for t in self.tensors}
-        if self.multi is None:
-            return {}
+    def _batches(self, inputs: tuple[np.ndarray, ...]):
+        """The wanted tensors of each batch of samples, as a list in `self.tensors` order."""
         n = inputs[0].shape[0]
         for start in range(0, n, BATCH):
             batch = [self.tf.constant(x[start : start + BATCH], dtype=self.tf.float32) for x in inputs]
             outs = self.multi(batch if len(batch) > 1 else batch[0], training=False)
-            if not isinstance(outs, (list, tuple)):
-                outs = [outs]
+            yield outs if isinstance(outs, (list, tuple)) else [outs]
+
+    def forward(self, inputs: tuple[np.ndarray, ...]) -> dict[tuple, np.ndarray]:
+        """Every wanted tensor for every sample, float64, one forward pass in batches."""
+        if self.multi is None:
+            return {}
+        result: dict[tuple, list] = {t: [] for t in self.tensors}
+        for outs in self._batches(inputs):
             for t, out in zip(self.tensors, outs):
                 result[t].append(np.asarray(out, dtype=np.float64))
         return {t: np.concatenate(parts) for t, parts in result.items()}
@@ -77,14 +80,10 @@ class KerasReference:
         peak: dict[tuple, float] = {t: 0.0 for t in self.tensors}
         if self.multi is None:
             return peak
-        n = inputs[0].shape[0]
-        for start in range(0, n, BATCH):
-            batch = [self.tf.constant(x[start : start + BATCH], dtype=self.tf.float32) for x in inputs]
-            outs = self.multi(batch if len(batch) > 1 else batch[0], training=False)
-            if not isinstance(outs, (list, tuple)):
-                outs = [outs]
+        for outs in self._batches(inputs):
             for t, out in zip(self.tensors, outs):
-                peak[t] = max(peak[t], float(np.max(np.abs(np.asarray(out, dtype=np.float64)))) if out.shape[0] else 0.0)
+                if out.shape[0]:
+                    peak[t] = max(peak[t], float(np.max(np.abs(np.asarray(out, dtype=np.float64)))))
         return peak
 
     def apply_chain(self, chain: list, arrays: list[np.ndarray]) -> np.ndarray:
