@@ -1,0 +1,41 @@
+"""Build the C-simulation library: the one interface the pipeline uses.
+
+`library()` returns a library for a project's sources: one already built (a cache keyed by the
+sources, flags and compiler, verified on use), or compiled now with the split top unit
+(split.py) and the precompiled header (pch.py, started early by HeaderJob). `processes.py`
+runs and reaps every child (compilers, C-simulation) and handles SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hlsdiff.build import compile as _compile
+from hlsdiff.build.compile import (DEFAULT_OPT_LEVEL, BuiltLibrary, Sources, cache_usage, choose_opt_level,
+                                   clear_cache, default_cache_dir)
+from hlsdiff.build.header_job import HeaderJob
+
+__all__ = ['library', 'cached', 'HeaderJob', 'BuiltLibrary', 'Sources', 'DEFAULT_OPT_LEVEL', 'choose_opt_level',
+           'default_cache_dir', 'cache_usage', 'clear_cache']
+
+
+def cached(sources: Sources, io_type: str, n_samples: int, opt_level: str, cache_dir: Path | None,
+           use_cache: bool = True, plain: bool = False) -> BuiltLibrary | None:
+    """A library already built for these sources, or None. With the level left to hlsdiff
+    ('auto'), the fastest-running build already made, at any level."""
+    if not use_cache:
+        return None
+    level = choose_opt_level(opt_level, io_type, n_samples)
+    levels = ('3', '2', '1', level, 'g', '0') if opt_level == 'auto' else (level,)
+    return _compile.cached_library(sources, levels, cache_dir, plain=plain)
+
+
+def library(sources: Sources, io_type: str, n_samples: int, opt_level: str, cache_dir: Path | None,
+            use_cache: bool = True, plain: bool = False, header: HeaderJob | None = None) -> BuiltLibrary:
+    """The library for these sources: from the cache, or built now (and cached)."""
+    found = cached(sources, io_type, n_samples, opt_level, cache_dir, use_cache, plain)
+    if found is not None:
+        return found
+    level = choose_opt_level(opt_level, io_type, n_samples)
+    pch = (lambda: header.get(level)) if header is not None else None
+    return _compile.build(sources, level, cache_dir, use_cache, pch=pch, plain=plain)
