@@ -40,9 +40,12 @@ class Change:
     round: int = 0
     verified: bool = False
     status: str = 'applied'  # applied | kept | reverted
+    config_before: object = None  # the config entry as it was (e.g. 'auto'; None: absent), restored on revert
 
     def to_json(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out.pop('config_before')
+        return out
 
 
 @dataclass
@@ -191,6 +194,7 @@ def run_fix(model: str, data: str, opts: dict) -> int:
             break
         for change in new:
             change.round = rounds
+            change.config_before = _get(config, change.layer, change.key)
             _set(config, change.layer, change.key, change.after)
             tried.add((change.layer, change.key, change.after))
             changes.append(change)
@@ -232,10 +236,20 @@ def _verify(result, changes: list[Change], config: dict, rnd: int) -> None:
             change.status, change.verified = 'kept', True
         else:
             change.status = 'reverted'
-            if change.before is None or change.before == 'auto':
-                _set(config, change.layer, change.key, change.before or 'auto')
-            else:
-                _set(config, change.layer, change.key, change.before)
+            _restore(config, change.layer, change.key, change.config_before)
+
+
+def _restore(config: dict, layer: str, key: str, value) -> None:
+    """Put a config entry back as it was; remove it if it was not there."""
+    if value is not None:
+        _set(config, layer, key, value)
+        return
+    entry = (config.get('LayerName') or {}).get(layer) or {}
+    parts = key.split('.')
+    for part in parts[:-1]:
+        entry = entry.get(part) if isinstance(entry, dict) else None
+    if isinstance(entry, dict):
+        entry.pop(parts[-1], None)
 
 
 def _minimize(source, data, base, config, changes, gates, opts, err, best):

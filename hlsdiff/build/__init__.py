@@ -11,8 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from hlsdiff.build import compile as _compile
-from hlsdiff.build.compile import (DEFAULT_OPT_LEVEL, BuiltLibrary, Sources, cache_usage, choose_opt_level,
-                                   clear_cache, default_cache_dir)
+from hlsdiff.build.compile import (
+    DEFAULT_OPT_LEVEL,
+    BuiltLibrary,
+    Sources,
+    cache_usage,
+    choose_opt_level,
+    clear_cache,
+    default_cache_dir,
+)
 from hlsdiff.build.header_job import HeaderJob
 
 __all__ = ['library', 'cached', 'HeaderJob', 'BuiltLibrary', 'Sources', 'DEFAULT_OPT_LEVEL', 'choose_opt_level',

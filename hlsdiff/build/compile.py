@@ -22,9 +22,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hlsdiff.errors import BadInput, BuildFailed
 from hlsdiff.build import processes as children
 from hlsdiff.build.split import split_top
+from hlsdiff.errors import BadInput, BuildFailed
 
 OPT_LEVELS = ('0', 'g', '1', '2', '3', 's')
 DEFAULT_OPT_LEVEL = 'auto'

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hlsdiff.emulate.kernels import NotEmulated
 from hlsdiff.fixedpoint import FixedType, integer_bits_needed, parse_type
 
 # what a what-if may raise for a type the emulation cannot take: that type is not a candidate
-_CANNOT = (ValueError, KeyError, IndexError, OverflowError, ZeroDivisionError, TypeError)
+_CANNOT = (NotEmulated, ValueError, KeyError, IndexError, OverflowError, ZeroDivisionError, TypeError)
 
 # the hls4ml config key (LayerName.<layer>.Precision.<key>) of each type the kernels see
 PRECISION_KEYS = {'accum_t': 'accum', 'weight_t': 'weight', 'bias_t': 'bias', 'scale_t': 'scale',
@@ -82,7 +83,7 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
             continue
         try:
             widened = own_error(what_if(layer, {key: str(_widen(t))}), local)
-        except _CANNOT + (_not_emulated(),):  # a type the emulation cannot take: not a candidate
+        except _CANNOT:  # a type the emulation cannot take: not a candidate
             continue
         tried.append((widened, key, t))
     if is_softmax and 'input' in types and prev_layer:
@@ -95,7 +96,7 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
                 err = own_error(what_if(layer, {'input': str(narrow),
                                                 'inp_norm_t': f'ap_ufixed<{narrow.width - 1},{narrow.integer - 1}>'}), local)
                 tried.append((err, 'input', t_in))
-            except _CANNOT + (_not_emulated(),):
+            except _CANNOT:
                 pass
     if not tried:
         return None
@@ -108,7 +109,7 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
         try:
             err = own_error(what_if(layer, {'input': str(proposed), 'inp_norm_t':
                                             f'ap_ufixed<{proposed.width - 1},{proposed.integer - 1}>'}), local)
-        except _CANNOT + (_not_emulated(),):
+        except _CANNOT:
             err = None
         verified = err is not None and err <= before * (1 - REDUCTION)
         detail = (f'the softmax indexes its exp table with the top bits of its normalised input, whose type '
@@ -120,7 +121,7 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
     try:  # the same type with integer bits only: does range alone cure it?
         wider_range = FixedType(t.width + WIDEN_BITS, t.integer + WIDEN_BITS, t.signed, t.rounding, t.saturation)
         range_cured = own_error(what_if(layer, {key: str(wider_range)}), local) <= before * (1 - REDUCTION)
-    except _CANNOT + (_not_emulated(),):
+    except _CANNOT:
         range_cured = False
     proposed = _proposal(key, t, local, error_allowed, headroom)
     if proposed == t:
@@ -128,7 +129,7 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
     config_key = f'LayerName.{layer}.Precision.{PRECISION_KEYS.get(key, key.removesuffix("_t"))}'
     try:
         err = own_error(what_if(layer, {key: str(proposed)}), local)
-    except _CANNOT + (_not_emulated(),):
+    except _CANNOT:
         err = None
     verified = err is not None and err <= before * (1 - REDUCTION)
     if not verified:  # the computed type did not do it: the widened one did, and was emulated
@@ -149,8 +150,3 @@ def _narrow_input(t: FixedType, values: np.ndarray | None, headroom: int = HEADR
     integer = min(integer, t.integer)
     return FixedType(integer + SOFTMAX_INPUT_FRACTIONAL, integer, True, t.rounding, t.saturation)
 
-
-def _not_emulated():
-    from hlsdiff.emulate.kernels import NotEmulated
-
-    return NotEmulated

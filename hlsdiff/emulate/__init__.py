@@ -187,8 +187,6 @@ class Emulator:
         except NotEmulated:
             return ()
         xin = x.to_float()
-        if xin.shape[1] == act.shape[1] or not channels:
-            pass
         cfg = self.program.configs.get(call.type_args[-1])
         in_ch = cfg.int('n_chan') if cfg else None
         if not in_ch or in_ch != channels:

@@ -77,11 +77,6 @@ def _exact_bits(values: np.ndarray, at_least: int) -> int:
     return max(at_least, int(need.max()))
 
 
-def _max_bits(values: np.ndarray) -> int:
-    peak = float(np.max(np.abs(values))) if values.size else 0.0
-    return int(np.ceil(np.log2(peak + 1.0))) + 1 if peak > 0 else 1
-
-
 def _widen(v: np.ndarray) -> np.ndarray:
     return v if v.dtype == object else v.astype(object)
 
