@@ -334,3 +334,22 @@ def dense_named_softmax(seed=0):
     x = keras.layers.Dense(8, activation='relu', name='hidden')(inp)
     x = keras.layers.Dense(4, name='output_softmax', kernel_initializer=keras.initializers.RandomNormal(stddev=3.0))(x)
     return keras.Model(inp, x)
+
+
+def qkeras_jet(seed=7):
+    """A QKeras jet-tagging-shaped Sequential MLP (no Input layer), trained a little, softmax head."""
+    keras = _k()
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+
+    keras.utils.set_random_seed(seed)
+    q = lambda: quantized_bits(6, 0, alpha=1)  # noqa: E731
+    model = keras.Sequential([
+        QDense(64, input_shape=(16,), name='fc1', kernel_quantizer=q(), bias_quantizer=q()),
+        QActivation(quantized_relu(6), name='relu1'),
+        QDense(32, name='fc2', kernel_quantizer=q(), bias_quantizer=q()), QActivation(quantized_relu(6), name='relu2'),
+        QDense(5, name='output', kernel_quantizer=q(), bias_quantizer=q()),
+        keras.layers.Activation('softmax', name='softmax')])
+    x = np.random.default_rng(0).normal(size=(300, 16)).astype(np.float32)
+    model.compile('adam', 'categorical_crossentropy')
+    model.fit(x, keras.utils.to_categorical(np.argmax(x[:, :5], axis=1), 5), epochs=20, verbose=0)
+    return model

@@ -150,3 +150,28 @@ def test_the_cause_follows_the_layer_not_its_name(hlsdiff, model_files, tmp_path
     layer = run.layer('output_softmax')
     assert layer['class'] == 'Dense' and layer['cause'] not in ('table-range',)
     assert layer['cause'] == 'overflow-wrap' and 'table' not in layer['hint'].lower()
+
+
+def test_a_type_no_config_reaches_is_named_with_the_edit_that_works(hlsdiff, model_files, tmp_path):
+    """The softmax's reciprocal-table address type: hls4ml 1.3.0 ignores Precision.inv_inp in a config, so the
+    hint is an edit of the project; made with --project, it cures the error the emulation said it would."""
+    import re
+
+    model, data = model_files('qkeras_jet', n=100)
+    project = tmp_path / 'prj'
+    run = hlsdiff('compare', model, data, '--output-dir', project, code=1)
+    softmax = run.layer('softmax')
+    assert run.json['onset']['layer'] == 'softmax' and softmax['cause'] == 'table-range'
+    assert 'inv_inp_t' in softmax['cause_detail'] and 'defines.h' in softmax['hint'] and softmax['remedy'] is None
+    proposed = re.search(r'to (ap_fixed<[^>]+>) and compare', softmax['hint']).group(1)
+    predicted = float(re.search(r'drops from [\d.e-]+ to ([\d.e-]+) \(emulated\)', softmax['cause_detail']).group(1))
+    defines = project / 'firmware' / 'defines.h'
+    text, n = re.subn(r'typedef ap_fixed<[^;]*> softmax_inv_inp_t;', f'typedef {proposed} softmax_inv_inp_t;',
+                      defines.read_text())
+    assert n == 1
+    defines.write_text(text)
+    edited = hlsdiff('compare', model, data, '--project', project)
+    assert edited.layer('softmax')['local_max_abs'] == pytest.approx(predicted, rel=1e-3)
+    assert edited.layer('softmax')['local_max_abs'] < 0.5 * softmax['local_max_abs']
+    fixed = hlsdiff('fix', model, data, '-o', tmp_path / 'f.yml', code=1)
+    assert any(u['layer'] == 'softmax' for u in fixed.json['fix']['unfixable'])

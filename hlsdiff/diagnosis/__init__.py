@@ -99,7 +99,7 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
             em = emulation.get(name)
             if em is not None and em.status == 'bit-exact' and collected.emulator is not None:
                 _precision_cause(res, infos[name], collected.arrays, collected.emulator, headroom)
-            elif res.hint and res.hint.startswith('Set ') and infos[name].class_name != 'Input':
+            elif res.hint and infos[name].class_name != 'Input':
                 why = em.reason if em is not None and em.reason else 'the layer is not emulated'
                 res.hint += f' (not verified by emulation: {why})'
             continue
@@ -311,6 +311,10 @@ def _precision_cause(res: LayerResult, info: LayerInfo, all_arrays, emulator, he
     if known:
         res.cause_detail += f' ({known_detail})'
         res.hint += f'; or {known_hint[0].lower()}{known_hint[1:]}'
+    from hlsdiff.diagnosis.precision import NOT_CONFIGURABLE
+
+    if found.key in NOT_CONFIGURABLE:  # no config change reaches it: `fix` lists it as unfixable
+        return
     layer_name, _, key = found.config_key.removeprefix('LayerName.').rpartition('.Precision.')
     res.remedy = {'layer': layer_name, 'key': f'Precision.{key}', 'before': found.before, 'after': found.proposed,
                   'own_error_before': found.error_before, 'own_error_after': found.error_proposed,

@@ -81,8 +81,12 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
         t = parse_type(text)
         if t is None or key == 'input' or key == 'inp_norm_t':
             continue
+        # a type that addresses a table by its top bits wants fewer integer bits, not more
+        candidate = _narrow_index(t, local, headroom) if key in INDEX_TYPES else _widen(t)
+        if candidate is None:
+            continue
         try:
-            widened = own_error(what_if(layer, {key: str(_widen(t))}), local)
+            widened = own_error(what_if(layer, {key: str(candidate)}), local)
         except _CANNOT:  # a type the emulation cannot take: not a candidate
             continue
         tried.append((widened, key, t))
@@ -123,8 +127,8 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
         range_cured = own_error(what_if(layer, {key: str(wider_range)}), local) <= before * (1 - REDUCTION)
     except _CANNOT:
         range_cured = False
-    proposed = _proposal(key, t, local, error_allowed, headroom)
-    if proposed == t:
+    proposed = _narrow_index(t, local, headroom) if key in INDEX_TYPES else _proposal(key, t, local, error_allowed, headroom)
+    if proposed == t or proposed is None:
         proposed = _widen(t)
     config_key = f'LayerName.{layer}.Precision.{PRECISION_KEYS.get(key, key.removesuffix("_t"))}'
     try:
@@ -132,12 +136,32 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
     except _CANNOT:
         err = None
     verified = err is not None and err <= before * (1 - REDUCTION)
-    if not verified:  # the computed type did not do it: the widened one did, and was emulated
+    if not verified and key not in INDEX_TYPES:  # the computed type did not do it: the widened one did, emulated
         proposed, err, verified = _widen(t), widened, True
     detail = (f'this layer computes exactly what its types say (emulated bit for bit); its {key} {t} is what '
               f'costs it: with {proposed} its own error drops from {before:.4g} to {err:.4g} (emulated)')
     hint = f'Set {config_key} to {proposed}'
+    if key in NOT_CONFIGURABLE:  # a hint must be one that works: say where the type can be changed
+        hint = (f'hls4ml 1.3.0 does not apply {config_key} from a config (tried): set the {key} typedef of this '
+                f'layer in the project\'s firmware/defines.h to {proposed} and compare the project with --project')
     return Responsible(key, range_cured, config_key, str(t), str(proposed), before, widened, err, verified, detail, hint)
+
+
+# the softmax's sum of exponentials addresses the reciprocal table by its top bits
+INDEX_TYPES = ('inv_inp_t',)
+# types the kernels use that a config does not reach in hls4ml 1.3.0 (LayerName.<softmax>.Precision.inv_inp is
+# accepted and ignored; tried): the remedy is an edit of the project, not a config change
+NOT_CONFIGURABLE = ('inv_inp_t',)
+
+
+def _narrow_index(t: FixedType, local: np.ndarray, headroom: int) -> FixedType | None:
+    """The same width with the integer bits the softmax's sum needs (it is at most the number of
+    classes), so that the table's address bits fall on the sum's significant bits."""
+    classes = local.shape[-1] if local.ndim else 1
+    need = integer_bits_needed(np.array([float(classes)]), t.signed) + headroom
+    if need >= t.integer:
+        return None
+    return FixedType(t.width, need, t.signed, t.rounding, t.saturation)
 
 
 SOFTMAX_INPUT_FRACTIONAL = 10

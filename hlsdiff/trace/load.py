@@ -374,6 +374,11 @@ def load_model(source):
                 first = str(again).strip().splitlines()[0] if str(again).strip() else type(again).__name__
         if 'Unknown layer' in first or 'Unknown object' in first:
             first += ' (give its class with --custom-objects FILE.py)'
+        elif source.weights is not None and 'qkeras' in path.read_text(errors='replace'):
+            # model.to_json() of QKeras 0.9.0 on tf_keras 2.15 writes quantizers that neither tf_keras nor
+            # QKeras's own quantized_model_from_json can read back
+            first += (' — a QKeras architecture written by model.to_json() on tf_keras 2.15 cannot be read back '
+                      '(QKeras cannot either); save the whole model with model.save("model.h5")')
         raise BadInput(f'{path}: cannot load as a Keras model: {first}') from None
 
 
@@ -397,7 +402,8 @@ def is_hgq_proxy(model) -> bool:
 def _load(s, source: ModelFile, objects: dict):
     from hlsdiff.trace import stack
 
-    with stack.no_autograph():
+    # the scope as well: a Sequential architecture deserialises its layers without custom_objects
+    with stack.no_autograph(), s.keras.utils.custom_object_scope(objects):
         if source.weights is not None:
             model = s.keras.models.model_from_json(source.path.read_text(errors='replace'), custom_objects=objects)
             model.load_weights(str(source.weights))
