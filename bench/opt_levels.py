@@ -25,8 +25,8 @@ def main() -> None:
     parser.add_argument('--plain', action='store_true', help='no split, no precompiled header')
     args = parser.parse_args()
     from hlsdiff.demo import DATA, MODEL
-    from hlsdiff.build import compile as build_mod
-    from hlsdiff.build import pch
+    from hlsdiff.csim import compile as build_mod
+    from hlsdiff.csim import pch
     from hlsdiff.trace.convert import ConvertOptions, convert, write_project
     from hlsdiff.trace.load import load_model
     from hlsdiff.trace.project import read_sources

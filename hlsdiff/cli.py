@@ -44,7 +44,7 @@ def _handle_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from hlsdiff.build import processes as children
+        from hlsdiff.csim import processes as children
 
         debug = click.get_current_context().find_root().params.get('debug', False)
         previous = children.install_handlers()
@@ -228,8 +228,8 @@ def patch(project_dir, mode, no_build, force):
 @_handle_errors
 def cache(cache_dir, clear):
     """Show (or --clear) the cache of built C-simulation libraries and precompiled headers."""
-    from hlsdiff.build import processes as children
-    from hlsdiff.build.compile import cache_usage, clear_cache, default_cache_dir
+    from hlsdiff.csim import processes as children
+    from hlsdiff.csim.compile import cache_usage, clear_cache, default_cache_dir
 
     where = Path(cache_dir) if cache_dir else default_cache_dir()
     if clear:

@@ -123,7 +123,7 @@ def conversion_options(opts: dict):
 
 
 def _compare_once(model, data, opts, err: Console, patched: bool = False):
-    from hlsdiff.build import compile as build_mod
+    from hlsdiff.csim import compile as build_mod
     from hlsdiff.diagnosis import analyse
     from hlsdiff.trace.pipeline import Progress, RunOptions, collect
 

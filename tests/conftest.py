@@ -20,8 +20,8 @@ def cache_dir(tmp_path_factory) -> Path:
     """One build cache for the whole run (CI keeps it between runs through HLSDIFF_TEST_CACHE),
     with the precompiled header of the default level in it: a compare in this process has
     imported TensorFlow already, so it would not compile the header in the background."""
-    from hlsdiff.build import compile as build_mod
-    from hlsdiff.build import pch
+    from hlsdiff.csim import compile as build_mod
+    from hlsdiff.csim import pch
 
     path = os.environ.get('HLSDIFF_TEST_CACHE')
     path = Path(path) if path else tmp_path_factory.mktemp('cache')

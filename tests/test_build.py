@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from hlsdiff.build import compile as build_mod
+from hlsdiff.csim import compile as build_mod
 
 
 def _fake_libs(folder, sizes):

@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
-from hlsdiff.build import compile as build_mod
-from hlsdiff.build import pch
+from hlsdiff.csim import compile as build_mod
+from hlsdiff.csim import pch
 
 pytestmark = pytest.mark.slow  # real g++ builds (the name is the build's: fast, split, with a header)
 
@@ -119,7 +119,7 @@ def test_a_split_that_does_not_link_is_built_whole(tmp_path, monkeypatch):
     import re
 
     from . import models
-    from hlsdiff.build import split
+    from hlsdiff.csim import split
     from hlsdiff.trace.convert import ConvertOptions, convert, write_project
     from hlsdiff.trace.project import read_sources
 

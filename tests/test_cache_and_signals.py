@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hlsdiff.build import processes as children
+from hlsdiff.csim import processes as children
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +73,7 @@ def test_an_unusable_cache_means_a_compare_without_it(hlsdiff, model_files, tmp_
 
 
 def test_no_home_puts_the_cache_in_the_temporary_folder(monkeypatch):
-    from hlsdiff.build.compile import default_cache_dir
+    from hlsdiff.csim.compile import default_cache_dir
 
     monkeypatch.delenv('XDG_CACHE_HOME', raising=False)
     monkeypatch.setenv('HOME', '')

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from hlsdiff.build import pch
-from hlsdiff.build.split import THUNK, split_top
+from hlsdiff.csim import pch
+from hlsdiff.csim.split import THUNK, split_top
 
 TOP = '''#include <iostream>
 

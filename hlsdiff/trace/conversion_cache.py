@@ -15,7 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
-from hlsdiff.build import processes as children
+from hlsdiff.csim import processes as children
 from hlsdiff.layers import LayerInfo
 from hlsdiff.trace.plan import Plan
 

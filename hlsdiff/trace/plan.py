@@ -11,7 +11,7 @@ class Plan:
     """What the build, the C-simulation and the comparison need, from a conversion or the cache."""
 
     firmware: Path
-    sources: object  # build.Sources
+    sources: object  # csim.Sources
     input_names: list[str]
     input_shapes: list[tuple[int, ...]]
     hls_inputs: list[str]

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from hlsdiff.build.compile import Sources
+from hlsdiff.csim.compile import Sources
 from hlsdiff.errors import NotAProject
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hlsdiff.build import processes as children
-from hlsdiff.build.compile import reap
+from hlsdiff.csim import processes as children
+from hlsdiff.csim.compile import reap
 from hlsdiff.errors import SimulationFailed
 
 _ASSERT_RE = re.compile(r"(?P<file>[^\s:]+\.h):(?P<line>\d+): (?P<func>.*?): Assertion [`'](?P<expr>.*)' failed")

@@ -105,7 +105,7 @@ def split_top(text: str, function: str, parts: int | None = None) -> list[str] |
                 thunks.append(f'{head};')
         out = list(body)
         signature = out[start] if n == 0 else re.sub(rf'\b{re.escape(function)}\b', f'hlsdiff_part_{n}', out[start], count=1)
-        out[start] = '\n'.join(['// hlsdiff: thunks (see hlsdiff/build/split.py)', *thunks, signature])
+        out[start] = '\n'.join(['// hlsdiff: thunks (see hlsdiff/csim/split.py)', *thunks, signature])
         return '\n'.join(out)
 
     return [part(n) for n in range(len(kept))]

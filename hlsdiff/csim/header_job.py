@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
-from hlsdiff.build import compile as build_mod
-from hlsdiff.build import pch as pch_mod
+from hlsdiff.csim import compile as build_mod
+from hlsdiff.csim import pch as pch_mod
 
 
 class HeaderJob:

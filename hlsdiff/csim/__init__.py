@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hlsdiff.build import compile as _compile
-from hlsdiff.build.compile import (
+from hlsdiff.csim import compile as _compile
+from hlsdiff.csim.compile import (
     DEFAULT_OPT_LEVEL,
     BuiltLibrary,
     Sources,
@@ -20,7 +20,7 @@ from hlsdiff.build.compile import (
     clear_cache,
     default_cache_dir,
 )
-from hlsdiff.build.header_job import HeaderJob
+from hlsdiff.csim.header_job import HeaderJob
 
 __all__ = ['library', 'cached', 'HeaderJob', 'BuiltLibrary', 'Sources', 'DEFAULT_OPT_LEVEL', 'choose_opt_level',
            'default_cache_dir', 'cache_usage', 'clear_cache']

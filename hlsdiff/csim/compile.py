@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hlsdiff.build import processes as children
-from hlsdiff.build.split import split_top
+from hlsdiff.csim import processes as children
+from hlsdiff.csim.split import split_top
 from hlsdiff.errors import BadInput, BuildFailed
 
 OPT_LEVELS = ('0', 'g', '1', '2', '3', 's')

@@ -32,13 +32,13 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from hlsdiff.build import processes as children
-from hlsdiff.build.compile import GC_PARAMS
+from hlsdiff.csim import processes as children
+from hlsdiff.csim.compile import GC_PARAMS
 
 HEADER = 'hlsdiff_pch.h'
 # What myproject.h includes before anything else; every hls4ml project includes all three.
 AP_TYPES = ('ap_fixed.h', 'ap_int.h', 'hls_stream.h')
-HEADER_TEXT = '\n'.join(['// hlsdiff: precompiled header (see hlsdiff/build/pch.py)',
+HEADER_TEXT = '\n'.join(['// hlsdiff: precompiled header (see hlsdiff/csim/pch.py)',
                          *(f'#include "ap_types/{h}"' for h in AP_TYPES)]) + '\n'
 
 
@@ -166,7 +166,7 @@ def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str
 def _load(folder: Path) -> Pch | None:
     """The header in `folder`, if the .gch is byte for byte what the compiler wrote (its hash
     was recorded then: 0.06 s for 90 MB); a damaged one is removed, noted, and built again."""
-    from hlsdiff.build import compile as build_mod
+    from hlsdiff.csim import compile as build_mod
 
     try:
         files = json.loads((folder / 'manifest.json').read_text())['files']
