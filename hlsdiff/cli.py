@@ -142,8 +142,12 @@ def conversion_options(fn):
 @conversion_options
 @_handle_errors
 def compare(model, data, **opts):
-    """Compare MODEL (.h5/.keras/.json+weights/SavedModel) with its hls4ml C-simulation on DATA (.npy/.npz)."""
+    """Compare MODEL (Keras .h5/.keras/.json+weights/SavedModel, PyTorch .pt2/.pt, ONNX .onnx) with its hls4ml
+    C-simulation on DATA (.npy/.npz)."""
+    from hlsdiff.frontends.stacks import maybe_rerun
     from hlsdiff.job import run_compare
+
+    maybe_rerun(model)  # a model the other environment loads: the same command there
 
     code = run_compare(model, data, opts)
     sys.exit(code)
@@ -167,7 +171,9 @@ def compare(model, data, **opts):
 def fix(model, data, **opts):
     """Find the hls4ml config changes that make MODEL pass the gate on DATA, verify them, write the config."""
     from hlsdiff.fix import run_fix
+    from hlsdiff.frontends.stacks import maybe_rerun
 
+    maybe_rerun(model)
     if opts.get('project_dir') or opts.get('apply_patch'):
         raise BadInput('fix converts the model itself: --project and --patch do not apply')
     sys.exit(run_fix(model, data, opts))

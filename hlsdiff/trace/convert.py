@@ -67,15 +67,17 @@ def _deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
-def build_config(model, opts: ConvertOptions) -> tuple[dict, dict, list[str]]:
+def build_config(model, opts: ConvertOptions, calls=None) -> tuple[dict, dict, list[str]]:
     """The hls4ml HLS config and the project-level settings, with the user's config merged in.
 
     Returns (hls_config, project_settings, warnings). Layer names in the user's config that
-    match no Keras layer are warned about, not fatal.
+    match no Keras layer are warned about, not fatal. `calls`: another frontend's hls4ml calls
+    (`hlsdiff.frontends`: base_config, layer_names, hls4ml_convert); Keras 2's by default.
     """
-    from hlsdiff.trace import stack
+    if calls is None:
+        from hlsdiff.trace import stack
 
-    hls4ml = stack.load().hls4ml
+        hls4ml = stack.load().hls4ml
     warnings: list[str] = []
     user = copy.deepcopy(opts.config or {})
     settings = {'io_type': opts.io_type, 'backend': opts.backend, 'part': opts.part}
@@ -99,9 +101,10 @@ def build_config(model, opts: ConvertOptions) -> tuple[dict, dict, list[str]]:
     if precision:
         kwargs['default_precision'] = precision
     with contextlib.redirect_stdout(io.StringIO()):
-        base = hls4ml.utils.config_from_keras_model(model, **kwargs)
+        base = calls.base_config(model, opts, **kwargs) if calls else hls4ml.utils.config_from_keras_model(model, **kwargs)
     # hls4ml's own names (`<layer>_relu`, `<layer>_softmax`, `<layer>_linear`) are valid keys too
-    known = {layer.name for layer in model.layers} | set(base.get('LayerName') or {})
+    names = calls.layer_names(model) if calls else {layer.name for layer in model.layers}
+    known = names | set(base.get('LayerName') or {})
     known |= {f'{name}_{suffix}' for name in known for suffix in ('linear', 'relu', 'softmax', 'sigmoid', 'tanh')}
     unknown = sorted(set(user.get('LayerName') or {}) - known)
     if unknown:
@@ -136,13 +139,10 @@ def build_config(model, opts: ConvertOptions) -> tuple[dict, dict, list[str]]:
     return cfg, settings, warnings
 
 
-def convert(model, opts: ConvertOptions, output_dir: Path) -> Converted:
-    """Convert with hls4ml, with `Trace` on for every layer hls4ml ends up with."""
-    from hlsdiff.trace import stack
-
-    hls4ml = stack.load().hls4ml
+def convert(model, opts: ConvertOptions, output_dir: Path, calls=None) -> Converted:
+    """Convert with hls4ml, with `Trace` on for every layer hls4ml ends up with (`calls`: see build_config)."""
     try:
-        cfg, settings, warnings = build_config(model, opts)
+        cfg, settings, warnings = build_config(model, opts, calls)
     except BadInput:
         raise
     except Exception as exc:  # hls4ml's config builder rejects layers it cannot convert
@@ -159,7 +159,12 @@ def convert(model, opts: ConvertOptions, output_dir: Path) -> Converted:
         kwargs['part'] = settings['part']
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            hls_model = hls4ml.converters.convert_from_keras_model(model, **kwargs)
+            if calls is not None:
+                hls_model = calls.hls4ml_convert(model, **kwargs)
+            else:
+                from hlsdiff.trace import stack
+
+                hls_model = stack.load().hls4ml.converters.convert_from_keras_model(model, **kwargs)
     except Exception as exc:
         text = str(exc).strip() or type(exc).__name__
         raise ConversionFailed(f'hls4ml could not convert the model: {text.splitlines()[0]}', detail=text) from None

@@ -15,12 +15,13 @@ import numpy as np
 from hlsdiff.errors import BadInput
 
 MODEL_SUFFIXES = ('.h5', '.hdf5', '.keras', '.json')
-# Formats other frontends of hls4ml take, which this stack (tf_keras 2.15) does not.
+# Formats no hls4ml frontend takes. PyTorch (.pt/.pth/.pt2), ONNX (.onnx) and Keras 3 (.keras) models go to
+# their frontends (hlsdiff/frontends), in the environment that has them.
 NOT_SUPPORTED = {
-    '.onnx': 'ONNX models (hls4ml\'s QONNX frontend needs numpy>=2)',
-    '.pt': 'PyTorch models', '.pth': 'PyTorch models', '.ts': 'PyTorch models',
+    '.ts': 'TorchScript archives (hls4ml traces Python modules: save the module or its state_dict)',
     '.tflite': 'TensorFlow Lite models', '.pb': 'frozen TensorFlow graphs',
 }
+OTHER_FRONTEND_SUFFIXES = ('.pt', '.pth', '.pt2', '.onnx')
 
 
 @dataclass(frozen=True)
@@ -89,10 +90,16 @@ def check_model_path(path, weights: str | os.PathLike | None = None,
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix in NOT_SUPPORTED:
-        raise BadInput(f'{p}: {NOT_SUPPORTED[suffix]} are not supported yet: hlsdiff takes Keras/QKeras models '
-                       '(.h5, .keras, a SavedModel folder, or a .json architecture with its weights)')
+        raise BadInput(f'{p}: {NOT_SUPPORTED[suffix]} are not supported: hlsdiff takes Keras 2/3 (.h5, .keras, a '
+                       'SavedModel folder, a .json with its weights), PyTorch (.pt2, .pt) and ONNX (.onnx) models')
     if not p.exists():
         raise BadInput(f'model file not found: {p}')
+    if suffix in OTHER_FRONTEND_SUFFIXES:
+        if custom_objects:
+            custom_objects_file(custom_objects.split('.py:')[0] + '.py' if '.py:' in custom_objects else custom_objects)
+        if weights is not None:
+            raise BadInput(f'--weights is for a .json Keras architecture; {p.name} holds its own weights')
+        return ModelFile(p, None, custom_objects)
     if custom_objects:
         custom_objects_file(custom_objects)  # a missing file is bad input before any work
     if p.is_dir():
@@ -110,7 +117,8 @@ def check_model_path(path, weights: str | os.PathLike | None = None,
     if suffix == '.keras':
         if not zipfile.is_zipfile(p):
             raise BadInput(f'{p}: corrupt .keras file (not a zip archive)')
-        _refuse_keras3(p)
+        if _keras_version(p).startswith('3'):  # the Keras 3 frontend's (hlsdiff/frontends/keras3.py)
+            return ModelFile(p, None, custom_objects)
     elif head != HDF5_SIGNATURE:
         raise BadInput(f'{p}: corrupt or not an HDF5 Keras model (bad file signature)')
     else:
@@ -136,17 +144,14 @@ def _weights_for(arch: Path, weights) -> Path:
     return w
 
 
-def _refuse_keras3(path: Path) -> None:
-    """A `.keras` file written by Keras 3 cannot be read by tf_keras 2.15, nor re-saved by it."""
-    import json
+def _keras_version(path: Path) -> str:
+    """The Keras version a `.keras` file was saved with (a Keras 3 one goes to the Keras 3 frontend)."""
+    from hlsdiff.frontends import keras_file_version
 
-    with zipfile.ZipFile(path) as z:
-        names = z.namelist()
-        meta = json.loads(z.read('metadata.json')) if 'metadata.json' in names else {}
-    version = str(meta.get('keras_version', ''))
-    if version.startswith('3'):
-        raise BadInput(f'{path}: a Keras {version} model: Keras 3 models are not supported by this stack '
-                       '(hls4ml 1.3.0 with QKeras on tf_keras 2.15); use a model built and saved with tf_keras/Keras 2')
+    try:
+        return keras_file_version(path)
+    except (OSError, zipfile.BadZipFile, KeyError) as exc:
+        raise BadInput(f'{path}: corrupt .keras file ({exc})') from None
 
 
 def _refuse_weights_only(path: Path) -> None:

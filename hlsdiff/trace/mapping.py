@@ -321,3 +321,6 @@ def _single_consumer(klayer):
         return None
     consumers = {node.outbound_layer for node in nodes}
     return consumers.pop() if len(consumers) == 1 else None
+
+
+type_text = _type_text  # the hls4ml type as C++ text; public for the other frontends (hlsdiff/frontends/nodes.py)

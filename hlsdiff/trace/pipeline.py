@@ -17,8 +17,8 @@ from hlsdiff.errors import BadInput
 from hlsdiff.fixedpoint import parse_type, quantize
 from hlsdiff.layers import Collected, LayerArrays
 from hlsdiff.trace import conversion_cache
-from hlsdiff.trace.convert import ConvertOptions, convert, write_project
-from hlsdiff.trace.load import check_model_path, fit_to_inputs, is_hgq_proxy, load_model, read_data
+from hlsdiff.trace.convert import ConvertOptions, write_project
+from hlsdiff.trace.load import check_model_path, fit_to_inputs, read_data
 from hlsdiff.trace.plan import Plan
 from hlsdiff.trace.project import open_project, read_sources, traced_sources
 from hlsdiff.trace.run import run_library
@@ -62,6 +62,9 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
 
     progress.step('load')
     model_path = check_model_path(model_path)
+    from hlsdiff import frontends
+
+    frontend = frontends.for_source(model_path)
     data = read_data(data_path)
     project = open_project(run.project_dir) if run.project_dir else None
     scratch = children.temp_dir('hlsdiff-')
@@ -71,6 +74,7 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
     children.reclaim(cache_dir if run.use_cache else None)
     build_mod.damaged.clear()
     reusable = project is None and run.output_dir is None and run.prepare_project is None and run.use_cache
+    reusable = reusable and frontend.cacheable
     key = conversion_cache.key(model_path, conv) if reusable else None
     plan = conversion_cache.load(cache_dir, key, cache_notes, private=scratch / 'cached-project') if key else None
 
@@ -88,9 +92,8 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
             pending = pool.submit(_build_and_run, plan, samples, conv, run, progress, 1, header, stream_dir)
         else:  # the other core compiles the headers every project includes while TensorFlow loads
             _start_header(header, conv, run, project, data, cache_dir)
-        model = load_model(model_path)
-        input_names = [t._keras_history.layer.name for t in model.inputs]
-        input_shapes = [tuple(int(s) if s is not None else -1 for s in t.shape[1:]) for t in model.inputs]
+        model = frontend.load(model_path)
+        input_names, input_shapes = frontend.inputs(model, data)
         if any(s < 0 for shape in input_shapes for s in shape):
             raise BadInput(f'the model input shape {input_shapes} has unknown dimensions; hls4ml needs fixed shapes')
         if samples is None:
@@ -100,43 +103,40 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
 
         if plan is None:
             progress.step('convert')
-            plan = _convert(model, input_names, input_shapes, conv, run, project, scratch, notes)
+            plan = _convert(frontend, model, input_names, input_shapes, conv, run, project, scratch, notes)
             lap('convert')
             stream_dir = scratch / 'run' if samples.count > run.chunk else None
             pending = pool.submit(_build_and_run, plan, samples, conv, run, progress, None, header, stream_dir)
             if key:
                 conversion_cache.store(cache_dir, key, plan)
         notes.extend(plan.warnings)
-        if is_hgq_proxy(model) and _sets_precision(conv.config):
+        if frontend.bit_exact(model) and _sets_precision(conv.config):
             notes.append('hls4ml takes an HGQ proxy model\'s types from its quantizers: the Precision entries of '
                          '--config are not used (edit the project and compare it with --project to try a type)')
-
-        from hlsdiff.trace.keras_side import KerasReference
-        from hlsdiff.trace.stack import no_autograph
 
         # g++ and the C-simulation run in child processes; Keras runs here meanwhile
         stats = outputs = None
         if stream_dir is None:
-            with no_autograph():
-                reference = KerasReference(model, plan.refs)
+            with frontend.running():
+                reference = frontend.reference(model, plan.refs)
                 expected = reference.forward(samples.arrays)
             lap('keras')
             lib, csim = pending.result()
             lap('build+csim')
-            with no_autograph():
+            with frontend.running():
                 arrays = _assemble(plan.infos, plan.refs, reference, expected, csim.traces,
-                                   dict(zip(input_names, samples.arrays)))
+                                   _laid_out(plan, input_names, samples.arrays))
             lap('local')
-            emulator, emulation = _emulate(plan, csim.traces, dict(zip(input_names, samples.arrays)), notes)
+            emulator, emulation = _emulate(plan, csim.traces, _laid_out(plan, input_names, samples.arrays), notes)
             lap('emulate')
         else:  # many samples: a first Keras pass for each layer's range, then chunk by chunk
-            with no_autograph():
-                reference = KerasReference(model, plan.refs)
+            with frontend.running():
+                reference = frontend.reference(model, plan.refs)
                 scales = reference.scales(samples.arrays)
             lap('keras')
             lib, csim = pending.result()
             lap('build+csim')
-            with no_autograph():
+            with frontend.running():
                 arrays, stats, outputs, emulator, emulation = _stream(plan, reference, scales, csim, samples,
                                                                       input_names, run.chunk, notes, run.spill)
             lap('local+emulate')
@@ -178,7 +178,7 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
         emulator=emulator,
         stats=stats,
         outputs=outputs,
-        bit_exact=is_hgq_proxy(model),
+        bit_exact=frontend.bit_exact(model),
         spilled=run.spill if stats is not None and run.spill is not None and run.spill.exists() else None,
     )
 
@@ -205,7 +205,7 @@ def _stream(plan: Plan, reference, scales: dict, csim, samples, input_names, kee
     for i, (lo, hi, _) in enumerate(csim.chunks):
         traces = csim.read_chunk(i)
         chunk_inputs = tuple(a[lo:hi] for a in samples.arrays)
-        data_by_name = dict(zip(input_names, chunk_inputs))
+        data_by_name = _laid_out(plan, input_names, chunk_inputs)
         expected = reference.forward(chunk_inputs)
         arrays = _assemble(plan.infos, plan.refs, reference, expected, traces, data_by_name)
         for info in plan.infos:
@@ -245,7 +245,7 @@ def _stream(plan: Plan, reference, scales: dict, csim, samples, input_names, kee
     if program is not None:
         n = min(keep, samples.count)
         emulator = Emulator(program, {k: np.concatenate(v) for k, v in kept_traces.items()},
-                            _by_hls_input(plan, dict(zip(input_names, (a[:n] for a in samples.arrays)))))
+                            _by_hls_input(plan, _laid_out(plan, input_names, [a[:n] for a in samples.arrays])))
     stats = {name: acc.stats() for name, acc in accs.items()}
     return first, stats, [o.result() for o in outs.values()], emulator, emulation
 
@@ -269,6 +269,14 @@ def _spill(folder: Path, arrays: dict, lo: int, total: int) -> None:
             out[lo:lo + value.shape[0]] = value
             out.flush()
             del out
+
+
+def _laid_out(plan: Plan, names, arrays) -> dict:
+    """The data by input name, each array in the layout the C-simulation takes it (PyTorch's NCHW data
+    goes channels-last into an io_stream project; `Plan.csim_layout`)."""
+    layout = plan.csim_layout or {}
+    return {name: np.ascontiguousarray(arr.transpose(layout[name])) if name in layout else arr
+            for name, arr in zip(names, arrays)}
 
 
 def _by_hls_input(plan: Plan, data_by_name: dict) -> dict:
@@ -313,13 +321,11 @@ def _usable_cache(run: RunOptions, scratch: Path, notes: list[str]) -> RunOption
     return dataclasses.replace(run, cache_dir=scratch / 'cache', use_cache=False)
 
 
-def _convert(model, input_names, input_shapes, conv, run, project, scratch, notes) -> Plan:
+def _convert(frontend, model, input_names, input_shapes, conv, run, project, scratch, notes) -> Plan:
     """Convert with hls4ml (or take the user's project) and map the layers."""
-    from hlsdiff.trace.mapping import map_layers
-
     if project is not None:
         conv = _options_from_project(project, conv)
-        converted = convert(model, conv, scratch / 'graph-only')
+        converted = frontend.convert(model, conv, scratch / 'graph-only')
         if run.prepare_project is not None:  # work on a copy: the user's project stays as it is
             copy = scratch / 'project-copy'
             shutil.copytree(project.path, copy, ignore=shutil.ignore_patterns('.hlsdiff-backup', '*.so', '*.o'))
@@ -331,7 +337,7 @@ def _convert(model, input_names, input_shapes, conv, run, project, scratch, note
         firmware = project.firmware
     else:
         out = _prepare_output_dir(run.output_dir, notes) if run.output_dir else scratch / 'project'
-        converted = convert(model, conv, out)
+        converted = frontend.convert(model, conv, out)
         write_project(converted, model_in_yml=run.output_dir is not None)
         if run.prepare_project is not None:
             run.prepare_project(out)
@@ -339,7 +345,7 @@ def _convert(model, input_names, input_shapes, conv, run, project, scratch, note
         firmware = out / 'firmware'
     hls_model = converted.hls_model
     layers = list(hls_model.get_layers())
-    infos, refs, unmatched = map_layers(hls_model, model)
+    infos, refs, unmatched = frontend.map_layers(hls_model, model)
     return Plan(
         firmware=firmware,
         sources=sources,
@@ -354,6 +360,7 @@ def _convert(model, input_names, input_shapes, conv, run, project, scratch, note
         refs=refs,
         unmatched=unmatched,
         warnings=list(converted.warnings),
+        csim_layout=frontend.csim_layout(hls_model),
     )
 
 
@@ -363,7 +370,7 @@ def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None 
     lib = library(plan.sources, _settings(conv)['io_type'], samples.count, run.opt_level, run.cache_dir,
                         run.use_cache, run.plain_build, header)
     progress.step('csim')
-    by_name = dict(zip(plan.input_names, samples.arrays))
+    by_name = _laid_out(plan, plan.input_names, samples.arrays)
     csim = run_library(
         lib.path,
         plan.firmware,

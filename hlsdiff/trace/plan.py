@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -22,3 +22,5 @@ class Plan:
     refs: dict
     unmatched: list
     warnings: list[str]
+    # input name -> axes order (batch first) of the data as the C-simulation takes it, where it differs
+    csim_layout: dict[str, tuple[int, ...]] = field(default_factory=dict)

@@ -1,0 +1,139 @@
+"""One interface for every framework hls4ml converts: Keras 2, Keras 3 (+ HGQ2), PyTorch, ONNX/QONNX.
+
+A frontend does five things for the compare, and nothing else changes per framework (the diff,
+the emulation, the diagnosis and the reports read the same `LayerInfo`, `Ref` and arrays):
+
+- `load(source)`: the model from a file (or the object given to the Python API);
+- `inputs(model, data)`: the input names and per-sample shapes (PyTorch's come from the data);
+- `convert(model, opts, output_dir)`: hls4ml's conversion call for this framework, tracing every layer;
+- `map_layers(hls_model, model)`: each hls4ml layer -> the framework tensor it stands for (a `Ref`), or
+  the reason it is not compared; axes moved from channels-first to channels-last are said in the note;
+- `reference(model, refs)`: every wanted tensor in one forward pass (`forward`, `scales`), and one
+  layer re-run on the C-simulation's inputs (`apply_chain`), in hls4ml's layout.
+
+Frontends register themselves by name; `for_source` picks one from a file's suffix and contents,
+`for_object` from a model object. A frontend whose packages this environment lacks is not
+`available()`: the CLI then re-runs itself in the environment that has them (`stacks.py`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, Protocol
+
+from hlsdiff.errors import BadInput
+
+
+class Reference(Protocol):
+    """The framework side of a compare, for the tensors the mapping asks for."""
+
+    def forward(self, inputs: tuple) -> dict: ...
+
+    def scales(self, inputs: tuple) -> dict: ...
+
+    def apply_chain(self, chain: list, arrays: list) -> Any: ...
+
+
+class Frontend(Protocol):
+    name: str  # 'keras2', 'keras3', 'pytorch', 'onnx'
+    label: str  # what the user calls it, for messages
+    cacheable: bool  # the conversion cache (keyed by files and hlsdiff's Keras 2 code) applies
+
+    def available(self) -> bool: ...
+
+    def load(self, source) -> Any: ...
+
+    def inputs(self, model, data) -> tuple[list[str], list[tuple[int, ...]]]: ...
+
+    def convert(self, model, opts, output_dir: Path): ...
+
+    def map_layers(self, hls_model, model) -> tuple[list, dict, list]: ...
+
+    def reference(self, model, refs: dict) -> Reference: ...
+
+    def running(self) -> contextlib.AbstractContextManager: ...
+
+    def bit_exact(self, model) -> bool: ...
+
+    def csim_layout(self, hls_model) -> dict[str, tuple[int, ...]]: ...
+
+
+_REGISTRY: dict[str, str] = {  # name -> module defining FRONTEND; imported on first use
+    'keras2': 'hlsdiff.frontends.keras2',
+    'keras3': 'hlsdiff.frontends.keras3',
+    'pytorch': 'hlsdiff.frontends.pytorch',
+    'onnx': 'hlsdiff.frontends.onnxmodel',
+}
+TORCH_SUFFIXES = ('.pt', '.pth', '.pt2')
+ONNX_SUFFIXES = ('.onnx',)
+
+
+def get(name: str) -> Frontend:
+    import importlib
+
+    return importlib.import_module(_REGISTRY[name]).FRONTEND
+
+
+def name_for_path(path: Path) -> str:
+    """The frontend a model file needs, from its suffix (and a `.keras` file's Keras version)."""
+    suffix = path.suffix.lower()
+    if suffix in TORCH_SUFFIXES:
+        return 'pytorch'
+    if suffix in ONNX_SUFFIXES:
+        return 'onnx'
+    if suffix == '.keras' and keras_file_version(path).startswith('3'):
+        return 'keras3'
+    return 'keras2'
+
+
+def keras_file_version(path: Path) -> str:
+    """The Keras version a `.keras` archive was saved with ('' when it does not say)."""
+    import json
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return ''
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        try:
+            meta = json.loads(z.read('metadata.json')) if 'metadata.json' in names else {}
+        except ValueError:
+            meta = {}
+    return str(meta.get('keras_version', ''))
+
+
+def for_source(source) -> Frontend:
+    """The frontend of a `load.ModelFile` (a file, or an object given to the Python API)."""
+    if source.obj is not None:
+        return for_object(source.obj)
+    frontend = get(name_for_path(Path(source.path)))
+    if not frontend.available():
+        from hlsdiff.frontends.stacks import missing_message, stack_of
+
+        raise BadInput(f'{source.path}: ' + missing_message(frontend.label, stack_of(frontend.name)))
+    return frontend
+
+
+def name_for_object(obj) -> str | None:
+    """The frontend of a model object, by its type's module (no framework is imported for it)."""
+    mro = [f'{c.__module__}.{c.__name__}' for c in type(obj).__mro__]
+    if any(m.startswith(('tf_keras.', 'keras.src.engine.')) for m in mro):  # Keras 2 (tf_keras; QKeras, HGQ v1)
+        return 'keras2'
+    if 'keras.src.models.model.Model' in mro:  # Keras 3 (on torch it is a torch.nn.Module too)
+        return 'keras3'
+    if 'torch.nn.modules.module.Module' in mro:
+        return 'pytorch'
+    if type(obj).__name__ in ('ModelProto', 'ModelWrapper') and mro[0].startswith(('onnx.', 'qonnx.')):
+        return 'onnx'
+    return None
+
+
+def for_object(obj) -> Frontend:
+    name = name_for_object(obj)
+    if name is None:
+        raise BadInput(f'a {type(obj).__name__} is no model hlsdiff knows (Keras 2/3, a torch.nn.Module, an onnx.ModelProto)')
+    frontend = get(name)
+    if not frontend.available():
+        raise BadInput(f'a {frontend.label} model object needs the modern stack in this process (.venv-modern)')
+    return frontend

@@ -1,0 +1,56 @@
+"""Keras 2 (tf_keras 2.15: Keras, QKeras, HGQ v1 proxy models): today's trace/ code behind the interface."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+
+class Keras2:
+    name = 'keras2'
+    label = 'Keras 2 (tf_keras)'
+    cacheable = True
+
+    def available(self) -> bool:
+        return importlib.util.find_spec('tf_keras') is not None and importlib.util.find_spec('qkeras') is not None
+
+    def load(self, source):
+        from hlsdiff.trace.load import load_model
+
+        return load_model(source)
+
+    def inputs(self, model, data) -> tuple[list[str], list[tuple[int, ...]]]:
+        names = [t._keras_history.layer.name for t in model.inputs]
+        shapes = [tuple(int(s) if s is not None else -1 for s in t.shape[1:]) for t in model.inputs]
+        return names, shapes
+
+    def convert(self, model, opts, output_dir: Path):
+        from hlsdiff.trace.convert import convert
+
+        return convert(model, opts, output_dir)
+
+    def map_layers(self, hls_model, model):
+        from hlsdiff.trace.mapping import map_layers
+
+        return map_layers(hls_model, model)
+
+    def reference(self, model, refs: dict):
+        from hlsdiff.trace.keras_side import KerasReference
+
+        return KerasReference(model, refs)
+
+    def running(self):
+        from hlsdiff.trace.stack import no_autograph
+
+        return no_autograph()
+
+    def bit_exact(self, model) -> bool:
+        from hlsdiff.trace.load import is_hgq_proxy
+
+        return is_hgq_proxy(model)
+
+    def csim_layout(self, hls_model) -> dict[str, tuple[int, ...]]:
+        return {}
+
+
+FRONTEND = Keras2()
