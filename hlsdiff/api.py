@@ -1,7 +1,7 @@
 """hlsdiff as a library, for notebooks and scripts: the same jobs as the CLI, on objects in memory.
 
     import hlsdiff
-    r = hlsdiff.compare(model, X, hls_config=cfg, io_type='io_stream')   # a Keras model, or a path
+    r = hlsdiff.compare(model, X, hls_config=cfg, io_type='io_stream')   # Keras 2/3, torch.nn.Module, onnx.ModelProto, or a path
     r = hlsdiff.compare(hls_model, X)     # an hls4ml ModelGraph already converted: its config, project, Keras model
     r.ok, r.onset, r.to_frame(), r.channels_frame(), r.save('result.json')   # and r displays itself in Jupyter
 
@@ -67,10 +67,13 @@ def _source(model, opts: dict, scratch: Path):
         else:
             opts.setdefault('config', config.get('HLSConfig'))
         model = keras_model
-    if hasattr(model, 'layers') and hasattr(model, 'save'):  # a Keras model object
-        return ModelFile(scratch / f'{model.name}.in-memory', obj=model,
+    from hlsdiff.frontends import name_for_object
+
+    if name_for_object(model) is not None:  # a Keras 2/3 model, a torch.nn.Module, an onnx.ModelProto
+        return ModelFile(scratch / f'{getattr(model, "name", None) or type(model).__name__}.in-memory', obj=model,
                          custom_objects=opts.get('custom_objects'))
-    raise TypeError(f'model must be a path, a Keras model or an hls4ml ModelGraph, not {type(model).__name__}')
+    raise TypeError('model must be a path, a Keras 2/3 model, a torch.nn.Module, an onnx.ModelProto or an hls4ml '
+                    f'ModelGraph, not {type(model).__name__}')
 
 
 def compare(model, X, hls_config: dict | None = None, verbose: bool = False, **options) -> CompareResult:

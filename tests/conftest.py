@@ -10,9 +10,16 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import importlib.util
+
 from hlsdiff.cli import main
 
 from . import models
+
+# Two environments, two pytest runs (scripts/test.sh): tests/modern/ needs the modern stack (torch, Keras 3,
+# qonnx; .venv-modern), every other test file the classic one (tf_keras, QKeras; .venv).
+MODERN = importlib.util.find_spec('torch') is not None and importlib.util.find_spec('tf_keras') is None
+collect_ignore = [p.name for p in Path(__file__).parent.glob('test_*.py')] if MODERN else ['modern']
 
 
 @pytest.fixture(scope='session')

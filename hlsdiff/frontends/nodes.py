@@ -169,11 +169,12 @@ def _unmatched(s: _State) -> list[tuple[str, str]]:
     mapped = {ref.tensor[1] for ref in s.refs.values()} | set(s.hls)
     out = []
     for n in s.g.order:
-        if n in s.g.graph_inputs or n in mapped:
+        if n in s.g.graph_inputs:
             continue
-        host = s.folded.get(n)
-        out.append((n, f'folded into hls4ml layer {host}' if host else
-                    f'{s.g.kind.get(n, "node")}: no hls4ml layer computes it (removed or merged by hls4ml)'))
+        if n in s.folded:
+            out.append((n, f'{s.g.kind.get(n, "node")} folded into hls4ml layer {s.folded[n]}'))
+        elif n not in mapped:
+            out.append((n, f'{s.g.kind.get(n, "node")}: no hls4ml layer computes it (removed or merged by hls4ml)'))
     return out
 
 

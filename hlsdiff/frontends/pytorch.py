@@ -34,6 +34,7 @@ class TorchModel:
     input_names: list[str] = field(default_factory=list)
     input_shapes: list[tuple[int, ...]] = field(default_factory=list)
     layout: str = 'full'  # hls4ml's ChannelsLastConversion: 'full', 'internal' (io_stream) or 'off'
+    exported: bool = False  # a torch.export program (.pt2): aten operations, not torch.nn modules
 
 
 def _import_user_file(spec: str | None) -> tuple[object | None, str | None]:
@@ -107,6 +108,14 @@ def load_module(source) -> object:
     if not isinstance(loaded, torch.nn.Module):
         raise BadInput(f'{path}: holds a {type(loaded).__name__}, not a torch.nn.Module or a state_dict')
     return loaded.eval()
+
+
+def _eval(module):
+    """Inference mode (a torch.export program's module is in it already, and refuses `.eval()`)."""
+    try:
+        return module.eval()
+    except NotImplementedError:
+        return module
 
 
 class TorchReference:
@@ -206,7 +215,8 @@ class PyTorch:
             raise ConversionFailed(f'hls4ml could not convert the model: its FX tracer failed: {text.splitlines()[0]}',
                                    detail=text) from None
         names = [n.name for n in graph.nodes if n.op == 'placeholder']
-        return TorchModel(module.eval(), graph, names)
+        exported = source.obj is None and Path(source.path).suffix.lower() == '.pt2'
+        return TorchModel(_eval(module), graph, names, exported=exported)
 
     def inputs(self, model: TorchModel, data) -> tuple[list[str], list[tuple[int, ...]]]:
         """The input shapes from the data (PyTorch modules do not declare them): (N, C, H, W) -> (C, H, W)."""
@@ -239,9 +249,17 @@ class PyTorch:
         return hls4ml.converters.convert_from_pytorch_model(model.module, **kwargs)
 
     def convert(self, model: TorchModel, opts, output_dir: Path):
+        from hlsdiff.errors import ConversionFailed
         from hlsdiff.trace.convert import convert
 
-        converted = convert(model, opts, output_dir, calls=self)
+        try:
+            converted = convert(model, opts, output_dir, calls=self)
+        except ConversionFailed as exc:
+            if model.exported:
+                exc.detail = (f'{exc.detail}\nhls4ml 1.3.0\'s PyTorch frontend reads torch.nn modules; a torch.export '
+                              'program (.pt2) holds aten operations in their place: give the pickled module, or its '
+                              'state_dict with --custom-objects model_def.py[:Class]').strip()
+            raise
         model.layout = converted.hls_model.config.config['HLSConfig']['Model'].get('ChannelsLastConversion', 'off')
         if model.layout == 'internal':
             converted.warnings.append('io_stream: hls4ml takes the input channels-last (ChannelsLastConversion: '

@@ -35,7 +35,7 @@ class ModelFile:
     obj: object = field(default=None, compare=False)  # a Keras model given as an object (the Python API)
 
     def __str__(self) -> str:
-        return str(self.path) if self.obj is None else f'<Keras model {getattr(self.obj, "name", "")}>'
+        return str(self.path) if self.obj is None else f'<{type(self.obj).__name__} {getattr(self.obj, "name", "") or ""}>'
 
     def digest(self) -> bytes:
         """What defines the model, for the conversion cache's key: its files' bytes, or for a model

@@ -1,0 +1,97 @@
+"""PyTorch through hls4ml's PyTorch frontend, compared end to end (real conversion, g++ build, C-simulation)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import settle_bn
+
+
+def _check_mapping(run) -> None:
+    """Every hls4ml layer is compared or not-compared with its reason; the emulation is bit-exact on each
+    compared layer that computes something (the input is the data itself)."""
+    for layer in run.json['layers']:
+        if layer['status'] == 'not-compared':
+            assert layer['reason'], layer
+        elif layer['class'] != 'Input':
+            assert layer['emulation']['status'] == 'bit-exact', layer
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('io_type', ['io_parallel', 'io_stream'])
+def test_cnn_compared_end_to_end(hlsdiff, torch_files, io_type):
+    f = torch_files
+    run = hlsdiff('compare', f / 'net.pt', f / 'x.npy', '--custom-objects', f / 'model_def.py', '--io-type', io_type)
+    assert run.code in (0, 1), run.stderr
+    _check_mapping(run)
+    conv = run.layer('conv')
+    assert conv['keras'] == 'bn' and 'BatchNorm2d bn folded' in conv['mapping_note']
+    assert '(0, 2, 3, 1)' in conv['mapping_note']  # NCHW compared channels-last, and said
+    assert {u['keras']: u['reason'] for u in run.json['unmatched_keras']}['bn'].startswith('BatchNorm2d folded')
+    for name in ('conv', 'relu', 'pool', 'fc'):
+        assert run.layer(name)['status'] in ('ok', 'noise'), run.layer(name)
+    assert run.layer('flatten')['status'] == 'not-compared'
+    assert run.layer('sm')['status'] != 'not-compared'
+    if io_type == 'io_stream':
+        assert any('channels-last' in n for n in run.json['notes'])
+
+
+@pytest.mark.slow
+def test_narrowed_type_is_the_onset_with_its_cause(hlsdiff, torch_files, tmp_path):
+    f = torch_files
+    config = tmp_path / 'narrow.yml'
+    config.write_text('LayerName:\n  fc:\n    Precision:\n      result: ap_fixed<6,0>\n')
+    run = hlsdiff('compare', f / 'net.pt', f / 'x.npy', '--custom-objects', f / 'model_def.py', '--config', config,
+                  code=1)
+    assert run.json['onset']['layer'] == 'fc'
+    assert run.json['onset']['cause'] in ('overflow-wrap', 'saturation')
+    assert run.json['onset']['evidence'] == 'emulation'
+
+
+@pytest.mark.slow
+def test_state_dict_with_its_class_equals_the_pickled_module(hlsdiff, torch_files):
+    f = torch_files
+    whole = hlsdiff('compare', f / 'net.pt', f / 'x.npy', '--custom-objects', f / 'model_def.py')
+    state = hlsdiff('compare', f / 'net_state.pt', f / 'x.npy', '--custom-objects', f'{f / "model_def.py"}:Net')
+    assert state.code == whole.code
+    assert [(x['name'], x['max_abs']) for x in state.json['layers']] == [(x['name'], x['max_abs']) for x in whole.json['layers']]
+    mlp = hlsdiff('compare', f / 'mlp.pt', f / 'x_mlp.npy', '--custom-objects', f / 'model_def.py')
+    assert mlp.code in (0, 1)
+    _check_mapping(mlp)
+    assert [x['name'] for x in mlp.json['layers'] if x['status'] != 'not-compared'] == ['x', 'fc1', 'act', 'fc2']
+
+
+def test_python_api_takes_a_module(torch_files, cache_dir):
+    import sys
+
+    import numpy as np
+
+    import hlsdiff
+
+    net = sys.modules['model_def'].Mlp().eval()
+    result = hlsdiff.compare(net, np.load(torch_files / 'x_mlp.npy'), cache_dir=str(cache_dir))
+    assert [x.name for x in result.layers if x.status != 'not-compared'] == ['x', 'fc1', 'act', 'fc2']
+
+
+def test_bad_pytorch_inputs_are_one_line_exit_2(hlsdiff, torch_files, tmp_path):
+    f = torch_files
+    no_class = hlsdiff('compare', f / 'net_state.pt', f / 'x.npy', code=2)
+    assert 'state_dict' in no_class.stderr and '--custom-objects' in no_class.stderr
+    corrupt = tmp_path / 'bad.pt'
+    corrupt.write_bytes(b'not a pickle')
+    assert 'cannot load as a PyTorch model' in hlsdiff('compare', corrupt, f / 'x.npy', code=2).stderr
+    wrong = hlsdiff('compare', f / 'net.pt', f / 'x_mlp.npy', '--custom-objects', f / 'model_def.py', code=None)
+    assert wrong.code in (2, 3) and 'internal error' not in wrong.stderr
+
+
+def test_what_hls4ml_cannot_convert_is_hls4ml_error_exit_3(hlsdiff, torch_files, tmp_path):
+    import sys
+
+    import torch
+
+    net = sys.modules['model_def'].Net(softmax_dim=1)
+    settle_bn(net)
+    torch.save(net.eval(), tmp_path / 'dim1.pt')
+    run = hlsdiff('compare', tmp_path / 'dim1.pt', torch_files / 'x.npy', '--custom-objects',
+                  torch_files / 'model_def.py', '--io-type', 'io_stream', code=3)
+    assert 'hls4ml could not convert the model' in run.stderr
