@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv (once) with the pinned stack from pyproject.toml and hlsdiff installed in it.
+# Create .venv (once) with the pinned classic stack from pyproject.toml and hlsdiff installed in it, then
+# .venv-modern (scripts/setup-modern.sh: Keras 3, PyTorch CPU, ONNX/QONNX; skipped with HLSDIFF_MODERN=0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
@@ -15,3 +16,5 @@ fi
 # HGQ v1 (proxy models): its metadata asks for `tensorflow`, which tensorflow-cpu provides under
 # another name, so it goes in without dependencies (everything it imports is in the stack already)
 .venv/bin/python -m pip show -q hgq >/dev/null 2>&1 || .venv/bin/python -m pip install -q --no-deps 'hgq==0.2.6'
+# the modern stack: PyTorch, ONNX/QONNX and Keras 3 models run there (hlsdiff re-runs itself in it)
+[ "${HLSDIFF_MODERN:-1}" = 0 ] || bash scripts/setup-modern.sh

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command (README): the fast unit layer and the real-build layer, in one pytest run.
+# The test command (README): both stacks. The classic tests (.venv) in one pytest run, then the modern
+# ones (tests/modern, .venv-modern) in another; the first failure stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,4 +13,6 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null;
   fi
 fi
 export HLSDIFF_TEST_CACHE=${HLSDIFF_TEST_CACHE:-$PWD/.venv/hlsdiff-test-cache}
-exec .venv/bin/python -m pytest -n 2 --dist loadgroup -ra "$@"
+.venv/bin/python -m pytest -n 2 --dist loadgroup -ra "$@"
+export HLSDIFF_TEST_CACHE=${HLSDIFF_TEST_CACHE_MODERN:-$PWD/.venv-modern/hlsdiff-test-cache}
+exec .venv-modern/bin/python -m pytest tests/modern -n 2 --dist loadgroup -ra "$@"

@@ -88,20 +88,25 @@ def test_json_architecture_with_its_weights(hlsdiff, model_files, tmp_path):
     assert 'no model architecture' in weights_only.stderr
 
 
-def test_unsupported_formats_are_bad_input(hlsdiff, tmp_path):
+def test_unsupported_formats_are_bad_input(hlsdiff, tmp_path, monkeypatch):
     data = tmp_path / 'd.npy'
     np.save(data, np.zeros((2, 4), np.float32))
-    for suffix in ('.onnx', '.pt'):
+    for suffix in ('.tflite', '.ts'):
         path = tmp_path / f'model{suffix}'
         path.write_bytes(b'\0' * 16)
         run = hlsdiff('compare', path, data, code=2)
-        assert 'not supported yet' in run.stderr
+        assert 'are not supported' in run.stderr
+    # PyTorch, ONNX and Keras 3 files belong to the modern environment: without it, one line how to install it
+    monkeypatch.setenv('HLSDIFF_MODERN_PYTHON', str(tmp_path / 'no-such-env' / 'python'))
     keras3 = tmp_path / 'k3.keras'
     with zipfile.ZipFile(keras3, 'w') as z:
         z.writestr('metadata.json', json.dumps({'keras_version': '3.5.0'}))
         z.writestr('config.json', json.dumps({'class_name': 'Sequential', 'config': {}}))
-    run = hlsdiff('compare', keras3, data, code=2)
-    assert 'Keras 3 models are not supported by this stack' in run.stderr
+    for path in (keras3, tmp_path / 'model.onnx', tmp_path / 'model.pt'):
+        if not path.exists():
+            path.write_bytes(b'\0' * 16)
+        run = hlsdiff('compare', path, data, code=2)
+        assert 'scripts/setup-modern.sh' in run.stderr
 
 
 def test_a_config_that_disagrees_with_the_command_line_gets_a_note(hlsdiff, model_files, tmp_path):

@@ -62,6 +62,7 @@ class _State:
     refs: dict[str, Ref] = field(default_factory=dict)
     folded: dict[str, str] = field(default_factory=dict)  # node -> hls4ml layer it was folded into
     reasons: dict[str, str] = field(default_factory=dict)
+    namesakes: dict[str, str] = field(default_factory=dict)  # hls4ml layer -> graph node of (almost) its name
 
     def compared_parents(self, name: str) -> list[str]:
         """The layer's parents, looking through single-input layers that are not compared."""
@@ -84,22 +85,34 @@ def _graph_of(hls_model) -> tuple[list, dict[str, list[str]]]:
     return layers, {layer.name: [producer[v] for v in layer.inputs if v in producer] for layer in layers}
 
 
+def _namesake(g: NodeGraph, layer) -> str | None:
+    """The graph node an hls4ml layer is named after: its own name, or with hls4ml's class prefix
+    (`Conv2D_Conv_0`, `Dense_MatMul_0` from the ONNX converter's passes)."""
+    if layer.name in g.kind:
+        return layer.name
+    prefix = f'{layer.class_name}_'
+    rest = layer.name[len(prefix):] if layer.name.startswith(prefix) else None
+    return rest if rest in g.kind else None
+
+
 def _ref_for(s: _State, layer) -> tuple[Ref | None, str, str]:
     """(Ref or None, mapping note, reason it is not compared)."""
-    g, name, cls = s.g, layer.name, layer.class_name
+    g, cls = s.g, layer.class_name
+    name = s.namesakes.get(layer.name, layer.name)
     if cls == 'Input':
         if name in g.graph_inputs:
             return Ref(('input', name)), 'the data cast to the input type', ''
         return None, '', f'an input hls4ml made of a constant ({name}), not the data'
     if name in g.kind and not traced(layer):
         return None, '', f'{g.kind[name]}: hls4ml writes no code for it (moves no data), so there is no trace'
-    parents = s.compared_parents(name)
+    parents = s.compared_parents(layer.name)
     sources = [s.refs[p].tensor[1] for p in parents if p in s.refs]
     if name in g.kind:
         target, note = name, ''
         while True:
             after = g.consumers(target)
-            if len(after) != 1 or after[0] in s.hls or g.kind.get(after[0]) not in g.foldable:
+            taken = after and (after[0] in s.hls or after[0] in s.namesakes.values())
+            if len(after) != 1 or taken or g.kind.get(after[0]) not in g.foldable:
                 break
             target = after[0]
             s.folded[target] = name
@@ -119,6 +132,7 @@ def map_nodes(hls_model, g: NodeGraph, layout_note) -> tuple[list[LayerInfo], di
     `layout_note(layer)`: what the comparison does to the framework tensor's axes ('' if nothing)."""
     layers, parents = _graph_of(hls_model)
     s = _State(g, {layer.name: layer for layer in layers}, parents)
+    s.namesakes = {layer.name: n for layer in layers if (n := _namesake(g, layer)) is not None and n != layer.name}
     infos = []
     for layer in layers:
         try:
@@ -166,7 +180,7 @@ def _facts(s: _State, layer, ref: Ref | None, note: str, reason: str) -> LayerIn
 
 
 def _unmatched(s: _State) -> list[tuple[str, str]]:
-    mapped = {ref.tensor[1] for ref in s.refs.values()} | set(s.hls)
+    mapped = {ref.tensor[1] for ref in s.refs.values()} | set(s.hls) | set(s.namesakes.values())
     out = []
     for n in s.g.order:
         if n in s.g.graph_inputs:

@@ -1,0 +1,165 @@
+"""ONNX and QONNX (`.onnx`, or an onnx.ModelProto / qonnx ModelWrapper through the Python API).
+
+hlsdiff runs the cleaning steps hls4ml's ONNX frontend expects (its documentation: qonnx's
+`cleanup_model`, `ConvertToChannelsLastAndClean`, `GemmToMatMul`, `cleanup_model` again) and says so
+in a note; the cleaned model is what hls4ml converts and what the reference runs. After cleaning,
+the graph is channels-last inside (a Transpose node takes the NCHW input), so its tensors have
+hls4ml's shapes: no axis is moved by hlsdiff. The reference is qonnx's executor (onnxruntime per
+node, qonnx's own code for its custom ops such as Quant), keeping every node's output; one layer is
+re-run by executing its nodes on the C-simulation's values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from hlsdiff.errors import BadInput
+from hlsdiff.frontends.nodes import NodeGraph, map_nodes
+
+CLEANING = ('qonnx cleanup_model, ConvertToChannelsLastAndClean, GemmToMatMul, cleanup_model (the steps hls4ml\'s '
+            'ONNX frontend expects, run by hlsdiff)')
+_FOLDABLE = frozenset({'Add', 'BatchNormalization', 'Dropout', 'Identity'})
+
+
+def clean(proto_or_wrapper):
+    """The model as hls4ml's ONNX frontend wants it (channels-last, Gemm as MatMul + Add, constants folded)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+    from qonnx.util.cleanup import cleanup_model
+
+    model = proto_or_wrapper if isinstance(proto_or_wrapper, ModelWrapper) else ModelWrapper(proto_or_wrapper)
+    model = cleanup_model(model)
+    model = model.transform(ConvertToChannelsLastAndClean())
+    model = model.transform(GemmToMatMul())
+    return cleanup_model(model)
+
+
+class OnnxReference:
+    """Every wanted node's output (qonnx's executor, one sample at a time); one layer's nodes re-run."""
+
+    def __init__(self, model, refs: dict):
+        self.model = model
+        self.graph = model.graph
+        self.nodes = {n.name: n for n in self.graph.node}
+        self.inputs = [i.name for i in self.graph.input if model.get_initializer(i.name) is None]
+        self.tensors = list(dict.fromkeys(r.tensor for r in refs.values() if r.tensor[0] != 'input'))
+
+    def _out(self, node: str) -> str:
+        return self.nodes[node].output[0] if node in self.nodes else node
+
+    def _sample(self, values: list) -> dict:
+        from qonnx.core.onnx_exec import execute_onnx
+
+        feed = {name: v[np.newaxis].astype(np.float32) for name, v in zip(self.inputs, values)}
+        return execute_onnx(self.model, feed, return_full_exec_context=True)
+
+    def forward(self, inputs: tuple) -> dict:
+        parts: dict = {t: [] for t in self.tensors}
+        for i in range(inputs[0].shape[0]):
+            context = self._sample([x[i] for x in inputs])
+            for t in self.tensors:
+                parts[t].append(np.asarray(context[self._out(t[1])], dtype=np.float64).reshape(1, -1))
+        shapes = {t: tuple(self.model.get_tensor_shape(self._out(t[1]))[1:]) for t in self.tensors}
+        return {t: np.concatenate(p).reshape((-1, *shapes[t])) for t, p in parts.items() if p}
+
+    def scales(self, inputs: tuple) -> dict:
+        return {t: float(np.max(np.abs(a))) if a.size else 0.0 for t, a in self.forward(inputs).items()}
+
+    def apply_chain(self, chain: list, arrays: list) -> np.ndarray:
+        from qonnx.core.onnx_exec import execute_node
+
+        if not chain or chain[0][0] != 'from' or len(chain) < 2:
+            raise ValueError('no chain')
+        results = []
+        for i in range(arrays[0].shape[0]):
+            context = {name: np.asarray(init) for name, init in
+                       ((x.name, self.model.get_initializer(x.name)) for x in self.graph.initializer)}
+            for name, arr in zip(chain[0][1:], arrays):
+                shape = self.model.get_tensor_shape(self._out(name))
+                context[self._out(name)] = arr[i].reshape(shape).astype(np.float32)
+            for _, name in chain[1:]:
+                execute_node(self.nodes[name], context, self.graph)
+            results.append(np.asarray(context[self._out(chain[-1][1])], dtype=np.float64))
+        return np.concatenate(results).reshape((arrays[0].shape[0], *results[0].shape[1:]))
+
+
+class Onnx:
+    name = 'onnx'
+    label = 'ONNX/QONNX'
+    cacheable = False
+
+    def available(self) -> bool:
+        return all(importlib.util.find_spec(m) is not None for m in ('onnx', 'onnxruntime', 'qonnx', 'hls4ml'))
+
+    def load(self, source):
+        import onnx
+
+        obj = source.obj
+        try:
+            proto = obj if obj is not None else onnx.load(str(source.path))
+        except Exception as exc:
+            raise BadInput(f'{source.path}: cannot load as an ONNX model: {type(exc).__name__}: '
+                           f'{str(exc).strip().splitlines()[0] if str(exc).strip() else ""}') from None
+        try:
+            return clean(proto)
+        except Exception as exc:  # qonnx cannot clean it: hls4ml's frontend cannot take it either
+            from hlsdiff.errors import ConversionFailed
+
+            text = str(exc).strip() or type(exc).__name__
+            raise ConversionFailed(f'hls4ml could not convert the model: qonnx\'s cleaning, which hls4ml\'s ONNX '
+                                   f'frontend needs first, failed: {text.splitlines()[0]}', detail=text) from None
+
+    def inputs(self, model, data) -> tuple[list[str], list[tuple[int, ...]]]:
+        names = [i.name for i in model.graph.input if model.get_initializer(i.name) is None]
+        return names, [tuple(int(s) for s in model.get_tensor_shape(n)[1:]) for n in names]
+
+    # the hls4ml calls (trace/convert.py's `calls`)
+    def base_config(self, model, opts, **kwargs) -> dict:
+        import hls4ml
+
+        return hls4ml.utils.config_from_onnx_model(model, **kwargs)
+
+    def layer_names(self, model) -> set[str]:
+        return {n.name for n in model.graph.node}
+
+    def hls4ml_convert(self, model, **kwargs):
+        import hls4ml
+
+        return hls4ml.converters.convert_from_onnx_model(model, **kwargs)
+
+    def convert(self, model, opts, output_dir: Path):
+        from hlsdiff.trace.convert import convert
+
+        converted = convert(model, opts, output_dir, calls=self)
+        converted.warnings.append(f'ONNX: cleaned with {CLEANING}; the cleaned, channels-last graph is the reference')
+        return converted
+
+    def graph(self, model) -> NodeGraph:
+        producer = {out: n.name for n in model.graph.node for out in n.output}
+        inputs = [i.name for i in model.graph.input if model.get_initializer(i.name) is None]
+        reads = {n.name: [producer.get(t, t) for t in n.input if t in producer or t in inputs] for n in model.graph.node}
+        kind = {n.name: n.op_type for n in model.graph.node}
+        return NodeGraph('ONNX', inputs + [n.name for n in model.graph.node], reads, kind, inputs, _FOLDABLE)
+
+    def map_layers(self, hls_model, model):
+        return map_nodes(hls_model, self.graph(model), lambda layer, ref: '')
+
+    def reference(self, model, refs: dict) -> OnnxReference:
+        return OnnxReference(model, refs)
+
+    def running(self):
+        return contextlib.nullcontext()
+
+    def bit_exact(self, model) -> bool:
+        return False
+
+    def csim_layout(self, hls_model) -> dict[str, tuple[int, ...]]:
+        return {}
+
+
+FRONTEND = Onnx()
