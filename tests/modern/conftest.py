@@ -86,3 +86,16 @@ def torch_files(tmp_path_factory):
     np.save(folder / 'x.npy', rng.uniform(-1, 1, (16, 2, 8, 8)).astype(np.float32))
     np.save(folder / 'x_mlp.npy', rng.uniform(-1, 1, (16, 6)).astype(np.float32))
     return folder
+
+
+def check_mapping(run) -> None:
+    """Every hls4ml layer is compared or not-compared with its reason; the emulation is bit-exact on each
+    compared layer that computes something (the input is the data itself; hlsdiff's emulation has no
+    transpose kernel yet, and says so)."""
+    for layer in run.json['layers']:
+        if layer['status'] == 'not-compared':
+            assert layer['reason'], layer
+        elif layer['class'] == 'Transpose':
+            assert layer['emulation']['status'] in ('bit-exact', 'not-emulated') and layer['emulation']['reason'] != ''
+        elif layer['class'] != 'Input':
+            assert layer['emulation']['status'] == 'bit-exact', layer

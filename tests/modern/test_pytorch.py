@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import settle_bn
-
-
-def _check_mapping(run) -> None:
-    """Every hls4ml layer is compared or not-compared with its reason; the emulation is bit-exact on each
-    compared layer that computes something (the input is the data itself)."""
-    for layer in run.json['layers']:
-        if layer['status'] == 'not-compared':
-            assert layer['reason'], layer
-        elif layer['class'] != 'Input':
-            assert layer['emulation']['status'] == 'bit-exact', layer
+from .conftest import check_mapping, settle_bn
 
 
 @pytest.mark.slow
@@ -23,7 +13,7 @@ def test_cnn_compared_end_to_end(hlsdiff, torch_files, io_type):
     f = torch_files
     run = hlsdiff('compare', f / 'net.pt', f / 'x.npy', '--custom-objects', f / 'model_def.py', '--io-type', io_type)
     assert run.code in (0, 1), run.stderr
-    _check_mapping(run)
+    check_mapping(run)
     conv = run.layer('conv')
     assert conv['keras'] == 'bn' and 'BatchNorm2d bn folded' in conv['mapping_note']
     assert '(0, 2, 3, 1)' in conv['mapping_note']  # NCHW compared channels-last, and said
@@ -57,7 +47,7 @@ def test_state_dict_with_its_class_equals_the_pickled_module(hlsdiff, torch_file
     assert [(x['name'], x['max_abs']) for x in state.json['layers']] == [(x['name'], x['max_abs']) for x in whole.json['layers']]
     mlp = hlsdiff('compare', f / 'mlp.pt', f / 'x_mlp.npy', '--custom-objects', f / 'model_def.py')
     assert mlp.code in (0, 1)
-    _check_mapping(mlp)
+    check_mapping(mlp)
     assert [x['name'] for x in mlp.json['layers'] if x['status'] != 'not-compared'] == ['x', 'fc1', 'act', 'fc2']
 
 

@@ -1,0 +1,89 @@
+"""ONNX (exported from PyTorch, cleaned by qonnx as hls4ml asks) and Keras 3, compared end to end."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from .conftest import check_mapping
+
+
+@pytest.fixture(scope='module')
+def onnx_file(torch_files):
+    import sys
+
+    import torch
+
+    net = torch.load(torch_files / 'net.pt', weights_only=False)
+    assert sys.modules['model_def'].Net is type(net)
+    path = torch_files / 'net.onnx'
+    torch.onnx.export(net, (torch.zeros(1, 2, 8, 8),), str(path), dynamo=False, opset_version=13)
+    return path
+
+
+@pytest.fixture(scope='module')
+def keras3_file(tmp_path_factory):
+    os.environ.setdefault('KERAS_BACKEND', 'torch')
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 2)), keras.layers.Conv2D(3, 3, activation='relu', name='conv'),
+                              keras.layers.Flatten(name='flat'), keras.layers.Dense(4, name='fc'),
+                              keras.layers.Softmax(name='sm')])
+    folder = tmp_path_factory.mktemp('keras3')
+    model.save(folder / 'k3.keras')
+    np.save(folder / 'x.npy', np.random.default_rng(0).uniform(-1, 1, (16, 8, 8, 2)).astype(np.float32))
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('io_type', ['io_parallel', 'io_stream'])
+def test_onnx_from_pytorch(hlsdiff, onnx_file, torch_files, io_type):
+    run = hlsdiff('compare', onnx_file, torch_files / 'x.npy', '--io-type', io_type)
+    assert run.code in (0, 1), run.stderr
+    check_mapping(run)
+    assert any('ConvertToChannelsLastAndClean' in n for n in run.json['notes'])  # the cleaning is said
+    names = {x['name']: x for x in run.json['layers']}
+    assert names['Conv2D_Conv_0']['keras'] == 'Conv_0' and names['Conv2D_Conv_0']['status'] in ('ok', 'noise')
+    assert names['Dense_MatMul_0']['keras'] == 'Add_0'  # the bias Add folded into the Dense
+    assert names['Softmax_0']['status'] != 'not-compared'
+
+
+@pytest.mark.slow
+def test_onnx_narrowed_type_is_the_onset(hlsdiff, onnx_file, torch_files, tmp_path):
+    config = tmp_path / 'narrow.yml'
+    # hls4ml's config keys are the ONNX node names (MatMul_0); its Dense is named Dense_MatMul_0
+    config.write_text('LayerName:\n  MatMul_0:\n    Precision:\n      result: ap_fixed<6,0>\n')
+    run = hlsdiff('compare', onnx_file, torch_files / 'x.npy', '--config', config, code=1)
+    assert run.json['onset']['layer'] == 'Dense_MatMul_0'
+    assert run.json['onset']['cause'] not in ('none', 'propagated')  # a cause of its own (its naming: diagnosis/)
+    assert run.layer('Dense_MatMul_0')['result_type'] == 'ap_fixed<6,0>'
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('io_type', ['io_parallel', 'io_stream'])
+def test_keras3_conv_dense_softmax(hlsdiff, keras3_file, io_type):
+    run = hlsdiff('compare', keras3_file / 'k3.keras', keras3_file / 'x.npy', '--io-type', io_type)
+    assert run.code in (0, 1), run.stderr
+    check_mapping(run)
+    assert run.layer('conv_relu')['keras'] == 'conv' and run.layer('conv_relu')['status'] in ('ok', 'noise')
+    assert 'fused relu' in run.layer('conv')['reason']
+    assert run.layer('fc')['status'] in ('ok', 'noise')
+
+
+@pytest.mark.slow
+def test_keras3_narrowed_type_is_the_onset(hlsdiff, keras3_file, tmp_path):
+    config = tmp_path / 'narrow.yml'
+    config.write_text('LayerName:\n  fc:\n    Precision:\n      result: ap_fixed<6,0>\n')
+    run = hlsdiff('compare', keras3_file / 'k3.keras', keras3_file / 'x.npy', '--config', config, code=1)
+    assert run.layer('fc')['status'] == 'mismatch' and run.layer('fc')['result_type'] == 'ap_fixed<6,0>'
+    assert run.layer('fc')['emulation']['status'] == 'bit-exact'  # the narrow type, computed as configured
+
+
+def test_corrupt_onnx_is_bad_input(hlsdiff, torch_files, tmp_path):
+    bad = tmp_path / 'bad.onnx'
+    bad.write_bytes(b'\x00garbage')
+    run = hlsdiff('compare', bad, torch_files / 'x.npy', code=2)
+    assert 'cannot load as an ONNX model' in run.stderr
