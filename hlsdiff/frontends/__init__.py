@@ -19,6 +19,7 @@ Frontends register themselves by name; `for_source` picks one from a file's suff
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -109,8 +110,6 @@ def for_source(source) -> Frontend:
         return for_object(source.obj)
     frontend = get(name_for_path(Path(source.path)))
     if not frontend.available():
-        from hlsdiff.frontends.stacks import missing_message, stack_of
-
         raise BadInput(f'{source.path}: ' + missing_message(frontend.label, stack_of(frontend.name)))
     return frontend
 
@@ -137,3 +136,26 @@ def for_object(obj) -> Frontend:
     if not frontend.available():
         raise BadInput(f'a {frontend.label} model object needs the modern stack in this process (.venv-modern)')
     return frontend
+
+
+# The two environments (hlsdiff/frontends/stacks.py re-runs a command in the other one).
+ROOT = Path(__file__).resolve().parents[2]
+_OTHER = {  # the environment a frontend lives in: (variable, default folder, how to install it)
+    'modern': ('HLSDIFF_MODERN_PYTHON', ROOT / '.venv-modern', 'bash scripts/setup-modern.sh'),
+    'classic': ('HLSDIFF_CLASSIC_PYTHON', ROOT / '.venv', 'bash scripts/setup.sh'),
+}
+
+
+def stack_of(frontend_name: str) -> str:
+    return 'classic' if frontend_name == 'keras2' else 'modern'
+
+
+def python_for(stack: str) -> Path:
+    variable, folder, _ = _OTHER[stack]
+    return Path(os.environ.get(variable) or folder / 'bin' / 'python')
+
+
+def missing_message(label: str, stack: str) -> str:
+    variable, folder, install = _OTHER[stack]
+    return (f'a {label} model needs the {stack} environment, which is not installed here ({python_for(stack)}): '
+            f'install it with `{install}` in {ROOT} (or point ${variable} at its python)')

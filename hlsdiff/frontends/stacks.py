@@ -16,27 +16,7 @@ import sys
 from pathlib import Path
 
 from hlsdiff.errors import BadInput
-
-ROOT = Path(__file__).resolve().parents[2]
-_OTHER = {  # the environment a frontend lives in: (variable, default folder, how to install it)
-    'modern': ('HLSDIFF_MODERN_PYTHON', ROOT / '.venv-modern', 'bash scripts/setup-modern.sh'),
-    'classic': ('HLSDIFF_CLASSIC_PYTHON', ROOT / '.venv', 'bash scripts/setup.sh'),
-}
-
-
-def stack_of(frontend_name: str) -> str:
-    return 'classic' if frontend_name == 'keras2' else 'modern'
-
-
-def python_for(stack: str) -> Path:
-    variable, folder, _ = _OTHER[stack]
-    return Path(os.environ.get(variable) or folder / 'bin' / 'python')
-
-
-def missing_message(label: str, stack: str) -> str:
-    variable, folder, install = _OTHER[stack]
-    return (f'a {label} model needs the {stack} environment, which is not installed here ({python_for(stack)}): '
-            f'install it with `{install}` in {ROOT} (or point ${variable} at its python)')
+from hlsdiff.frontends import missing_message, python_for, stack_of
 
 
 def needs_other(model: str | os.PathLike) -> str | None:
