@@ -3,8 +3,8 @@
 hls4ml 1.3.0's `convert_from_keras_model` takes Keras 3 models. Layers are nodes named after the Keras
 layers; Keras is channels-last like hls4ml, so no axis moves. A fused `activation=` is split by hls4ml
 into the linear layer and `<name>_<activation>`: the activation layer is compared with the Keras
-layer's output; the linear part has no Keras 3 tensor here (hlsdiff builds no linear twin on Keras 3),
-so it is not compared, with that reason.
+layer's output, the linear layer with a linear twin of it (same class and weights, activation=None,
+on the same input; the user's model is not changed).
 """
 
 from __future__ import annotations
@@ -37,13 +37,34 @@ def _activation(layer) -> str | None:
 
 
 class Keras3Reference:
-    def __init__(self, model, refs: dict):
+    """Every wanted tensor in one forward pass (a multi-output model; the output before a fused activation
+    from a linear twin of the layer, same weights, on the same input); nodes re-run on given values."""
+
+    def __init__(self, model, refs: dict, graph: NodeGraph):
         keras = _keras()
         self.model = model
+        self.reads = graph.reads
         self.layers = {layer.name: layer for layer in model.layers}
+        self.split = {n: base for n, base in _split_names(model).items()}  # '<name>_<act>' -> name
+        self.twins = {base: _linear_twin(self.layers[base]) for base in self.split.values()}
         self.tensors = list(dict.fromkeys(r.tensor for r in refs.values() if r.tensor[0] != 'input'))
-        outputs = [self.layers[t[1]].output for t in self.tensors]
+        outputs = [self._symbolic(t[1]) for t in self.tensors]
         self.multi = keras.Model(model.inputs, outputs) if outputs else None
+
+    def _symbolic(self, node: str):
+        if node in self.split:
+            return self.layers[self.split[node]].output
+        if node in self.twins:
+            return self.twins[node](self.layers[node].input)
+        return self.layers[node].output
+
+    def _call(self, node: str, args: list):
+        value = args if len(args) > 1 else args[0]
+        if node in self.split:
+            return self.layers[self.split[node]].activation(value)
+        if node in self.twins:
+            return self.twins[node](value, training=False)
+        return self.layers[node](value, training=False)
 
     def _batches(self, inputs: tuple):
         for start in range(0, inputs[0].shape[0], BATCH):
@@ -65,10 +86,28 @@ class Keras3Reference:
         return {t: float(np.max(np.abs(a))) if a.size else 0.0 for t, a in self.forward(inputs).items()}
 
     def apply_chain(self, chain: list, arrays: list) -> np.ndarray:
-        if not chain or chain[0][0] != 'from' or len(chain) != 2 or len(arrays) != 1:
-            raise ValueError('only a single layer on a single input is re-run')
-        out = self.layers[chain[1][1]](arrays[0].astype(np.float32), training=False)
-        return np.asarray(_keras().ops.convert_to_numpy(out), dtype=np.float64)
+        if not chain or chain[0][0] != 'from' or len(chain) < 2:
+            raise ValueError('no chain')
+        env = {name: a.astype(np.float32) for name, a in zip(chain[0][1:], arrays)}
+        for _, name in chain[1:]:
+            env[name] = self._call(name, [env[p] for p in self.reads[name]])
+        return np.asarray(_keras().ops.convert_to_numpy(env[chain[-1][1]]), dtype=np.float64)
+
+
+def _split_names(model) -> dict[str, str]:
+    """hls4ml's `<name>_<activation>` layer -> the Keras layer whose fused activation it was split from."""
+    return {f'{layer.name}_{act}': layer.name for layer in model.layers if (act := _activation(layer))}
+
+
+def _linear_twin(layer):
+    """The same layer with `activation=None` and the same weights (the user's layer is never changed)."""
+    cfg = layer.get_config()
+    cfg['activation'] = None
+    cfg['name'] = f'{layer.name}__hlsdiff_pre'
+    twin = type(layer).from_config(cfg)
+    twin(layer.input)
+    twin.set_weights(layer.get_weights())
+    return twin
 
 
 class Keras3:
@@ -124,23 +163,35 @@ class Keras3:
         return convert(model, opts, output_dir, calls=self)
 
     def graph(self, model) -> NodeGraph:
-        order, reads, kind = [], {}, {}
+        """Keras layers as nodes; a fused activation is a node of its own (`<name>_<act>`, as hls4ml splits it)."""
         inputs = [t._keras_history.operation.name for t in model.inputs]
+        split = {base: n for n, base in _split_names(model).items()}
+        order, reads, kind = [], {}, {}
         for layer in model.layers:
             if layer.name in inputs:
                 continue
-            order.append(layer.name)
             nodes = getattr(layer, '_inbound_nodes', [])
-            reads[layer.name] = [t._keras_history.operation.name for t in nodes[0].input_tensors] if nodes else []
+            sources = [t._keras_history.operation.name for t in nodes[0].input_tensors] if nodes else []
+            order.append(layer.name)
+            reads[layer.name] = [split.get(p, p) for p in sources]
             kind[layer.name] = type(layer).__name__
+            if layer.name in split:
+                order.append(split[layer.name])
+                reads[split[layer.name]] = [layer.name]
+                kind[split[layer.name]] = f'activation={_activation(layer)}'
         return NodeGraph('Keras 3', inputs + order, reads, kind, inputs, _FOLDABLE)
 
     def map_layers(self, hls_model, model):
-        infos, refs, unmatched = map_nodes(hls_model, self.graph(model), lambda layer, ref: '')
-        return _split_activations(infos, refs, model), refs, unmatched
+        def note(layer, ref) -> str:
+            split = _split_names(model)
+            if ref.tensor[1] in split:
+                return f'activation of {split[ref.tensor[1]]} (split by hls4ml)'
+            return 'before the fused activation (a linear twin of the layer)' if ref.tensor[1] in split.values() else ''
+
+        return map_nodes(hls_model, self.graph(model), note)
 
     def reference(self, model, refs: dict) -> Keras3Reference:
-        return Keras3Reference(model, refs)
+        return Keras3Reference(model, refs, self.graph(model))
 
     def running(self):
         return contextlib.nullcontext()
@@ -150,30 +201,6 @@ class Keras3:
 
     def csim_layout(self, hls_model) -> dict[str, tuple[int, ...]]:
         return {}
-
-
-def _split_activations(infos: list, refs: dict, model) -> list:
-    """A Keras layer with a fused activation: hls4ml's `<name>_<act>` is its output, the linear part is not compared."""
-    import dataclasses
-
-    from hlsdiff.trace.mapping import Ref
-
-    layers = {layer.name: layer for layer in model.layers}
-    out = []
-    for info in infos:
-        layer = layers.get(info.name)
-        act = _activation(layer) if layer is not None else None
-        split = f'{info.name}_{act}' if act else None
-        if split and any(i.name == split for i in infos) and info.name in refs:
-            ref = refs.pop(info.name)
-            refs[split] = Ref(ref.tensor, [], ref.inputs)  # its C-sim input is the linear part: no re-run
-            out.append(dataclasses.replace(info, keras=None, reason=f'before the fused {act}: no Keras 3 tensor '
-                                           '(hlsdiff builds no linear twin on Keras 3)'))
-        else:
-            out.append(info)
-    return [dataclasses.replace(i, keras=refs[i.name].tensor[1], reason='', mapping_note=f'activation of '
-                                f'{refs[i.name].tensor[1]} (split by hls4ml)') if i.name in refs and i.keras is None
-            else i for i in out]
 
 
 FRONTEND = Keras3()
