@@ -63,6 +63,7 @@ class _State:
     folded: dict[str, str] = field(default_factory=dict)  # node -> hls4ml layer it was folded into
     reasons: dict[str, str] = field(default_factory=dict)
     namesakes: dict[str, str] = field(default_factory=dict)  # hls4ml layer -> graph node of (almost) its name
+    excluded: dict[str, str] = field(default_factory=dict)  # hls4ml layer -> why the frontend does not compare it
 
     def compared_parents(self, name: str) -> list[str]:
         """The layer's parents, looking through single-input layers that are not compared."""
@@ -85,7 +86,7 @@ def _graph_of(hls_model) -> tuple[list, dict[str, list[str]]]:
     return layers, {layer.name: [producer[v] for v in layer.inputs if v in producer] for layer in layers}
 
 
-def _namesake(g: NodeGraph, layer) -> str | None:
+def namesake(g: NodeGraph, layer) -> str | None:
     """The graph node an hls4ml layer is named after: its own name, or with hls4ml's class prefix
     (`Conv2D_Conv_0`, `Dense_MatMul_0` from the ONNX converter's passes)."""
     if layer.name in g.kind:
@@ -99,6 +100,8 @@ def _ref_for(s: _State, layer) -> tuple[Ref | None, str, str]:
     """(Ref or None, mapping note, reason it is not compared)."""
     g, cls = s.g, layer.class_name
     name = s.namesakes.get(layer.name, layer.name)
+    if layer.name in s.excluded:
+        return None, '', s.excluded[layer.name]
     if cls == 'Input':
         if name in g.graph_inputs:
             return Ref(('input', name)), 'the data cast to the input type', ''
@@ -127,12 +130,16 @@ def _ref_for(s: _State, layer) -> tuple[Ref | None, str, str]:
     return None, '', f'no {g.label} node named {name} (inserted or renamed by hls4ml)'
 
 
-def map_nodes(hls_model, g: NodeGraph, layout_note) -> tuple[list[LayerInfo], dict[str, Ref], list[tuple[str, str]]]:
+def map_nodes(hls_model, g: NodeGraph, layout_note, names: dict[str, str] | None = None,
+              excluded: dict[str, str] | None = None) -> tuple[list[LayerInfo], dict[str, Ref], list[tuple[str, str]]]:
     """(layer facts, refs by hls4ml layer name, graph nodes without a counterpart with the reason).
-    `layout_note(layer)`: what the comparison does to the framework tensor's axes ('' if nothing)."""
+    `layout_note(layer, ref)`: what the comparison does to the framework tensor's axes ('' if nothing);
+    `names`: hls4ml layers the frontend knows the node of; `excluded`: layers it does not compare, and why."""
     layers, parents = _graph_of(hls_model)
     s = _State(g, {layer.name: layer for layer in layers}, parents)
-    s.namesakes = {layer.name: n for layer in layers if (n := _namesake(g, layer)) is not None and n != layer.name}
+    s.namesakes = {layer.name: n for layer in layers if (n := namesake(g, layer)) is not None and n != layer.name}
+    s.namesakes.update(names or {})
+    s.excluded = dict(excluded or {})
     infos = []
     for layer in layers:
         try:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from hlsdiff.errors import BadInput
-from hlsdiff.frontends.nodes import NodeGraph, map_nodes
+from hlsdiff.frontends.nodes import NodeGraph, map_nodes, namesake
 
 CLEANING = ('qonnx cleanup_model, ConvertToChannelsLastAndClean, GemmToMatMul, cleanup_model (the steps hls4ml\'s '
             'ONNX frontend expects, run by hlsdiff)')
@@ -48,6 +48,7 @@ class OnnxReference:
         self.nodes = {n.name: n for n in self.graph.node}
         self.inputs = [i.name for i in self.graph.input if model.get_initializer(i.name) is None]
         self.tensors = list(dict.fromkeys(r.tensor for r in refs.values() if r.tensor[0] != 'input'))
+        self.opsets = model.get_opset_imports()
 
     def _out(self, node: str) -> str:
         return self.nodes[node].output[0] if node in self.nodes else node
@@ -72,20 +73,52 @@ class OnnxReference:
 
     def apply_chain(self, chain: list, arrays: list) -> np.ndarray:
         from qonnx.core.onnx_exec import execute_node
+        from qonnx.util.basic import get_preferred_qonnx_opset
 
         if not chain or chain[0][0] != 'from' or len(chain) < 2:
             raise ValueError('no chain')
         results = []
         for i in range(arrays[0].shape[0]):
-            context = {name: np.asarray(init) for name, init in
-                       ((x.name, self.model.get_initializer(x.name)) for x in self.graph.initializer)}
+            context = self.model.make_empty_exec_context()  # initializers, and every tensor shaped
             for name, arr in zip(chain[0][1:], arrays):
                 shape = self.model.get_tensor_shape(self._out(name))
                 context[self._out(name)] = arr[i].reshape(shape).astype(np.float32)
             for _, name in chain[1:]:
-                execute_node(self.nodes[name], context, self.graph)
+                node = self.nodes[name]
+                execute_node(node, context, self.graph, self.opsets.get(node.domain, get_preferred_qonnx_opset()))
             results.append(np.asarray(context[self._out(chain[-1][1])], dtype=np.float64))
         return np.concatenate(results).reshape((arrays[0].shape[0], *results[0].shape[1:]))
+
+
+def quant_layers(hls_model, model) -> tuple[dict[str, str], dict[str, str]]:
+    """The layers hls4ml makes of QONNX Quant nodes (hls4ml/model/optimizer/passes/quant_opt.py): `Q_act` is Q's
+    output unless `Q_rescale` follows (then it holds Q's integer values); `Q_scale` scales into that domain;
+    `Q_rescale` restores Q's output, or for a weight quantizer the output of the layer that used its
+    integer weights (that layer's own values are scaled). Returns (layer -> node, layer -> why not compared)."""
+    quant = {n.name: n for n in model.graph.node if n.op_type in ('Quant', 'BipolarQuant')}
+    layers = {layer.name: layer for layer in hls_model.get_layers()}
+    producer = {var: layer.name for layer in layers.values() for var in layer.outputs}
+    g = Onnx().graph(model)
+    names: dict[str, str] = {}
+    excluded: dict[str, str] = {}
+    for name, layer in layers.items():
+        base, _, suffix = name.rpartition('_')
+        if base not in quant:
+            continue
+        weights = model.get_initializer(quant[base].input[0]) is not None
+        if suffix == 'scale':
+            excluded[name] = f'scales into Quant {base}\'s integer domain (inserted by hls4ml)'
+        elif suffix == 'act' and f'{base}_rescale' in layers:
+            excluded[name] = f'Quant {base}\'s integer values (hls4ml rescales them in {base}_rescale)'
+        elif suffix == 'act' or (suffix == 'rescale' and not weights):
+            names[name] = base
+        elif suffix == 'rescale':
+            parent = next((producer[v] for v in layer.inputs if v in producer), None)
+            node = namesake(g, layers[parent]) if parent else None
+            if node is not None:
+                names[name] = node
+                excluded[parent] = f'computes with Quant {base}\'s integer weights; {name} rescales its output'
+    return names, excluded
 
 
 class Onnx:
@@ -147,7 +180,8 @@ class Onnx:
         return NodeGraph('ONNX', inputs + [n.name for n in model.graph.node], reads, kind, inputs, _FOLDABLE)
 
     def map_layers(self, hls_model, model):
-        return map_nodes(hls_model, self.graph(model), lambda layer, ref: '')
+        names, excluded = quant_layers(hls_model, model)
+        return map_nodes(hls_model, self.graph(model), lambda layer, ref: '', names, excluded)
 
     def reference(self, model, refs: dict) -> OnnxReference:
         return OnnxReference(model, refs)
