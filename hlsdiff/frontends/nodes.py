@@ -88,12 +88,14 @@ def _graph_of(hls_model) -> tuple[list, dict[str, list[str]]]:
 
 def namesake(g: NodeGraph, layer) -> str | None:
     """The graph node an hls4ml layer is named after: its own name, or with hls4ml's class prefix
-    (`Conv2D_Conv_0`, `Dense_MatMul_0` from the ONNX converter's passes)."""
+    (`Conv2D_Conv_0`, `Dense_MatMul_0` from the ONNX converter's passes) or `bn_` (`bn_Add_0`)."""
     if layer.name in g.kind:
         return layer.name
-    prefix = f'{layer.class_name}_'
-    rest = layer.name[len(prefix):] if layer.name.startswith(prefix) else None
-    return rest if rest in g.kind else None
+    for prefix in (f'{layer.class_name}_', 'bn_'):  # `bn_<node>`: a constant Add/Mul made an ApplyAlpha (merge_const.py)
+        rest = layer.name[len(prefix):] if layer.name.startswith(prefix) else None
+        if rest in g.kind:
+            return rest
+    return None
 
 
 def _ref_for(s: _State, layer) -> tuple[Ref | None, str, str]:
