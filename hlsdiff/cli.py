@@ -174,6 +174,10 @@ def fix(model, data, **opts):
     from hlsdiff.frontends.stacks import maybe_rerun
 
     maybe_rerun(model)
+    from hlsdiff import frontends
+
+    if Path(model).exists() and frontends.name_for_path(Path(model)) != 'keras2':
+        raise BadInput(f'{model}: hlsdiff fix takes Keras 2 models for now; compare this model with `hlsdiff compare`')
     if opts.get('project_dir') or opts.get('apply_patch'):
         raise BadInput('fix converts the model itself: --project and --patch do not apply')
     sys.exit(run_fix(model, data, opts))
