@@ -85,3 +85,14 @@ def test_what_hls4ml_cannot_convert_is_hls4ml_error_exit_3(hlsdiff, torch_files,
     run = hlsdiff('compare', tmp_path / 'dim1.pt', torch_files / 'x.npy', '--custom-objects',
                   torch_files / 'model_def.py', '--io-type', 'io_stream', code=3)
     assert 'hls4ml could not convert the model' in run.stderr
+
+
+@pytest.mark.slow
+def test_samples_streamed_in_chunks_give_the_same_figures(hlsdiff, torch_files):
+    """io_stream: the data goes channels-last into the C-simulation chunk by chunk too."""
+    f = torch_files
+    common = ('--custom-objects', f / 'model_def.py', '--io-type', 'io_stream')
+    whole = hlsdiff('compare', f / 'net.pt', f / 'x.npy', *common)
+    chunks = hlsdiff('compare', f / 'net.pt', f / 'x.npy', *common, '--chunk', '8')
+    assert [(x['name'], x['max_abs'], x['emulation']['status']) for x in chunks.json['layers']] == \
+        [(x['name'], x['max_abs'], x['emulation']['status']) for x in whole.json['layers']]
