@@ -89,3 +89,17 @@ def test_corrupt_onnx_is_bad_input(hlsdiff, torch_files, tmp_path):
     bad.write_bytes(b'\x00garbage')
     run = hlsdiff('compare', bad, torch_files / 'x.npy', code=2)
     assert 'cannot load as an ONNX model' in run.stderr
+
+
+@pytest.mark.slow
+def test_python_api_takes_a_model_proto_and_a_keras3_model(onnx_file, torch_files, keras3_file, cache_dir):
+    import keras
+    import onnx
+
+    import hlsdiff
+
+    proto = hlsdiff.compare(onnx.load(str(onnx_file)), np.load(torch_files / 'x.npy'), cache_dir=str(cache_dir))
+    assert {x.name: x.keras for x in proto.layers}['Dense_MatMul_0'] == 'Add_0'
+    model = keras.models.load_model(keras3_file / 'k3.keras')
+    k3 = hlsdiff.compare(model, np.load(keras3_file / 'x.npy'), cache_dir=str(cache_dir))
+    assert [x.name for x in k3.layers if x.status != 'not-compared'] == ['input_layer', 'conv', 'conv_relu', 'fc', 'sm']
