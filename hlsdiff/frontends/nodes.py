@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from hlsdiff.layers import LayerInfo
 from hlsdiff.trace.mapping import Ref, type_text, weight_quantization
 
@@ -133,10 +135,13 @@ def _ref_for(s: _State, layer) -> tuple[Ref | None, str, str]:
 
 
 def map_nodes(hls_model, g: NodeGraph, layout_note, names: dict[str, str] | None = None,
-              excluded: dict[str, str] | None = None) -> tuple[list[LayerInfo], dict[str, Ref], list[tuple[str, str]]]:
+              excluded: dict[str, str] | None = None,
+              sizes: dict[str, int] | None = None) -> tuple[list[LayerInfo], dict[str, Ref], list[tuple[str, str]]]:
     """(layer facts, refs by hls4ml layer name, graph nodes without a counterpart with the reason).
     `layout_note(layer, ref)`: what the comparison does to the framework tensor's axes ('' if nothing);
-    `names`: hls4ml layers the frontend knows the node of; `excluded`: layers it does not compare, and why."""
+    `names`: hls4ml layers the frontend knows the node of; `excluded`: layers it does not compare, and why;
+    `sizes`: elements per sample of each node's output, where the frontend knows them (a layer whose node holds
+    another number of values than hls4ml's layer is not compared: hls4ml changed what it computes)."""
     layers, parents = _graph_of(hls_model)
     s = _State(g, {layer.name: layer for layer in layers}, parents)
     s.namesakes = {layer.name: n for layer in layers if (n := namesake(g, layer)) is not None and n != layer.name}
@@ -148,6 +153,11 @@ def map_nodes(hls_model, g: NodeGraph, layout_note, names: dict[str, str] | None
             ref, note, reason = _ref_for(s, layer)
         except Exception as exc:  # a graph shape this mapping does not know: not compared, said why
             ref, note, reason = None, '', f'hlsdiff could not map it ({type(exc).__name__}: {exc})'
+        size = (sizes or {}).get(ref.tensor[1]) if ref is not None and ref.tensor[0] == 'out' else None
+        if size is not None and size != int(np.prod(layer.get_output_variable().shape)):
+            shape = tuple(int(x) for x in layer.get_output_variable().shape)
+            ref, reason = None, (f'{g.label} node {ref.tensor[1]} holds {size} values per sample, hls4ml\'s layer '
+                                 f'{shape}: not the same tensor')
         if ref is None:
             s.reasons[layer.name] = reason or 'not mapped'
         else:

@@ -192,6 +192,17 @@ class TorchReference:
         return self._to_hls(last, interp.env[self.nodes[last]])
 
 
+def _sizes(model: TorchModel) -> dict[str, int]:
+    """Elements per sample of every node's output, from one run on zeros of the data's shape."""
+    import torch
+
+    try:
+        env = TorchReference(model, {}, {})._run([torch.zeros((2, *s)) for s in model.input_shapes])
+    except Exception:  # what the model cannot run on, the reference cannot either: no check here
+        return {}
+    return {name: int(np.prod(v.shape[1:])) for name, v in env.items() if hasattr(v, 'shape') and len(v.shape) > 0}
+
+
 class PyTorch:
     name = 'pytorch'
     label = 'PyTorch'
@@ -288,7 +299,7 @@ class PyTorch:
                 return ''
             return f'PyTorch tensor axes {tuple(range(rank))} compared as {channels_last(rank)} (channels last)'
 
-        return map_nodes(hls_model, self.graph(model), note)
+        return map_nodes(hls_model, self.graph(model), note, sizes=_sizes(model))
 
     def reference(self, model: TorchModel, refs: dict) -> TorchReference:
         layout = {n: channels_last(len(s) + 1) for n, s in zip(model.input_names, model.input_shapes)
