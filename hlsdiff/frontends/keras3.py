@@ -188,7 +188,13 @@ class Keras3:
                 return f'activation of {split[ref.tensor[1]]} (split by hls4ml)'
             return 'before the fused activation (a linear twin of the layer)' if ref.tensor[1] in split.values() else ''
 
-        return map_nodes(hls_model, self.graph(model), note)
+        sizes = {}
+        for layer in model.layers:
+            shape = tuple(getattr(getattr(layer, 'output', None), 'shape', ()) or ())[1:]
+            if shape and all(isinstance(d, int) for d in shape):
+                sizes[layer.name] = int(np.prod(shape))
+                sizes.update({n: sizes[layer.name] for n, base in _split_names(model).items() if base == layer.name})
+        return map_nodes(hls_model, self.graph(model), note, sizes=sizes)
 
     def reference(self, model, refs: dict) -> Keras3Reference:
         return Keras3Reference(model, refs, self.graph(model))

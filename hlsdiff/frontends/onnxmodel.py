@@ -181,7 +181,12 @@ class Onnx:
 
     def map_layers(self, hls_model, model):
         names, excluded = quant_layers(hls_model, model)
-        return map_nodes(hls_model, self.graph(model), lambda layer, ref: '', names, excluded)
+        sizes = {}
+        for n in model.graph.node:
+            shape = model.get_tensor_shape(n.output[0])
+            if shape and all(isinstance(d, int) and d > 0 for d in shape):
+                sizes[n.name] = int(np.prod(shape[1:]))
+        return map_nodes(hls_model, self.graph(model), lambda layer, ref: '', names, excluded, sizes)
 
     def reference(self, model, refs: dict) -> OnnxReference:
         return OnnxReference(model, refs)

@@ -29,7 +29,7 @@ def keras3_file(tmp_path_factory):
     import keras
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((8, 8, 2)), keras.layers.Conv2D(3, 3, activation='relu', name='conv'),
+    model = keras.Sequential([keras.Input((8, 8, 2), name='x'), keras.layers.Conv2D(3, 3, activation='relu', name='conv'),
                               keras.layers.Flatten(name='flat'), keras.layers.Dense(4, name='fc'),
                               keras.layers.Softmax(name='sm')])
     folder = tmp_path_factory.mktemp('keras3')
@@ -102,4 +102,4 @@ def test_python_api_takes_a_model_proto_and_a_keras3_model(onnx_file, torch_file
     assert {x.name: x.keras for x in proto.layers}['Dense_MatMul_0'] == 'Add_0'
     model = keras.models.load_model(keras3_file / 'k3.keras')
     k3 = hlsdiff.compare(model, np.load(keras3_file / 'x.npy'), cache_dir=str(cache_dir))
-    assert [x.name for x in k3.layers if x.status != 'not-compared'] == ['input_layer', 'conv', 'conv_relu', 'fc', 'sm']
+    assert [x.name for x in k3.layers if x.status != 'not-compared'] == ['x', 'conv', 'conv_relu', 'fc', 'sm']

@@ -20,7 +20,7 @@ def hgq2_file(tmp_path_factory):
     keras.utils.set_random_seed(0)
     with QuantizerConfigScope(place='all', default_q_type='kbi', overflow_mode='SAT_SYM'), \
             LayerConfigScope(enable_ebops=False):
-        model = keras.Sequential([keras.Input((6,)), QDense(5, activation='relu', name='d1'), QDense(3, name='d2')])
+        model = keras.Sequential([keras.Input((6,), name='x'), QDense(5, activation='relu', name='d1'), QDense(3, name='d2')])
     folder = tmp_path_factory.mktemp('hgq2')
     x = np.random.default_rng(0).uniform(-1, 1, (16, 6)).astype(np.float32)
     model(x)
@@ -63,7 +63,7 @@ def brevitas_qonnx(tmp_path_factory):
 def test_hgq2_bit_exact_at_its_output(hlsdiff, hgq2_file, io_type):
     run = hlsdiff('compare', hgq2_file / 'hgq.keras', hgq2_file / 'x.npy', '--io-type', io_type, code=0)
     check_mapping(run)
-    assert [x['name'] for x in run.json['layers'] if x['status'] != 'not-compared'] == ['input_layer', 'd1', 'd1_relu',
+    assert [x['name'] for x in run.json['layers'] if x['status'] != 'not-compared'] == ['x', 'd1', 'd1_relu',
                                                                                          'd2']
     assert run.layer('d2')['max_abs'] == 0.0  # HGQ2's promise: the firmware equals the model bit for bit
 
