@@ -103,3 +103,20 @@ def test_python_api_takes_a_model_proto_and_a_keras3_model(onnx_file, torch_file
     model = keras.models.load_model(keras3_file / 'k3.keras')
     k3 = hlsdiff.compare(model, np.load(keras3_file / 'x.npy'), cache_dir=str(cache_dir))
     assert [x.name for x in k3.layers if x.status != 'not-compared'] == ['x', 'conv', 'conv_relu', 'fc', 'sm']
+
+
+def test_an_op_hls4ml_does_not_convert_is_its_error_exit_3(hlsdiff, tmp_path):
+    import torch
+
+    class Sine(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(6, 3)
+
+        def forward(self, x):
+            return torch.sin(self.fc(x))
+
+    torch.onnx.export(Sine().eval(), (torch.zeros(1, 6),), str(tmp_path / 'sin.onnx'), dynamo=False, opset_version=13)
+    np.save(tmp_path / 'x.npy', np.zeros((4, 6), np.float32))
+    run = hlsdiff('compare', tmp_path / 'sin.onnx', tmp_path / 'x.npy', code=3)
+    assert 'hls4ml could not convert the model' in run.stderr and 'Sin' in run.stderr
