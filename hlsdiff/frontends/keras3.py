@@ -67,6 +67,7 @@ class Keras3Reference:
         return self.layers[node](value, training=False)
 
     def _batches(self, inputs: tuple):
+        assert self.multi is not None
         for start in range(0, inputs[0].shape[0], BATCH):
             batch = [x[start:start + BATCH].astype(np.float32) for x in inputs]
             outs = self.multi(batch if len(batch) > 1 else batch[0], training=False)

@@ -153,11 +153,12 @@ def map_nodes(hls_model, g: NodeGraph, layout_note, names: dict[str, str] | None
             ref, note, reason = _ref_for(s, layer)
         except Exception as exc:  # a graph shape this mapping does not know: not compared, said why
             ref, note, reason = None, '', f'hlsdiff could not map it ({type(exc).__name__}: {exc})'
-        size = (sizes or {}).get(ref.tensor[1]) if ref is not None and ref.tensor[0] == 'out' else None
+        node = ref.tensor[1] if ref is not None and ref.tensor[0] == 'out' else None
+        size = (sizes or {}).get(node) if node is not None else None
         if size is not None and size != int(np.prod(layer.get_output_variable().shape)):
             shape = tuple(int(x) for x in layer.get_output_variable().shape)
-            ref, reason = None, (f'{g.label} node {ref.tensor[1]} holds {size} values per sample, hls4ml\'s layer '
-                                 f'{shape}: not the same tensor')
+            reason = f'{g.label} node {node} holds {size} values per sample, hls4ml\'s layer {shape}: not the same tensor'
+            ref = None
         if ref is None:
             s.reasons[layer.name] = reason or 'not mapped'
         else:

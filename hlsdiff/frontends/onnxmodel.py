@@ -114,8 +114,8 @@ def quant_layers(hls_model, model) -> tuple[dict[str, str], dict[str, str]]:
             names[name] = base
         elif suffix == 'rescale':
             parent = next((producer[v] for v in layer.inputs if v in producer), None)
-            node = namesake(g, layers[parent]) if parent else None
-            if node is not None:
+            node = namesake(g, layers[parent]) if parent is not None else None
+            if node is not None and parent is not None:
                 names[name] = node
                 excluded[parent] = f'computes with Quant {base}\'s integer weights; {name} rescales its output'
     return names, excluded

@@ -15,6 +15,7 @@ import importlib.util
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,8 +30,8 @@ _FOLDABLE = frozenset({'BatchNorm1d', 'BatchNorm2d', 'Dropout', 'Identity'})
 class TorchModel:
     """The module, the graph hls4ml traces from it, and the input shapes taken from the data."""
 
-    module: object
-    graph: object = None  # torch.fx.Graph
+    module: Any  # torch.nn.Module
+    graph: Any = None  # torch.fx.Graph
     input_names: list[str] = field(default_factory=list)
     input_shapes: list[tuple[int, ...]] = field(default_factory=list)
     layout: str = 'full'  # hls4ml's ChannelsLastConversion: 'full', 'internal' (io_stream) or 'off'
@@ -181,7 +182,7 @@ class TorchReference:
         if not chain or chain[0][0] != 'from':
             raise ValueError('no chain')
         interp = self.torch.fx.Interpreter(self.gm)
-        last = None
+        last: str = chain[0][1]
         for name, arr in zip(chain[0][1:], arrays):
             interp.env[self.nodes[name]] = self._from_hls(name, arr)
             last = name
@@ -271,7 +272,8 @@ class PyTorch:
                               'program (.pt2) holds aten operations in their place: give the pickled module, or its '
                               'state_dict with --custom-objects model_def.py[:Class]').strip()
             raise
-        model.layout = converted.hls_model.config.config['HLSConfig']['Model'].get('ChannelsLastConversion', 'off')
+        hls_model: Any = converted.hls_model
+        model.layout = hls_model.config.config['HLSConfig']['Model'].get('ChannelsLastConversion', 'off')
         if model.layout == 'internal':
             converted.warnings.append('io_stream: hls4ml takes the input channels-last (ChannelsLastConversion: '
                                       'internal); hlsdiff moves the data\'s channel axis last for the C-simulation')
