@@ -35,6 +35,7 @@ class HeaderJob:
         self.looked_up = threading.Event()  # set once the cache has been looked in
         self.launched = threading.Event()  # set once the compiler runs, or there is none to run
         self.cached = None
+        self.notes: list[str] = []  # a damaged cached header, removed: said in the compare's notes
 
     def start(self, io_type: str, backend: str, firmware: Path | None, opt_level: str, n_samples: int,
               cache_dir: Path) -> None:
@@ -62,12 +63,12 @@ class HeaderJob:
                     return None
                 args = (found, build_mod.compile_flags(self.level), cache_dir, 'g++',
                         build_mod.compiler_identity()[0])
-                self.cached = pch_mod.ensure(*args, build=False)
+                self.cached = pch_mod.ensure(*args, build=False, notes=self.notes)
             finally:
                 self.looked_up.set()
             if self.cached is not None or not self.idle_core_ahead:
                 return self.cached
-            return pch_mod.ensure(*args, self.stop, launched=self.launched)
+            return pch_mod.ensure(*args, self.stop, launched=self.launched, notes=self.notes)
         finally:
             self.launched.set()
 

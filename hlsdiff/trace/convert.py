@@ -136,6 +136,30 @@ def build_config(model, opts: ConvertOptions) -> tuple[dict, dict, list[str]]:
     return cfg, settings, warnings
 
 
+@contextlib.contextmanager
+def hls4ml_voice(notes: list[str]):
+    """What hls4ml prints as a warning (it uses print(), e.g. "WARNING: Invalid ReuseFactor=4 ...
+    Using ReuseFactor=3") and its Python warnings, kept as notes of the compare instead of lost."""
+    import warnings
+
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            yield
+    finally:
+        printed = [line.strip() for line in out.getvalue().splitlines() if line.strip().upper().startswith('WARNING')]
+        raised = [str(w.message).strip() for w in caught if _from_hls4ml(w)]
+        for line in printed + raised:
+            note = 'hls4ml: ' + line.removeprefix('WARNING:').strip()
+            if note not in notes:
+                notes.append(note)
+
+
+def _from_hls4ml(w) -> bool:
+    return 'hls4ml' in str(getattr(w, 'filename', ''))
+
+
 def convert(model, opts: ConvertOptions, output_dir: Path) -> Converted:
     """Convert with hls4ml, with `Trace` on for every layer hls4ml ends up with."""
     from hlsdiff.trace import stack
@@ -157,8 +181,9 @@ def convert(model, opts: ConvertOptions, output_dir: Path) -> Converted:
     )
     if settings['part']:
         kwargs['part'] = settings['part']
+    said: list[str] = []
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with hls4ml_voice(said):
             hls_model = hls4ml.converters.convert_from_keras_model(model, **kwargs)
     except Exception as exc:
         text = str(exc).strip() or type(exc).__name__
@@ -166,7 +191,7 @@ def convert(model, opts: ConvertOptions, output_dir: Path) -> Converted:
     hls_model.config.trace_output = True
     for layer in hls_model.get_layers():
         layer.set_attr('trace', True)
-    return Converted(hls_model, cfg, warnings)
+    return Converted(hls_model, cfg, warnings + said)
 
 
 def write_project(converted: Converted, model_in_yml: bool = True) -> Path:
@@ -180,7 +205,7 @@ def write_project(converted: Converted, model_in_yml: bool = True) -> Path:
     config = converted.hls_model.config.config
     keras_model = None if model_in_yml else config.pop('KerasModel', None)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with hls4ml_voice(converted.warnings):
             converted.hls_model.write()
     except Exception as exc:
         text = str(exc).strip() or type(exc).__name__

@@ -69,7 +69,7 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
     run = _usable_cache(run, scratch, cache_notes)
     cache_dir = Path(run.cache_dir)
     children.reclaim(cache_dir if run.use_cache else None)
-    build_mod.damaged.clear()
+    build_notes: list[str] = []  # a damaged cache entry met on the way (removed, built again)
     reusable = project is None and run.output_dir is None and run.prepare_project is None and run.use_cache
     key = conversion_cache.key(model_path, conv) if reusable else None
     plan = conversion_cache.load(cache_dir, key, cache_notes, private=scratch / 'cached-project') if key else None
@@ -81,11 +81,12 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
         if plan is not None:  # the conversion is cached: the C-simulation starts while TensorFlow loads
             samples = fit_to_inputs(data, plan.input_names, plan.input_shapes, run.samples)
             if cached(plan.sources, _settings(conv)['io_type'], samples.count, run.opt_level, run.cache_dir,
-                            run.use_cache, run.plain_build) is None:
+                            run.use_cache, run.plain_build, build_notes) is None:
                 _start_header(header, conv, run, project, data, cache_dir)
             # one C-simulation process: the other core is importing TensorFlow
             stream_dir = scratch / 'run' if samples.count > run.chunk else None
-            pending = pool.submit(_build_and_run, plan, samples, conv, run, progress, 1, header, stream_dir)
+            pending = pool.submit(_build_and_run, plan, samples, conv, run, progress, 1, header, stream_dir,
+                                  build_notes)
         else:  # the other core compiles the headers every project includes while TensorFlow loads
             _start_header(header, conv, run, project, data, cache_dir)
         model = load_model(model_path)
@@ -103,7 +104,8 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
             plan = _convert(model, input_names, input_shapes, conv, run, project, scratch, notes)
             lap('convert')
             stream_dir = scratch / 'run' if samples.count > run.chunk else None
-            pending = pool.submit(_build_and_run, plan, samples, conv, run, progress, None, header, stream_dir)
+            pending = pool.submit(_build_and_run, plan, samples, conv, run, progress, None, header, stream_dir,
+                                  build_notes)
             if key:
                 conversion_cache.store(cache_dir, key, plan)
         notes.extend(plan.warnings)
@@ -147,7 +149,7 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
         header.cancel()
         pool.shutdown(wait=True)
         shutil.rmtree(scratch, ignore_errors=True)
-    notes.extend(dict.fromkeys(build_mod.damaged))
+    notes.extend(dict.fromkeys(build_notes + header.notes))
     if not lib.cached and not run.use_cache:
         lib.path.unlink(missing_ok=True)  # built for this compare only
 
@@ -357,11 +359,12 @@ def _convert(model, input_names, input_shapes, conv, run, project, scratch, note
     )
 
 
-def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None = None, header=None, stream_dir=None):
+def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None = None, header=None, stream_dir=None,
+                   notes: list[str] | None = None):
     """Build (or find) the library, then run it on every sample."""
     progress.step('build')
     lib = library(plan.sources, _settings(conv)['io_type'], samples.count, run.opt_level, run.cache_dir,
-                        run.use_cache, run.plain_build, header)
+                        run.use_cache, run.plain_build, header, notes)
     progress.step('csim')
     by_name = dict(zip(plan.input_names, samples.arrays))
     csim = run_library(
