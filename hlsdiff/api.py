@@ -79,17 +79,17 @@ def compare(model, X, hls_config: dict | None = None, verbose: bool = False, **o
     Options are the CLI's, in Python form: io_type='io_stream', precision='ap_fixed<16,6>',
     max_error=0.1 or {'': 0.1, 'dense': 0.5}, min_agreement=0.99, cache_dir=..., output_dir=...
     """
-    from hlsdiff.gate import apply
-    from hlsdiff.job import _compare_once, _gates
+    from hlsdiff import engine
+    from hlsdiff.job import console_progress
+    from hlsdiff.request import CompareRequest
 
     opts = _opts(hls_config, options)
     with tempfile.TemporaryDirectory(prefix='hlsdiff-api-') as tmp:
-        source = _source(model, opts, Path(tmp))
-        err = Console(stderr=True, quiet=not verbose)
-        result, collected = _compare_once(source, _data(X), opts, err)
-    for note in apply(result, _gates(opts)):
-        result.notes.append(note)
-    result.arrays = collected.arrays
+        request = CompareRequest.from_options(_source(model, opts, Path(tmp)), _data(X), opts)
+        with console_progress(Console(stderr=True, quiet=not verbose)) as progress:
+            outcome = engine.compare(request, progress)
+    result = outcome.result
+    result.arrays = outcome.collected.arrays if outcome.collected is not None else {}
     return result
 
 

@@ -206,8 +206,9 @@ IDENTICAL_CASES = [
 @pytest.mark.parametrize('name, kwargs, io_type, conv', IDENTICAL_CASES,
                          ids=[f'{c[0]}-{c[2]}-{i}' for i, c in enumerate(IDENTICAL_CASES)])
 def test_patched_kernel_is_bit_identical_where_stock_is_right(model_files, cache_dir, name, kwargs, io_type, conv):
+    from hlsdiff.engine import collect
+    from hlsdiff.request import RunOptions
     from hlsdiff.trace.convert import ConvertOptions
-    from hlsdiff.trace.pipeline import RunOptions, collect
 
     model, data = model_files(name, **kwargs)
     options = ConvertOptions(io_type=io_type, precision='ap_fixed<16,6>', **conv)
