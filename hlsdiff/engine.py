@@ -64,7 +64,7 @@ def compare(request: CompareRequest, progress: Progress | None = None) -> Outcom
     if not outcome.result.error:
         outcome.result.notes.extend(apply(outcome.result, request.gates))
     patched = outcome.result.patched
-    if isinstance(patched, CompareResult):
+    if patched is not None:
         outcome.result.exit_code, outcome.result.verdict = patched.exit_code, patched.verdict
     return outcome
 
@@ -96,8 +96,8 @@ def _with_patch(request: CompareRequest, progress: Progress | None, spill: Path 
     try:
         result = run_once(request, progress, spill=spill).result
     except SimulationFailed as exc:  # e.g. the stock depthwise kernel asserts: show it, then patch
-        result = error_result(exc.kind, exc.message, exc.exit_code, str(request.model))
-        result.error.update(layer=exc.layer, cause='kernel-abort')
+        result = error_result(exc.kind, exc.message, exc.exit_code, str(request.model), layer=exc.layer,
+                              cause='kernel-abort')
     patched = run_once(request, progress, patched=True, spill=spill)
     apply(patched.result, request.gates)
     result.patched = patched.result

@@ -35,9 +35,8 @@ def run_compare(model: str, data: str, opts: dict) -> int:
             outcome = engine.compare(request, progress)
     except HlsdiffError as exc:
         if request.reports.json:
-            failed = error_result(exc.kind, exc.message, exc.exit_code, str(model))
-            if exc.layer:
-                failed.error.update(layer=exc.layer, cause='kernel-abort')
+            failed = error_result(exc.kind, exc.message, exc.exit_code, str(model), layer=exc.layer,
+                                  cause='kernel-abort' if exc.layer else None)
             files.write_json(failed, request.reports.json)
         raise
     files.render_terminal(outcome.result, out, verbose=request.verbose)

@@ -8,6 +8,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hlsdiff.errors import BadInput, ConversionFailed
 
@@ -34,7 +35,7 @@ class ConvertOptions:
 class Converted:
     """The hls4ml model, the config it was converted with, and warnings worth showing."""
 
-    hls_model: object
+    hls_model: Any  # hls4ml's ModelGraph
     config: dict
     warnings: list[str] = field(default_factory=list)
 

@@ -5,20 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from hlsdiff.csim.compile import Sources
+from hlsdiff.layers import LayerInfo
+
 
 @dataclass
 class Plan:
     """What the build, the C-simulation and the comparison need, from a conversion or the cache."""
 
     firmware: Path
-    sources: object  # csim.Sources
+    sources: Sources
     input_names: list[str]
     input_shapes: list[tuple[int, ...]]
     hls_inputs: list[str]
     output_sizes: list[int]
     traced: dict[str, int]
     layer_by_index: dict[int, str]
-    infos: list
-    refs: dict
-    unmatched: list
+    infos: list[LayerInfo]
+    refs: dict  # hls4ml layer -> trace.mapping.Ref
+    unmatched: list[tuple[str, str]]
     warnings: list[str]
