@@ -29,7 +29,7 @@ class Failure(click.ClickException):
 
     def __init__(self, message: str, code: int, detail: str = ''):
         super().__init__(message)
-        self.exit_code = code
+        self.exit_code = code  # type: ignore[misc]  # click's class attribute, set per instance
         self.detail = detail
 
     def show(self, file=None) -> None:

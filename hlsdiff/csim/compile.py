@@ -299,7 +299,7 @@ def _compile(sources: Sources, parts, flags, extra, cxx, work: Path, log: Path) 
     # the copy of the top function in part 1 only instantiates its thunks: its symbols (the
     # weights arrays among them) give way to part 0's at link time; -z defs: every thunk the
     # top function calls must be defined in the library, not found missing when it is loaded
-    peak = max(peak, _run_jobs([[_OBJCOPY, '--weaken', str(obj)] for _, obj in units[1:]], log))
+    peak = max(peak, _run_jobs([[str(_OBJCOPY), '--weaken', str(obj)] for _, obj in units[1:]], log))
     try:
         return lib, max(peak, _run_jobs([[*link, '-Wl,-z,defs']], log)), extra
     except BuildFailed:
@@ -341,7 +341,8 @@ def _run_jobs(commands: list[list[str]], log: Path) -> float:
     if not commands:
         return 0.0
     slots = max(1, _cores())
-    pending, running, failed, peak_kb = list(commands), [], False, 0
+    running: list[subprocess.Popen] = []
+    pending, failed, peak_kb = list(commands), False, 0
     try:
         with open(log, 'ab') as out:
             while pending or running:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
@@ -40,6 +41,7 @@ class HeaderJob:
     def start(self, io_type: str, backend: str, firmware: Path | None, opt_level: str, n_samples: int,
               cache_dir: Path) -> None:
         """Start on the headers of `firmware` (a user's project) or of hls4ml's templates for `backend`."""
+        headers: Callable[[], dict[str, Path] | None]
         if firmware is not None:
             headers = lambda: pch_mod.project_headers(firmware)  # noqa: E731
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -25,10 +27,11 @@ def render(result, console: Console, verbose: bool = False) -> None:
     console.print(Text(result.summary, style='bold' if result.onset else 'green'))
     table = Table(title=f'{result.model}  ({result.io_type}, {result.backend}, {result.samples} samples)',
                   show_lines=False, header_style='bold')
-    for col, just in (('hls4ml layer', 'left'), ('Keras tensor', 'left'), ('result type', 'left'),
-                      ('status', 'left'), ('max abs', 'right'), ('mean abs', 'right'), ('rmse', 'right'),
-                      ('max LSB', 'right'), ('mismatched', 'right'), ('worst ch', 'left'), ('pattern', 'left'),
-                      ('cause', 'left')):
+    columns: tuple[tuple[str, Literal['left', 'right']], ...] = (
+        ('hls4ml layer', 'left'), ('Keras tensor', 'left'), ('result type', 'left'), ('status', 'left'),
+        ('max abs', 'right'), ('mean abs', 'right'), ('rmse', 'right'), ('max LSB', 'right'), ('mismatched', 'right'),
+        ('worst ch', 'left'), ('pattern', 'left'), ('cause', 'left'))
+    for col, just in columns:
         table.add_column(col, justify=just, overflow='fold')
     onset = result.onset['layer'] if result.onset else None
     for layer in result.layers:
