@@ -47,6 +47,7 @@ def _opts(hls_config: dict | None, options: dict) -> dict:
 
 def _source(model, opts: dict, scratch: Path):
     """A ModelFile for a path, a Keras model object or an hls4ml ModelGraph (whose settings it takes)."""
+    from hlsdiff.project import is_project
     from hlsdiff.trace.load import ModelFile, check_model_path
 
     if isinstance(model, (str, os.PathLike)):
@@ -61,8 +62,7 @@ def _source(model, opts: dict, scratch: Path):
         opts.setdefault('io_type', config.get('IOType'))
         opts.setdefault('backend', config.get('Backend'))
         project = Path(config.get('OutputDir', ''))
-        if project.joinpath('firmware', f'{config.get("ProjectName", "myproject")}.cpp').exists() and \
-                project.joinpath('hls4ml_config.yml').exists():
+        if is_project(project):
             opts['project_dir'] = str(project)
         else:
             opts.setdefault('config', config.get('HLSConfig'))

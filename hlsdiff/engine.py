@@ -26,6 +26,7 @@ from hlsdiff.csim import processes as children
 from hlsdiff.errors import BadInput, SimulationFailed
 from hlsdiff.gate import apply
 from hlsdiff.layers import Collected, LayerArrays
+from hlsdiff.project import Project, open_project
 from hlsdiff.request import CompareRequest, RunOptions
 from hlsdiff.result import CompareResult, error_result
 from hlsdiff.trace import conversion_cache
@@ -33,7 +34,6 @@ from hlsdiff.trace import pipeline as stages
 from hlsdiff.trace.convert import ConvertOptions
 from hlsdiff.trace.load import Samples, check_model_path, fit_to_inputs, is_hgq_proxy, load_model, read_data
 from hlsdiff.trace.plan import Plan
-from hlsdiff.trace.project import Project, open_project
 
 STEPS = {'load': 'loading model and data', 'convert': 'converting with hls4ml (tracing every layer)',
          'build': 'building the C-simulation library', 'csim': 'running the C-simulation',

@@ -58,8 +58,8 @@ def test_split_build_with_precompiled_header_traces_bit_identically(model_files,
 
 
 def test_the_header_is_used_only_on_the_exact_headers_it_was_built_from(tmp_path):
+    from hlsdiff.project import read_sources
     from hlsdiff.trace.convert import ConvertOptions, convert, write_project
-    from hlsdiff.trace.project import read_sources
 
     from . import models
 
@@ -104,8 +104,8 @@ def test_a_header_build_left_behind_finishes_on_its_own(tmp_path):
 
 @pytest.mark.xdist_group('optlevels')
 def test_a_header_gcc_rejects_is_reported_and_the_build_still_right(tmp_path, cache_dir):
+    from hlsdiff.project import read_sources
     from hlsdiff.trace.convert import ConvertOptions, convert, write_project
-    from hlsdiff.trace.project import read_sources
 
     from . import models
 
@@ -122,8 +122,8 @@ def test_a_split_that_does_not_link_is_built_whole(tmp_path, monkeypatch):
     import re
 
     from hlsdiff.csim import split
+    from hlsdiff.project import read_sources
     from hlsdiff.trace.convert import ConvertOptions, convert, write_project
-    from hlsdiff.trace.project import read_sources
 
     from . import models
 

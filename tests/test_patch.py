@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from hlsdiff.cpp import patcher
+from hlsdiff.project.hls4ml_1_3 import weights_values
 
 from . import models
 
@@ -103,10 +104,10 @@ def test_healthy_project_has_nothing_to_patch(hlsdiff, tmp_path):
 
 def test_bn_broadcast_weights_are_repaired_to_the_diagonal(hlsdiff, tmp_path):
     project = _project(tmp_path, models.depthwise_bn())
-    w = np.array(patcher._weights_values((project / 'firmware/weights/w2.txt').read_text()))
+    w = np.array(weights_values((project / 'firmware/weights/w2.txt').read_text()))
     assert w.size == 9 * 3 * 3  # the stock file: (kh, kw, C, C)
     hlsdiff('patch', project, '--no-build', code=0)
-    fixed = patcher._weights_values((project / 'firmware/weights/w2.txt').read_text())
+    fixed = weights_values((project / 'firmware/weights/w2.txt').read_text())
     np.testing.assert_allclose(fixed, w.reshape(9, 3, 3)[:, [0, 1, 2], [0, 1, 2]].reshape(-1), atol=1e-9)
     assert 'load_weights_from_txt<dw_weight_t, 27>(w2' in (project / 'firmware/myproject.cpp').read_text()
     assert 'w2[27]' in (project / 'firmware/weights/w2.h').read_text()

@@ -14,13 +14,13 @@ from hlsdiff.csim import compile as _compile
 from hlsdiff.csim.compile import (
     DEFAULT_OPT_LEVEL,
     BuiltLibrary,
-    Sources,
     cache_usage,
     choose_opt_level,
     clear_cache,
     default_cache_dir,
 )
 from hlsdiff.csim.header_job import HeaderJob
+from hlsdiff.project import Sources
 
 __all__ = ['library', 'cached', 'HeaderJob', 'BuiltLibrary', 'Sources', 'DEFAULT_OPT_LEVEL', 'choose_opt_level',
            'default_cache_dir', 'cache_usage', 'clear_cache']

@@ -25,6 +25,7 @@ from pathlib import Path
 from hlsdiff.csim import processes as children
 from hlsdiff.csim.split import split_top
 from hlsdiff.errors import BadInput, BuildFailed
+from hlsdiff.project import Sources
 
 OPT_LEVELS = ('0', 'g', '1', '2', '3', 's')
 DEFAULT_OPT_LEVEL = 'auto'
@@ -58,16 +59,6 @@ SPREAD_LINES = 4000
 
 DEFAULT_CACHE_BYTES = 2 * 1024**3
 BUILD_STRATEGY = 'split-top+pch/2'  # part of every library's cache key
-
-
-@dataclass(frozen=True)
-class Sources:
-    """The two translation units of a project, as text, and where their includes live."""
-
-    project_dir: Path
-    project_name: str
-    top_cpp: str
-    bridge_cpp: str
 
 
 @dataclass(frozen=True)

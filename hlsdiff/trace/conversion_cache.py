@@ -56,8 +56,8 @@ def load(cache_dir: Path, k: str, notes: list[str] | None = None, private: Path 
     """The cached conversion, if its files are byte for byte what was stored; a damaged entry
     is removed (and noted), and the model converted afresh. With `private`, the project is
     copied there first: a `cache --clear` or a trim by another compare cannot take it away."""
+    from hlsdiff.project import read_sources
     from hlsdiff.trace.mapping import Ref
-    from hlsdiff.trace.project import read_sources
 
     entry = _entry(cache_dir, k)
     meta_path = entry / 'meta.json'

@@ -13,10 +13,10 @@ from hlsdiff.csim import library
 from hlsdiff.csim import processes as children
 from hlsdiff.fixedpoint import parse_type, quantize
 from hlsdiff.layers import LayerArrays
+from hlsdiff.project import open_project, read_sources, traced_sources
 from hlsdiff.request import RunOptions
 from hlsdiff.trace.convert import ConvertOptions, convert, write_project
 from hlsdiff.trace.plan import Plan
-from hlsdiff.trace.project import open_project, read_sources, traced_sources
 from hlsdiff.trace.run import run_library
 
 

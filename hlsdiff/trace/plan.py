@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hlsdiff.csim.compile import Sources
 from hlsdiff.layers import LayerInfo
+from hlsdiff.project import Sources
 
 
 @dataclass
