@@ -262,3 +262,21 @@ def test_an_unknown_layout_is_refused(project_copy):
     kernel.write_text(kernel.read_text().replace('only a depth multiplier of 1', 'any depth multiplier'))
     with pytest.raises(NotAProject, match='not the hls4ml 1.3.0 layout'):
         patcher.plan(path)
+
+
+def test_the_writer_is_chosen_in_one_place_and_the_package_depends_on_nothing_above_it():
+    import ast
+
+    package = Path(__file__).resolve().parents[1] / 'hlsdiff'
+    named, above = [], []
+    for p in package.rglob('*.py'):
+        rel = str(p.relative_to(package))
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or '').startswith('hlsdiff'):
+                modules = [f'{node.module}.{a.name}' for a in node.names] + [node.module or '']
+                if any(m.endswith('hls4ml_1_3') for m in modules) and rel != 'project/adapter.py':
+                    named.append(rel)
+                if rel.startswith('project/') and not all(m.startswith(('hlsdiff.project', 'hlsdiff.errors',
+                                                                        'hlsdiff.writable')) for m in modules):
+                    above.append(f'{rel}: {node.module}')
+    assert not named and not above, (named, above)

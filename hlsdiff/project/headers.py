@@ -90,7 +90,7 @@ def evaluate(text: str, names: dict) -> object:
     text = text.strip().rstrip('fFuU')
     if text in ('true', 'false'):
         return text == 'true'
-    text = re.sub(r'DIV_ROUNDUP\(([^,]+),([^)]+)\)', r'((\1) + (\2) - 1) // (\2)', text)
+    text = writer.expand_macros(text)
     text = re.sub(r'(\d)[uU]\b', r'\1', text)
     try:
         tree = ast.parse(text, mode='eval')

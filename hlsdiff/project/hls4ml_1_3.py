@@ -283,6 +283,11 @@ def structs(text: str) -> dict[str, tuple[str, dict[str, str], dict[str, str]]]:
     return out
 
 
+def expand_macros(text: str) -> str:
+    """A constant expression with nnet_utils' macros written out (DIV_ROUNDUP(a, b) as integer division)."""
+    return re.sub(r'DIV_ROUNDUP\(([^,]+),([^)]+)\)', r'((\1) + (\2) - 1) // (\2)', text)
+
+
 def array_element(text: str) -> str | None:
     """The element type of an io_stream `nnet::array<T, N>`, or None."""
     m = _ARRAY.match(text)
