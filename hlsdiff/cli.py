@@ -103,6 +103,8 @@ def conversion_options(fn):
         click.option('--output-dir', type=click.Path(file_okay=False), help='Keep the generated project here.'),
         click.option('--project', 'project_dir', type=click.Path(), help='Use this generated project as it is.'),
         click.option('--patch', 'apply_patch', is_flag=True, help='Also compare with `hlsdiff patch` applied.'),
+        click.option('--gate', type=click.Choice(('stock', 'patched')), default=None,
+                     help='With --patch: the project whose verdict sets the exit code [stock].'),
         click.option('--opt-level', type=click.Choice(('auto', '0', 'g', '1', '2', '3', 's')), default=None,
                      help='g++ level of the C-simulation library [auto: -Og; -O1 for many samples; '
                           'an existing build at another level is reused].'),
@@ -168,8 +170,8 @@ def fix(model, data, **opts):
     """Find the hls4ml config changes that make MODEL pass the gate on DATA, verify them, write the config."""
     from hlsdiff.fix import run_fix
 
-    if opts.get('project_dir') or opts.get('apply_patch'):
-        raise BadInput('fix converts the model itself: --project and --patch do not apply')
+    if opts.get('project_dir') or opts.get('apply_patch') or opts.get('gate'):
+        raise BadInput('fix converts the model itself: --project, --patch and --gate do not apply')
     sys.exit(run_fix(model, data, opts))
 
 

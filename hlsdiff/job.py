@@ -10,10 +10,10 @@ from pathlib import Path
 from rich.console import Console
 
 from hlsdiff._version import __version__
-from hlsdiff.errors import HlsdiffError
-from hlsdiff.gate import Gates, apply, parse_limits
+from hlsdiff.errors import BadInput, HlsdiffError
+from hlsdiff.gate import Gates, apply, judge_patched, parse_limits
 from hlsdiff.reports import files
-from hlsdiff.result import CompareResult, error_result, load
+from hlsdiff.result import error_result, load
 from hlsdiff.writable import check_writable
 
 STEPS = {'load': 'loading model and data', 'convert': 'converting with hls4ml (tracing every layer)',
@@ -53,6 +53,8 @@ def run_compare(model: str, data: str, opts: dict) -> int:
         if p not in PATTERNS:
             raise HlsdiffError(f'--fail-on-pattern {p!r}: unknown pattern (one of {", ".join(PATTERNS)})')
     gates = _gates(opts)
+    if opts.get('gate') == 'patched' and not opts.get('apply_patch'):
+        raise BadInput('--gate patched judges the project hlsdiff patch repaired: it needs --patch')
     spill = None
     if paths.get('traces'):  # many samples stream: their arrays go to disk, then into the .npz
         import tempfile
@@ -82,15 +84,17 @@ def _run_compare(model, data, opts, err, out, paths, gates) -> int:
     if not result.error:
         for warning in apply(result, gates):
             result.notes.append(warning)
-    if isinstance(result.patched, CompareResult):
-        result.exit_code, result.verdict = result.patched.exit_code, result.patched.verdict
+    judge_patched(result, opts.get('gate') or 'stock')
     files.render_terminal(result, out, verbose=bool(opts.get('verbose')))
     files.write_all(result, paths, collected)
+    if result.gate == 'stock' and result.error:  # the stock project could not run: say so in one line
+        print(f'hlsdiff: error: the stock project failed ({result.error["message"].splitlines()[0]}); '
+              'the verdict judges the stock project (--gate patched judges the patched one)', file=sys.stderr)
     return result.exit_code
 
 
 def _compare_with_patch(model, data, opts, err: Console, gates: Gates):
-    """The stock project and the patched one, side by side; the patched one decides the exit."""
+    """The stock project and the patched one, side by side (`judge_patched` decides which one gates)."""
     from hlsdiff.errors import SimulationFailed
 
     try:
@@ -186,8 +190,6 @@ def _hls4ml_version() -> str:
 
 
 def render_saved(result_json: str, traces_path: str | None, paths: dict, verbose: bool) -> int:
-    from hlsdiff.errors import BadInput
-
     p = Path(result_json)
     if not p.exists():
         raise BadInput(f'result file not found: {p}')

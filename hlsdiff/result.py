@@ -78,6 +78,9 @@ class CompareResult:
     patched: dict | None = None  # the result with `hlsdiff patch` applied, when --patch
     outputs: list[dict] = field(default_factory=list)  # [{name, top1_agreement, max_abs, mean_abs}]
     fix: dict | None = None  # `hlsdiff fix`: rounds, changes, unfixable, bits, config
+    # with --patch: which project the verdict judges ('stock' unless --gate patched), and both verdicts
+    gate: str | None = None
+    verdicts: dict | None = None  # {'stock': verdict, 'patched': verdict}
 
     def __bool__(self) -> bool:
         return self.verdict == 'pass'
@@ -149,6 +152,7 @@ class CompareResult:
             'layers': [layer.to_json() for layer in self.layers],
             'outputs': self.outputs,
             **({'fix': self.fix} if self.fix is not None else {}),
+            **({'gate': self.gate, 'verdicts': self.verdicts} if self.gate is not None else {}),
             'unmatched_keras': self.unmatched_keras,
             'notes': self.notes,
             'gates': self.gates,
@@ -169,7 +173,7 @@ class CompareResult:
         fields = {k: data.get(k) for k in ('model', 'io_type', 'backend', 'samples')}
         result = cls(layers=layers, **fields)
         for k in ('onset', 'summary', 'verdict', 'exit_code', 'error', 'unmatched_keras', 'notes', 'gates', 'timings',
-                  'hlsdiff_version', 'hls4ml_version', 'patched', 'outputs', 'fix'):
+                  'hlsdiff_version', 'hls4ml_version', 'patched', 'outputs', 'fix', 'gate', 'verdicts'):
             if k in data and data[k] is not None:
                 setattr(result, k, data[k])
         return result

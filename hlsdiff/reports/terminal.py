@@ -20,6 +20,7 @@ def render(result, console: Console, verbose: bool = False) -> None:
         if _is_result(result.patched):
             console.rule('with hlsdiff patch applied')
             render(result.patched, console, verbose)
+            _gated_verdict(result, console)
         return
     verdict_style = 'bold green' if result.verdict == 'pass' else 'bold red'
     console.print(Text(result.summary, style='bold' if result.onset else 'green'))
@@ -76,6 +77,7 @@ def render(result, console: Console, verbose: bool = False) -> None:
     if _is_result(result.patched):
         console.rule('with hlsdiff patch applied')
         render(result.patched, console, verbose)
+        _gated_verdict(result, console)
         return
     failures = [f'{layer.name}: {", ".join(layer.gate_failures)}' for layer in result.layers if layer.gate_failures]
     console.print(Text(f'verdict: {result.verdict.upper()}', style=verdict_style)
@@ -86,3 +88,16 @@ def render(result, console: Console, verbose: bool = False) -> None:
 
 def _is_result(value) -> bool:
     return hasattr(value, 'layers') and hasattr(value, 'verdict')
+
+
+def _gated_verdict(result, console: Console) -> None:
+    """With --patch: which project's verdict is the run's (the exit code follows it)."""
+    gate = getattr(result, 'gate', None)
+    if not gate:
+        return
+    verdicts = result.verdicts or {}
+    other = 'patched' if gate == 'stock' else 'stock'
+    style = 'bold green' if result.verdict == 'pass' else 'bold red'
+    console.print(Text(f'verdict: {result.verdict.upper()}', style=style)
+                  + Text(f'  (judges the {gate} project; the {other} one: {verdicts.get(other, "-")}'
+                         + ('; --gate patched judges the patched one)' if gate == 'stock' else ')'), style='dim'))
