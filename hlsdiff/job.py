@@ -49,6 +49,10 @@ def run_compare(model: str, data: str, opts: dict) -> int:
     err = Console(stderr=True, quiet=bool(opts.get('quiet')))
     out = Console() if sys.stdout.isatty() else Console(width=200)
     paths = check_paths(opts)
+    if opts.get('repro_dir'):
+        from hlsdiff.repro.job import check_out_dir
+
+        check_out_dir(Path(opts['repro_dir']))
     for p in opts.get('fail_on_pattern') or ():
         if p not in PATTERNS:
             raise HlsdiffError(f'--fail-on-pattern {p!r}: unknown pattern (one of {", ".join(PATTERNS)})')
@@ -75,6 +79,8 @@ def _run_compare(model, data, opts, err, out, paths, gates) -> int:
         else:
             result, collected = _compare_once(model, data, opts, err)
     except HlsdiffError as exc:
+        if exc.layer and opts.get('repro_dir'):  # a kernel abort: its reproducer, then the error as before
+            _repro_for_onset(model, data, opts, err, None, None, exc)
         if paths['json']:
             failed = error_result(exc.kind, exc.message, exc.exit_code, model)
             if exc.layer:
@@ -85,6 +91,10 @@ def _run_compare(model, data, opts, err, out, paths, gates) -> int:
         for warning in apply(result, gates):
             result.notes.append(warning)
     judge_patched(result, opts.get('gate') or 'stock')
+    if opts.get('repro_dir'):
+        note = _repro_for_onset(model, data, opts, err, result, collected, None)
+        if note:
+            result.notes.append(note)
     files.render_terminal(result, out, verbose=bool(opts.get('verbose')))
     files.write_all(result, paths, collected)
     if result.gate == 'stock' and result.error:  # the stock project could not run: say so in one line
@@ -106,6 +116,28 @@ def _compare_with_patch(model, data, opts, err: Console, gates: Gates):
     apply(patched, gates)
     result.patched = patched
     return result, collected
+
+
+def _repro_for_onset(model, data, opts, err: Console, result, collected, abort) -> str:
+    """`compare --repro DIR`: the reproducer of the onset when hls4ml is at fault; a note saying what
+    happened (the compare's own verdict and exit code are not changed by it)."""
+    from hlsdiff.repro.job import Compared, check_out_dir, write_repro
+    from hlsdiff.repro.target import DEFECT_CAUSES
+
+    out = Path(opts['repro_dir'])
+    if abort is None and (result is None or not result.onset or result.onset.get('cause') not in DEFECT_CAUSES):
+        cause = result.onset.get('cause') if result is not None and result.onset else 'none'
+        return f'--repro: no reproducer written: the onset is not an hls4ml defect (cause {cause})'
+    layer = abort.layer if abort is not None else result.onset['layer']
+    try:
+        check_out_dir(out)
+        written = write_repro(model, data, layer, opts, out, Compared(result, collected, abort), err)
+    except HlsdiffError as exc:
+        note = f'--repro: no reproducer written for {layer}: {exc.message}'
+    else:
+        note = f'--repro: wrote {written.folder} ({written.summary})'
+    print(f'hlsdiff: {note}', file=sys.stderr)
+    return note
 
 
 def conversion_options(opts: dict):
