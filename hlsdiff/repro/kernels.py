@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+GENERATED = ('nnet_code_gen.h',)  # written per project by hls4ml's writer from its template: not a kernel
+
 
 def stock_dirs(backend: str) -> list[Path]:
     """hls4ml's nnet_utils template folders for the backend, the more specific first."""
@@ -20,6 +22,8 @@ def edited_headers(project_dir: Path, backend: str) -> list[Path]:
     edited = []
     stock = stock_dirs(backend)
     for header in sorted((project_dir / 'firmware' / 'nnet_utils').glob('*.h')):
+        if header.name in GENERATED:
+            continue
         original = next((d / header.name for d in stock if (d / header.name).is_file()), None)
         if original is not None and original.read_bytes() != header.read_bytes():
             edited.append(header)
