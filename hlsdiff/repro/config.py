@@ -23,11 +23,13 @@ def full_config(keras_model, opts: dict, project) -> tuple[dict, dict]:
     return hls, {'IOType': settings['io_type'], 'Backend': settings['backend'], 'Part': settings.get('part')}
 
 
-def reduced(hls: dict, settings: dict, keep: list[str], input_name: str, input_type: str | None) -> dict:
+def reduced(hls: dict, settings: dict, keep: list[str], input_name: str, input_type: str | None,
+            others: set[str] | frozenset[str] = frozenset()) -> dict:
     """config.yml: `Backend`, `IOType` (and `Part`) with the `HLSConfig` reduced to `keep`, as hls4ml's
-    own YAML project config lays them out. The input takes the type the original layer's input had."""
+    own YAML project config lays them out. The input takes the type the original layer's input had.
+    `others`: the model's layers not kept (a derived-looking name of one of them is not kept either)."""
     model_cfg = {k: v for k, v in (hls.get('Model') or {}).items() if k != 'Trace'}
-    names = {f'{k}_{suffix}' for k in keep for suffix in DERIVED} | set(keep)
+    names = ({f'{k}_{suffix}' for k in keep for suffix in DERIVED} - set(others)) | set(keep)
     layers = {}
     for name, entry in (hls.get('LayerName') or {}).items():
         if name in names:

@@ -68,7 +68,8 @@ def try_cut(src: Source, target: Target, layers: list[str], folder: Path, scratc
     """Write the candidate into `folder` and run its repro.py in a fresh process."""
     data, input_type = cut_input(src, layers[0])
     model = src.frontend.cut(src.model, layers, INPUT_NAME)
-    config = reduced(src.hls, src.settings, layers + [target.layer], INPUT_NAME, input_type)
+    others = set(src.frontend.layer_names(src.model)) - set(layers)
+    config = reduced(src.hls, src.settings, layers + [target.layer], INPUT_NAME, input_type, others)
     write(src, target, model, data, config, folder)
     return Candidate(layers, folder, confirm.run(folder, scratch), config, data, model)
 
@@ -77,8 +78,9 @@ def try_prefix(src: Source, target: Target, folder: Path, scratch: Path) -> Cand
     """The model from its input to the layer, on the chosen samples: the smallest failing model when no cut
     reproduces (an interaction with the layers before)."""
     model = src.frontend.prefix(src.model, target.keras_layers[-1])
-    names = [layer.name for layer in model.layers]
-    config = reduced(src.hls, src.settings, names + [target.layer], '', None)
+    names = src.frontend.layer_names(model)
+    others = set(src.frontend.layer_names(src.model)) - set(names)
+    config = reduced(src.hls, src.settings, names + [target.layer], '', None, others)
     data = np.asarray(src.samples[src.chosen], np.float64)
     write(src, target, model, data, config, folder)
     return Candidate(names, folder, confirm.run(folder, scratch), config, data, model)

@@ -32,6 +32,12 @@ class Frontend(Protocol):
     def input_of(self, model: Any, layer: str) -> str | None:
         """The layer feeding `layer` (None: the model input; '' when it has several inputs)."""
 
+    def layer_names(self, model: Any) -> list[str]:
+        """The model's layers (its input excluded), in order."""
+
+    def describe(self, model: Any) -> str:
+        """The classes of the model's layers, e.g. 'QDepthwiseConv2D + BatchNormalization'."""
+
     def input_shape(self, model: Any, layer: str) -> tuple[int, ...]:
         """The shape of one sample of `layer`'s input (no batch axis)."""
 

@@ -17,7 +17,7 @@ from hlsdiff.repro.cut import Candidate, Source
 from hlsdiff.repro.frontend import ScriptFacts
 from hlsdiff.repro.target import Target
 
-_ABS_PATH = re.compile(r'(?:/[\w.+@-]+)+/(?=[\w.+@-])')  # a folder path in a compiler's or hls4ml's message
+_ABS_PATH = re.compile(r'(?<![\w.])(?:/[\w.+@-]+)+/(?=[\w.+@-])')  # a folder path in a compiler's or hls4ml's message
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,10 @@ def observed(found: Candidate, tol: float) -> tuple[list[tuple], str]:
     return rows, pattern.detail
 
 
-def title_of(target: Target, pattern: str, settings: dict, version: str) -> str:
-    what = ('aborts the C-simulation (C++ assert)' if target.cause == 'kernel-abort'
-            else f'C-simulation differs from Keras: {pattern or "wrong outputs"}')
-    return f'hls4ml {version}: {target.class_name} {what} ({settings["IOType"]})'
+def title_of(classes: str, target: Target, pattern: str, settings: dict, version: str) -> str:
+    what = ('aborts the C-simulation with a C++ assert' if target.cause == 'kernel-abort'
+            else f'C-simulation differs from Keras: {pattern.split("; ")[0] if pattern else "wrong outputs"}')
+    return f'hls4ml {version}: {classes}: {what} ({settings["IOType"]})'
 
 
 def environment(src: Source) -> list[str]:
@@ -92,7 +92,9 @@ def _evidence(target: Target) -> list[str]:
         carried = ', '.join(f'{k} {v:.3g}' if v is not None else f'{k} not computed' for k, v in links.items())
         lines.append(f'- Max abs error each link carries: {carried}')
     em = layer.emulation or {}
-    if em:
+    if em.get('status') == 'not-emulated':
+        lines.append(f'- Emulation of the project\'s types: not emulated ({scrub(em.get("reason") or "no reason given")})')
+    elif em:
         lines.append(f'- Emulation of the project\'s types: {em.get("status")}, {em.get("differing", 0)} elements '
                      f'differ, max {em.get("max_lsb", 0):.3g} LSB' + (f' ({scrub(em["reason"])})' if em.get('reason') else ''))
     lines.append(f'- Error the layer adds by itself (on the C-simulation\'s own inputs): {layer.local_max_abs:.4g} '
@@ -125,8 +127,10 @@ def render(found: Candidate, src: Source, target: Target, own: int, title: str) 
         out += ['The project\'s kernel headers were edited: `nnet_utils/` holds the ones that differ from hls4ml\'s '
                 f'({", ".join(p.name for p in src.kernels)}); repro.py copies them into the generated project before '
                 'compiling.', '']
-    out += ['## Expected behaviour', '', '`hls_model.predict(x)` matches `model.predict(x)` within '
-            f'{target.tolerance:.3g} (the rounding bound of the layer\'s types).', '', '## Observed behaviour', '',
+    expected = ('`hls_model.predict(x)` runs, and matches `model.predict(x)`' if target.cause == 'kernel-abort' else
+                f'`hls_model.predict(x)` matches `model.predict(x)` within {target.tolerance:.3g} (the rounding bound '
+                'of the layer\'s types)')
+    out += ['## Expected behaviour', '', expected + '.', '', '## Observed behaviour', '',
             '```', scrub(found.confirmed.stdout.strip())]
     aborts = [ln for ln in found.confirmed.stderr.splitlines() if 'Assertion' in ln or 'assert' in ln.lower()]
     out += [scrub(ln) for ln in aborts[:3]] + ['```', '']
@@ -145,7 +149,7 @@ def finish(found: Candidate, src: Source, target: Target, out: Path, own: int) -
     from importlib.metadata import version
 
     _, pattern = observed(found, target.tolerance)
-    title = title_of(target, pattern, src.settings, version('hls4ml'))
+    title = title_of(src.frontend.describe(found.model), target, pattern, src.settings, version('hls4ml'))
     model_file = next(p.name for p in found.folder.iterdir() if p.name.startswith('model'))
     facts = ScriptFacts(model_file, title, target.tolerance, bool(src.kernels))
     (found.folder / 'repro.py').write_text(src.frontend.script(facts, found.model))

@@ -76,7 +76,6 @@ class Keras2:
         from hlsdiff.trace import stack
 
         s = stack.load()
-        first = model.get_layer(layers[0])
         inp = s.keras.Input(self.input_shape(model, layers[0]), name=input_name)
         x = inp
         with stack.no_autograph(), s.keras.utils.custom_object_scope({**s.custom_objects, **_hgq_objects(model)}):
@@ -94,6 +93,12 @@ class Keras2:
         if len(nodes) != 1 or len(feeding) != 1:
             return ''
         return None if type(feeding[0]).__name__ == 'InputLayer' else feeding[0].name
+
+    def layer_names(self, model: Any) -> list[str]:
+        return [layer.name for layer in model.layers if type(layer).__name__ != 'InputLayer']
+
+    def describe(self, model: Any) -> str:
+        return ' + '.join(type(layer).__name__ for layer in model.layers if type(layer).__name__ != 'InputLayer')
 
     def input_shape(self, model: Any, layer: str) -> tuple[int, ...]:
         return tuple(int(d) for d in model.get_layer(layer).input_shape[1:])
