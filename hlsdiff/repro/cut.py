@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ INPUT_NAME = 'repro_input'
 class Source:
     """What every candidate is cut from."""
 
-    model: object  # the user's model, loaded
+    model: Any  # the user's model, loaded
     frontend: Frontend
     collected: Collected | None  # None when the C-simulation aborted
     samples: np.ndarray  # the model's input data, all samples
@@ -41,7 +42,7 @@ class Candidate:
     confirmed: confirm.Confirmed
     config: dict
     data: np.ndarray
-    model: object  # the cut model
+    model: Any  # the cut model
 
 
 def cut_input(src: Source, first: str) -> tuple[np.ndarray, str | None]:

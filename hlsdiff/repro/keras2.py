@@ -142,7 +142,7 @@ class Keras2:
     def versions(self) -> dict[str, str]:
         from importlib.metadata import PackageNotFoundError, version
 
-        found = {}
+        found: dict[str, str] = {}
         for label, dist in (('tensorflow', 'tensorflow-cpu'), ('tensorflow', 'tensorflow'), ('tf_keras', 'tf-keras'),
                             ('QKeras', 'qkeras'), ('HGQ', 'hgq')):
             try:
