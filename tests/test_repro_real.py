@@ -170,3 +170,11 @@ def test_compare_repro_writes_the_onsets_and_keeps_the_verdict(model_files, cach
     assert (out / 'repro.py').exists() and _keras_layers(out) == ['dw', 'bn']
     assert (tmp_path / 'out.bak1' / 'mine.txt').read_text() == 'kept'  # moved aside, never overwritten
     assert '--repro: wrote' in result.stderr
+
+
+def test_compare_repro_on_an_abort_writes_it_and_still_exits_3(model_files, cache_dir, tmp_path):
+    model, data = model_files('depthwise', depth_multiplier=2)
+    result, _ = _cli('compare', model, data, '--repro', tmp_path / 'out', cache_dir=cache_dir, code=3)
+    assert 'assertion failed in layer dw' in result.stderr.lower() and '--repro: wrote' in result.stderr
+    assert _keras_layers(tmp_path / 'out') == ['dw']
+    assert 'aborts the C-simulation' in (tmp_path / 'out' / 'ISSUE.md').read_text().splitlines()[0]
