@@ -187,7 +187,7 @@ def fix(model, data, **opts):
 @_handle_errors
 def repro(model, data, layer, out_dir, **opts):
     """Write a minimal hls4ml bug report for LAYER's defect: model, data, config, repro.py, ISSUE.md."""
-    from hlsdiff.repro import run_repro
+    from hlsdiff.job import run_repro
 
     if opts.get('apply_patch') or opts.get('gate'):
         raise BadInput('repro reproduces what hls4ml writes: --patch and --gate do not apply')

@@ -131,13 +131,39 @@ def _repro_for_onset(model, data, opts, err: Console, result, collected, abort) 
     layer = abort.layer if abort is not None else result.onset['layer']
     try:
         check_out_dir(out)
-        written = write_repro(model, data, layer, opts, out, Compared(result, collected, abort), err)
+        written = write_repro(model, data, layer, opts, out, Compared(result, collected, abort), err,
+                              conversion_options(opts))
     except HlsdiffError as exc:
         note = f'--repro: no reproducer written for {layer}: {exc.message}'
     else:
         note = f'--repro: wrote {written.folder} ({written.summary})'
     print(f'hlsdiff: {note}', file=sys.stderr)
     return note
+
+
+def run_repro(model: str, data: str, layer: str, opts: dict, out_dir: str) -> int:
+    """`hlsdiff repro`: the compare (a kernel abort is an answer here), then the reproducer of `layer`."""
+    import time
+
+    from hlsdiff.errors import SimulationFailed
+    from hlsdiff.repro.job import Compared, check_out_dir, write_repro
+
+    out = Path(out_dir)
+    check_out_dir(out)
+    err = Console(stderr=True, quiet=bool(opts.get('quiet')))
+    started = time.perf_counter()
+    try:
+        compared = Compared(*_compare_once(model, data, opts, err))
+    except SimulationFailed as exc:
+        if not exc.layer:
+            raise
+        if exc.layer != layer:
+            raise BadInput(f'the C-simulation aborted in {exc.layer} before {layer} could be compared: '
+                           f'reproduce that one (--layer {exc.layer})') from None
+        compared = Compared(None, None, exc)
+    written = write_repro(model, data, layer, opts, out, compared, err, conversion_options(opts))
+    print(f'hlsdiff: wrote {written.folder} ({written.summary}) in {time.perf_counter() - started:.1f} s')
+    return 0
 
 
 def conversion_options(opts: dict):

@@ -6,6 +6,6 @@ hls4ml alone in a fresh process before anything is written: DIR/ holds the model
 config.yml, repro.py and ISSUE.md. The framework-specific steps sit behind `frontend.Frontend`.
 """
 
-from hlsdiff.repro.job import run_repro, write_repro
+from hlsdiff.repro.job import Compared, check_out_dir, write_repro
 
-__all__ = ['run_repro', 'write_repro']
+__all__ = ['Compared', 'check_out_dir', 'write_repro']

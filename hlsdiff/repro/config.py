@@ -8,18 +8,17 @@ import copy
 DERIVED = ('linear', 'relu', 'softmax', 'sigmoid', 'tanh', 'elu', 'selu', 'leaky_relu', 'alpha', 'hard_sigmoid')
 
 
-def full_config(keras_model, opts: dict, project) -> tuple[dict, dict]:
+def full_config(keras_model, conv, project) -> tuple[dict, dict]:
     """(HLSConfig, settings {IOType, Backend, Part}) the compare converted with: a given project's
-    own hls4ml_config.yml, otherwise what hlsdiff builds from the options."""
+    own hls4ml_config.yml, otherwise what hlsdiff builds from the ConvertOptions `conv`."""
     if project is not None:
         cfg = project.config
         settings = {'IOType': cfg.get('IOType', 'io_parallel'), 'Backend': cfg.get('Backend', 'Vivado'),
                     'Part': cfg.get('Part')}
         return copy.deepcopy(cfg.get('HLSConfig') or {}), settings
-    from hlsdiff.job import conversion_options
     from hlsdiff.trace.convert import build_config
 
-    hls, settings, _ = build_config(keras_model, conversion_options(opts))
+    hls, settings, _ = build_config(keras_model, conv)
     return hls, {'IOType': settings['io_type'], 'Backend': settings['backend'], 'Part': settings.get('part')}
 
 

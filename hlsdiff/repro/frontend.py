@@ -65,8 +65,6 @@ def register(frontend: Frontend) -> Frontend:
     return frontend
 
 
-def frontend_for(model: Any) -> Frontend:
-    """The frontend of a loaded model (only Keras 2 models reach `repro` today)."""
-    from hlsdiff.repro import keras2  # noqa: F401  (registers itself)
-
-    return _FRONTENDS['keras2']
+def registered(name: str) -> Frontend:
+    """The frontend registered under `name` (its module imported first by the caller)."""
+    return _FRONTENDS[name]

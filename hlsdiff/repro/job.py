@@ -1,9 +1,8 @@
-"""`hlsdiff repro`: compare, pick the layer, cut it out, confirm with hls4ml alone, write DIR."""
+"""`hlsdiff repro` after the compare: pick the layer, cut it out, confirm with hls4ml alone, write DIR."""
 
 from __future__ import annotations
 
 import shutil
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -11,10 +10,10 @@ import numpy as np
 from rich.console import Console
 
 from hlsdiff.csim import processes as children
-from hlsdiff.errors import EXIT_OK, BadInput, ConversionFailed, HlsdiffError
+from hlsdiff.errors import BadInput, ConversionFailed, HlsdiffError
 from hlsdiff.layers import Collected
 from hlsdiff.repro import cut, issue
-from hlsdiff.repro.frontend import frontend_for
+from hlsdiff.repro.frontend import Frontend, registered
 from hlsdiff.repro.target import NotADefect, Target, abort_target, resolve, worst_samples
 from hlsdiff.result import CompareResult
 from hlsdiff.writable import writable
@@ -42,38 +41,11 @@ def check_out_dir(out: Path) -> None:
         raise BadInput(f'-o {out}: not writable')
 
 
-def compare(model: str, data: str, opts: dict, err: Console) -> Compared:
-    """The compare `repro` starts from (one call, re-pointed at the engine at merge time)."""
-    from hlsdiff.errors import SimulationFailed
-    from hlsdiff.job import _compare_once
-
-    try:
-        result, collected = _compare_once(model, data, opts, err)
-    except SimulationFailed as exc:
-        if not exc.layer:
-            raise
-        return Compared(None, None, exc)
-    return Compared(result, collected)
-
-
-def run_repro(model: str, data: str, layer: str, opts: dict, out_dir: str) -> int:
-    out = Path(out_dir)
-    check_out_dir(out)
-    err = Console(stderr=True, quiet=bool(opts.get('quiet')))
-    started = time.perf_counter()
-    compared = compare(model, data, opts, err)
-    if compared.abort is not None and compared.abort.layer != layer:
-        raise BadInput(f'the C-simulation aborted in {compared.abort.layer} before {layer} could be compared: '
-                       f'reproduce that one (--layer {compared.abort.layer})')
-    written = write_repro(model, data, layer, opts, out, compared, err)
-    print(f'hlsdiff: wrote {written.folder} ({written.summary}) in {time.perf_counter() - started:.1f} s')
-    return EXIT_OK
-
-
-def write_repro(model: str, data: str, layer: str, opts: dict, out: Path, compared: Compared,
-                err: Console) -> issue.Written:
-    """Cut, confirm in a fresh process, grow while it does not reproduce, then write DIR."""
-    src, target = _source(model, data, layer, opts, compared)
+def write_repro(model: str, data: str, layer: str, opts: dict, out: Path, compared: Compared, err: Console,
+                conv) -> issue.Written:
+    """Cut, confirm in a fresh process, grow while it does not reproduce, then write DIR. `compared`: the
+    compare it starts from; `conv`: that compare's ConvertOptions."""
+    src, target = _source(model, data, layer, opts, compared, conv)
     scratch = children.temp_dir('hlsdiff-repro-')
     try:
         best = _reduce(src, target, scratch, err)
@@ -82,7 +54,15 @@ def write_repro(model: str, data: str, layer: str, opts: dict, out: Path, compar
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _source(model: str, data: str, layer: str, opts: dict, compared: Compared) -> tuple[cut.Source, Target]:
+def frontend_for(model) -> Frontend:
+    """The frontend of a loaded model (only Keras 2 models reach `repro` today; the others register the same
+    way and are chosen here)."""
+    from hlsdiff.repro import keras2  # noqa: F401  (registers itself)
+
+    return registered('keras2')
+
+
+def _source(model: str, data: str, layer: str, opts: dict, compared: Compared, conv) -> tuple[cut.Source, Target]:
     from hlsdiff.repro.config import full_config
     from hlsdiff.repro.kernels import edited_headers
     from hlsdiff.trace.load import check_model_path, fit_to_inputs, load_model, read_data
@@ -100,7 +80,7 @@ def _source(model: str, data: str, layer: str, opts: dict, compared: Compared) -
     shapes = [tuple(int(s) for s in t.shape[1:]) for t in keras_model.inputs]
     samples = fit_to_inputs(read_data(data), names, shapes, opts.get('samples')).arrays[0]
     project = open_project(opts['project_dir']) if opts.get('project_dir') else None
-    hls, settings = full_config(keras_model, opts, project)
+    hls, settings = full_config(keras_model, conv, project)
     kernels = edited_headers(project.path, settings['Backend']) if project is not None else []
     chosen = worst_samples(compared.collected, target, samples.shape[0])
     suffix = Path(str(path.path)).suffix.lower()
