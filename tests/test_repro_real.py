@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -178,3 +179,34 @@ def test_compare_repro_on_an_abort_writes_it_and_still_exits_3(model_files, cach
     assert 'assertion failed in layer dw' in result.stderr.lower() and '--repro: wrote' in result.stderr
     assert _keras_layers(tmp_path / 'out') == ['dw']
     assert 'aborts the C-simulation' in (tmp_path / 'out' / 'ISSUE.md').read_text().splitlines()[0]
+
+
+def _edit_for_one_config(project: Path, config: str) -> None:
+    """A hand edit keyed to one layer's config struct (odd channels pass through in that layer only): the
+    layer cut out alone gets another config number, so the edit does not apply to it."""
+    header = project / 'firmware' / 'nnet_utils' / 'nnet_sepconv2d.h'
+    text = header.read_text()
+    edited = re.sub(
+        r'(depthwise_conv_2d_latency_cl<data_T, res_T, CONFIG_T>\(data, res, weights, biases\);)',
+        r'\1\n        if (std::strstr(typeid(CONFIG_T).name(), "' + config + r'"))\n'
+        r'        for (unsigned i = 0; i < CONFIG_T::out_height * CONFIG_T::out_width; i++)\n'
+        r'            for (unsigned c = 1; c < CONFIG_T::n_chan; c += 2)\n'
+        r'                res[i * CONFIG_T::n_filt + c] = data[i * CONFIG_T::n_chan + c];',
+        text, count=1)
+    assert edited != text
+    header.write_text('#include <cstring>\n#include <typeinfo>\n' + edited)
+
+
+def test_a_defect_the_layer_alone_does_not_show_grows_the_cut(model_files, cache_dir, tmp_path):
+    model, data = model_files('conv_act_depthwise')
+    _cli('compare', model, data, '--precision', 'ap_fixed<24,10>', '--output-dir', tmp_path / 'prj',
+         cache_dir=cache_dir, code=0)
+    config = re.search(r'depthwise_conv_2d_cl<[^>]*, (config\d+)>', (tmp_path / 'prj/firmware/myproject.cpp').read_text())
+    _edit_for_one_config(tmp_path / 'prj', config.group(1))
+    result, seconds = _cli('repro', model, data, '--project', tmp_path / 'prj', '--layer', 'dw', '-o',
+                           tmp_path / 'out', cache_dir=cache_dir, code=0)
+    assert _keras_layers(tmp_path / 'out') == ['c1', 'a1', 'dw']  # alone, then + a1, then + c1 reproduces
+    _assert_reproduces(tmp_path / 'out')
+    issue = (tmp_path / 'out' / 'ISSUE.md').read_text()
+    assert 'the layer with the 2 before it, as the layer alone matches Keras' in issue
+    print(f'repro (grown by 2 layers): {seconds:.1f} s')
