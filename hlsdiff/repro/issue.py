@@ -115,12 +115,18 @@ def _reduction(found: Candidate, own: int) -> str:
     return f'the layer with the {extra} before it, as the layer alone matches Keras: {" + ".join(found.layers)}'
 
 
+def _data_of(target: Target) -> str:
+    if target.result is None:  # the C-simulation aborted: it traced nothing
+        return 'the values that reach its first layer, as Keras computes them'
+    return 'the values that reach its first layer in the C-simulation, on the samples that show the defect most'
+
+
 def render(found: Candidate, src: Source, target: Target, own: int, title: str) -> str:
     rows, pattern = observed(found, target.tolerance)
     model_file = next(p.name for p in found.folder.iterdir() if p.name.startswith('model'))
     out = [f'# {title}', '', '## Environment', '', *environment(src), '', '## Steps to reproduce', '',
-           f'`{model_file}` (Keras; {_reduction(found, own)}), `data.npy` ({found.data.shape[0]} samples: the '
-           f'values that reach the layer in the C-simulation), `config.yml` (the hls4ml config: `Backend`, `IOType`, '
+           f'`{model_file}` (Keras; {_reduction(found, own)}), `data.npy` ({found.data.shape[0]} samples: {_data_of(target)}), '
+           '`config.yml` (the hls4ml config: `Backend`, `IOType`, '
            '`HLSConfig`), `repro.py` (hls4ml + Keras + numpy: convert, compile, predict, compare).', '',
            '```', 'python repro.py', '```', '']
     if src.kernels:

@@ -46,7 +46,7 @@ def write_repro(model: str, data: str, layer: str, opts: dict, out: Path, compar
     """Cut, confirm in a fresh process, grow while it does not reproduce, then write DIR. `compared`: the
     compare it starts from; `conv`: that compare's ConvertOptions."""
     src, target = _source(model, data, layer, opts, compared, conv)
-    scratch = children.temp_dir('hlsdiff-repro-')
+    scratch = children.temp_dir('hlsdiff-')  # the prefix a killed run's leftovers are reclaimed by
     try:
         best = _reduce(src, target, scratch, err)
         return issue.finish(best, src, target, out, len(target.keras_layers))
