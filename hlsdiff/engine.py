@@ -24,7 +24,7 @@ from hlsdiff._version import __version__
 from hlsdiff.csim import HeaderJob, cached
 from hlsdiff.csim import processes as children
 from hlsdiff.errors import BadInput, SimulationFailed
-from hlsdiff.gate import apply
+from hlsdiff.gate import apply, judge_patched
 from hlsdiff.layers import Collected, LayerArrays
 from hlsdiff.project import Project, open_project
 from hlsdiff.request import CompareRequest, RunOptions
@@ -63,9 +63,7 @@ def compare(request: CompareRequest, progress: Progress | None = None) -> Outcom
         outcome = _with_patch(request, progress, spill) if request.patch else run_once(request, progress, spill=spill)
     if not outcome.result.error:
         outcome.result.notes.extend(apply(outcome.result, request.gates))
-    patched = outcome.result.patched
-    if patched is not None:
-        outcome.result.exit_code, outcome.result.verdict = patched.exit_code, patched.verdict
+    judge_patched(outcome.result, request.gate)
     return outcome
 
 

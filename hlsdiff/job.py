@@ -10,10 +10,11 @@ from pathlib import Path
 from rich.console import Console
 
 from hlsdiff import engine
-from hlsdiff.errors import HlsdiffError
+from hlsdiff.errors import BadInput, HlsdiffError, SimulationFailed
+from hlsdiff.layers import Collected
 from hlsdiff.reports import files
 from hlsdiff.request import CompareRequest
-from hlsdiff.result import error_result, load
+from hlsdiff.result import CompareResult, error_result, load
 from hlsdiff.writable import check_writable
 
 
@@ -28,20 +29,85 @@ def run_compare(model: str, data: str, opts: dict) -> int:
     """`hlsdiff compare`: the request the options describe, the engine, the reports; the exit code."""
     request = CompareRequest.from_options(model, data, opts)
     request.reports.check()
+    repro_dir = Path(opts['repro_dir']) if opts.get('repro_dir') else None
+    if repro_dir is not None:
+        from hlsdiff.repro.job import check_out_dir
+
+        check_out_dir(repro_dir)
     err = Console(stderr=True, quiet=request.quiet)
     out = Console() if sys.stdout.isatty() else Console(width=200)
     try:
         with console_progress(err) as progress:
             outcome = engine.compare(request, progress)
     except HlsdiffError as exc:
+        if exc.layer and repro_dir is not None:  # a kernel abort: its reproducer, then the error as before
+            _repro_for_onset(request, opts, repro_dir, err, None, None, exc)
         if request.reports.json:
             failed = error_result(exc.kind, exc.message, exc.exit_code, str(model), layer=exc.layer,
                                   cause='kernel-abort' if exc.layer else None)
             files.write_json(failed, request.reports.json)
         raise
-    files.render_terminal(outcome.result, out, verbose=request.verbose)
-    files.write_all(outcome.result, request.reports.as_dict(), outcome.collected)
-    return outcome.result.exit_code
+    result = outcome.result
+    if repro_dir is not None:
+        note = _repro_for_onset(request, opts, repro_dir, err, result, outcome.collected, None)
+        if note:
+            result.notes.append(note)
+    files.render_terminal(result, out, verbose=request.verbose)
+    files.write_all(result, request.reports.as_dict(), outcome.collected)
+    if result.gate == 'stock' and result.error:  # the stock project could not run: say so in one line
+        print(f'hlsdiff: error: the stock project failed ({result.error["message"].splitlines()[0]}); '
+              'the verdict judges the stock project (--gate patched judges the patched one)', file=sys.stderr)
+    return result.exit_code
+
+
+def _repro_for_onset(request: CompareRequest, opts: dict, out: Path, err: Console, result: CompareResult | None,
+                     collected: Collected | None, abort: HlsdiffError | None) -> str:
+    """`compare --repro DIR`: the reproducer of the onset when hls4ml is at fault; a note saying what
+    happened (the compare's own verdict and exit code are not changed by it)."""
+    from hlsdiff.repro.job import Compared, check_out_dir, write_repro
+    from hlsdiff.repro.target import DEFECT_CAUSES
+
+    onset = (result.onset if result is not None else None) or {}
+    if abort is None and onset.get('cause') not in DEFECT_CAUSES:
+        return f'--repro: no reproducer written: the onset is not an hls4ml defect (cause {onset.get("cause", "none")})'
+    layer = str(abort.layer if abort is not None else onset['layer'])
+    try:
+        check_out_dir(out)
+        written = write_repro(str(request.model), str(request.data), layer, opts, out,
+                              Compared(result, collected, abort), err, request.convert)
+    except HlsdiffError as exc:
+        note = f'--repro: no reproducer written for {layer}: {exc.message}'
+    else:
+        note = f'--repro: wrote {written.folder} ({written.summary})'
+    print(f'hlsdiff: {note}', file=sys.stderr)
+    return note
+
+
+def run_repro(model: str, data: str, layer: str, opts: dict, out_dir: str) -> int:
+    """`hlsdiff repro`: the compare (a kernel abort is an answer here), then the reproducer of `layer`."""
+    import time
+
+    from hlsdiff.repro.job import Compared, check_out_dir, write_repro
+
+    out = Path(out_dir)
+    check_out_dir(out)
+    request = CompareRequest.from_options(model, data, opts)
+    err = Console(stderr=True, quiet=request.quiet)
+    started = time.perf_counter()
+    try:
+        with console_progress(err) as progress:
+            outcome = engine.run_once(request, progress)
+        compared = Compared(outcome.result, outcome.collected)
+    except SimulationFailed as exc:
+        if not exc.layer:
+            raise
+        if exc.layer != layer:
+            raise BadInput(f'the C-simulation aborted in {exc.layer} before {layer} could be compared: '
+                           f'reproduce that one (--layer {exc.layer})') from None
+        compared = Compared(None, None, exc)
+    written = write_repro(model, data, layer, opts, out, compared, err, request.convert)
+    print(f'hlsdiff: wrote {written.folder} ({written.summary}) in {time.perf_counter() - started:.1f} s')
+    return 0
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -76,6 +76,7 @@ class CompareRequest:
     weights: str | None = None
     custom_objects: str | None = None
     patch: bool = False  # also compare with `hlsdiff patch` applied to the project
+    gate: Literal['stock', 'patched'] = 'stock'  # with `patch`: the project whose verdict sets the exit code
     headroom: int = 1  # integer bits above the observed range in the types a hint proposes
     quiet: bool = False
     verbose: bool = False
@@ -86,6 +87,8 @@ class CompareRequest:
         for p in opts.get('fail_on_pattern') or ():
             if p not in PATTERNS:
                 raise BadInput(f'--fail-on-pattern {p!r}: unknown pattern (one of {", ".join(PATTERNS)})')
+        if opts.get('gate') == 'patched' and not opts.get('apply_patch'):
+            raise BadInput('--gate patched judges the project hlsdiff patch repaired: it needs --patch')
         return cls(
             model=model,
             data=data,
@@ -96,6 +99,7 @@ class CompareRequest:
             weights=opts.get('weights'),
             custom_objects=opts.get('custom_objects'),
             patch=bool(opts.get('apply_patch')),
+            gate=opts.get('gate') or 'stock',
             headroom=int(opts['headroom']) if opts.get('headroom') is not None else 1,
             quiet=bool(opts.get('quiet')),
             verbose=bool(opts.get('verbose')),

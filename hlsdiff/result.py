@@ -78,6 +78,9 @@ class CompareResult:
     patched: CompareResult | None = None  # the result with `hlsdiff patch` applied, when --patch
     outputs: list[dict] = field(default_factory=list)  # [{name, top1_agreement, max_abs, mean_abs}]
     fix: dict | None = None  # `hlsdiff fix`: rounds, changes, unfixable, bits, config
+    # with --patch: which project the verdict judges ('stock' unless --gate patched), and both verdicts
+    gate: str | None = None
+    verdicts: dict | None = None  # {'stock': verdict, 'patched': verdict}
     # the arrays behind it, when the compare ran in this process (the API; not part of the JSON)
     arrays: dict | None = field(default=None, repr=False, compare=False)
 
@@ -151,6 +154,7 @@ class CompareResult:
             'layers': [layer.to_json() for layer in self.layers],
             'outputs': self.outputs,
             **({'fix': self.fix} if self.fix is not None else {}),
+            **({'gate': self.gate, 'verdicts': self.verdicts} if self.gate is not None else {}),
             'unmatched_keras': self.unmatched_keras,
             'notes': self.notes,
             'gates': self.gates,
@@ -171,7 +175,7 @@ class CompareResult:
         result = cls(model=data.get('model') or '', io_type=data.get('io_type') or '', backend=data.get('backend') or '',
                      samples=int(data.get('samples') or 0), layers=layers)
         for k in ('onset', 'summary', 'verdict', 'exit_code', 'error', 'unmatched_keras', 'notes', 'gates', 'timings',
-                  'hlsdiff_version', 'hls4ml_version', 'outputs', 'fix'):
+                  'hlsdiff_version', 'hls4ml_version', 'outputs', 'fix', 'gate', 'verdicts'):
             if k in data and data[k] is not None:
                 setattr(result, k, data[k])
         if isinstance(data.get('patched'), dict):

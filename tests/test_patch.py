@@ -138,8 +138,10 @@ def test_depth_multiplier_stock_aborts_patched_matches(hlsdiff, model_files, io_
     model, data = model_files('depthwise', depth_multiplier=dm)
     stock = hlsdiff('compare', model, data, '--io-type', io_type, '--precision', 'ap_fixed<24,10>', code=3)
     assert 'depth multiplier' in stock.stderr and 'hlsdiff patch' in stock.stderr
-    run = hlsdiff('compare', model, data, '--io-type', io_type, '--precision', 'ap_fixed<24,10>', '--patch', code=0)
+    run = hlsdiff('compare', model, data, '--io-type', io_type, '--precision', 'ap_fixed<24,10>', '--patch',
+                  '--gate', 'patched', code=0)
     assert run.json['error']['cause'] == 'kernel-abort' and run.json['error']['layer'] == 'dw'
+    assert run.json['gate'] == 'patched' and run.json['verdicts'] == {'stock': 'error', 'patched': 'pass'}
     dw = next(l for l in run.json['patched']['layers'] if l['name'] == 'dw')
     assert dw['status'] in ('ok', 'noise') and dw['shape'][-1] == 4 * dm
 
@@ -150,9 +152,13 @@ def test_resource_strategy_stock_aborts_patched_matches(hlsdiff, model_files):
     args = ('--strategy', 'Resource', '--reuse-factor', 3, '--precision', 'ap_fixed<24,10>')
     stock = hlsdiff('compare', model, data, *args, code=3)
     assert 'Resource strategy for DepthwiseConv2D' in stock.stderr
-    run = hlsdiff('compare', model, data, *args, '--patch', code=0)
+    run = hlsdiff('compare', model, data, *args, '--patch', '--gate', 'patched', code=0)
     dw = next(l for l in run.json['patched']['layers'] if l['name'] == 'dw')
     assert dw['status'] in ('ok', 'noise')
+    # gated on the stock project (the default), the abort is the verdict: exit 3 and one line saying so
+    stock_gated = hlsdiff('compare', model, data, *args, '--patch', code=3)
+    assert stock_gated.json['verdict'] == 'error' and stock_gated.json['verdicts']['patched'] == 'pass'
+    assert [ln for ln in stock_gated.stderr.splitlines() if ln.startswith('hlsdiff: error: the stock project')]
 
 
 @pytest.mark.xdist_group('patch-bn')
@@ -163,8 +169,21 @@ def test_bn_folded_into_depthwise_stock_wrong_patched_matches(hlsdiff, model_fil
                                    'evidence': 'heuristic'}
     assert 'hlsdiff patch' in stock.layer('dw')['hint']
     assert 'generated wrong' in stock.layer('dw')['emulation']['reason']  # weights written wrong: not the kernel's doing
-    run = hlsdiff('compare', model, data, '--granularity', 'name', '--patch', code=0)
-    assert run.json['verdict'] == 'pass' and run.json['patched']['onset'] is None
+    # --patch gates the stock project by default: the kernel defect fails the run ...
+    run = hlsdiff('compare', model, data, '--granularity', 'name', '--patch', code=1)
+    assert run.json['gate'] == 'stock' and run.json['verdict'] == 'fail'
+    assert run.json['verdicts'] == {'stock': 'fail', 'patched': 'pass'} and run.json['patched']['onset'] is None
+    assert run.json['onset']['layer'] == 'dw' and 'judges the stock project' in run.stdout
+    # ... and the patched one when asked to
+    run = hlsdiff('compare', model, data, '--granularity', 'name', '--patch', '--gate', 'patched', code=0)
+    assert run.json['gate'] == 'patched' and run.json['verdict'] == 'pass' and run.json['exit_code'] == 0
+    assert run.json['verdicts'] == {'stock': 'fail', 'patched': 'pass'}
+
+
+def test_gate_patched_without_patch_is_bad_input(hlsdiff, model_files):
+    model, data = model_files('depthwise_bn')
+    run = hlsdiff('compare', model, data, '--gate', 'patched', code=2)
+    assert 'needs --patch' in run.stderr and 'Traceback' not in run.stderr
 
 
 @pytest.mark.xdist_group('patch-po2')
@@ -176,7 +195,7 @@ def test_auto_po2_stock_wrong_patched_matches(hlsdiff, model_files):
                                    'evidence': 'emulation'}
     dw = stock.layer('dw')
     assert 'Precision.weight' in dw['hint'] and 'hlsdiff patch' in dw['hint'] and 'auto_po2' in dw['cause_detail']
-    run = hlsdiff('compare', model, data, '--patch', code=0)
+    run = hlsdiff('compare', model, data, '--patch', '--gate', 'patched', code=0)
     dw = next(l for l in run.json['patched']['layers'] if l['name'] == 'dw')
     assert dw['status'] in ('ok', 'noise')
 
