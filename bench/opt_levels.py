@@ -24,12 +24,12 @@ def main() -> None:
     parser.add_argument('--levels', default='0,g,1,2,3')
     parser.add_argument('--plain', action='store_true', help='no split, no precompiled header')
     args = parser.parse_args()
-    from hlsdiff.demo import DATA, MODEL
     from hlsdiff.csim import compile as build_mod
     from hlsdiff.csim import pch
+    from hlsdiff.demo import DATA, MODEL
+    from hlsdiff.project import read_sources
     from hlsdiff.trace.convert import ConvertOptions, convert, write_project
     from hlsdiff.trace.load import load_model
-    from hlsdiff.trace.project import read_sources
     from hlsdiff.trace.run import run_library
 
     model = load_model(MODEL)

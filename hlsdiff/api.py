@@ -47,6 +47,7 @@ def _opts(hls_config: dict | None, options: dict) -> dict:
 
 def _source(model, opts: dict, scratch: Path):
     """A ModelFile for a path, a Keras model object or an hls4ml ModelGraph (whose settings it takes)."""
+    from hlsdiff.project import is_project
     from hlsdiff.trace.load import ModelFile, check_model_path
 
     if isinstance(model, (str, os.PathLike)):
@@ -61,8 +62,7 @@ def _source(model, opts: dict, scratch: Path):
         opts.setdefault('io_type', config.get('IOType'))
         opts.setdefault('backend', config.get('Backend'))
         project = Path(config.get('OutputDir', ''))
-        if project.joinpath('firmware', f'{config.get("ProjectName", "myproject")}.cpp').exists() and \
-                project.joinpath('hls4ml_config.yml').exists():
+        if is_project(project):
             opts['project_dir'] = str(project)
         else:
             opts.setdefault('config', config.get('HLSConfig'))
@@ -82,17 +82,17 @@ def compare(model, X, hls_config: dict | None = None, verbose: bool = False, **o
     Options are the CLI's, in Python form: io_type='io_stream', precision='ap_fixed<16,6>',
     max_error=0.1 or {'': 0.1, 'dense': 0.5}, min_agreement=0.99, cache_dir=..., output_dir=...
     """
-    from hlsdiff.gate import apply
-    from hlsdiff.job import _compare_once, _gates
+    from hlsdiff import engine
+    from hlsdiff.job import console_progress
+    from hlsdiff.request import CompareRequest
 
     opts = _opts(hls_config, options)
     with tempfile.TemporaryDirectory(prefix='hlsdiff-api-') as tmp:
-        source = _source(model, opts, Path(tmp))
-        err = Console(stderr=True, quiet=not verbose)
-        result, collected = _compare_once(source, _data(X), opts, err)
-    for note in apply(result, _gates(opts)):
-        result.notes.append(note)
-    result.arrays = collected.arrays
+        request = CompareRequest.from_options(_source(model, opts, Path(tmp)), _data(X), opts)
+        with console_progress(Console(stderr=True, quiet=not verbose)) as progress:
+            outcome = engine.compare(request, progress)
+    result = outcome.result
+    result.arrays = outcome.collected.arrays if outcome.collected is not None else {}
     return result
 
 

@@ -29,7 +29,7 @@ class Failure(click.ClickException):
 
     def __init__(self, message: str, code: int, detail: str = ''):
         super().__init__(message)
-        self.exit_code = code
+        self.exit_code = code  # type: ignore[misc]  # click's class attribute, set per instance
         self.detail = detail
 
     def show(self, file=None) -> None:
@@ -103,6 +103,8 @@ def conversion_options(fn):
         click.option('--output-dir', type=click.Path(file_okay=False), help='Keep the generated project here.'),
         click.option('--project', 'project_dir', type=click.Path(), help='Use this generated project as it is.'),
         click.option('--patch', 'apply_patch', is_flag=True, help='Also compare with `hlsdiff patch` applied.'),
+        click.option('--gate', type=click.Choice(('stock', 'patched')), default=None,
+                     help='With --patch: the project whose verdict sets the exit code [stock].'),
         click.option('--opt-level', type=click.Choice(('auto', '0', 'g', '1', '2', '3', 's')), default=None,
                      help='g++ level of the C-simulation library [auto: -Og; -O1 for many samples; '
                           'an existing build at another level is reused].'),
@@ -140,6 +142,8 @@ def conversion_options(fn):
 @click.argument('model', type=click.Path())
 @click.argument('data', type=click.Path())
 @conversion_options
+@click.option('--repro', 'repro_dir', type=click.Path(file_okay=False),
+              help='When the onset is an hls4ml defect (kernel, generator, abort), write a minimal reproducer here.')
 @_handle_errors
 def compare(model, data, **opts):
     """Compare MODEL (Keras .h5/.keras/.json+weights/SavedModel, PyTorch .pt2/.pt, ONNX .onnx) with its hls4ml
@@ -178,9 +182,26 @@ def fix(model, data, **opts):
 
     if Path(model).exists() and frontends.name_for_path(Path(model)) != 'keras2':
         raise BadInput(f'{model}: hlsdiff fix takes Keras 2 models for now; compare this model with `hlsdiff compare`')
-    if opts.get('project_dir') or opts.get('apply_patch'):
-        raise BadInput('fix converts the model itself: --project and --patch do not apply')
+    if opts.get('project_dir') or opts.get('apply_patch') or opts.get('gate'):
+        raise BadInput('fix converts the model itself: --project, --patch and --gate do not apply')
     sys.exit(run_fix(model, data, opts))
+
+
+@main.command()
+@click.argument('model', type=click.Path())
+@click.argument('data', type=click.Path())
+@click.option('--layer', required=True, help='The layer to reproduce (hls4ml or Keras name; e.g. the onset).')
+@click.option('-o', '--output', 'out_dir', required=True, type=click.Path(file_okay=False),
+              help='Folder to write (a non-empty one is moved aside to DIR.bakN first).')
+@conversion_options
+@_handle_errors
+def repro(model, data, layer, out_dir, **opts):
+    """Write a minimal hls4ml bug report for LAYER's defect: model, data, config, repro.py, ISSUE.md."""
+    from hlsdiff.job import run_repro
+
+    if opts.get('apply_patch') or opts.get('gate'):
+        raise BadInput('repro reproduces what hls4ml writes: --patch and --gate do not apply')
+    sys.exit(run_repro(model, data, layer, opts, out_dir))
 
 
 @main.command()

@@ -101,10 +101,13 @@ class StatsAccumulator:
     def __init__(self, lsb: float | None, scale: float):
         self.lsb, self.scale = lsb, scale
         self.tol = element_tolerance(lsb, scale)
-        self.max_abs, self.worst = -1.0, ()
+        self.max_abs = -1.0
+        self.worst: tuple[int, ...] = ()
         self.sum_abs = self.sum_sq = 0.0
         self.total = self.mismatched = 0
-        self.ch_max = self.ch_sum = self.ch_bad = None
+        self.ch_max: np.ndarray | None = None
+        self.ch_sum: np.ndarray | None = None
+        self.ch_bad: np.ndarray | None = None
         self.rows = 0
 
     def add(self, expected: np.ndarray, actual: np.ndarray, offset: int) -> None:

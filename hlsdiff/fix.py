@@ -21,6 +21,7 @@ from rich.table import Table
 
 from hlsdiff.errors import BadInput, SimulationFailed
 from hlsdiff.fixedpoint import parse_type
+from hlsdiff.result import CompareResult
 
 # a change is kept when the real C-simulation shows the layer's own error at most this share of before
 CURED = 0.5
@@ -82,7 +83,7 @@ def _set(config: dict, layer: str, key: str, value) -> None:
 def initial_config(source, opts: dict) -> tuple[dict, dict]:
     """hls4ml's own config for the model (Model / LayerName, as config_from_keras_model writes
     it) with the user's config and options merged in."""
-    from hlsdiff.job import conversion_options
+    from hlsdiff.request import conversion_options
     from hlsdiff.trace.convert import build_config
     from hlsdiff.trace.load import load_model
 
@@ -145,9 +146,11 @@ def _remedies(result, tried: set) -> tuple[list[Change], list[Unfixable]]:
 
 def run_fix(model: str, data: str, opts: dict) -> int:
     from hlsdiff._version import __version__
+    from hlsdiff.engine import hls4ml_version
     from hlsdiff.gate import apply
-    from hlsdiff.job import _compare_once, _gates, _hls4ml_version, check_paths
+    from hlsdiff.job import check_paths
     from hlsdiff.reports import files
+    from hlsdiff.request import gates as request_gates
     from hlsdiff.trace.load import check_model_path
     from hlsdiff.writable import check_writable
 
@@ -159,7 +162,7 @@ def run_fix(model: str, data: str, opts: dict) -> int:
     max_rounds = int(opts.get('max_rounds') or 8)
     if max_rounds < 1:
         raise BadInput(f'--max-rounds must be at least 1, got {max_rounds}')
-    gates = _gates(opts)
+    gates = request_gates(opts)
     source = check_model_path(model, opts.get('weights'), opts.get('custom_objects'))
     started = time.perf_counter()
     config, settings = initial_config(source, opts)
@@ -174,7 +177,7 @@ def run_fix(model: str, data: str, opts: dict) -> int:
         err.print(f'hlsdiff fix: round {rounds}', highlight=False)
         round_opts = {**base, 'config': copy.deepcopy(config)}
         try:
-            result, _ = _compare_once(source, data, round_opts, err)
+            result = compare_once(source, data, round_opts, err)
         except SimulationFailed as exc:
             if exc.layer and 'Resource' in exc.message and _get(config, exc.layer, 'Strategy') != 'Latency':
                 change = Change(exc.layer, 'Strategy', _get(config, exc.layer, 'Strategy') or 'Resource', 'Latency',
@@ -207,7 +210,7 @@ def run_fix(model: str, data: str, opts: dict) -> int:
     added = sum(max(0, (_bits(c.after) or 0) - (_bits(c.before) or _bits(c.after) or 0)) for c in kept)
     removed = sum(max(0, (_bits(c.before) or 0) - (_bits(c.after) or 0)) for c in kept if _bits(c.before))
     _write_config(output, config, settings, passed, result)
-    result.hlsdiff_version, result.hls4ml_version = __version__, _hls4ml_version()
+    result.hlsdiff_version, result.hls4ml_version = __version__, hls4ml_version()
     result.fix = {'rounds': rounds, 'changes': [c.to_json() for c in changes],
                   'unfixable': [asdict(u) for u in ([] if passed else unfixable)], 'bits_added': added,
                   'bits_removed': removed, 'config': str(output), 'passed': passed,
@@ -220,6 +223,16 @@ def run_fix(model: str, data: str, opts: dict) -> int:
     result.exit_code = 0 if passed else 1
     result.verdict = 'pass' if passed else 'fail'
     return result if opts.get('return_result') else result.exit_code
+
+
+def compare_once(source, data, opts: dict, err: Console) -> CompareResult:
+    """One round's compare through the engine (no gates: `fix` applies them)."""
+    from hlsdiff import engine
+    from hlsdiff.job import console_progress
+    from hlsdiff.request import CompareRequest
+
+    with console_progress(err) as progress:
+        return engine.run_once(CompareRequest.from_options(source, data, opts), progress).result
 
 
 def _verify(result, changes: list[Change], config: dict, rnd: int) -> None:
@@ -256,8 +269,6 @@ def _minimize(source, data, base, config, changes, gates, opts, err, best):
     """Shrink the widened types while the gate holds, one real C-simulation per candidate, within --budget."""
     from hlsdiff.fixedpoint import FixedType
     from hlsdiff.gate import apply
-    from hlsdiff.job import _compare_once
-
     budget = float(opts.get('budget') or 120.0)
     started = time.perf_counter()
     targets = [c for c in changes if c.status != 'reverted' and c.key.startswith('Precision.')]
@@ -279,7 +290,7 @@ def _minimize(source, data, base, config, changes, gates, opts, err, best):
                 trial = copy.deepcopy(config)
                 _set(trial, change.layer, change.key, str(smaller))
                 try:
-                    result, _ = _compare_once(source, data, {**base, 'config': trial, 'quiet': True}, err)
+                    result = compare_once(source, data, {**base, 'config': trial, 'quiet': True}, err)
                 except SimulationFailed:
                     break
                 apply(result, gates)

@@ -96,3 +96,19 @@ def apply(result: CompareResult, gates: Gates) -> list[str]:
     result.verdict = 'fail' if failed else 'pass'
     result.exit_code = EXIT_GATE_FAILED if failed else EXIT_OK
     return warnings
+
+
+GATED_PROJECTS = ('stock', 'patched')  # what `--gate` takes with --patch
+
+
+def judge_patched(result: CompareResult, gate: str) -> None:
+    """With --patch: keep both verdicts, named, and let the gated project's decide the top-level verdict
+    and exit code. The stock project is the default: a project hls4ml writes wrong must not pass a CI job
+    because hlsdiff's patch would repair it."""
+    patched = result.patched
+    if not isinstance(patched, CompareResult):
+        return
+    result.gate = gate
+    result.verdicts = {'stock': result.verdict, 'patched': patched.verdict}
+    judged = patched if gate == 'patched' else result
+    result.verdict, result.exit_code = judged.verdict, judged.exit_code

@@ -2,187 +2,138 @@
 
 from __future__ import annotations
 
-import os
-import shutil
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
 
-from hlsdiff._version import __version__
-from hlsdiff.errors import HlsdiffError
-from hlsdiff.gate import Gates, apply, parse_limits
+from hlsdiff import engine
+from hlsdiff.errors import BadInput, HlsdiffError, SimulationFailed
+from hlsdiff.layers import Collected
 from hlsdiff.reports import files
+from hlsdiff.request import CompareRequest
 from hlsdiff.result import CompareResult, error_result, load
 from hlsdiff.writable import check_writable
-
-STEPS = {'load': 'loading model and data', 'convert': 'converting with hls4ml (tracing every layer)',
-         'build': 'building the C-simulation library', 'csim': 'running the C-simulation',
-         'keras': 'running Keras'}
-
-
-def _gates(opts: dict) -> Gates:
-    return Gates(
-        max_error=parse_limits(opts.get('max_error') or (), '--max-error'),
-        max_lsb=parse_limits(opts.get('max_lsb') or (), '--max-lsb'),
-        fail_on_pattern=tuple(opts.get('fail_on_pattern') or ()),
-        max_mismatched_fraction=opts.get('max_mismatched_fraction'),
-        min_agreement=opts.get('min_agreement'),
-    )
-
-
-def _report_paths(opts: dict) -> dict:
-    return {k: opts.get(f'{k}_path') for k in ('json', 'csv', 'csv_channels', 'html', 'junit', 'markdown', 'traces')}
 
 
 def check_paths(opts: dict) -> dict:
     """The report paths, each checked for writability before any work."""
-    paths = _report_paths(opts)
-    for key, path in paths.items():
-        check_writable(path, f'--{key.replace("_", "-")}' if key != 'traces' else '--save-traces')
-    return paths
+    reports = CompareRequest.from_options(None, None, {**opts, 'config': {}, 'config_path': None}).reports
+    reports.check()
+    return reports.as_dict()
 
 
 def run_compare(model: str, data: str, opts: dict) -> int:
-    from hlsdiff.gate import PATTERNS
+    """`hlsdiff compare`: the request the options describe, the engine, the reports; the exit code."""
+    request = CompareRequest.from_options(model, data, opts)
+    request.reports.check()
+    repro_dir = Path(opts['repro_dir']) if opts.get('repro_dir') else None
+    if repro_dir is not None:
+        from hlsdiff.repro.job import check_out_dir
 
-    err = Console(stderr=True, quiet=bool(opts.get('quiet')))
+        check_out_dir(repro_dir)
+    err = Console(stderr=True, quiet=request.quiet)
     out = Console() if sys.stdout.isatty() else Console(width=200)
-    paths = check_paths(opts)
-    for p in opts.get('fail_on_pattern') or ():
-        if p not in PATTERNS:
-            raise HlsdiffError(f'--fail-on-pattern {p!r}: unknown pattern (one of {", ".join(PATTERNS)})')
-    gates = _gates(opts)
-    spill = None
-    if paths.get('traces'):  # many samples stream: their arrays go to disk, then into the .npz
-        import tempfile
-
-        spill = Path(tempfile.mkdtemp(prefix=f'hlsdiff-{os.getpid()}-traces-'))
-        opts = {**opts, '_spill': str(spill / 'arrays')}
     try:
-        return _run_compare(model, data, opts, err, out, paths, gates)
-    finally:
-        if spill is not None:
-            shutil.rmtree(spill, ignore_errors=True)
-
-
-def _run_compare(model, data, opts, err, out, paths, gates) -> int:
-    try:
-        if opts.get('apply_patch'):
-            result, collected = _compare_with_patch(model, data, opts, err, gates)
-        else:
-            result, collected = _compare_once(model, data, opts, err)
+        with console_progress(err) as progress:
+            outcome = engine.compare(request, progress)
     except HlsdiffError as exc:
-        if paths['json']:
-            failed = error_result(exc.kind, exc.message, exc.exit_code, model)
-            if exc.layer:
-                failed.error.update(layer=exc.layer, cause='kernel-abort')
-            files.write_json(failed, paths['json'])
+        if exc.layer and repro_dir is not None:  # a kernel abort: its reproducer, then the error as before
+            _repro_for_onset(request, opts, repro_dir, err, None, None, exc)
+        if request.reports.json:
+            failed = error_result(exc.kind, exc.message, exc.exit_code, str(model), layer=exc.layer,
+                                  cause='kernel-abort' if exc.layer else None)
+            files.write_json(failed, request.reports.json)
         raise
-    if not result.error:
-        for warning in apply(result, gates):
-            result.notes.append(warning)
-    if isinstance(result.patched, CompareResult):
-        result.exit_code, result.verdict = result.patched.exit_code, result.patched.verdict
-    files.render_terminal(result, out, verbose=bool(opts.get('verbose')))
-    files.write_all(result, paths, collected)
+    result = outcome.result
+    if repro_dir is not None:
+        note = _repro_for_onset(request, opts, repro_dir, err, result, outcome.collected, None)
+        if note:
+            result.notes.append(note)
+    files.render_terminal(result, out, verbose=request.verbose)
+    files.write_all(result, request.reports.as_dict(), outcome.collected)
+    if result.gate == 'stock' and result.error:  # the stock project could not run: say so in one line
+        print(f'hlsdiff: error: the stock project failed ({result.error["message"].splitlines()[0]}); '
+              'the verdict judges the stock project (--gate patched judges the patched one)', file=sys.stderr)
     return result.exit_code
 
 
-def _compare_with_patch(model, data, opts, err: Console, gates: Gates):
-    """The stock project and the patched one, side by side; the patched one decides the exit."""
-    from hlsdiff.errors import SimulationFailed
+def _repro_for_onset(request: CompareRequest, opts: dict, out: Path, err: Console, result: CompareResult | None,
+                     collected: Collected | None, abort: HlsdiffError | None) -> str:
+    """`compare --repro DIR`: the reproducer of the onset when hls4ml is at fault; a note saying what
+    happened (the compare's own verdict and exit code are not changed by it)."""
+    from hlsdiff.repro.job import Compared, check_out_dir, write_repro
+    from hlsdiff.repro.target import DEFECT_CAUSES
 
+    onset = (result.onset if result is not None else None) or {}
+    if abort is None and onset.get('cause') not in DEFECT_CAUSES:
+        return f'--repro: no reproducer written: the onset is not an hls4ml defect (cause {onset.get("cause", "none")})'
+    layer = str(abort.layer if abort is not None else onset['layer'])
     try:
-        result, _ = _compare_once(model, data, opts, err)
-    except SimulationFailed as exc:  # e.g. the stock depthwise kernel asserts: show it, then patch
-        result = error_result(exc.kind, exc.message, exc.exit_code, model)
-        result.error.update(layer=exc.layer, cause='kernel-abort')
-    patched, collected = _compare_once(model, data, opts, err, patched=True)
-    apply(patched, gates)
-    result.patched = patched
-    return result, collected
+        check_out_dir(out)
+        written = write_repro(str(request.model), str(request.data), layer, opts, out,
+                              Compared(result, collected, abort), err, request.convert)
+    except HlsdiffError as exc:
+        note = f'--repro: no reproducer written for {layer}: {exc.message}'
+    else:
+        note = f'--repro: wrote {written.folder} ({written.summary})'
+    print(f'hlsdiff: {note}', file=sys.stderr)
+    return note
 
 
-def conversion_options(opts: dict):
-    """The conversion the options ask for (one place for its defaults)."""
-    from hlsdiff.trace.convert import ConvertOptions, read_config
+def run_repro(model: str, data: str, layer: str, opts: dict, out_dir: str) -> int:
+    """`hlsdiff repro`: the compare (a kernel abort is an answer here), then the reproducer of `layer`."""
+    import time
 
-    config = opts.get('config') or (read_config(opts['config_path']) if opts.get('config_path') else None)
-    return ConvertOptions(
-        io_type=opts.get('io_type') or 'io_parallel',
-        backend=opts.get('backend') or 'Vivado',
-        strategy=opts['strategy'].capitalize() if opts.get('strategy') else None,
-        reuse_factor=opts.get('reuse_factor'),
-        precision=opts.get('precision'),
-        granularity=opts.get('granularity') or 'name',
-        part=opts.get('part'),
-        config=config,
-        given=tuple(k for k in ('io_type', 'backend', 'part', 'strategy', 'reuse_factor', 'precision') if opts.get(k)),
-    )
+    from hlsdiff.repro.job import Compared, check_out_dir, write_repro
+
+    out = Path(out_dir)
+    check_out_dir(out)
+    request = CompareRequest.from_options(model, data, opts)
+    err = Console(stderr=True, quiet=request.quiet)
+    started = time.perf_counter()
+    try:
+        with console_progress(err) as progress:
+            outcome = engine.run_once(request, progress)
+        compared = Compared(outcome.result, outcome.collected)
+    except SimulationFailed as exc:
+        if not exc.layer:
+            raise
+        if exc.layer != layer:
+            raise BadInput(f'the C-simulation aborted in {exc.layer} before {layer} could be compared: '
+                           f'reproduce that one (--layer {exc.layer})') from None
+        compared = Compared(None, None, exc)
+    written = write_repro(model, data, layer, opts, out, compared, err, request.convert)
+    print(f'hlsdiff: wrote {written.folder} ({written.summary}) in {time.perf_counter() - started:.1f} s')
+    return 0
 
 
-def _compare_once(model, data, opts, err: Console, patched: bool = False):
-    from hlsdiff.csim import compile as build_mod
-    from hlsdiff.diagnosis import analyse
-    from hlsdiff.trace.pipeline import Progress, RunOptions, collect
-
-    conv = conversion_options(opts)
-    prepare = None
-    if patched:
-        from hlsdiff.cpp.patcher import patch_for_compare
-
-        prepare = patch_for_compare
-    run = RunOptions(
-        samples=opts.get('samples'),
-        project_dir=Path(opts['project_dir']) if opts.get('project_dir') else None,
-        output_dir=Path(opts['output_dir']) if opts.get('output_dir') and not patched else None,
-        opt_level=opts.get('opt_level') or build_mod.DEFAULT_OPT_LEVEL,
-        cache_dir=Path(opts['cache_dir']) if opts.get('cache_dir') else None,
-        use_cache=not opts.get('no_cache'),
-        timeout=opts.get('timeout'),
-        prepare_project=prepare,
-        plain_build=bool(opts.get('plain_build')),
-        chunk=int(opts.get('chunk') or 128),
-        spill=Path(opts['_spill'] + ('-patched' if patched else '')) if opts.get('_spill') else None,
-    )
-    label = ' (patched)' if patched else ''
+@contextlib.contextmanager
+def console_progress(err: Console) -> Iterator[engine.Progress]:
+    """Progress on stderr: a spinner on a terminal, one line per step otherwise (nothing when quiet)."""
     status = err.status('starting') if err.is_terminal and not err.quiet else None
-    if status:
-        status.start()
 
     def step(name: str) -> None:
-        text = STEPS.get(name, name) + label
+        base, _, label = name.partition(' ')
+        text = engine.STEPS.get(base, base) + (f' {label}' if label else '')
         if status:
             status.update(text + '…')
         else:
             err.print(f'hlsdiff: {text}', highlight=False)
 
-    def csim_progress(done):
+    def csim_progress(done: tuple[int, int] | None) -> None:
         if status and done:
-            status.update(f'running the C-simulation{label}: sample {done[0]}/{done[1]}')
+            status.update(f'running the C-simulation: sample {done[0]}/{done[1]}')
 
-    from hlsdiff.trace.load import check_model_path
-
-    source = check_model_path(model, opts.get('weights'), opts.get('custom_objects'))
+    if status:
+        status.start()
     try:
-        collected = collect(source, data, conv, run, Progress(step=step, csim=csim_progress))
+        yield engine.Progress(step=step, csim=csim_progress)
     finally:
         if status:
             status.stop()
-    result = analyse(collected, headroom=int(opts.get('headroom') or 1))
-    result.hlsdiff_version = __version__
-    result.hls4ml_version = _hls4ml_version()
-    return result, collected
-
-
-def _hls4ml_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version('hls4ml')
-    except Exception:
-        return 'unknown'
 
 
 def render_saved(result_json: str, traces_path: str | None, paths: dict, verbose: bool) -> int:

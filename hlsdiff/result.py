@@ -75,9 +75,14 @@ class CompareResult:
     timings: dict = field(default_factory=dict)
     hlsdiff_version: str = ''
     hls4ml_version: str = ''
-    patched: dict | None = None  # the result with `hlsdiff patch` applied, when --patch
+    patched: CompareResult | None = None  # the result with `hlsdiff patch` applied, when --patch
     outputs: list[dict] = field(default_factory=list)  # [{name, top1_agreement, max_abs, mean_abs}]
     fix: dict | None = None  # `hlsdiff fix`: rounds, changes, unfixable, bits, config
+    # with --patch: which project the verdict judges ('stock' unless --gate patched), and both verdicts
+    gate: str | None = None
+    verdicts: dict | None = None  # {'stock': verdict, 'patched': verdict}
+    # the arrays behind it, when the compare ran in this process (the API; not part of the JSON)
+    arrays: dict | None = field(default=None, repr=False, compare=False)
 
     def __bool__(self) -> bool:
         return self.verdict == 'pass'
@@ -118,7 +123,7 @@ class CompareResult:
         """The diagnosis, the layer x channel heatmap and the table, inline in Jupyter."""
         from hlsdiff.reports import html
 
-        return html.render(self, getattr(self, 'arrays', None) and _Traces(self.arrays))
+        return html.render(self, _Traces(self.arrays) if self.arrays else None)
 
     def save(self, path: str | Path) -> None:
         """The JSON report (DESIGN.md's schema)."""
@@ -149,11 +154,12 @@ class CompareResult:
             'layers': [layer.to_json() for layer in self.layers],
             'outputs': self.outputs,
             **({'fix': self.fix} if self.fix is not None else {}),
+            **({'gate': self.gate, 'verdicts': self.verdicts} if self.gate is not None else {}),
             'unmatched_keras': self.unmatched_keras,
             'notes': self.notes,
             'gates': self.gates,
             'timings': self.timings,
-            'patched': self.patched.to_json() if isinstance(self.patched, CompareResult) else self.patched,
+            'patched': self.patched.to_json() if self.patched is not None else None,
         }
 
     @classmethod
@@ -166,12 +172,14 @@ class CompareResult:
             raw = dict(raw)
             raw['class_name'] = raw.pop('class')
             layers.append(LayerResult(**{k: v for k, v in raw.items() if k in known}))
-        fields = {k: data.get(k) for k in ('model', 'io_type', 'backend', 'samples')}
-        result = cls(layers=layers, **fields)
+        result = cls(model=data.get('model') or '', io_type=data.get('io_type') or '', backend=data.get('backend') or '',
+                     samples=int(data.get('samples') or 0), layers=layers)
         for k in ('onset', 'summary', 'verdict', 'exit_code', 'error', 'unmatched_keras', 'notes', 'gates', 'timings',
-                  'hlsdiff_version', 'hls4ml_version', 'patched', 'outputs', 'fix'):
+                  'hlsdiff_version', 'hls4ml_version', 'outputs', 'fix', 'gate', 'verdicts'):
             if k in data and data[k] is not None:
                 setattr(result, k, data[k])
+        if isinstance(data.get('patched'), dict):
+            result.patched = cls.from_json(data['patched'])
         return result
 
 
@@ -180,6 +188,7 @@ def error_result(kind: str, message: str, exit_code: int, model: str = '', **ext
     r = CompareResult(model=model, io_type=extra.get('io_type', ''), backend=extra.get('backend', ''), samples=0,
                       layers=[])
     r.verdict, r.exit_code, r.error = 'error', exit_code, {'kind': kind, 'message': message}
+    r.error.update({k: extra[k] for k in ('layer', 'cause') if extra.get(k)})
     r.summary = message
     return r
 

@@ -353,3 +353,14 @@ def qkeras_jet(seed=7):
     model.compile('adam', 'categorical_crossentropy')
     model.fit(x, keras.utils.to_categorical(np.argmax(x[:, :5], axis=1), 5), epochs=20, verbose=0)
     return model
+
+
+def conv_act_depthwise(seed=0):
+    """Conv2D -> Activation -> DepthwiseConv2D: hls4ml numbers the depthwise layer's config `config4`."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((6, 7, 4), name='inp')
+    x = keras.layers.Conv2D(4, 1, name='c1')(inp)
+    x = keras.layers.Activation('relu', name='a1')(x)
+    x = keras.layers.DepthwiseConv2D(3, padding='same', name='dw')(x)
+    return keras.Model(inp, x)

@@ -66,9 +66,10 @@ def test_bad_opt_level_is_bad_input():
 
 @pytest.mark.slow
 def test_two_builds_at_once_share_one_library(tmp_path):
-    from . import models
+    from hlsdiff.project import read_sources
     from hlsdiff.trace.convert import ConvertOptions, convert, write_project
-    from hlsdiff.trace.project import read_sources
+
+    from . import models
 
     project = write_project(convert(models.depthwise(shape=(4, 4, 2)), ConvertOptions(), tmp_path / 'prj'))
     sources = read_sources(project, 'myproject')
@@ -107,9 +108,10 @@ def test_auto_level_follows_the_measurements():
 
 @pytest.mark.slow
 def test_a_scratch_project_is_written_without_the_pickled_model(tmp_path):
-    from . import models
+    from hlsdiff.project import read_sources
     from hlsdiff.trace.convert import ConvertOptions, convert, write_project
-    from hlsdiff.trace.project import read_sources
+
+    from . import models
 
     model = models.depthwise(shape=(4, 4, 2))
     scratch = convert(model, ConvertOptions(), tmp_path / 'scratch')

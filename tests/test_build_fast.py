@@ -34,8 +34,9 @@ def fresh_cache(tmp_path_factory):
 @pytest.mark.parametrize('io_type,spread', [('io_parallel', False), ('io_parallel', True), ('io_stream', False)])
 def test_split_build_with_precompiled_header_traces_bit_identically(model_files, fresh_cache, io_type, spread,
                                                                      monkeypatch):
+    from hlsdiff.engine import collect
+    from hlsdiff.request import RunOptions
     from hlsdiff.trace.convert import ConvertOptions
-    from hlsdiff.trace.pipeline import RunOptions, collect
 
     if spread:  # three kernels of a small model in units of their own, as a big model's are
         monkeypatch.setattr(build_mod, 'SPREAD_LINES', 0)
@@ -57,9 +58,10 @@ def test_split_build_with_precompiled_header_traces_bit_identically(model_files,
 
 
 def test_the_header_is_used_only_on_the_exact_headers_it_was_built_from(tmp_path):
-    from . import models
+    from hlsdiff.project import read_sources
     from hlsdiff.trace.convert import ConvertOptions, convert, write_project
-    from hlsdiff.trace.project import read_sources
+
+    from . import models
 
     templates = pch.template_headers('Vivado')
     digests = {rel: hashlib.sha256(path.read_bytes()).hexdigest() for rel, path in templates.items()}
@@ -102,9 +104,10 @@ def test_a_header_build_left_behind_finishes_on_its_own(tmp_path):
 
 @pytest.mark.xdist_group('optlevels')
 def test_a_header_gcc_rejects_is_reported_and_the_build_still_right(tmp_path, cache_dir):
-    from . import models
+    from hlsdiff.project import read_sources
     from hlsdiff.trace.convert import ConvertOptions, convert, write_project
-    from hlsdiff.trace.project import read_sources
+
+    from . import models
 
     project = write_project(convert(models.depthwise(shape=(4, 4, 2)), ConvertOptions(), tmp_path / 'prj'))
     sources = read_sources(project, 'myproject')
@@ -118,10 +121,11 @@ def test_a_split_that_does_not_link_is_built_whole(tmp_path, monkeypatch):
     import ctypes
     import re
 
-    from . import models
     from hlsdiff.csim import split
+    from hlsdiff.project import read_sources
     from hlsdiff.trace.convert import ConvertOptions, convert, write_project
-    from hlsdiff.trace.project import read_sources
+
+    from . import models
 
     project = write_project(convert(models.depthwise(shape=(4, 4, 2)), ConvertOptions(), tmp_path / 'prj'))
     sources = read_sources(project, 'myproject')

@@ -188,10 +188,11 @@ def test_second_compare_uses_the_cache(hlsdiff, model_files, tmp_path):
 @pytest.mark.xdist_group('optlevels')
 @pytest.mark.parametrize('io_type', ['io_parallel', 'io_stream'])
 def test_traces_are_bit_identical_across_optimisation_levels(model_files, cache_dir, io_type):
-    from hlsdiff.trace.convert import ConvertOptions
-    from hlsdiff.trace.pipeline import RunOptions, collect
-
     import numpy as np
+
+    from hlsdiff.engine import collect
+    from hlsdiff.request import RunOptions
+    from hlsdiff.trace.convert import ConvertOptions
 
     model, data = model_files('qkeras_sepblock')
     options = ConvertOptions(io_type=io_type, precision='ap_fixed<16,6>')

@@ -8,8 +8,9 @@ import pytest
 from hlsdiff.emulate import arith
 from hlsdiff.emulate.arith import Fx
 from hlsdiff.emulate.kernels import _tree_sum, mac
-from hlsdiff.emulate.program import _eval, _split
 from hlsdiff.fixedpoint import FixedType, parse_type, quantize
+from hlsdiff.project import evaluate as _eval
+from hlsdiff.project.hls4ml_1_3 import split_top_level as _split
 
 
 def _q(values, text):

@@ -56,3 +56,33 @@ def test_the_analysis_does_not_import_the_stack():
             names = [node.module or ''] if isinstance(node, ast.ImportFrom) else (
                 [a.name for a in node.names] if isinstance(node, ast.Import) else [])
             assert not any(n == h or n.startswith(h + '.') for n in names for h in heavy), (p, names)
+
+
+def _modules(*parts: str) -> list[Path]:
+    out: list[Path] = []
+    for part in parts:
+        p = PACKAGE / part
+        out += sorted(p.rglob('*.py')) if p.is_dir() else [p] if p.exists() else []
+    return out
+
+
+def test_no_private_name_is_imported_across_modules():
+    """A module's `_name` is its own business: another module that needs it gets a public name."""
+    found = []
+    for p in PACKAGE.rglob('*.py'):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or '').startswith('hlsdiff'):
+                found += [f'{p.relative_to(PACKAGE)}: {node.module}.{a.name}' for a in node.names
+                          if a.name.startswith('_') and not a.name.startswith('__')]
+    assert not found, found
+
+
+def test_no_function_over_60_lines_in_the_engine_the_project_package_and_the_emulation():
+    long = []
+    for p in _modules('engine.py', 'request.py', 'project', 'emulate'):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > 60:
+                    long.append(f'{p.relative_to(PACKAGE)}:{node.lineno} {node.name} ({lines} lines)')
+    assert not long, long

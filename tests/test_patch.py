@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from hlsdiff.cpp import patcher
+from hlsdiff.project.hls4ml_1_3 import weights_values
 
 from . import models
 
@@ -103,10 +104,10 @@ def test_healthy_project_has_nothing_to_patch(hlsdiff, tmp_path):
 
 def test_bn_broadcast_weights_are_repaired_to_the_diagonal(hlsdiff, tmp_path):
     project = _project(tmp_path, models.depthwise_bn())
-    w = np.array(patcher._weights_values((project / 'firmware/weights/w2.txt').read_text()))
+    w = np.array(weights_values((project / 'firmware/weights/w2.txt').read_text()))
     assert w.size == 9 * 3 * 3  # the stock file: (kh, kw, C, C)
     hlsdiff('patch', project, '--no-build', code=0)
-    fixed = patcher._weights_values((project / 'firmware/weights/w2.txt').read_text())
+    fixed = weights_values((project / 'firmware/weights/w2.txt').read_text())
     np.testing.assert_allclose(fixed, w.reshape(9, 3, 3)[:, [0, 1, 2], [0, 1, 2]].reshape(-1), atol=1e-9)
     assert 'load_weights_from_txt<dw_weight_t, 27>(w2' in (project / 'firmware/myproject.cpp').read_text()
     assert 'w2[27]' in (project / 'firmware/weights/w2.h').read_text()
@@ -137,8 +138,10 @@ def test_depth_multiplier_stock_aborts_patched_matches(hlsdiff, model_files, io_
     model, data = model_files('depthwise', depth_multiplier=dm)
     stock = hlsdiff('compare', model, data, '--io-type', io_type, '--precision', 'ap_fixed<24,10>', code=3)
     assert 'depth multiplier' in stock.stderr and 'hlsdiff patch' in stock.stderr
-    run = hlsdiff('compare', model, data, '--io-type', io_type, '--precision', 'ap_fixed<24,10>', '--patch', code=0)
+    run = hlsdiff('compare', model, data, '--io-type', io_type, '--precision', 'ap_fixed<24,10>', '--patch',
+                  '--gate', 'patched', code=0)
     assert run.json['error']['cause'] == 'kernel-abort' and run.json['error']['layer'] == 'dw'
+    assert run.json['gate'] == 'patched' and run.json['verdicts'] == {'stock': 'error', 'patched': 'pass'}
     dw = next(l for l in run.json['patched']['layers'] if l['name'] == 'dw')
     assert dw['status'] in ('ok', 'noise') and dw['shape'][-1] == 4 * dm
 
@@ -149,9 +152,13 @@ def test_resource_strategy_stock_aborts_patched_matches(hlsdiff, model_files):
     args = ('--strategy', 'Resource', '--reuse-factor', 3, '--precision', 'ap_fixed<24,10>')
     stock = hlsdiff('compare', model, data, *args, code=3)
     assert 'Resource strategy for DepthwiseConv2D' in stock.stderr
-    run = hlsdiff('compare', model, data, *args, '--patch', code=0)
+    run = hlsdiff('compare', model, data, *args, '--patch', '--gate', 'patched', code=0)
     dw = next(l for l in run.json['patched']['layers'] if l['name'] == 'dw')
     assert dw['status'] in ('ok', 'noise')
+    # gated on the stock project (the default), the abort is the verdict: exit 3 and one line saying so
+    stock_gated = hlsdiff('compare', model, data, *args, '--patch', code=3)
+    assert stock_gated.json['verdict'] == 'error' and stock_gated.json['verdicts']['patched'] == 'pass'
+    assert [ln for ln in stock_gated.stderr.splitlines() if ln.startswith('hlsdiff: error: the stock project')]
 
 
 @pytest.mark.xdist_group('patch-bn')
@@ -162,8 +169,21 @@ def test_bn_folded_into_depthwise_stock_wrong_patched_matches(hlsdiff, model_fil
                                    'evidence': 'heuristic'}
     assert 'hlsdiff patch' in stock.layer('dw')['hint']
     assert 'generated wrong' in stock.layer('dw')['emulation']['reason']  # weights written wrong: not the kernel's doing
-    run = hlsdiff('compare', model, data, '--granularity', 'name', '--patch', code=0)
-    assert run.json['verdict'] == 'pass' and run.json['patched']['onset'] is None
+    # --patch gates the stock project by default: the kernel defect fails the run ...
+    run = hlsdiff('compare', model, data, '--granularity', 'name', '--patch', code=1)
+    assert run.json['gate'] == 'stock' and run.json['verdict'] == 'fail'
+    assert run.json['verdicts'] == {'stock': 'fail', 'patched': 'pass'} and run.json['patched']['onset'] is None
+    assert run.json['onset']['layer'] == 'dw' and 'judges the stock project' in run.stdout
+    # ... and the patched one when asked to
+    run = hlsdiff('compare', model, data, '--granularity', 'name', '--patch', '--gate', 'patched', code=0)
+    assert run.json['gate'] == 'patched' and run.json['verdict'] == 'pass' and run.json['exit_code'] == 0
+    assert run.json['verdicts'] == {'stock': 'fail', 'patched': 'pass'}
+
+
+def test_gate_patched_without_patch_is_bad_input(hlsdiff, model_files):
+    model, data = model_files('depthwise_bn')
+    run = hlsdiff('compare', model, data, '--gate', 'patched', code=2)
+    assert 'needs --patch' in run.stderr and 'Traceback' not in run.stderr
 
 
 @pytest.mark.xdist_group('patch-po2')
@@ -175,7 +195,7 @@ def test_auto_po2_stock_wrong_patched_matches(hlsdiff, model_files):
                                    'evidence': 'emulation'}
     dw = stock.layer('dw')
     assert 'Precision.weight' in dw['hint'] and 'hlsdiff patch' in dw['hint'] and 'auto_po2' in dw['cause_detail']
-    run = hlsdiff('compare', model, data, '--patch', code=0)
+    run = hlsdiff('compare', model, data, '--patch', '--gate', 'patched', code=0)
     dw = next(l for l in run.json['patched']['layers'] if l['name'] == 'dw')
     assert dw['status'] in ('ok', 'noise')
 
@@ -206,8 +226,9 @@ IDENTICAL_CASES = [
 @pytest.mark.parametrize('name, kwargs, io_type, conv', IDENTICAL_CASES,
                          ids=[f'{c[0]}-{c[2]}-{i}' for i, c in enumerate(IDENTICAL_CASES)])
 def test_patched_kernel_is_bit_identical_where_stock_is_right(model_files, cache_dir, name, kwargs, io_type, conv):
+    from hlsdiff.engine import collect
+    from hlsdiff.request import RunOptions
     from hlsdiff.trace.convert import ConvertOptions
-    from hlsdiff.trace.pipeline import RunOptions, collect
 
     model, data = model_files(name, **kwargs)
     options = ConvertOptions(io_type=io_type, precision='ap_fixed<16,6>', **conv)

@@ -1,8 +1,8 @@
 """`hlsdiff patch`: repair the known hls4ml 1.3.0 depthwise defects in a generated project.
 
 Reads only the project's own files (myproject.cpp, parameters.h, defines.h, weights/,
-hls4ml_config.yml, nnet_utils/), never TensorFlow or hls4ml. For each depthwise layer it
-finds which defects apply (DESIGN.md, patch section):
+hls4ml_config.yml, nnet_utils/) through hlsdiff/project, never TensorFlow or hls4ml. For each
+depthwise layer it finds which defects apply (DESIGN.md, patch section):
 
 1. depth_multiplier > 1            -> the corrected kernel (nnet_depthwise_hlsdiff.h)
 2. Strategy Resource, io_parallel  -> the corrected kernel
@@ -12,61 +12,60 @@ finds which defects apply (DESIGN.md, patch section):
                                    -> the weight type widened to hold them, the accumulator
                                       by the same number of integer bits
 
-Every replaced file is copied first to `.hlsdiff-backup/` in the project; `--revert` puts
-them back byte for byte. Writes are atomic (temporary file, then rename).
+`plan` works out the changes (a `PatchPlan`) without writing; `apply` writes them through
+hlsdiff/project/write.py: every replaced file is copied first to `.hlsdiff-backup/` in the
+project, `--revert` puts them back byte for byte, writes are atomic.
 """
 
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 import math
-import os
-import re
-import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from hlsdiff.errors import EXIT_GATE_FAILED, EXIT_OK, BadInput, BuildFailed, NotAProject
+from hlsdiff.errors import EXIT_GATE_FAILED, EXIT_OK, BuildFailed, NotAProject
 from hlsdiff.fixedpoint import parse_type
-from hlsdiff.writable import writable
+from hlsdiff.project import ConfigStruct, KernelCall, Project, headers_of, open_project, read_top, writer
+from hlsdiff.project.write import BACKUP_DIR, TMP_SUFFIX, apply_changes, remove_leftovers, revert_changes
+
+__all__ = ['BACKUP_DIR', 'INCLUDE_LINE', 'KERNEL_NAME', 'TMP_SUFFIX', 'Fix', 'PatchPlan', 'apply', 'plan', 'revert',
+           'run_patch_command']
 
 KERNEL_NAME = 'nnet_depthwise_hlsdiff.h'
 KERNEL_SOURCE = Path(__file__).resolve().parent / KERNEL_NAME
-BACKUP_DIR = '.hlsdiff-backup'
+KERNEL_FILE = f'{writer.FIRMWARE}/{writer.NNET_UTILS}/{KERNEL_NAME}'
 INCLUDE_LINE = f'#include "nnet_utils/{KERNEL_NAME}" // hlsdiff patch'
-# a depthwise kernel call of the top function, found by its function and config (the trailing
-# `// name` comment hls4ml writes is optional: users edit it away)
-_CALL_RE = re.compile(
-    r'^(?P<indent>[ \t]*)(?P<call>nnet::(?P<ns>hlsdiff::)?(?P<func>depthwise_conv_[12]d_cl)<(?P<targs>[^>]*)>'
-    r'\((?P<args>[^)]*)\);)[ \t]*(?://[ \t]*(?P<name>\S+)[ \t]*)?$',
-    re.M,
-)
-_TRACE_RE = re.compile(r'save_layer_output<[^>]*>\(\s*(?P<var>\w+)\s*,\s*"(?P<name>[^"]+)"')
-TMP_SUFFIX = '.hlsdiff-tmp'  # a write in progress; one left by a killed patch is removed by the next
-# Lines of the stock 1.3.0 kernels that identify the layout this patcher knows.
-_KNOWN_LAYOUT = {
-    'nnet_sepconv2d_latency.h': 'only a depth multiplier of 1 is currently supported',
-    'nnet_sepconv2d.h': 'Resource strategy for DepthwiseConv2D is not supported.',
-    'nnet_sepconv2d_stream.h': 'only a depth multiplier of 1 is currently supported',
-}
+DEFINES = f'{writer.FIRMWARE}/{writer.DEFINES}'
+PARAMETERS = f'{writer.FIRMWARE}/{writer.PARAMETERS}'
+DEPTHWISE = ('depthwise_conv_1d_cl', 'depthwise_conv_2d_cl')
+NAMESPACE = 'hlsdiff'  # nnet::hlsdiff::depthwise_conv_2d_cl: the corrected kernel
 
 
 @dataclass
 class Layer:
+    """A depthwise layer of the project: its call and its config struct."""
+
     name: str
-    call: str  # the call as written, e.g. nnet::depthwise_conv_2d_cl<...>(...);
-    func: str  # depthwise_conv_2d_cl / depthwise_conv_1d_cl
-    config: str  # config struct name, e.g. config2
-    weights: str  # weight array name, e.g. w2
-    biases: str
-    params: dict
-    patched_call: bool
+    call: KernelCall
+    config: ConfigStruct
+
+    @property
+    def weights(self) -> str:
+        return self.call.args[2]
+
+    @property
+    def patched(self) -> bool:
+        return self.call.namespace == NAMESPACE
+
+    @property
+    def taps(self) -> int:
+        c = self.config
+        return c.int('filt_height', 1) * c.int('filt_width', 1) if self.call.function.endswith('2d_cl') \
+            else c.int('filt_width', 1)
 
 
 @dataclass
@@ -77,7 +76,9 @@ class Fix:
 
 
 @dataclass
-class Plan:
+class PatchPlan:
+    """The changes `hlsdiff patch` would make to a project, and why."""
+
     project: Path
     fixes: list[Fix] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)  # relative path -> new text
@@ -88,194 +89,159 @@ class Plan:
         return {p: t for p, t in self.files.items() if self.originals.get(p) != t}
 
 
-class Project:
-    """The files of a generated project that the patcher reads and writes."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        if not self.path.is_dir():
-            raise NotAProject(f'{self.path}: not a folder, so not an hls4ml project')
-        cfg = self.path / 'hls4ml_config.yml'
-        if not cfg.exists():
-            raise NotAProject(f'{self.path}: not an hls4ml project (no hls4ml_config.yml)')
-        text = cfg.read_text(errors='replace')
-        match = re.search(r'^ProjectName:\s*(\S+)', text, re.M)
-        self.name = match.group(1) if match else 'myproject'
-        io = re.search(r'^IOType:\s*(\S+)', text, re.M)
-        self.io_type = io.group(1) if io else 'io_parallel'
-        self.top = f'firmware/{self.name}.cpp'
-        for rel in (self.top, 'firmware/parameters.h', 'firmware/defines.h', 'firmware/nnet_utils'):
-            if not (self.path / rel).exists():
-                raise NotAProject(f'{self.path}: not an hls4ml project ({rel} is missing)')
-        for header, marker in _KNOWN_LAYOUT.items():
-            p = self.path / 'firmware' / 'nnet_utils' / header
-            if not p.exists() or marker not in p.read_text(errors='replace'):
-                raise NotAProject(
-                    f'{self.path}: nnet_utils/{header} is not the hls4ml 1.3.0 layout this patcher knows; refusing'
-                )
-
-    def read(self, rel: str) -> str | None:
-        p = self.path / rel
-        return p.read_text() if p.exists() else None
-
-    def layers(self, top_text: str, params_text: str) -> list[Layer]:
-        """Every depthwise call, named by its trace call, else hls4ml's comment, else its config."""
-        traced = {t.group('var'): t.group('name') for t in _TRACE_RE.finditer(top_text)}
-        found = []
-        for m in _CALL_RE.finditer(top_text):
-            targs = [t.strip() for t in m.group('targs').split(',')]
-            args = [a.strip() for a in m.group('args').split(',')]
-            config = targs[-1]
-            name = traced.get(args[1]) or m.group('name') or config
-            found.append(Layer(name, m.group('call'), m.group('func'), config, args[2], args[3],
-                               _struct(params_text, config), bool(m.group('ns'))))
-        return found
-
-    def remove_leftovers(self) -> list[str]:
-        """Temporary files of a patch that was killed mid-write."""
-        removed = []
-        for p in self.path.rglob(f'.*{TMP_SUFFIX}'):
-            p.unlink(missing_ok=True)
-            removed.append(str(p.relative_to(self.path)))
-        return removed
+def patchable(project_dir: Path) -> Project:
+    """The project, if it has the stock kernels of the layout this patcher knows."""
+    prj = open_project(project_dir)
+    header = writer.unknown_kernel_header(prj.firmware)
+    if header is not None:
+        raise NotAProject(f'{prj.path}: {writer.NNET_UTILS}/{header} is not the hls4ml {writer.VERSION} layout this '
+                          'patcher knows; refusing')
+    return prj
 
 
-def _struct(params_text: str, name: str) -> dict:
-    m = re.search(r'struct\s+' + re.escape(name) + r'\s*:\s*nnet::\w+\s*\{(.*?)\n\};', params_text, re.S)
-    if not m:
-        raise NotAProject(f'parameters.h has no struct {name}; not a layout this patcher knows')
-    body = m.group(1)
-    out: dict = {}
-    for key, value in re.findall(r'static const (?:unsigned|bool|int)\s+(\w+)\s*=\s*([^;]+);', body):
-        out[key] = value.strip()
-    for typ, key in re.findall(r'typedef\s+([\w:<>, ]+?)\s+(\w+);', body):
-        out[key] = typ.strip()
-    return out
+def depthwise_layers(prj: Project, top: str, params: str) -> list[Layer]:
+    """Every depthwise call (stock or patched), named by its trace call, else hls4ml's comment, else its config."""
+    structs = headers_of('', params).structs
+    found = []
+    for call in read_top(top, prj.name).calls:
+        if call.function in DEPTHWISE and call.namespace in ('', NAMESPACE) and len(call.args) >= 4:
+            config = call.type_args[-1]
+            if config not in structs:
+                raise NotAProject(f'parameters.h has no struct {config}; not a layout this patcher knows')
+            found.append(Layer(call.layer or config, call, structs[config]))
+    return found
 
 
-def _int(params: dict, key: str, default: int = 0) -> int:
-    try:
-        return int(params.get(key, default))
-    except ValueError:
-        return default
+@dataclass
+class _Draft:
+    """The texts as the plan changes them, and the plan."""
+
+    prj: Project
+    top: str
+    defines: str
+    result: PatchPlan
+    need_kernel: bool = False
+
+
+def plan(project_dir: Path, force_kernel: bool = False) -> PatchPlan:
+    """Work out every change, without writing anything. `force_kernel` routes every depthwise
+    layer through the corrected kernel (used to prove it bit-identical where stock is right)."""
+    prj = patchable(project_dir)
+    top, params, defines = prj.read(prj.top_file) or '', prj.read(PARAMETERS) or '', prj.read(DEFINES) or ''
+    draft = _Draft(prj, top, defines, PatchPlan(prj.path))
+    layers = depthwise_layers(prj, top, params)
+    for layer in layers:
+        _route_to_corrected_kernel(draft, layer, force_kernel)
+        values = _repair_broadcast_weights(draft, layer)
+        if values is not None:
+            _widen_weight_type(draft, layer, values)
+    _complete_kernel(draft, [layer.name for layer in layers if layer.patched], top)
+    result = draft.result
+    result.files[prj.top_file] = draft.top
+    result.files[DEFINES] = draft.defines
+    for rel in result.files:
+        result.originals[rel] = prj.read(rel)
+    return result
+
+
+def _route_to_corrected_kernel(draft: _Draft, layer: Layer, force_kernel: bool) -> None:
+    """Defects 1 and 2: the stock kernel asserts; the call goes to the corrected kernel."""
+    n_chan, n_filt = layer.config.int('n_chan'), layer.config.int('n_filt')
+    reasons = []
+    if n_chan and n_filt != n_chan:
+        reasons.append(('depth-multiplier',
+                        f'depth_multiplier {n_filt // n_chan}: the stock kernel asserts n_filt == n_chan'))
+    if draft.prj.io_type == 'io_parallel' and str(layer.config.values().get('strategy', '')).endswith('resource'):
+        reasons.append(('resource-strategy', 'Strategy Resource in io_parallel: the stock kernel asserts'))
+    if (reasons or force_kernel) and not layer.patched:
+        for defect, text in reasons or [('kernel', 'routed through the corrected kernel (bit-identical here)')]:
+            draft.result.fixes.append(Fix(layer.name, defect, text))
+        call = layer.call.text
+        draft.top = draft.top.replace(call, call.replace('nnet::', f'nnet::{NAMESPACE}::', 1), 1)
+    if reasons or force_kernel or layer.patched:
+        draft.need_kernel = True
+
+
+def _repair_broadcast_weights(draft: _Draft, layer: Layer) -> np.ndarray | None:
+    """Defect 3: a BatchNormalization folded with a broadcast leaves (kh, kw, C, C) values for
+    (kh, kw, C): the diagonal is kept. Returns the layer's weights (repaired), or None when the
+    layer has no weights file or is not one weight per channel and tap."""
+    n_chan, n_filt = layer.config.int('n_chan'), layer.config.int('n_filt')
+    w_rel = writer.weights_file(layer.weights)
+    w_text = draft.prj.read(w_rel)
+    if w_text is None or not n_chan or n_filt != n_chan:
+        return None
+    values = writer.weights_values(w_text)
+    taps = layer.taps
+    if values.size != taps * n_chan * n_chan or n_chan <= 1:
+        return values
+    diag = values.reshape(taps, n_chan, n_chan)[:, np.arange(n_chan), np.arange(n_chan)].reshape(-1)
+    draft.result.fixes.append(Fix(layer.name, 'bn-broadcast',
+                                f'weights hold {values.size} values (kh*kw*C*C, a BatchNormalization folded with '
+                                f'a broadcast scale): keep the diagonal, {diag.size} values'))
+    draft.result.files[w_rel] = writer.weights_text(diag)
+    h_rel = writer.weights_file(layer.weights, 'h')
+    h_text = draft.prj.read(h_rel)
+    if h_text is not None:
+        draft.result.files[h_rel] = writer.resized_weights_header(h_text, layer.weights, diag)
+    draft.top = writer.resized_weights_load(draft.top, layer.weights, diag.size)
+    return diag
+
+
+def _widen_weight_type(draft: _Draft, layer: Layer, values: np.ndarray) -> None:
+    """Defect 4: weights (auto_po2 scaled) that do not fit their type wrap: the type is widened
+    to hold them, the accumulator by the same number of integer bits."""
+    name = layer.config.typedefs.get('weight_t')
+    typedefs = writer.typedefs(draft.defines)
+    text = typedefs.get(name) if name else None
+    rng = _type_range(text) if text is not None and values.size else None
+    if rng is None or name is None or text is None:
+        return
+    width, integer, signed = rng
+    frac = width - integer
+    lo = -(2.0 ** (integer - 1)) if signed else 0.0
+    hi = (2.0 ** (integer - 1) if signed else 2.0**integer) - 2.0**-frac
+    if values.max() <= hi and values.min() >= lo:
+        return
+    need_int = _integer_bits(values, signed)
+    new_type = f'ap_{"" if signed else "u"}fixed<{need_int + max(frac, _fraction_bits(values))},{need_int}>'
+    draft.result.fixes.append(Fix(layer.name, 'po2-weights', f'weights reach {float(np.abs(values).max()):g}, outside '
+                                                           f'{text} (auto_po2 scaling): {name} -> {new_type}'))
+    draft.defines = writer.retype(draft.defines, name, new_type)
+    extra = need_int - integer
+    acc_name = layer.config.typedefs.get('accum_t')
+    acc = writer.typedefs(draft.defines).get(acc_name) if acc_name else None
+    acc_range = _type_range(acc) if acc is not None else None
+    if acc_name and acc_range and extra > 0:
+        aw, ai, asigned = acc_range
+        wider = f'ap_{"" if asigned else "u"}fixed<{aw + extra},{ai + extra}>'
+        draft.defines = writer.retype(draft.defines, acc_name, wider)
+        draft.result.fixes.append(Fix(layer.name, 'po2-weights', f'{acc_name} -> {wider} (room for the wider weights)'))
+
+
+def _complete_kernel(draft: _Draft, patched: list[str], top: str) -> None:
+    """The corrected kernel and its include, when a call uses it; a patched project that lost a
+    part of the patch is completed."""
+    if not draft.need_kernel:
+        return
+    if patched:
+        if draft.prj.read(KERNEL_FILE) != KERNEL_SOURCE.read_text():
+            draft.result.fixes.append(Fix(patched[0], 'repair', f'{KERNEL_FILE} is missing or changed: written again'))
+        if INCLUDE_LINE not in top:
+            draft.result.fixes.append(Fix(patched[0], 'repair', f'the include of the corrected kernel is gone from '
+                                                              f'{draft.prj.top_file}: put back'))
+    draft.result.files[KERNEL_FILE] = KERNEL_SOURCE.read_text()
+    if INCLUDE_LINE not in draft.top:
+        included = writer.with_include(draft.top, INCLUDE_LINE)
+        if included is None:
+            raise NotAProject(f'{draft.prj.top_file} does not include parameters.h; not a layout this patcher knows')
+        draft.top = included
 
 
 def _type_range(text: str) -> tuple[int, int, bool] | None:
     """(width, integer bits, signed) of an ap_fixed type: hlsdiff's one fixed-point type model."""
     t = parse_type(text)
     return (t.width, t.integer, t.signed) if t is not None and not text.strip().startswith(('ap_int', 'ap_uint')) else None
-
-
-def _typedef(defines: str, name: str) -> tuple[str, re.Match] | None:
-    m = re.search(r'^typedef\s+(ap_u?fixed<[^;]*>)\s+' + re.escape(name) + r';', defines, re.M)
-    return (m.group(1), m) if m else None
-
-
-def _weights_values(text: str) -> np.ndarray:
-    return np.array([float(v) for v in text.replace('\n', ' ').split(',') if v.strip()])
-
-
-def _fmt(values: np.ndarray) -> str:
-    return ', '.join(f'{v:.10f}' for v in values)
-
-
-def plan(project_dir: Path, force_kernel: bool = False) -> Plan:
-    """Work out every change, without writing anything. `force_kernel` routes every depthwise
-    layer through the corrected kernel (used to prove it bit-identical where stock is right)."""
-    prj = Project(project_dir)
-    result = Plan(prj.path)
-    top = prj.read(prj.top)
-    params = prj.read('firmware/parameters.h')
-    defines = prj.read('firmware/defines.h')
-    new_top, new_defines = top, defines
-    kernel_rel = f'firmware/nnet_utils/{KERNEL_NAME}'
-    need_kernel = False
-
-    for layer in prj.layers(top, params):
-        p = layer.params
-        n_chan, n_filt = _int(p, 'n_chan'), _int(p, 'n_filt')
-        taps = _int(p, 'filt_height', 1) * _int(p, 'filt_width', 1) if layer.func.endswith('2d_cl') else _int(p, 'filt_width', 1)
-        reasons = []
-        if n_chan and n_filt != n_chan:
-            reasons.append(('depth-multiplier',
-                            f'depth_multiplier {n_filt // n_chan}: the stock kernel asserts n_filt == n_chan'))
-        if prj.io_type == 'io_parallel' and p.get('strategy', '').endswith('resource'):
-            reasons.append(('resource-strategy', 'Strategy Resource in io_parallel: the stock kernel asserts'))
-        if (reasons or force_kernel) and not layer.patched_call:
-            for defect, text in reasons or [('kernel', 'routed through the corrected kernel (bit-identical here)')]:
-                result.fixes.append(Fix(layer.name, defect, text))
-            new_top = new_top.replace(layer.call, layer.call.replace('nnet::', 'nnet::hlsdiff::', 1), 1)
-        if reasons or force_kernel or layer.patched_call:
-            need_kernel = True
-
-        # 3. BatchNormalization folded with a broadcast: (kh, kw, C, C) values for (kh, kw, C)
-        w_rel = f'firmware/weights/{layer.weights}.txt'
-        w_text = prj.read(w_rel)
-        if w_text is not None and n_chan and n_filt == n_chan:
-            values = _weights_values(w_text)
-            if values.size == taps * n_chan * n_chan and n_chan > 1:
-                diag = values.reshape(taps, n_chan, n_chan)[:, np.arange(n_chan), np.arange(n_chan)].reshape(-1)
-                result.fixes.append(Fix(layer.name, 'bn-broadcast',
-                                        f'weights hold {values.size} values (kh*kw*C*C, a BatchNormalization folded with '
-                                        f'a broadcast scale): keep the diagonal, {diag.size} values'))
-                result.files[w_rel] = _fmt(diag) + '\n'
-                h_rel = f'firmware/weights/{layer.weights}.h'
-                h_text = prj.read(h_rel)
-                if h_text is not None:
-                    h_new = re.sub(r'\b' + re.escape(layer.weights) + r'\[\d+\]', f'{layer.weights}[{diag.size}]', h_text)
-                    h_new = re.sub(r'(=\s*\{)[^}]*(\};)', lambda m, diag=diag: m.group(1) + _fmt(diag) + m.group(2),
-                                   h_new, count=1)
-                    result.files[h_rel] = h_new
-                new_top = re.sub(r'(load_weights_from_txt<[^,>]+,\s*)\d+(>\(' + re.escape(layer.weights) + r',)',
-                                 lambda m, diag=diag: f'{m.group(1)}{diag.size}{m.group(2)}', new_top)
-                values = diag
-            # 4. weights that do not fit their type (auto_po2 scaling): widen the type
-            wtype_name = p.get('weight_t')
-            found = _typedef(new_defines, wtype_name) if wtype_name else None
-            if found and values.size:
-                text, _ = found
-                rng = _type_range(text)
-                if rng:
-                    width, integer, signed = rng
-                    frac = width - integer
-                    lo = -(2.0 ** (integer - 1)) if signed else 0.0
-                    hi = (2.0 ** (integer - 1) if signed else 2.0**integer) - 2.0**-frac
-                    if values.max() > hi or values.min() < lo:
-                        need_int = _integer_bits(values, signed)
-                        need_frac = max(frac, _fraction_bits(values))
-                        new_type = f'ap_{"" if signed else "u"}fixed<{need_int + need_frac},{need_int}>'
-                        extra = need_int - integer
-                        result.fixes.append(Fix(layer.name, 'po2-weights',
-                                                f'weights reach {float(np.abs(values).max()):g}, outside {text} '
-                                                f'(auto_po2 scaling): {wtype_name} -> {new_type}'))
-                        new_defines = new_defines.replace(f'typedef {text} {wtype_name};', f'typedef {new_type} {wtype_name};', 1)
-                        acc_name = p.get('accum_t')
-                        acc = _typedef(new_defines, acc_name) if acc_name else None
-                        if acc and extra > 0 and _type_range(acc[0]):
-                            aw, ai, asigned = _type_range(acc[0])
-                            wider = f'ap_{"" if asigned else "u"}fixed<{aw + extra},{ai + extra}>'
-                            new_defines = new_defines.replace(f'typedef {acc[0]} {acc_name};', f'typedef {wider} {acc_name};', 1)
-                            result.fixes.append(Fix(layer.name, 'po2-weights',
-                                                    f'{acc_name} -> {wider} (room for the wider weights)'))
-
-    patched = [layer.name for layer in prj.layers(top, params) if layer.patched_call]
-    if need_kernel and patched:  # a patched project that lost a part of the patch: completed
-        if prj.read(kernel_rel) != KERNEL_SOURCE.read_text():
-            result.fixes.append(Fix(patched[0], 'repair', f'{kernel_rel} is missing or changed: written again'))
-        if INCLUDE_LINE not in top:
-            result.fixes.append(Fix(patched[0], 'repair', f'the include of the corrected kernel is gone from '
-                                                          f'{prj.top}: put back'))
-    if need_kernel:
-        result.files[kernel_rel] = KERNEL_SOURCE.read_text()
-        if INCLUDE_LINE not in new_top:
-            new_top = re.sub(r'(#include "parameters.h"[^\n]*\n)', lambda m: m.group(1) + INCLUDE_LINE + '\n', new_top, count=1)
-            if INCLUDE_LINE not in new_top:
-                raise NotAProject(f'{prj.top} does not include parameters.h; not a layout this patcher knows')
-    result.files[prj.top] = new_top
-    result.files['firmware/defines.h'] = new_defines
-    for rel in result.files:
-        result.originals[rel] = prj.read(rel)
-    return result
 
 
 def _integer_bits(values: np.ndarray, signed: bool) -> int:
@@ -291,8 +257,8 @@ def _fraction_bits(values: np.ndarray, limit: int = 24) -> int:
     return limit
 
 
-def render_diff(p: Plan) -> str:
-    out = []
+def render_diff(p: PatchPlan) -> str:
+    out: list[str] = []
     for rel, new in sorted(p.changes.items()):
         old = p.originals.get(rel)
         out.extend(difflib.unified_diff((old or '').splitlines(True), new.splitlines(True),
@@ -300,108 +266,29 @@ def render_diff(p: Plan) -> str:
     return ''.join(out)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=TMP_SUFFIX, dir=path.parent)
-    with os.fdopen(fd, 'w') as f:
-        f.write(text)
-    if path.exists():
-        shutil.copymode(path, tmp)
-    os.replace(tmp, path)
-
-
-def apply(p: Plan) -> list[str]:
+def apply(p: PatchPlan) -> list[str]:
     """Back up every file about to change (once: the first backup is the original), then write."""
-    changes = p.changes
-    if not changes:
-        return []
-    for folder in {(p.project / rel).parent for rel in changes} | {p.project}:
-        if folder.exists() and not writable(folder):
-            raise BadInput(f'{folder}: read-only; hlsdiff patch changes nothing there')
-    backup = p.project / BACKUP_DIR
-    manifest_path = backup / 'manifest.json'
-    manifest = _manifest(p.project) if manifest_path.exists() else {'created': [], 'replaced': [], 'written': {}}
-    manifest.setdefault('written', {})
-    for rel in changes:
-        if rel in manifest['created'] or rel in manifest['replaced']:
-            continue
-        if p.originals.get(rel) is None:
-            manifest['created'].append(rel)
-        else:
-            dest = backup / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(p.project / rel, dest)
-            manifest['replaced'].append(rel)
-    backup.mkdir(exist_ok=True)
-    for rel, text in changes.items():
-        manifest['written'][rel] = hashlib.sha256(text.encode()).hexdigest()
-    _atomic_write(manifest_path, json.dumps(manifest, indent=2) + '\n')
-    for rel, text in changes.items():
-        _atomic_write(p.project / rel, text)
-    return sorted(changes)
-
-
-def _manifest(project: Path) -> dict:
-    """The backup's manifest; a damaged one is bad input (exit 2), never an internal error."""
-    path = project / BACKUP_DIR / 'manifest.json'
-    try:
-        manifest = json.loads(path.read_text())
-        if not isinstance(manifest, dict) or not all(isinstance(manifest.get(k), list) for k in ('created', 'replaced')):
-            raise ValueError('created/replaced lists missing')
-        if not isinstance(manifest.get('written', {}), dict):
-            raise ValueError('written is not a mapping')
-    except (OSError, ValueError) as exc:
-        raise BadInput(f'{path}: damaged backup manifest ({exc}); restore the originals by hand from '
-                       f'{project / BACKUP_DIR}/') from None
-    return manifest
+    return apply_changes(p.project, p.changes, p.originals)
 
 
 def revert(project_dir: Path, force: bool = False) -> list[str]:
-    prj = Project(project_dir)
-    backup = prj.path / BACKUP_DIR
-    manifest_path = backup / 'manifest.json'
-    if not manifest_path.exists():
-        raise BadInput(f'{prj.path}: no {BACKUP_DIR}/ here, so nothing to revert (was it patched by hlsdiff?)')
-    manifest = _manifest(prj.path)
-    changed = []
-    for rel, digest in (manifest.get('written') or {}).items():
-        path = prj.path / rel
-        if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-            changed.append(rel)
-    if changed and not force:
-        raise BadInput(f'{prj.path}: changed since hlsdiff patched them: {", ".join(sorted(changed))}; --revert would '
-                       'discard those edits (--force to revert anyway)')
-    for folder in {(prj.path / rel).parent for rel in manifest['replaced'] + manifest['created']} | {prj.path}:
-        if folder.exists() and not writable(folder):
-            raise BadInput(f'{folder}: read-only; hlsdiff patch --revert changes nothing there')
-    restored = []
-    for rel in manifest['replaced']:
-        src = backup / rel
-        tmp = (prj.path / rel).with_name(f'.{Path(rel).name}.hlsdiff-revert')
-        shutil.copy2(src, tmp)
-        os.replace(tmp, prj.path / rel)
-        restored.append(rel)
-    for rel in manifest['created']:
-        (prj.path / rel).unlink(missing_ok=True)
-        restored.append(rel)
-    shutil.rmtree(backup)
-    return restored
+    return revert_changes(patchable(project_dir).path, force)
 
 
 def rebuild(project_dir: Path) -> None:
     """Rebuild with the project's own build script (never hls_model.compile(), which would
     copy the stock nnet_utils back over the patch)."""
-    script = Path(project_dir) / 'build_lib.sh'
+    script = Path(project_dir) / writer.BUILD_SCRIPT
     if not script.exists():
         raise NotAProject(f'{project_dir}: no build_lib.sh to rebuild with (use --no-build)')
-    proc = subprocess.run(['bash', 'build_lib.sh'], cwd=project_dir, capture_output=True, text=True)
+    proc = subprocess.run(['bash', writer.BUILD_SCRIPT], cwd=project_dir, capture_output=True, text=True)
     if proc.returncode != 0:
         errors = [ln for ln in (proc.stdout + proc.stderr).splitlines() if 'error' in ln]
         raise BuildFailed(f'the patched project does not build: {(errors or ["build_lib.sh failed"])[0].strip()}',
                           detail='\n'.join(errors[:10]))
 
 
-def patch_for_compare(project_dir: Path) -> Plan:
+def patch_for_compare(project_dir: Path) -> PatchPlan:
     """What `compare --patch` runs on the project it just generated (it builds it itself)."""
     p = plan(project_dir)
     apply(p)
@@ -420,7 +307,7 @@ def run_patch_command(project_dir: Path, mode: str, build: bool = True, force: b
             click.echo('rebuilt the C-simulation library (build_lib.sh)')
         return EXIT_OK
     if mode == 'write':
-        for rel in Project(project_dir).remove_leftovers():
+        for rel in remove_leftovers(patchable(project_dir).path):
             click.echo(f'removed {rel}, left by a patch that was stopped')
     p = plan(project_dir)
     if not p.fixes or not p.changes:

@@ -14,35 +14,36 @@ from hlsdiff.csim import compile as _compile
 from hlsdiff.csim.compile import (
     DEFAULT_OPT_LEVEL,
     BuiltLibrary,
-    Sources,
     cache_usage,
     choose_opt_level,
     clear_cache,
     default_cache_dir,
 )
 from hlsdiff.csim.header_job import HeaderJob
+from hlsdiff.project import Sources
 
 __all__ = ['library', 'cached', 'HeaderJob', 'BuiltLibrary', 'Sources', 'DEFAULT_OPT_LEVEL', 'choose_opt_level',
            'default_cache_dir', 'cache_usage', 'clear_cache']
 
 
 def cached(sources: Sources, io_type: str, n_samples: int, opt_level: str, cache_dir: Path | None,
-           use_cache: bool = True, plain: bool = False) -> BuiltLibrary | None:
+           use_cache: bool = True, plain: bool = False, notes: list[str] | None = None) -> BuiltLibrary | None:
     """A library already built for these sources, or None. With the level left to hlsdiff
     ('auto'), the fastest-running build already made, at any level."""
     if not use_cache:
         return None
     level = choose_opt_level(opt_level, io_type, n_samples)
     levels = ('3', '2', '1', level, 'g', '0') if opt_level == 'auto' else (level,)
-    return _compile.cached_library(sources, levels, cache_dir, plain=plain)
+    return _compile.cached_library(sources, levels, cache_dir, plain=plain, notes=notes)
 
 
 def library(sources: Sources, io_type: str, n_samples: int, opt_level: str, cache_dir: Path | None,
-            use_cache: bool = True, plain: bool = False, header: HeaderJob | None = None) -> BuiltLibrary:
+            use_cache: bool = True, plain: bool = False, header: HeaderJob | None = None,
+            notes: list[str] | None = None) -> BuiltLibrary:
     """The library for these sources: from the cache, or built now (and cached)."""
-    found = cached(sources, io_type, n_samples, opt_level, cache_dir, use_cache, plain)
+    found = cached(sources, io_type, n_samples, opt_level, cache_dir, use_cache, plain, notes)
     if found is not None:
         return found
     level = choose_opt_level(opt_level, io_type, n_samples)
     pch = (lambda: header.get(level)) if header is not None else None
-    return _compile.build(sources, level, cache_dir, use_cache, pch=pch, plain=plain)
+    return _compile.build(sources, level, cache_dir, use_cache, pch=pch, plain=plain, notes=notes)

@@ -25,6 +25,7 @@ from pathlib import Path
 from hlsdiff.csim import processes as children
 from hlsdiff.csim.split import split_top
 from hlsdiff.errors import BadInput, BuildFailed
+from hlsdiff.project import Sources
 
 OPT_LEVELS = ('0', 'g', '1', '2', '3', 's')
 DEFAULT_OPT_LEVEL = 'auto'
@@ -61,16 +62,6 @@ BUILD_STRATEGY = 'split-top+pch/2'  # part of every library's cache key
 
 
 @dataclass(frozen=True)
-class Sources:
-    """The two translation units of a project, as text, and where their includes live."""
-
-    project_dir: Path
-    project_name: str
-    top_cpp: str
-    bridge_cpp: str
-
-
-@dataclass(frozen=True)
 class BuiltLibrary:
     path: Path
     key: str
@@ -83,7 +74,7 @@ class BuiltLibrary:
 
 
 def cached_library(sources: Sources, levels: tuple[str, ...], cache_dir: Path | None = None, cxx: str = 'g++',
-                   plain: bool = False):
+                   plain: bool = False, notes: list[str] | None = None):
     """A library already built from these exact sources at one of `levels` (first wins), or None:
     with the level left to hlsdiff, an existing build at another level beats a new one."""
     cache_dir = Path(cache_dir or default_cache_dir())
@@ -91,7 +82,7 @@ def cached_library(sources: Sources, levels: tuple[str, ...], cache_dir: Path | 
     for level in levels:
         key = source_key(sources, _key_flags(compile_flags(level, cxx), plain), cxx, digest)
         target = cache_dir / f'{key}.so'
-        if target.exists() and intact(target):
+        if target.exists() and intact(target, notes):
             os.utime(target)
             return BuiltLibrary(target, key, True, 0.0, 0.0, level)
     return None
@@ -109,10 +100,6 @@ def default_cache_dir() -> Path:
     return Path(base) / 'hlsdiff'
 
 
-# What a damaged cache entry did is recorded here and shown once as a note of the compare.
-damaged: list[str] = []
-
-
 def _sidecar(target: Path) -> Path:
     return target.with_name(target.name + '.sha256')
 
@@ -122,15 +109,16 @@ def seal(built: Path, target: Path) -> None:
     _sidecar(target).write_text(_file_digest(built))
 
 
-def intact(target: Path) -> bool:
-    """True if the cached library is byte for byte what was built; else it is removed, noted."""
+def intact(target: Path, notes: list[str] | None = None) -> bool:
+    """True if the cached library is byte for byte what was built; else it is removed, noted in `notes`."""
     try:
         ok = _sidecar(target).read_text().strip() == _file_digest(target)
     except OSError:
         ok = False
-    if not ok:
-        damaged.append(f'the cached library {target.name} was damaged (its hash does not match the one '
+    if not ok and notes is not None:
+        notes.append(f'the cached library {target.name} was damaged (its hash does not match the one '
                        'recorded when it was built): removed and built again')
+    if not ok:
         for p in (target, _sidecar(target)):
             try:
                 p.unlink()
@@ -207,6 +195,7 @@ def build(
     max_cache_bytes: int = DEFAULT_CACHE_BYTES,
     pch=None,
     plain: bool = False,
+    notes: list[str] | None = None,
 ) -> BuiltLibrary:
     """Return a built library for `sources`: from the cache, or compiled now and cached.
 
@@ -220,7 +209,7 @@ def build(
     key = source_key(sources, _key_flags(flags, plain), cxx)
     cache_dir = Path(cache_dir or default_cache_dir())
     target = cache_dir / f'{key}.so'
-    if use_cache and target.exists() and intact(target):
+    if use_cache and target.exists() and intact(target, notes):
         os.utime(target)  # least recently used goes first when the cache is trimmed
         return BuiltLibrary(target, key, True, 0.0, 0.0, opt_level)
     try:
@@ -301,7 +290,7 @@ def _compile(sources: Sources, parts, flags, extra, cxx, work: Path, log: Path) 
     # the copy of the top function in part 1 only instantiates its thunks: its symbols (the
     # weights arrays among them) give way to part 0's at link time; -z defs: every thunk the
     # top function calls must be defined in the library, not found missing when it is loaded
-    peak = max(peak, _run_jobs([[_OBJCOPY, '--weaken', str(obj)] for _, obj in units[1:]], log))
+    peak = max(peak, _run_jobs([[str(_OBJCOPY), '--weaken', str(obj)] for _, obj in units[1:]], log))
     try:
         return lib, max(peak, _run_jobs([[*link, '-Wl,-z,defs']], log)), extra
     except BuildFailed:
@@ -343,7 +332,8 @@ def _run_jobs(commands: list[list[str]], log: Path) -> float:
     if not commands:
         return 0.0
     slots = max(1, _cores())
-    pending, running, failed, peak_kb = list(commands), [], False, 0
+    running: list[subprocess.Popen] = []
+    pending, failed, peak_kb = list(commands), False, 0
     try:
         with open(log, 'ab') as out:
             while pending or running:
@@ -351,7 +341,9 @@ def _run_jobs(commands: list[list[str]], log: Path) -> float:
                     cmd = pending.pop(0)
                     out.write((' '.join(cmd) + '\n').encode())
                     out.flush()
-                    running.append(children.popen(cmd, stdout=out, stderr=subprocess.STDOUT))
+                    # the compiler's temporary files (cc*.s) in the build's own folder, removed with it
+                    running.append(children.popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                                  env=dict(os.environ, TMPDIR=str(log.parent))))
                 if not running:
                     break
                 # only our own children: other threads run theirs (the C-simulation, the header)

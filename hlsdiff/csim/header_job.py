@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
@@ -35,10 +36,12 @@ class HeaderJob:
         self.looked_up = threading.Event()  # set once the cache has been looked in
         self.launched = threading.Event()  # set once the compiler runs, or there is none to run
         self.cached = None
+        self.notes: list[str] = []  # a damaged cached header, removed: said in the compare's notes
 
     def start(self, io_type: str, backend: str, firmware: Path | None, opt_level: str, n_samples: int,
               cache_dir: Path) -> None:
         """Start on the headers of `firmware` (a user's project) or of hls4ml's templates for `backend`."""
+        headers: Callable[[], dict[str, Path] | None]
         if firmware is not None:
             headers = lambda: pch_mod.project_headers(firmware)  # noqa: E731
         else:
@@ -62,12 +65,12 @@ class HeaderJob:
                     return None
                 args = (found, build_mod.compile_flags(self.level), cache_dir, 'g++',
                         build_mod.compiler_identity()[0])
-                self.cached = pch_mod.ensure(*args, build=False)
+                self.cached = pch_mod.ensure(*args, build=False, notes=self.notes)
             finally:
                 self.looked_up.set()
             if self.cached is not None or not self.idle_core_ahead:
                 return self.cached
-            return pch_mod.ensure(*args, self.stop, launched=self.launched)
+            return pch_mod.ensure(*args, self.stop, launched=self.launched, notes=self.notes)
         finally:
             self.launched.set()
 

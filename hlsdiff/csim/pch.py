@@ -92,7 +92,7 @@ def project_headers(firmware: Path) -> dict[str, Path]:
 
 def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str, compiler: str,
            stop: threading.Event | None = None, build: bool = True,
-           launched: threading.Event | None = None) -> Pch | None:
+           launched: threading.Event | None = None, notes: list[str] | None = None) -> Pch | None:
     """The precompiled header for these headers and flags: from the cache, or built now
     (unless `build` is False; `launched` is set once the compiler runs).
 
@@ -110,7 +110,7 @@ def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str
     final = root / h.hexdigest()[:32]
     if (final / 'manifest.json').exists():
         os.utime(final)
-        return _load(final)
+        return _load(final, notes)
     if not build:
         return None
     try:
@@ -135,7 +135,7 @@ def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str
               'sha256sum "$HLSDIFF_WORK/hlsdiff_pch.h.gch" | cut -c1-64 > "$HLSDIFF_WORK/gch.sha256" && '
               'mv -T "$HLSDIFF_WORK" "$HLSDIFF_FINAL" 2>/dev/null || '
               '{ [ -e "$HLSDIFF_FINAL/manifest.json" ] && rm -rf "$HLSDIFF_WORK"; exit 4; }')
-    env = dict(os.environ, HLSDIFF_WORK=str(work), HLSDIFF_FINAL=str(final))
+    env = dict(os.environ, HLSDIFF_WORK=str(work), HLSDIFF_FINAL=str(final), TMPDIR=str(work))
     # Its own process group, so that it can be given the lowest priority as a whole; not its
     # own session: with the kernel's autogroup scheduling a session shares the CPU as one
     # unit, nice or not, and a header left to finish would take a core from the library build.
@@ -160,14 +160,12 @@ def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str
         except OSError:
             pass
     shutil.rmtree(work, ignore_errors=True)  # a failed build, or the loser of a race
-    return _load(final) if (final / 'manifest.json').exists() else None
+    return _load(final, notes) if (final / 'manifest.json').exists() else None
 
 
-def _load(folder: Path) -> Pch | None:
+def _load(folder: Path, notes: list[str] | None = None) -> Pch | None:
     """The header in `folder`, if the .gch is byte for byte what the compiler wrote (its hash
     was recorded then: 0.06 s for 90 MB); a damaged one is removed, noted, and built again."""
-    from hlsdiff.csim import compile as build_mod
-
     try:
         files = json.loads((folder / 'manifest.json').read_text())['files']
         with open(folder / f'{HEADER}.gch', 'rb') as f:
@@ -176,8 +174,9 @@ def _load(folder: Path) -> Pch | None:
         ok = False
     if ok:
         return Pch(folder, files)
-    build_mod.damaged.append(f'the cached precompiled header {folder.name} was damaged: removed (built again '
-                             'by a later compare)')
+    if notes is not None:
+        notes.append(f'the cached precompiled header {folder.name} was damaged: removed (built again by a '
+                     'later compare)')
     shutil.rmtree(folder, ignore_errors=True)
     return None
 

@@ -162,13 +162,17 @@ def leftovers(cache_dir: Path | None = None) -> list[Path]:
 
 
 def folder_size(path: Path) -> int:
+    """Bytes under `path`; a folder another run removes meanwhile counts what was seen."""
     total = 0
-    for p in path.rglob('*'):
-        try:
-            if p.is_file() and not p.is_symlink():
-                total += p.stat().st_size
-        except OSError:
-            pass
+    try:
+        for p in path.rglob('*'):
+            try:
+                if p.is_file() and not p.is_symlink():
+                    total += p.stat().st_size
+            except OSError:
+                pass
+    except OSError:
+        pass
     return total
 
 
@@ -180,7 +184,10 @@ def reclaim(cache_dir: Path | None = None) -> tuple[int, int]:
             size += folder_size(p)
             shutil.rmtree(p, ignore_errors=True)
         else:
-            size += p.stat().st_size
+            try:
+                size += p.stat().st_size
+            except OSError:  # gone meanwhile (another run reclaimed it)
+                continue
             p.unlink(missing_ok=True)
         n += 1
     return n, size

@@ -13,7 +13,9 @@ import numpy as np
 from hlsdiff.demo import DATA, MODEL
 
 
-def build_model(seed: int = 1472, channels=(4, 8), input_shape=(16, 35, 1)):
+def build_model(seed: int = 1472, channels=(4, 8), input_shape=(16, 35, 1), folded_bn: bool = False):
+    """`folded_bn`: a BatchNormalization after the depthwise head, which hls4ml folds into it (the variant
+    `hlsdiff repro` writes its example ISSUE.md from); the default model is unchanged by it."""
     from hlsdiff.trace import stack
 
     keras = stack.load().keras
@@ -35,7 +37,11 @@ def build_model(seed: int = 1472, channels=(4, 8), input_shape=(16, 35, 1)):
     x = keras.layers.Add(name='add2')([x, y])
     g = keras.layers.GlobalAveragePooling2D(name='gap')(x)
     g = QDense(4, kernel_quantizer=q8(), bias_quantizer=q8(), name='classifier')(g)
-    h = QDepthwiseConv2D(3, padding='same', depthwise_quantizer=q8(), bias_quantizer=q8(), name='dw_head')(x)
+    # hls4ml folds a BN into a layer whose bias is not quantized (bn_fuse.py): the variant's head has none
+    h = QDepthwiseConv2D(3, padding='same', depthwise_quantizer=q8(), bias_quantizer=None if folded_bn else q8(),
+                         name='dw_head')(x)
+    if folded_bn:
+        h = keras.layers.BatchNormalization(name='dw_head_bn')(h)
     h = QActivation(quantized_relu(8, 2), name='dw_head_relu')(h)
     model = keras.Model(inp, [g, h], name='issue1472_tiny')
     rng = np.random.default_rng(seed)
@@ -54,6 +60,12 @@ def build_model(seed: int = 1472, channels=(4, 8), input_shape=(16, 35, 1)):
         w = layer.get_weights()
         w[0] = rng.uniform(-1.5, 1.5, w[0].shape).astype(w[0].dtype)
         layer.set_weights(w)
+    if folded_bn:  # statistics that are not the identity, from a generator of their own
+        bn = model.get_layer('dw_head_bn')
+        bn_rng = np.random.default_rng(seed + 1)
+        n = channels[1]
+        bn.set_weights([bn_rng.uniform(0.5, 2.0, n), bn_rng.normal(0, 0.2, n), bn_rng.normal(0, 0.2, n),
+                        bn_rng.uniform(0.5, 1.5, n)])
     return model
 
 

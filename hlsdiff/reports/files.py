@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from hlsdiff.reports import csv_report, html, json_report, junit, markdown, terminal
 
-FORMATS = {
+FORMATS: dict[str, Callable[..., str]] = {
     'json': json_report.render,
     'csv': csv_report.render_layers,
     'csv_channels': csv_report.render_channels,

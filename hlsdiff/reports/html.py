@@ -116,7 +116,7 @@ def render(result, traces=None) -> str:
             f'<td>{h.escape(layer.pattern.get("kind", ""))}</td><td>{h.escape(layer.cause)}</td>'
             f'<td>{h.escape(layer.hint)}</td></tr>'
         )
-    scatters = []
+    scatters: list[str] = []
     for layer in result.layers:
         if layer.status == 'mismatch' and len(scatters) < 8:
             k, c = _arrays(traces, layer.name)

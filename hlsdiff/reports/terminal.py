@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -13,22 +15,24 @@ def _num(value, fmt: str = '.3g') -> str:
     return '-' if value is None else format(value, fmt)
 
 
-def render(result, console: Console, verbose: bool = False) -> None:
+def render(result, console: Console, verbose: bool = False, label: str = '') -> None:
     """`result`: a result.CompareResult (not imported here: the result renders itself through reports)."""
     if result.error:
         console.print(f'[bold red]error[/]: {result.error["message"]}')
         if _is_result(result.patched):
             console.rule('with hlsdiff patch applied')
-            render(result.patched, console, verbose)
+            render(result.patched, console, verbose, label='patched project ')
+            _gated_verdict(result, console)
         return
     verdict_style = 'bold green' if result.verdict == 'pass' else 'bold red'
     console.print(Text(result.summary, style='bold' if result.onset else 'green'))
     table = Table(title=f'{result.model}  ({result.io_type}, {result.backend}, {result.samples} samples)',
                   show_lines=False, header_style='bold')
-    for col, just in (('hls4ml layer', 'left'), ('Keras tensor', 'left'), ('result type', 'left'),
-                      ('status', 'left'), ('max abs', 'right'), ('mean abs', 'right'), ('rmse', 'right'),
-                      ('max LSB', 'right'), ('mismatched', 'right'), ('worst ch', 'left'), ('pattern', 'left'),
-                      ('cause', 'left')):
+    columns: tuple[tuple[str, Literal['left', 'right']], ...] = (
+        ('hls4ml layer', 'left'), ('Keras tensor', 'left'), ('result type', 'left'), ('status', 'left'),
+        ('max abs', 'right'), ('mean abs', 'right'), ('rmse', 'right'), ('max LSB', 'right'), ('mismatched', 'right'),
+        ('worst ch', 'left'), ('pattern', 'left'), ('cause', 'left'))
+    for col, just in columns:
         table.add_column(col, justify=just, overflow='fold')
     onset = result.onset['layer'] if result.onset else None
     for layer in result.layers:
@@ -75,10 +79,11 @@ def render(result, console: Console, verbose: bool = False) -> None:
         console.print('[dim]timings: ' + ', '.join(f'{k}={v}' for k, v in result.timings.items()) + '[/]')
     if _is_result(result.patched):
         console.rule('with hlsdiff patch applied')
-        render(result.patched, console, verbose)
+        render(result.patched, console, verbose, label='patched project ')
+        _gated_verdict(result, console)
         return
     failures = [f'{layer.name}: {", ".join(layer.gate_failures)}' for layer in result.layers if layer.gate_failures]
-    console.print(Text(f'verdict: {result.verdict.upper()}', style=verdict_style)
+    console.print(Text(f'{label}verdict: {result.verdict.upper()}', style=verdict_style)
                   + Text(f'  (gate: {"; ".join(result.gates)})', style='dim'))
     for line in failures[:20]:
         console.print(f'  [red]✗[/] {line}')
@@ -86,3 +91,16 @@ def render(result, console: Console, verbose: bool = False) -> None:
 
 def _is_result(value) -> bool:
     return hasattr(value, 'layers') and hasattr(value, 'verdict')
+
+
+def _gated_verdict(result, console: Console) -> None:
+    """With --patch: which project's verdict is the run's (the exit code follows it)."""
+    gate = getattr(result, 'gate', None)
+    if not gate:
+        return
+    verdicts = result.verdicts or {}
+    other = 'patched' if gate == 'stock' else 'stock'
+    style = 'bold green' if result.verdict == 'pass' else 'bold red'
+    console.print(Text(f'verdict: {result.verdict.upper()}', style=style)
+                  + Text(f'  (judges the {gate} project; the {other} one: {verdicts.get(other, "-")}'
+                         + ('; --gate patched judges the patched one)' if gate == 'stock' else ')'), style='dim'))

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from hlsdiff.csim import processes as children
+from hlsdiff.errors import NotAProject
 from hlsdiff.layers import LayerInfo
 from hlsdiff.trace.plan import Plan
 
@@ -56,8 +57,8 @@ def load(cache_dir: Path, k: str, notes: list[str] | None = None, private: Path 
     """The cached conversion, if its files are byte for byte what was stored; a damaged entry
     is removed (and noted), and the model converted afresh. With `private`, the project is
     copied there first: a `cache --clear` or a trim by another compare cannot take it away."""
+    from hlsdiff.project import open_project
     from hlsdiff.trace.mapping import Ref
-    from hlsdiff.trace.project import read_sources
 
     entry = _entry(cache_dir, k)
     meta_path = entry / 'meta.json'
@@ -75,9 +76,10 @@ def load(cache_dir: Path, k: str, notes: list[str] | None = None, private: Path 
                              'recorded when it was stored): removed and converted again')
             raise ValueError('damaged')
         os.utime(entry)
+        written = open_project(project)  # the one rule: a cached project is a project like any other
         return Plan(
-            firmware=project / 'firmware',
-            sources=read_sources(project, meta['project_name']),
+            firmware=written.firmware,
+            sources=written.sources(),
             input_names=meta['input_names'],
             input_shapes=[tuple(s) for s in meta['input_shapes']],
             hls_inputs=meta['hls_inputs'],
@@ -89,7 +91,7 @@ def load(cache_dir: Path, k: str, notes: list[str] | None = None, private: Path 
             unmatched=[tuple(u) for u in meta['unmatched']],
             warnings=meta['warnings'],
         )
-    except (OSError, ValueError, KeyError, TypeError):  # a damaged (or vanished) entry: convert afresh
+    except (OSError, ValueError, KeyError, TypeError, NotAProject):  # a damaged (or vanished) entry: convert afresh
         shutil.rmtree(entry, ignore_errors=True)
         if private is not None:
             shutil.rmtree(private, ignore_errors=True)

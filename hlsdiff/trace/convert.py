@@ -8,6 +8,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hlsdiff.errors import BadInput, ConversionFailed
 
@@ -34,7 +35,7 @@ class ConvertOptions:
 class Converted:
     """The hls4ml model, the config it was converted with, and warnings worth showing."""
 
-    hls_model: object
+    hls_model: Any  # hls4ml's ModelGraph
     config: dict
     warnings: list[str] = field(default_factory=list)
 
@@ -139,6 +140,30 @@ def build_config(model, opts: ConvertOptions, calls=None) -> tuple[dict, dict, l
     return cfg, settings, warnings
 
 
+@contextlib.contextmanager
+def hls4ml_voice(notes: list[str]):
+    """What hls4ml prints as a warning (it uses print(), e.g. "WARNING: Invalid ReuseFactor=4 ...
+    Using ReuseFactor=3") and its Python warnings, kept as notes of the compare instead of lost."""
+    import warnings
+
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            yield
+    finally:
+        printed = [line.strip() for line in out.getvalue().splitlines() if line.strip().upper().startswith('WARNING')]
+        raised = [str(w.message).strip() for w in caught if _from_hls4ml(w)]
+        for line in printed + raised:
+            note = 'hls4ml: ' + line.removeprefix('WARNING:').strip()
+            if note not in notes:
+                notes.append(note)
+
+
+def _from_hls4ml(w) -> bool:
+    return 'hls4ml' in str(getattr(w, 'filename', ''))
+
+
 def convert(model, opts: ConvertOptions, output_dir: Path, calls=None) -> Converted:
     """Convert with hls4ml, with `Trace` on for every layer hls4ml ends up with (`calls`: see build_config)."""
     try:
@@ -157,8 +182,9 @@ def convert(model, opts: ConvertOptions, output_dir: Path, calls=None) -> Conver
     )
     if settings['part']:
         kwargs['part'] = settings['part']
+    said: list[str] = []
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with hls4ml_voice(said):
             if calls is not None:
                 hls_model = calls.hls4ml_convert(model, **kwargs)
             else:
@@ -171,7 +197,7 @@ def convert(model, opts: ConvertOptions, output_dir: Path, calls=None) -> Conver
     hls_model.config.trace_output = True
     for layer in hls_model.get_layers():
         layer.set_attr('trace', True)
-    return Converted(hls_model, cfg, warnings)
+    return Converted(hls_model, cfg, warnings + said)
 
 
 def write_project(converted: Converted, model_in_yml: bool = True) -> Path:
@@ -185,7 +211,7 @@ def write_project(converted: Converted, model_in_yml: bool = True) -> Path:
     config = converted.hls_model.config.config
     keras_model = None if model_in_yml else config.pop('KerasModel', None)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with hls4ml_voice(converted.warnings):
             converted.hls_model.write()
     except Exception as exc:
         text = str(exc).strip() or type(exc).__name__

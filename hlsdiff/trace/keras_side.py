@@ -7,6 +7,8 @@ input tensor, not from setting `layer.activation = None` as hls4ml's profiling d
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from hlsdiff.trace.mapping import Ref
@@ -27,7 +29,7 @@ class KerasReference:
         for t in model.inputs:  # a Sequential model's input layer is not in model.layers
             layer = t._keras_history.layer
             self.layers.setdefault(layer.name, layer)
-        self.twins = {}
+        self.twins: dict = {}
         self.input_names = [t.name.split(':')[0] for t in model.inputs]
         self.input_layer_names = [layer.name for layer in model.layers if type(layer).__name__ == 'InputLayer']
         wanted = []
@@ -39,7 +41,7 @@ class KerasReference:
                     self.twins[step[1]] = self._linear_twin(self.layers[step[1]])
         self.tensors = wanted
         outputs = [self._symbolic(t) for t in wanted]
-        self.multi = self.keras.Model(model.inputs, outputs) if outputs else None
+        self.multi: Any = self.keras.Model(model.inputs, outputs) if outputs else None
 
     def _linear_twin(self, layer):
         cfg = layer.get_config()

@@ -1,189 +1,26 @@
-"""Load, convert, build once, run the C-simulation and Keras, map: the arrays to compare."""
+"""The stages the engine (hlsdiff/engine.py) runs: convert, build and run, assemble, stream, emulate."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
-import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from hlsdiff.csim import HeaderJob, cached, library
 from hlsdiff.csim import compile as build_mod
+from hlsdiff.csim import library
 from hlsdiff.csim import processes as children
-from hlsdiff.errors import BadInput
 from hlsdiff.fixedpoint import parse_type, quantize
-from hlsdiff.layers import Collected, LayerArrays
-from hlsdiff.trace import conversion_cache
+from hlsdiff.layers import LayerArrays
+from hlsdiff.project import open_project, read_sources, traced_sources
+from hlsdiff.request import RunOptions
 from hlsdiff.trace.convert import ConvertOptions, write_project
-from hlsdiff.trace.load import check_model_path, fit_to_inputs, read_data
 from hlsdiff.trace.plan import Plan
-from hlsdiff.trace.project import open_project, read_sources, traced_sources
 from hlsdiff.trace.run import run_library
 
 
-@dataclass
-class RunOptions:
-    """How to build and run: everything that is not about the conversion itself."""
-
-    samples: int | None = None
-    project_dir: Path | None = None
-    output_dir: Path | None = None
-    opt_level: str = build_mod.DEFAULT_OPT_LEVEL
-    cache_dir: Path | None = None
-    use_cache: bool = True
-    timeout: float | None = None
-    prepare_project: object = None  # callable(project_dir) run before the build (e.g. the patcher)
-    plain_build: bool = False  # compile as hls4ml writes it: no split top unit, no precompiled header
-    chunk: int = 128  # samples held in memory at once; more samples stream through in chunks of this many
-    spill: Path | None = None  # when streaming: write every sample's arrays here, layer by layer (--save-traces)
-
-
-@dataclass
-class Progress:
-    """Callbacks the CLI gives to show progress; all optional."""
-
-    step: object = lambda name: None
-    csim: object = None
-
-
-def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progress: Progress | None = None) -> Collected:
-    progress = progress or Progress()
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name] = round(now - clock, 3)
-        clock = now
-
-    progress.step('load')
-    model_path = check_model_path(model_path)
-    from hlsdiff import frontends
-
-    frontend = frontends.for_source(model_path)
-    data = read_data(data_path)
-    project = open_project(run.project_dir) if run.project_dir else None
-    scratch = children.temp_dir('hlsdiff-')
-    cache_notes: list[str] = []
-    run = _usable_cache(run, scratch, cache_notes)
-    cache_dir = Path(run.cache_dir)
-    children.reclaim(cache_dir if run.use_cache else None)
-    build_mod.damaged.clear()
-    reusable = project is None and run.output_dir is None and run.prepare_project is None and run.use_cache
-    reusable = reusable and frontend.cacheable
-    key = conversion_cache.key(model_path, conv) if reusable else None
-    plan = conversion_cache.load(cache_dir, key, cache_notes, private=scratch / 'cached-project') if key else None
-
-    pool = ThreadPoolExecutor(max_workers=1)
-    header = HeaderJob()
-    try:
-        pending = samples = None
-        if plan is not None:  # the conversion is cached: the C-simulation starts while TensorFlow loads
-            samples = fit_to_inputs(data, plan.input_names, plan.input_shapes, run.samples)
-            if cached(plan.sources, _settings(conv)['io_type'], samples.count, run.opt_level, run.cache_dir,
-                            run.use_cache, run.plain_build) is None:
-                _start_header(header, conv, run, project, data, cache_dir)
-            # one C-simulation process: the other core is importing TensorFlow
-            stream_dir = scratch / 'run' if samples.count > run.chunk else None
-            pending = pool.submit(_build_and_run, plan, samples, conv, run, progress, 1, header, stream_dir)
-        else:  # the other core compiles the headers every project includes while TensorFlow loads
-            _start_header(header, conv, run, project, data, cache_dir)
-        model = frontend.load(model_path)
-        input_names, input_shapes = frontend.inputs(model, data)
-        if any(s < 0 for shape in input_shapes for s in shape):
-            raise BadInput(f'the model input shape {input_shapes} has unknown dimensions; hls4ml needs fixed shapes')
-        if samples is None:
-            samples = fit_to_inputs(data, input_names, input_shapes, run.samples)
-        notes = cache_notes + ([samples.note] if samples.note else [])
-        lap('load')
-
-        if plan is None:
-            progress.step('convert')
-            plan = _convert(frontend, model, input_names, input_shapes, conv, run, project, scratch, notes)
-            lap('convert')
-            stream_dir = scratch / 'run' if samples.count > run.chunk else None
-            pending = pool.submit(_build_and_run, plan, samples, conv, run, progress, None, header, stream_dir)
-            if key:
-                conversion_cache.store(cache_dir, key, plan)
-        notes.extend(plan.warnings)
-        if frontend.bit_exact(model) and _sets_precision(conv.config):
-            notes.append('hls4ml takes an HGQ proxy model\'s types from its quantizers: the Precision entries of '
-                         '--config are not used (edit the project and compare it with --project to try a type)')
-
-        # g++ and the C-simulation run in child processes; Keras runs here meanwhile
-        stats = outputs = None
-        if stream_dir is None:
-            with frontend.running():
-                reference = frontend.reference(model, plan.refs)
-                expected = reference.forward(samples.arrays)
-            lap('keras')
-            lib, csim = pending.result()
-            lap('build+csim')
-            with frontend.running():
-                arrays = _assemble(plan.infos, plan.refs, reference, expected, csim.traces,
-                                   _laid_out(plan, input_names, samples.arrays))
-            lap('local')
-            emulator, emulation = _emulate(plan, csim.traces, _laid_out(plan, input_names, samples.arrays), notes)
-            lap('emulate')
-        else:  # many samples: a first Keras pass for each layer's range, then chunk by chunk
-            with frontend.running():
-                reference = frontend.reference(model, plan.refs)
-                scales = reference.scales(samples.arrays)
-            lap('keras')
-            lib, csim = pending.result()
-            lap('build+csim')
-            with frontend.running():
-                arrays, stats, outputs, emulator, emulation = _stream(plan, reference, scales, csim, samples,
-                                                                      input_names, run.chunk, notes, run.spill)
-            lap('local+emulate')
-            notes.append(f'{samples.count} samples streamed in chunks of {run.chunk}: every figure, status and the '
-                         f'emulation cover all of them; patterns, causes and hints are drawn from the first '
-                         f'{run.chunk}')
-    finally:
-        header.cancel()
-        pool.shutdown(wait=True)
-        shutil.rmtree(scratch, ignore_errors=True)
-    notes.extend(dict.fromkeys(build_mod.damaged))
-    if not lib.cached and not run.use_cache:
-        lib.path.unlink(missing_ok=True)  # built for this compare only
-
-    timings.update(
-        conversion_cached=timings.get('convert') is None,
-        build_cached=lib.cached,
-        build_seconds=round(lib.seconds, 3),
-        build_peak_rss_mb=round(lib.peak_rss_mb, 1),
-        csim_seconds=round(csim.seconds, 3),
-        csim_peak_rss_mb=round(csim.peak_rss_mb, 1),
-        opt_level=lib.opt_level,
-        build_parts=None if lib.cached else lib.parts,  # how this compare built it; unknown if cached
-        precompiled_header=None if lib.cached else lib.precompiled_header,
-        library=str(lib.path),
-    )
-    settings = _settings(conv)
-    return Collected(
-        layers=plan.infos,
-        arrays=arrays,
-        unmatched_keras=plan.unmatched,
-        model=str(model_path),
-        io_type=settings['io_type'],
-        backend=settings['backend'],
-        samples=samples.count,
-        notes=notes,
-        timings=timings,
-        emulation=emulation,
-        emulator=emulator,
-        stats=stats,
-        outputs=outputs,
-        bit_exact=frontend.bit_exact(model),
-        spilled=run.spill if stats is not None and run.spill is not None and run.spill.exists() else None,
-    )
-
-
-def _stream(plan: Plan, reference, scales: dict, csim, samples, input_names, keep: int, notes: list[str],
+def stream_chunks(plan: Plan, reference, scales: dict, csim, samples, input_names, keep: int, notes: list[str],
             spill: Path | None = None):
     """Chunk by chunk: statistics, model outputs and emulation over every sample; the arrays of
     the first `keep` samples kept for the diagnosis (patterns, causes, what-if)."""
@@ -205,9 +42,9 @@ def _stream(plan: Plan, reference, scales: dict, csim, samples, input_names, kee
     for i, (lo, hi, _) in enumerate(csim.chunks):
         traces = csim.read_chunk(i)
         chunk_inputs = tuple(a[lo:hi] for a in samples.arrays)
-        data_by_name = _laid_out(plan, input_names, chunk_inputs)
+        data_by_name = laid_out(plan, input_names, chunk_inputs)
         expected = reference.forward(chunk_inputs)
-        arrays = _assemble(plan.infos, plan.refs, reference, expected, traces, data_by_name)
+        arrays = assemble(plan.infos, plan.refs, reference, expected, traces, data_by_name)
         for info in plan.infos:
             a = arrays.get(info.name)
             if a is None or a.actual is None or a.expected is None or a.expected.shape != a.actual.shape:
@@ -245,12 +82,12 @@ def _stream(plan: Plan, reference, scales: dict, csim, samples, input_names, kee
     if program is not None:
         n = min(keep, samples.count)
         emulator = Emulator(program, {k: np.concatenate(v) for k, v in kept_traces.items()},
-                            _by_hls_input(plan, _laid_out(plan, input_names, [a[:n] for a in samples.arrays])))
+                            _by_hls_input(plan, laid_out(plan, input_names, [a[:n] for a in samples.arrays])))
     stats = {name: acc.stats() for name, acc in accs.items()}
     return first, stats, [o.result() for o in outs.values()], emulator, emulation
 
 
-def _sets_precision(config: dict | None) -> bool:
+def sets_precision(config: dict | None) -> bool:
     cfg = (config or {}).get('HLSConfig', config or {})
     return any('Precision' in (entry or {}) for entry in (cfg.get('LayerName') or {}).values())
 
@@ -271,7 +108,7 @@ def _spill(folder: Path, arrays: dict, lo: int, total: int) -> None:
             del out
 
 
-def _laid_out(plan: Plan, names, arrays) -> dict:
+def laid_out(plan: Plan, names, arrays) -> dict:
     """The data by input name, each array in the layout the C-simulation takes it (PyTorch's NCHW data
     goes channels-last into an io_stream project; `Plan.csim_layout`)."""
     layout = plan.csim_layout or {}
@@ -290,7 +127,7 @@ def _input_scale(samples, input_names, ref) -> float:
     return float(np.max(np.abs(data))) if data.size else 1.0
 
 
-def _emulate(plan: Plan, traces: dict, data_by_name: dict, notes: list[str]):
+def emulate_layers(plan: Plan, traces: dict, data_by_name: dict, notes: list[str]):
     """Every layer emulated from the C-simulation's own inputs (hlsdiff/emulate)."""
     from hlsdiff.emulate import Emulator, read_program
 
@@ -304,10 +141,8 @@ def _emulate(plan: Plan, traces: dict, data_by_name: dict, notes: list[str]):
     return emulator, {info.name: emulator.verdict(info.name, traces.get(info.name)) for info in plan.infos}
 
 
-def _usable_cache(run: RunOptions, scratch: Path, notes: list[str]) -> RunOptions:
+def usable_cache(run: RunOptions, scratch: Path, notes: list[str]) -> RunOptions:
     """The cache folder if it can be written; else a compare without the cache, and a note."""
-    import dataclasses
-
     cache_dir = Path(run.cache_dir or build_mod.default_cache_dir())
     if run.use_cache:
         try:
@@ -321,8 +156,8 @@ def _usable_cache(run: RunOptions, scratch: Path, notes: list[str]) -> RunOption
     return dataclasses.replace(run, cache_dir=scratch / 'cache', use_cache=False)
 
 
-def _convert(frontend, model, input_names, input_shapes, conv, run, project, scratch, notes) -> Plan:
-    """Convert with hls4ml (or take the user's project) and map the layers."""
+def convert_model(frontend, model, input_names, input_shapes, conv, run, project, scratch, notes) -> Plan:
+    """Convert with hls4ml (or take the user's project) and map the layers, through the model's frontend."""
     if project is not None:
         conv = _options_from_project(project, conv)
         converted = frontend.convert(model, conv, scratch / 'graph-only')
@@ -364,13 +199,14 @@ def _convert(frontend, model, input_names, input_shapes, conv, run, project, scr
     )
 
 
-def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None = None, header=None, stream_dir=None):
+def build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None = None, header=None, stream_dir=None,
+                   notes: list[str] | None = None):
     """Build (or find) the library, then run it on every sample."""
     progress.step('build')
-    lib = library(plan.sources, _settings(conv)['io_type'], samples.count, run.opt_level, run.cache_dir,
-                        run.use_cache, run.plain_build, header)
+    lib = library(plan.sources, settings_of(conv)['io_type'], samples.count, run.opt_level, run.cache_dir,
+                        run.use_cache, run.plain_build, header, notes)
     progress.step('csim')
-    by_name = _laid_out(plan, plan.input_names, samples.arrays)
+    by_name = laid_out(plan, plan.input_names, samples.arrays)
     csim = run_library(
         lib.path,
         plan.firmware,
@@ -388,18 +224,18 @@ def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None 
     return lib, csim
 
 
-def _start_header(header, conv, run, project, data, cache_dir) -> None:
+def start_header(header, conv, run, project, data, cache_dir) -> None:
     """The precompiled header, on the core TensorFlow's import leaves idle (never for a plain build)."""
     if run.plain_build or not run.use_cache:
         return
-    io_type = project.config.get('IOType', conv.io_type) if project is not None else _settings(conv)['io_type']
+    io_type = project.config.get('IOType', conv.io_type) if project is not None else settings_of(conv)['io_type']
     first = data if isinstance(data, np.ndarray) else next(iter(data.values()))
     count = min(len(first), run.samples or len(first))
-    header.start(io_type, _settings(conv)['backend'], project.firmware if project is not None else None,
+    header.start(io_type, settings_of(conv)['backend'], project.firmware if project is not None else None,
                  run.opt_level, count, cache_dir)
 
 
-def _settings(conv: ConvertOptions) -> dict:
+def settings_of(conv: ConvertOptions) -> dict:
     cfg = conv.config or {}
     if 'HLSConfig' in cfg:
         return {'io_type': conv.io_type if 'io_type' in conv.given else cfg.get('IOType', conv.io_type),
@@ -435,7 +271,7 @@ def _prepare_output_dir(path: Path, notes: list) -> Path:
     return path
 
 
-def _assemble(infos, refs, reference, expected, traces, data_by_name) -> dict[str, LayerArrays]:
+def assemble(infos, refs, reference, expected, traces, data_by_name) -> dict[str, LayerArrays]:
     """Line up Keras, the C-simulation and the local re-run for every compared layer."""
     arrays: dict[str, LayerArrays] = {}
     for info in infos:

@@ -5,22 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hlsdiff.layers import LayerInfo
+from hlsdiff.project import Sources
+
 
 @dataclass
 class Plan:
     """What the build, the C-simulation and the comparison need, from a conversion or the cache."""
 
     firmware: Path
-    sources: object  # csim.Sources
+    sources: Sources
     input_names: list[str]
     input_shapes: list[tuple[int, ...]]
     hls_inputs: list[str]
     output_sizes: list[int]
     traced: dict[str, int]
     layer_by_index: dict[int, str]
-    infos: list
-    refs: dict
-    unmatched: list
+    infos: list[LayerInfo]
+    refs: dict  # hls4ml layer -> trace.mapping.Ref
+    unmatched: list[tuple[str, str]]
     warnings: list[str]
     # input name -> axes order (batch first) of the data as the C-simulation takes it, where it differs
     csim_layout: dict[str, tuple[int, ...]] = field(default_factory=dict)

@@ -1,0 +1,40 @@
+"""A project's sources with hls4ml's trace calls, for a project written without them.
+
+Only the top function and the bridge are touched, in memory: `nnet_utils/`, weights,
+`parameters.h` and `defines.h` are used as the user left them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hlsdiff.errors import NotAProject
+from hlsdiff.project.adapter import writer
+from hlsdiff.project.folder import Project, Sources
+
+
+def layer_traces(hls_model: Any) -> dict[str, list[writer.Traced]]:
+    """Every layer that writes a call, with the variables hls4ml would trace (an hls4ml ModelGraph)."""
+    return {layer.name: [writer.Traced(layer.name, var.name, var.type.name, var.size_cpp())
+                         for var in layer.get_variables()]
+            for layer in hls_model.get_layers() if layer.get_attr('function_cpp', None)}
+
+
+def traced_sources(project: Project, hls_model: Any) -> tuple[Sources, bool]:
+    """The project's two translation units, with trace calls added where it has none.
+    Returns (sources, added)."""
+    sources = project.sources()
+    top, bridge = sources.top_cpp, sources.bridge_cpp
+    layers = layer_traces(hls_model)
+    added = False
+    if not writer.has_trace_calls(top):
+        top = writer.with_trace_calls(top, layers)
+        added = True
+    if not writer.has_trace_storage(bridge):
+        extended = writer.with_trace_storage(bridge, [t for traced in layers.values() for t in traced])
+        if extended is None:
+            raise NotAProject(f'{project.path}: {writer.bridge_file(project.name)} has no allocate_trace_storage '
+                              'to extend')
+        bridge = extended
+        added = True
+    return Sources(project.path, project.name, top, bridge), added

@@ -1,0 +1,30 @@
+"""The kernel headers of a given project that differ from hls4ml's own (a hand-edited kernel)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+GENERATED = ('nnet_code_gen.h',)  # written per project by hls4ml's writer from its template: not a kernel
+
+
+def stock_dirs(backend: str) -> list[Path]:
+    """hls4ml's nnet_utils template folders for the backend, the more specific first."""
+    from hlsdiff.trace import stack
+
+    root = Path(stack.load().hls4ml.__file__).resolve().parent / 'templates'
+    names = ['vitis', 'vivado'] if backend.lower() == 'vitis' else [backend.lower(), 'vivado']
+    return [root / n / 'nnet_utils' for n in dict.fromkeys(names) if (root / n / 'nnet_utils').is_dir()]
+
+
+def edited_headers(project_dir: Path, backend: str) -> list[Path]:
+    """The project's nnet_utils headers whose text is not hls4ml's stock header of the same name
+    (headers hls4ml does not ship, e.g. one `hlsdiff patch` wrote, are not kernels of hls4ml's)."""
+    edited = []
+    stock = stock_dirs(backend)
+    for header in sorted((project_dir / 'firmware' / 'nnet_utils').glob('*.h')):
+        if header.name in GENERATED:
+            continue
+        original = next((d / header.name for d in stock if (d / header.name).is_file()), None)
+        if original is not None and original.read_bytes() != header.read_bytes():
+            edited.append(header)
+    return edited

@@ -1,0 +1,158 @@
+"""What a compare is asked to do: one typed request, built in one place from the CLI's or the API's options.
+
+`CompareRequest.from_options` is the only place that knows the options' defaults and names; the
+engine (hlsdiff/engine.py) reads nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from hlsdiff.csim.compile import DEFAULT_OPT_LEVEL
+from hlsdiff.errors import BadInput
+from hlsdiff.gate import PATTERNS, Gates, parse_limits
+from hlsdiff.trace.convert import ConvertOptions, read_config
+from hlsdiff.writable import check_writable
+
+REPORTS = ('json', 'csv', 'csv_channels', 'html', 'junit', 'markdown', 'traces')
+CONVERSION_GIVEN = ('io_type', 'backend', 'part', 'strategy', 'reuse_factor', 'precision')
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to build and run: everything that is not about the conversion itself."""
+
+    samples: int | None = None
+    project_dir: Path | None = None
+    output_dir: Path | None = None
+    opt_level: str = DEFAULT_OPT_LEVEL
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    timeout: float | None = None
+    prepare_project: Callable[[Path], Any] | None = None  # run on the project before the build (the patcher)
+    plain_build: bool = False  # compile as hls4ml writes it: no split top unit, no precompiled header
+    chunk: int = 128  # samples held in memory at once; more samples stream through in chunks of this many
+    spill: Path | None = None  # when streaming: write every sample's arrays here, layer by layer (--save-traces)
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where each report goes (None: not written)."""
+
+    json: str | None = None
+    csv: str | None = None
+    csv_channels: str | None = None
+    html: str | None = None
+    junit: str | None = None
+    markdown: str | None = None
+    traces: str | None = None
+
+    def check(self) -> None:
+        """Every path writable, before any expensive work."""
+        for key, path in self.as_dict().items():
+            check_writable(path, '--save-traces' if key == 'traces' else f'--{key.replace("_", "-")}')
+
+    def as_dict(self) -> dict[str, str | None]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    """One compare: the model, the data, how to convert, how to build and run, the gates, the reports."""
+
+    model: Any  # a path, or a trace.load.ModelFile (a model object the API was given)
+    data: str | os.PathLike | np.ndarray | dict
+    convert: ConvertOptions = ConvertOptions()
+    run: RunOptions = RunOptions()
+    gates: Gates = dataclasses.field(default_factory=Gates)
+    reports: ReportPaths = ReportPaths()
+    weights: str | None = None
+    custom_objects: str | None = None
+    patch: bool = False  # also compare with `hlsdiff patch` applied to the project
+    gate: Literal['stock', 'patched'] = 'stock'  # with `patch`: the project whose verdict sets the exit code
+    headroom: int = 1  # integer bits above the observed range in the types a hint proposes
+    quiet: bool = False
+    verbose: bool = False
+
+    @classmethod
+    def from_options(cls, model: Any, data: Any, opts: Mapping[str, Any]) -> CompareRequest:
+        """The request the CLI's (or the API's) options describe; unknown patterns are bad input."""
+        for p in opts.get('fail_on_pattern') or ():
+            if p not in PATTERNS:
+                raise BadInput(f'--fail-on-pattern {p!r}: unknown pattern (one of {", ".join(PATTERNS)})')
+        if opts.get('gate') == 'patched' and not opts.get('apply_patch'):
+            raise BadInput('--gate patched judges the project hlsdiff patch repaired: it needs --patch')
+        return cls(
+            model=model,
+            data=data,
+            convert=conversion_options(opts),
+            run=run_options(opts),
+            gates=gates(opts),
+            reports=ReportPaths(**{k: _text(opts.get(f'{k}_path')) for k in REPORTS}),
+            weights=opts.get('weights'),
+            custom_objects=opts.get('custom_objects'),
+            patch=bool(opts.get('apply_patch')),
+            gate=opts.get('gate') or 'stock',
+            headroom=int(opts['headroom']) if opts.get('headroom') is not None else 1,
+            quiet=bool(opts.get('quiet')),
+            verbose=bool(opts.get('verbose')),
+        )
+
+    def with_config(self, config: dict) -> CompareRequest:
+        """The same request with another hls4ml config (what `fix` tries)."""
+        return dataclasses.replace(self, convert=dataclasses.replace(self.convert, config=config))
+
+
+def conversion_options(opts: Mapping[str, Any]) -> ConvertOptions:
+    """The conversion the options ask for (one place for its defaults)."""
+    config = opts.get('config') or (read_config(opts['config_path']) if opts.get('config_path') else None)
+    return ConvertOptions(
+        io_type=opts.get('io_type') or 'io_parallel',
+        backend=opts.get('backend') or 'Vivado',
+        strategy=opts['strategy'].capitalize() if opts.get('strategy') else None,
+        reuse_factor=opts.get('reuse_factor'),
+        precision=opts.get('precision'),
+        granularity=opts.get('granularity') or 'name',
+        part=opts.get('part'),
+        config=config,
+        given=tuple(k for k in CONVERSION_GIVEN if opts.get(k)),
+    )
+
+
+def run_options(opts: Mapping[str, Any]) -> RunOptions:
+    return RunOptions(
+        samples=opts.get('samples'),
+        project_dir=_path(opts.get('project_dir')),
+        output_dir=_path(opts.get('output_dir')),
+        opt_level=opts.get('opt_level') or DEFAULT_OPT_LEVEL,
+        cache_dir=_path(opts.get('cache_dir')),
+        use_cache=not opts.get('no_cache'),
+        timeout=opts.get('timeout'),
+        plain_build=bool(opts.get('plain_build')),
+        chunk=int(opts.get('chunk') or 128),
+    )
+
+
+def gates(opts: Mapping[str, Any]) -> Gates:
+    return Gates(
+        max_error=parse_limits(opts.get('max_error') or (), '--max-error'),
+        max_lsb=parse_limits(opts.get('max_lsb') or (), '--max-lsb'),
+        fail_on_pattern=tuple(opts.get('fail_on_pattern') or ()),
+        max_mismatched_fraction=opts.get('max_mismatched_fraction'),
+        min_agreement=opts.get('min_agreement'),
+    )
+
+
+def _path(value: Any) -> Path | None:
+    return Path(value) if value else None
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value else None

@@ -1,0 +1,73 @@
+"""hlsdiff repro without a build: bad input before any work, the folder put in place, the config reduced."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from hlsdiff.cli import main
+from hlsdiff.repro import config, issue
+
+
+def test_output_in_a_read_only_folder_is_bad_input_before_any_work(tmp_path):
+    parent = tmp_path / 'ro'
+    parent.mkdir()
+    parent.chmod(0o555)
+    try:
+        result = CliRunner().invoke(main, ['repro', 'missing.h5', 'missing.npy', '--layer', 'x', '-o',
+                                           str(parent / 'out')])
+    finally:
+        parent.chmod(0o755)
+    assert result.exit_code == 2 and 'not writable' in result.stderr and 'Traceback' not in result.stderr
+
+
+def test_output_that_is_a_file_is_bad_input(tmp_path):
+    (tmp_path / 'f').write_text('')
+    result = CliRunner().invoke(main, ['repro', 'm.h5', 'd.npy', '--layer', 'x', '-o', str(tmp_path / 'f')])
+    assert result.exit_code == 2 and 'is a file' in result.stderr
+
+
+def test_patch_does_not_apply(tmp_path):
+    result = CliRunner().invoke(main, ['repro', 'm.h5', 'd.npy', '--layer', 'x', '-o', str(tmp_path / 'o'),
+                                       '--patch'])
+    assert result.exit_code == 2 and '--patch' in result.stderr
+
+
+@pytest.mark.parametrize('existing', ['empty', 'full', 'absent'])
+def test_place_never_overwrites(tmp_path, existing):
+    made = tmp_path / 'made'
+    made.mkdir()
+    (made / 'repro.py').write_text('new')
+    out = tmp_path / 'out'
+    if existing != 'absent':
+        out.mkdir()
+    if existing == 'full':
+        (out / 'repro.py').write_text('old')
+        (tmp_path / 'out.bak1').mkdir()
+    issue.place(made, out)
+    assert (out / 'repro.py').read_text() == 'new' and not made.exists()
+    if existing == 'full':
+        assert (tmp_path / 'out.bak2' / 'repro.py').read_text() == 'old'
+
+
+def test_reduced_config_keeps_the_layers_entries_and_the_users_settings():
+    hls = {'Model': {'Precision': {'default': 'ap_fixed<16,6>'}, 'Strategy': 'Resource', 'ReuseFactor': 2, 'Trace': True},
+           'LayerName': {'inp': {'Precision': {'result': 'ap_fixed<8,3>'}}, 'fc': {'Trace': True, 'ReuseFactor': 2},
+                         'fc_relu': {'Precision': {'result': 'ap_ufixed<8,2>'}}, 'fc2': {'ReuseFactor': 4}}}
+    out = config.reduced(hls, {'IOType': 'io_stream', 'Backend': 'Vitis', 'Part': None}, ['fc'], 'repro_input',
+                         'ap_fixed<10,4>')
+    assert out['IOType'] == 'io_stream' and out['Backend'] == 'Vitis' and 'Part' not in out
+    assert out['HLSConfig']['Model'] == {'Precision': {'default': 'ap_fixed<16,6>'}, 'Strategy': 'Resource',
+                                         'ReuseFactor': 2}
+    assert out['HLSConfig']['LayerName'] == {'repro_input': {'Precision': {'result': 'ap_fixed<10,4>'}},
+                                             'fc': {'ReuseFactor': 2},
+                                             'fc_relu': {'Precision': {'result': 'ap_ufixed<8,2>'}}}
+
+
+def test_scrub_leaves_no_folder_or_host(tmp_path):
+    import socket
+
+    text = f'python: {tmp_path}/firmware/nnet_utils/nnet_sepconv2d_latency.h:38: Assertion failed on {socket.gethostname()}'
+    clean = issue.scrub(text)
+    assert str(tmp_path) not in clean and 'nnet_sepconv2d_latency.h:38' in clean
+    assert socket.gethostname() not in clean or len(socket.gethostname()) <= 2
