@@ -89,7 +89,8 @@ def conversion_options(fn):
         click.option('--weights', type=click.Path(dir_okay=False),
                      help='Weights .h5 of a .json architecture [<stem>_weights.h5 beside it].'),
         click.option('--custom-objects', help='FILE.py or module:attr with a custom_objects dict (and any '
-                                              'hls4ml extension it registers).'),
+                                              'hls4ml extension it registers); for PyTorch the file defining '
+                                              'the model class (FILE.py:Class for a state_dict).'),
         click.option('--config', 'config_path', type=click.Path(dir_okay=False), help='hls4ml config (YAML/JSON) to merge.'),
         click.option('--io-type', type=click.Choice(IO_TYPES), default=None, help='hls4ml IOType [io_parallel].'),
         click.option('--backend', type=click.Choice(BACKENDS), default=None, help='hls4ml backend [Vivado].'),
