@@ -121,23 +121,23 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
                 reference = KerasReference(model, plan.refs)
                 expected = reference.forward(samples.arrays)
             lap('keras')
-            lib, csim = pending.result()
+            lib, ran = pending.result()
             lap('build+csim')
             with no_autograph():
-                arrays = _assemble(plan.infos, plan.refs, reference, expected, csim.traces,
+                arrays = _assemble(plan.infos, plan.refs, reference, expected, ran.traces,
                                    dict(zip(input_names, samples.arrays)))
             lap('local')
-            emulator, emulation = _emulate(plan, csim.traces, dict(zip(input_names, samples.arrays)), notes)
+            emulator, emulation = _emulate(plan, ran.traces, dict(zip(input_names, samples.arrays)), notes)
             lap('emulate')
         else:  # many samples: a first Keras pass for each layer's range, then chunk by chunk
             with no_autograph():
                 reference = KerasReference(model, plan.refs)
                 scales = reference.scales(samples.arrays)
             lap('keras')
-            lib, csim = pending.result()
+            lib, ran = pending.result()
             lap('build+csim')
             with no_autograph():
-                arrays, stats, outputs, emulator, emulation = _stream(plan, reference, scales, csim, samples,
+                arrays, stats, outputs, emulator, emulation = _stream(plan, reference, scales, ran, samples,
                                                                       input_names, run.chunk, notes, run.spill)
             lap('local+emulate')
             notes.append(f'{samples.count} samples streamed in chunks of {run.chunk}: every figure, status and the '
@@ -156,8 +156,8 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
         build_cached=lib.cached,
         build_seconds=round(lib.seconds, 3),
         build_peak_rss_mb=round(lib.peak_rss_mb, 1),
-        csim_seconds=round(csim.seconds, 3),
-        csim_peak_rss_mb=round(csim.peak_rss_mb, 1),
+        csim_seconds=round(ran.seconds, 3),
+        csim_peak_rss_mb=round(ran.peak_rss_mb, 1),
         opt_level=lib.opt_level,
         build_parts=None if lib.cached else lib.parts,  # how this compare built it; unknown if cached
         precompiled_header=None if lib.cached else lib.precompiled_header,
@@ -364,7 +364,7 @@ def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None 
                         run.use_cache, run.plain_build, header)
     progress.step('csim')
     by_name = dict(zip(plan.input_names, samples.arrays))
-    csim = run_library(
+    ran = run_library(
         lib.path,
         plan.firmware,
         f'{plan.sources.project_name}_double',
@@ -378,7 +378,7 @@ def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None 
         chunk=run.chunk if stream_dir is not None else None,
         workdir=stream_dir,
     )
-    return lib, csim
+    return lib, ran
 
 
 def _start_header(header, conv, run, project, data, cache_dir) -> None:
