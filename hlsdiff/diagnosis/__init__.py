@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from hlsdiff.diagnosis import causes, patterns
+from hlsdiff.diagnosis.links import generator_defect
 from hlsdiff.diff import NOISE_FRACTION, OutputAccumulator, Stats, classifier_shaped, diff, element_tolerance, scale_of, status_of
 from hlsdiff.fixedpoint import parse_type
 from hlsdiff.layers import Collected, LayerArrays, LayerInfo
@@ -44,8 +45,16 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
         em = emulation.get(name)
         if em is not None:
             results[name].emulation = em.to_json()
+    links = collected.links or {}
+    for name, link in links.items():
+        if name in results:
+            results[name].links = link.to_json()
+            if link.reason and results[name].emulation is not None and not results[name].emulation.get('reason'):
+                results[name].emulation['reason'] = link.reason
     defects = [n for n in order if emulation.get(n) is not None and emulation[n].status == 'differs']
-    for name in defects:  # the C-simulation does not compute what the layer's own types say
+    # hls4ml wrote something other than the Keras layer: its weights, an attribute, its function
+    generated = [n for n in order if n not in defects and n in links and links[n].generator_defect]
+    for name in defects + generated:  # the C-simulation does not compute what the Keras layer says
         res = results[name]
         res.status = 'mismatch'
         own_significant[name] = True
@@ -58,7 +67,7 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
                 own_significant[name] = bool(res.local_max_abs) or own_significant[name]
     outputs = model_outputs(collected, results)
     outputs_agree = all(o['agree'] for o in outputs) if outputs else False
-    if not defects and outputs_agree and not collected.bit_exact:
+    if not defects and not generated and outputs_agree and not collected.bit_exact:
         # every layer emulated computes what its types say, and the model's outputs agree with
         # Keras: the precision errors along the way do not matter to the result
         for name in order:
@@ -69,8 +78,8 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
     sources = [n for n in order if own_significant[n]]
 
     onset = None
-    if defects:
-        onset = defects[0]
+    if defects or generated:
+        onset = min(defects + generated, key=order.index)
     elif mismatched:
         first = mismatched[0]
         upstream = [n for n in order if n == first or n in ancestors[first]]
@@ -92,6 +101,11 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
             res.introduces_error = True
             _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
             _kernel_defect(res, emulation[name])
+            continue
+        if name in generated:
+            res.introduces_error = True
+            _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
+            generator_defect(res, links[name], infos[name].keras_class)
             continue
         if name in (onset, *sources):
             res.introduces_error = True

@@ -54,6 +54,7 @@ class Emulator:
         self.traces = traces
         self.inputs = inputs  # top-function input variable -> float data (N, size)
         self.calls = {c.layer: c for c in program.calls if c.layer}
+        self._memo: dict[str, Fx] = {}  # the project emulation of each layer, computed once
 
     @classmethod
     def from_project(cls, firmware: Path, project_name: str, traces, inputs) -> Emulator:
@@ -101,12 +102,20 @@ class Emulator:
         call = self.calls.get(layer)
         if call is None:
             raise NotEmulated('no kernel call of this layer in the project')
+        if override:
+            return self.run_call(self.program, call, override)
+        if layer not in self._memo:
+            self._memo[layer] = self.run_call(self.program, call)
+        return self._memo[layer]
+
+    def run_call(self, program: Program, call: Call, override: dict[str, str] | None = None) -> Fx:
+        """One kernel call computed on `program` (the project's, or the reference's) from the C-simulation's
+        inputs of that call."""
         inputs, types = [], []
         for var in _input_vars(call, self.program):
             x, t = self._input(var)
             inputs.append(x)
             types.append(t)
-        program = self.program
         result = self._result_type(call)
         if override and 'input' in override:  # the layer before stores its result in another type
             from hlsdiff.fixedpoint import parse_type

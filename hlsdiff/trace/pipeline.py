@@ -143,6 +143,9 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
             notes.append(f'{samples.count} samples streamed in chunks of {run.chunk}: every figure, status and the '
                          f'emulation cover all of them; patterns, causes and hints are drawn from the first '
                          f'{run.chunk}')
+        with no_autograph():
+            links = _links(model, plan, emulator, arrays, notes)
+        lap('reference')
     finally:
         header.cancel()
         pool.shutdown(wait=True)
@@ -176,6 +179,7 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
         timings=timings,
         emulation=emulation,
         emulator=emulator,
+        links=links,
         stats=stats,
         outputs=outputs,
         bit_exact=is_hgq_proxy(model),
@@ -294,6 +298,32 @@ def _emulate(plan: Plan, traces: dict, data_by_name: dict, notes: list[str]):
     program.preload()
     emulator = Emulator(program, traces, _by_hls_input(plan, data_by_name))
     return emulator, {info.name: emulator.verdict(info.name, traces.get(info.name)) for info in plan.infos}
+
+
+def _links(model, plan: Plan, emulator, arrays: dict[str, LayerArrays], notes: list[str]) -> dict:
+    """Every layer's three links (hlsdiff/emulate/links.py): Keras's own layer emulated at the project's
+    types against the project emulation and the C-simulation. Never fails a compare."""
+    from hlsdiff.diff import element_tolerance, scale_of
+    from hlsdiff.emulate.links import measure
+    from hlsdiff.trace.effective import layer_specs
+
+    if emulator is None:
+        return {}
+    try:
+        specs = layer_specs(model, plan.refs)
+    except Exception as exc:  # noqa: BLE001 - the reference is extra evidence, never a reason to fail
+        notes.append(f'Keras\'s effective weights could not be read ({type(exc).__name__}: {exc}): no reference')
+        return {}
+    out = {}
+    for info in plan.infos:
+        a = arrays.get(info.name)
+        if a is None or a.actual is None or info.name not in emulator.calls:
+            continue
+        t = parse_type(info.result_type)
+        tol = element_tolerance(t.lsb if t else None, scale_of(a.expected, a.actual) if a.expected is not None
+                                and a.expected.shape == a.actual.shape else 1.0)
+        out[info.name] = measure(emulator, info.name, specs.get(info.name), a.actual, a.local, tol)
+    return out
 
 
 def _usable_cache(run: RunOptions, scratch: Path, notes: list[str]) -> RunOptions:
