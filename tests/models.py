@@ -353,3 +353,22 @@ def qkeras_jet(seed=7):
     model.compile('adam', 'categorical_crossentropy')
     model.fit(x, keras.utils.to_categorical(np.argmax(x[:, :5], axis=1), 5), epochs=20, verbose=0)
     return model
+
+
+def qconvbn_strategy(seed=1):
+    """A QConv2DBatchnorm 3x3, 3 -> 5 channels with quantized_bits(8, 4) kernel and bias, its BatchNormalization
+    statistics away from the identity, before a Dense head."""
+    keras = _k()
+    from qkeras import QConv2DBatchnorm, quantized_bits
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((6, 6, 3), name='inp')
+    x = QConv2DBatchnorm(5, 3, kernel_quantizer=quantized_bits(8, 4, alpha=1), bias_quantizer=quantized_bits(8, 4, alpha=1),
+                         name='qconvbn')(inp)
+    x = keras.layers.Flatten(name='flat')(x)
+    x = keras.layers.Dense(2, name='out')(x)
+    model = keras.Model(inp, x)
+    rng = np.random.default_rng(seed)
+    model.get_layer('qconvbn').batchnorm.set_weights([rng.uniform(0.5, 2, 5), rng.uniform(-1, 1, 5),
+                                                      rng.uniform(-1, 1, 5), rng.uniform(0.5, 2, 5)])
+    return model

@@ -122,8 +122,8 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
             if origin:
                 res.cause, res.propagated_from = 'propagated', origin
                 res.hint = f'fix {origin} first'
-            elif res.status == 'noise':
-                res.cause = 'rounding'
+            elif res.status == 'noise':  # within the noise: no cause is claimed
+                res.cause = 'none'
             else:
                 _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
     for name in order:  # static checks: Keras settings that hls4ml drops without a word

@@ -30,6 +30,7 @@ def _hint(res: LayerResult, links, keras_class: str | None) -> str:
         return ('Run `hlsdiff patch` on the project (or compare --patch): it writes the folded depthwise weights '
                 'hls4ml should have written')
     if any(d.permutation and 'Resource' in d.permutation for d in links.differences):
-        return (f'Set LayerName.{res.name}.Strategy to Latency (its weights are written in the order the Latency '
-                'kernel reads), and report the Resource weight order to hls4ml with this evidence')
+        return ('Convert the model with Strategy: Latency (hls4ml then writes these weights in the order its kernel '
+                f'reads; a LayerName.{res.name}.Strategy alone does not change the order), and report the Resource '
+                'weight order to hls4ml with this evidence')
     return f'Report it to hls4ml with this evidence ({keras_class or res.class_name} {res.name})'

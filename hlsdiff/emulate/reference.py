@@ -64,6 +64,7 @@ def reference(program: Program, call: Call, spec: LayerSpec, emulate) -> Referen
     if call.function not in _WEIGHTED.get(spec.kind, ()):
         raise NotEmulated(f'the framework computes a {spec.kind} layer; the project calls nnet::{call.function}')
     loaded = dict(program._loaded)
+    sizes = dict(program.weight_sizes)
     diffs: list[Difference] = []
     configs = dict(program.configs)
     for key, value in spec.attrs.items():
@@ -80,8 +81,8 @@ def reference(program: Program, call: Call, spec: LayerSpec, emulate) -> Referen
         diff = _compare_tensor(role, program, array, laid, spec, call, cfg, key)
         if diff is not None:
             diffs.append(diff)
-        loaded[array] = laid
-    ref_program = dataclasses.replace(program, configs=configs, _loaded=loaded)
+        loaded[array], sizes[array] = laid, str(laid.size)
+    ref_program = dataclasses.replace(program, configs=configs, _loaded=loaded, weight_sizes=sizes)
     out = emulate(ref_program, call)
     return Reference(out, tuple(diffs))
 
