@@ -372,3 +372,20 @@ def qconvbn_strategy(seed=1):
     model.get_layer('qconvbn').batchnorm.set_weights([rng.uniform(0.5, 2, 5), rng.uniform(-1, 1, 5),
                                                       rng.uniform(-1, 1, 5), rng.uniform(0.5, 2, 5)])
     return model
+
+
+def strided_cnn(seed=0):
+    """A strided Conv2D (relu), a BatchNormalization hls4ml keeps as its own layer, two Dense layers."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((7, 7, 2), name='inp')
+    x = keras.layers.Conv2D(3, 3, strides=2, activation='relu', name='conv')(inp)
+    x = keras.layers.BatchNormalization(name='bn')(x)
+    x = keras.layers.Flatten(name='flat')(x)
+    x = keras.layers.Dense(4, activation='relu', name='fc1')(x)
+    x = keras.layers.Dense(2, name='fc2')(x)
+    model = keras.Model(inp, x)
+    rng = np.random.default_rng(seed)
+    model.get_layer('bn').set_weights([rng.uniform(0.5, 2, 3), rng.uniform(-1, 1, 3), rng.uniform(-0.5, 0.5, 3),
+                                       rng.uniform(0.5, 2, 3)])
+    return model
