@@ -54,6 +54,8 @@ class LayerResult:
     # reason in emulation.reason): {precision, generator, kernel}; and what hls4ml wrote other than Keras
     links: dict | None = None
     generator_evidence: list[dict] = field(default_factory=list)
+    # how far rounding alone moves this layer (emulated): {inputs, types, bound}; `rounding` is said only within it
+    rounding_bound: dict | None = None
 
     def to_json(self) -> dict:
         d = asdict(self)

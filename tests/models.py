@@ -389,3 +389,18 @@ def strided_cnn(seed=0):
     model.get_layer('bn').set_weights([rng.uniform(0.5, 2, 3), rng.uniform(-1, 1, 3), rng.uniform(-0.5, 0.5, 3),
                                        rng.uniform(0.5, 2, 3)])
     return model
+
+
+def qkeras_alpha_auto(seed=0):
+    """QDense layers whose kernel quantizer has alpha='auto': hls4ml factors the scale out into `<name>_alpha`."""
+    keras = _k()
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((10,), name='inp')
+    x = QDense(8, kernel_quantizer=quantized_bits(6, 0, alpha='auto'), bias_quantizer=quantized_bits(6, 0, alpha=1),
+               name='qfc1')(inp)
+    x = QActivation(quantized_relu(8, 3), name='act')(x)
+    x = QDense(4, kernel_quantizer=quantized_bits(6, 0, alpha='auto'), bias_quantizer=quantized_bits(6, 0, alpha=1),
+               activation='softmax', name='qfc2')(x)
+    return keras.Model(inp, x)

@@ -45,3 +45,46 @@ def test_the_same_layer_with_latency_has_no_cause(hlsdiff, model_files):
     assert layer['status'] in ('ok', 'noise') and layer['cause'] == 'none'
     assert layer['links']['generator'] == 0.0 and layer['links']['kernel'] == 0.0
     assert layer['generator_evidence'] == []
+
+
+LATENCY_WIDE = """
+LayerName:
+  fc:
+    Precision: {result: 'ap_fixed<32,16>'}
+  fc_softmax:
+    Implementation: latency
+"""
+
+
+@pytest.mark.xdist_group('softmax')
+def test_a_latency_softmax_with_a_wide_input_is_emulated_not_an_internal_error(hlsdiff, model_files, tmp_path):
+    """Its exp table covers the whole input type: exp overflows single precision, and the C-simulation's table
+    holds what ap_fixed's constructor makes of an infinity."""
+    model, data = model_files('dense_softmax', n=8, scale=2.0)
+    cfg = tmp_path / 'latency.yml'
+    cfg.write_text(LATENCY_WIDE)
+    run = hlsdiff('compare', model, data, '--config', cfg)
+    assert run.code in (0, 1), run.stderr
+    softmax = run.layer('fc_softmax')
+    assert softmax['emulation']['status'] == 'bit-exact', softmax['emulation']
+    _rounding_only_within_its_bound(run)
+
+
+def _rounding_only_within_its_bound(run) -> None:
+    for layer in run.json['layers']:
+        if layer['cause'] == 'rounding' and layer['evidence'] == 'emulation':
+            assert layer['local_max_abs'] <= layer['rounding_bound']['bound'], layer['name']
+
+
+@pytest.mark.xdist_group('softmax')
+def test_a_softmax_after_narrowed_logits_is_not_called_rounding(hlsdiff, model_files, tmp_path):
+    """The issue's Dense -> softmax head after its logits are narrowed: the softmax's own error is beyond what
+    rounding its inputs and types can produce, so it is not `rounding`."""
+    model, data = model_files('sequential_mlp', n=32)
+    cfg = tmp_path / 'narrow.yml'
+    cfg.write_text("LayerName:\n  fc2:\n    Precision: {result: 'ap_fixed<10,5>'}\n")
+    run = hlsdiff('compare', model, data, '--config', cfg)
+    assert run.code in (0, 1), run.stderr
+    softmax = run.layer('fc2_softmax')
+    assert softmax['status'] == 'mismatch' and softmax['cause'] != 'rounding', softmax['cause_detail']
+    _rounding_only_within_its_bound(run)

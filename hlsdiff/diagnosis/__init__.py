@@ -297,12 +297,7 @@ def _precision_cause(res: LayerResult, info: LayerInfo, all_arrays, emulator, he
                              res.tolerance or 0.0, is_softmax=info.class_name == 'Softmax',
                              input_values=prev_values, headroom=headroom)
     if found is None:
-        res.evidence = 'emulation'
-        res.cause = 'rounding'
-        res.cause_detail = ('this layer computes exactly what its types say (emulated bit for bit), and widening each '
-                            'of its types, emulated, does not remove its error: its inputs sit at its quantization '
-                            'steps, where the same value rounds differently in Keras and in the C-simulation')
-        res.hint = 'No type of this layer cures it (emulated): reduce the error of the layers before it'
+        _rounding_or_unexplained(res, info, emulator)
         return
     known = res.cause == 'kernel-defect'  # the heuristic recognised a known hls4ml generator defect
     known_detail, known_hint = res.cause_detail, res.hint
@@ -333,6 +328,34 @@ def _precision_cause(res: LayerResult, info: LayerInfo, all_arrays, emulator, he
     res.remedy = {'layer': layer_name, 'key': f'Precision.{key}', 'before': found.before, 'after': found.proposed,
                   'own_error_before': found.error_before, 'own_error_after': found.error_proposed,
                   'verified': found.verified}
+
+
+def _rounding_or_unexplained(res: LayerResult, info: LayerInfo, emulator) -> None:
+    """No type of the layer cures its own error: `rounding` only when rounding can produce that much (its inputs
+    moved by one LSB, its types one bit finer, emulated); otherwise `unexplained`, with what was measured."""
+    res.evidence = 'emulation'
+    own = res.local_max_abs or 0.0
+    try:
+        bound = emulator.rounding_bound(info.name)
+    except Exception as exc:  # noqa: BLE001 - no bound, no claim
+        bound = None
+        why = f'the rounding bound could not be emulated ({type(exc).__name__}: {exc})'
+    res.rounding_bound = bound
+    if bound is not None and own <= bound['bound'] * 1.000001:
+        res.cause = 'rounding'
+        res.cause_detail = (f'its own error {own:.4g} is within what rounding produces here ({bound["bound"]:.4g}: '
+                            f'inputs moved by one LSB change it by {bound["inputs"]:.4g}, its types one bit finer by '
+                            f'{bound["types"]:.4g}, emulated); it computes what its types say, bit for bit')
+        res.hint = 'No type of this layer cures it (emulated): reduce the error of the layers before it'
+        return
+    res.cause = 'unexplained'
+    if bound is not None:
+        why = (f'rounding moves it by at most {bound["bound"]:.4g} (inputs moved by one LSB: {bound["inputs"]:.4g}; '
+               f'types one bit finer: {bound["types"]:.4g})')
+    res.cause_detail = (f'its own error is {own:.4g}; it computes what its types say (emulated bit for bit), no type '
+                        f'of it widened (emulated) removes the error, and {why}: nothing measured explains it')
+    res.hint = (f'Compare {info.name} with its Keras layer by hand (its C-simulation inputs are in --save-traces); '
+                'report it to hlsdiff with this evidence')
 
 
 def model_outputs(collected: Collected, results: dict) -> list[dict]:

@@ -24,7 +24,7 @@ from hlsdiff.emulate import arith
 from hlsdiff.emulate.arith import Fx
 from hlsdiff.emulate.kernels import NotEmulated, run
 from hlsdiff.emulate.program import Call, Program, read_program
-from hlsdiff.fixedpoint import FixedType
+from hlsdiff.fixedpoint import FixedType, parse_type
 
 __all__ = ['Emulation', 'Emulator', 'NotEmulated', 'read_program']
 
@@ -117,6 +117,10 @@ class Emulator:
             inputs.append(x)
             types.append(t)
         result = self._result_type(call)
+        override = dict(override or {})
+        shift = int(override.pop('input_shift', 0))
+        if shift:  # every input moved by `shift` steps of its own type
+            inputs = [Fx(x.v + shift * (1 << max(0, x.f - t.fractional)), x.f) for x, t in zip(inputs, types)]
         if override and 'input' in override:  # the layer before stores its result in another type
             from hlsdiff.fixedpoint import parse_type
 
@@ -126,6 +130,21 @@ class Emulator:
         if override:
             program, result = _with_types(program, call, {k: v for k, v in override.items() if k != 'input'}, result)
         return run(program, call, inputs, result, types[0] if types else None)
+
+    def rounding_bound(self, layer: str) -> dict[str, float]:
+        """How far rounding alone can move this layer's values: the most they change with every input moved
+        by one LSB of its type (up and down), and with every type of the layer one fractional bit finer."""
+        base = self.emulate(layer).to_float()
+        moved = max(float(np.max(np.abs(self.what_if(layer, {'input_shift': s}) - base), initial=0.0)) for s in ('1', '-1'))
+        finer = {}
+        for key, text in self.types(layer).items():
+            if key == 'input':
+                continue
+            t = parse_type(text)
+            if t is not None:
+                finer[key] = str(FixedType(t.width + 1, t.integer, t.signed, t.rounding, t.saturation))
+        step = float(np.max(np.abs(self.what_if(layer, finer) - base), initial=0.0)) if finer else 0.0
+        return {'inputs': moved, 'types': step, 'bound': moved + step + self._result_type(self.calls[layer]).lsb}
 
     def what_if(self, layer: str, override: dict[str, str]) -> np.ndarray:
         """The layer's values (N, size) with some of its types changed: `{'accum_t': 'ap_fixed<30,14>'}`,

@@ -118,6 +118,14 @@ def _is_activation(hlayer) -> bool:
     return isinstance(hlayer, stack.load().hls4ml.model.layers.Activation)
 
 
+def _alpha_of(g: _Graph, name: str) -> str | None:
+    """The ApplyAlpha layer hls4ml inserted after `name` (a QKeras alpha scale factored out), if any."""
+    alpha = f'{name}_alpha'
+    if alpha in g.by_name and g.by_name[alpha].class_name == 'ApplyAlpha' and g.parents.get(alpha) == [name]:
+        return alpha
+    return None
+
+
 def _split_activations(g: _Graph) -> dict[str, str]:
     """hls4ml activation layer -> the Keras layer whose fused `activation=` it was split from."""
     split = {}
@@ -125,7 +133,8 @@ def _split_activations(g: _Graph) -> dict[str, str]:
         k = g.klayers.get(layer.name)
         if k is None or _activation_name(k) is None:
             continue
-        for child in g.children.get(layer.name, []):
+        after = _alpha_of(g, layer.name) or layer.name  # after its alpha scale, when hls4ml factored one out
+        for child in g.children.get(after, []):
             if child not in g.klayers and child.startswith(layer.name + '_') and _is_activation(g.by_name[child]):
                 split[child] = layer.name
     return split
@@ -159,7 +168,16 @@ class _Mapping:
         if name in split:
             kname = split[name]
             note = f'activation of {kname} (split by hls4ml)'
-            return Ref(('out', kname), [('act', kname)], [kname]), g.klayers[kname], note, ''
+            return Ref(('out', kname), [('act', kname)], [_alpha_of(g, kname) or kname]), g.klayers[kname], note, ''
+        if k is not None and _alpha_of(g, name):
+            return None, k, '', (f'before its alpha scale, which hls4ml applies in {name}_alpha (Keras has no '
+                                 'such tensor)')
+        if cls == 'ApplyAlpha' and name.endswith('_alpha') and g.klayers.get(name[:-6]) is not None:
+            host = name[:-6]
+            ref, _, note = self._keras_layer(host, g.klayers[host], after=name)
+            ref.inputs = self.compared_parents(host)
+            return ref, g.klayers[host], f'{host} with its alpha scale (applied here by hls4ml)' + (
+                f'; {note}' if note else ''), ''
         if k is not None:
             return (*self._keras_layer(name, k), '')
         if cls == 'Clone' and g.parents[name]:
@@ -178,11 +196,12 @@ class _Mapping:
             return None, k, '', f'linear activation after {src}, which is not compared'
         return None, k, '', f'no Keras layer named {name} (inserted or renamed by hls4ml)'
 
-    def _keras_layer(self, name: str, k) -> tuple[Ref, object, str]:
+    def _keras_layer(self, name: str, k, after: str | None = None) -> tuple[Ref, object, str]:
         """A layer with a Keras namesake: its output, or the output before its fused activation, with
-        the no-op layers hls4ml folded into it (BatchNormalization, Dropout, an absorbed HGQ quantizer)."""
+        the no-op layers hls4ml folded into it (BatchNormalization, Dropout, an absorbed HGQ quantizer).
+        `after`: the hls4ml layer whose children follow it (its ApplyAlpha)."""
         g = self.g
-        fused = any(c in self.split for c in g.children.get(name, []))
+        fused = any(c in self.split for c in g.children.get(after or name, []))
         if fused:
             return Ref(('pre', name), [('pre', name)], self.compared_parents(name)), k, 'before the fused activation'
         ref, note, last = Ref(('out', name), [('layer', name)], self.compared_parents(name)), '', k
