@@ -375,12 +375,13 @@ def qconvbn_strategy(seed=1):
 
 
 def strided_cnn(seed=0):
-    """A strided Conv2D (relu), a BatchNormalization hls4ml keeps as its own layer, two Dense layers."""
+    """A strided Conv2D (relu), a BatchNormalization hls4ml keeps as its own layer, a pooling, two Dense layers."""
     keras = _k()
     keras.utils.set_random_seed(seed)
-    inp = keras.Input((7, 7, 2), name='inp')
+    inp = keras.Input((9, 9, 2), name='inp')
     x = keras.layers.Conv2D(3, 3, strides=2, activation='relu', name='conv')(inp)
     x = keras.layers.BatchNormalization(name='bn')(x)
+    x = keras.layers.MaxPooling2D(2, name='pool')(x)
     x = keras.layers.Flatten(name='flat')(x)
     x = keras.layers.Dense(4, activation='relu', name='fc1')(x)
     x = keras.layers.Dense(2, name='fc2')(x)

@@ -30,7 +30,8 @@ from hlsdiff.emulate.program import Call, Config, Program
 from hlsdiff.emulate.spec import KERNEL_AXES, LayerSpec
 
 _WEIGHTED = {'dense': ('dense',), 'conv': ('conv_1d_cl', 'conv_2d_cl', 'pointwise_conv_1d_cl', 'pointwise_conv_2d_cl'),
-             'depthwise': ('depthwise_conv_1d_cl', 'depthwise_conv_2d_cl'), 'batchnorm': ('normalize',)}
+             'depthwise': ('depthwise_conv_1d_cl', 'depthwise_conv_2d_cl'), 'batchnorm': ('normalize',),
+             'pooling': ('pooling2d_cl',)}
 _ACTIVATION_FUNCTIONS = ('relu', 'linear', 'sigmoid', 'tanh', 'softmax', 'leaky_relu', 'relu6', 'relu1')
 _RESOURCE = ('resource', 'resource_unrolled')
 
@@ -61,6 +62,8 @@ def reference(program: Program, call: Call, spec: LayerSpec, emulate) -> Referen
     cfg = program.configs.get(call.type_args[-1]) or Config('')
     if spec.kind == 'activation':
         return _activation(program, call, spec, emulate)
+    if spec.kind == 'resize':
+        return _resize(program, call, spec, emulate)
     if call.function not in _WEIGHTED.get(spec.kind, ()):
         raise NotEmulated(f'the framework computes a {spec.kind} layer; the project calls nnet::{call.function}')
     loaded = dict(program._loaded)
@@ -89,6 +92,8 @@ def reference(program: Program, call: Call, spec: LayerSpec, emulate) -> Referen
 
 def _tensors(spec: LayerSpec, call: Call, cfg: Config):
     """(role, the framework's values in the order the kernel reads them, the config type key)."""
+    if spec.kind == 'pooling':
+        return []
     if spec.kind == 'batchnorm':
         return [('scale', spec.scale, 'scale_t'), ('bias', spec.bias, 'bias_t')]
     kernel, axes = spec.kernel, KERNEL_AXES[spec.kind]
@@ -214,3 +219,12 @@ def _activation(program: Program, call: Call, spec: LayerSpec, emulate) -> Refer
             diffs.append(Difference('attribute', 'alpha', f'alpha: the framework has {alpha:g}, the project {have}'))
         new = dataclasses.replace(call, args=[call.args[0], repr(alpha), *call.args[2:]])
     return Reference(emulate(program, new), tuple(diffs))
+
+
+def _resize(program: Program, call: Call, spec: LayerSpec, emulate) -> Reference:
+    """An upsampling: the project's kernel must interpolate as the framework does."""
+    method = str(spec.attrs.get('interpolation', 'nearest'))
+    if call.function != f'resize_{method}':
+        return Reference(None, (Difference('function', call.function, f'the framework interpolates {method}; the '
+                                           f'project calls nnet::{call.function}'),))
+    return Reference(emulate(program, call), ())

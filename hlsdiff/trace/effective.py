@@ -45,6 +45,11 @@ def _spec(chain: list, layers: dict) -> LayerSpec | str:
         return _activation(first.activation, f'the activation of {first.name}')
     if kind in ('Activation', 'QActivation', 'ReLU', 'LeakyReLU'):
         return _activation_layer(first) if len(chain) == 1 else 'an activation followed by a folded layer'
+    if kind in ('MaxPooling2D', 'AveragePooling2D') and len(chain) == 1:
+        return _pooling(first)
+    if kind == 'UpSampling2D' and len(chain) == 1:
+        return LayerSpec('resize', attrs={'interpolation': first.get_config().get('interpolation', 'nearest')},
+                         source=f'UpSampling2D {first.name}')
     if kind == 'BatchNormalization' and len(chain) == 1:
         scale, shift = _bn(first)
         return LayerSpec('batchnorm', bias=shift, scale=scale, source=f'BatchNormalization {first.name}')
@@ -139,6 +144,16 @@ def _weighted(layer) -> LayerSpec:
     n_filt = kernel.shape[-1]
     attrs = conv_geometry(in_shape, ksize, strides, cfg['padding'], n_filt)
     return LayerSpec('depthwise' if kind in _DEPTHWISE else 'conv', kernel, bias, attrs=attrs, source=source)
+
+
+def _pooling(layer) -> LayerSpec:
+    """A 2D pooling's window, strides and padding, under the names of hls4ml's pooling config."""
+    cfg = layer.get_config()
+    in_shape = tuple(int(s) for s in layer.input_shape[1:])
+    g = conv_geometry(in_shape, tuple(cfg['pool_size']), tuple(cfg['strides']), cfg['padding'], in_shape[-1])
+    names = {'filt_height': 'pool_height', 'filt_width': 'pool_width'}
+    attrs = {names.get(k, k): v for k, v in g.items() if k != 'n_chan'}
+    return LayerSpec('pooling', attrs=attrs, source=f'{type(layer).__name__} {layer.name}')
 
 
 def _bn(layer) -> tuple[np.ndarray, np.ndarray]:

@@ -487,16 +487,33 @@ def _assemble(infos, refs, reference, expected, traces, data_by_name) -> dict[st
         ref = refs.get(info.name)
         if ref is None or info.class_name == 'Input' or info.name not in arrays or arrays[info.name].actual is None:
             continue
-        ins = [arrays.get(p) for p in ref.inputs]
-        if not ref.inputs or any(a is None or a.actual is None for a in ins):
+        ins = [_through_reshape(p, infos, refs, arrays, reference) for p in ref.inputs]
+        if not ref.inputs or any(a is None for a in ins):
             continue
         try:
-            local = reference.apply_chain(ref.chain, [a.actual for a in ins])
+            local = reference.apply_chain(ref.chain, ins)
         except Exception:  # a Keras layer that cannot run on its own: no local view of it
             continue
         if local.shape == arrays[info.name].actual.shape:
             arrays[info.name].local = local
     return arrays
+
+
+def _through_reshape(name: str, infos, refs, arrays, reference) -> np.ndarray | None:
+    """The C-simulation's values of `name`; for a reshape hls4ml made a no-op (never traced), the values of
+    the layer before it in the reshape's Keras shape: the same data."""
+    a = arrays.get(name)
+    if a is not None and a.actual is not None:
+        return a.actual
+    info = next((i for i in infos if i.name == name), None)
+    ref = refs.get(name)
+    if info is None or ref is None or info.class_name != 'Reshape' or len(ref.inputs) != 1 or ref.tensor[0] != 'out':
+        return None
+    before = _through_reshape(ref.inputs[0], infos, refs, arrays, reference)
+    if before is None:
+        return None
+    shape = reference.tensor_shape(ref.tensor)
+    return before.reshape((before.shape[0], *shape)) if int(np.prod(shape)) == before[0].size else None
 
 
 def _shape_like(raw: np.ndarray | None, kshape: tuple[int, ...]) -> np.ndarray | None:
