@@ -405,3 +405,28 @@ def qkeras_alpha_auto(seed=0):
     x = QDense(4, kernel_quantizer=quantized_bits(6, 0, alpha='auto'), bias_quantizer=quantized_bits(6, 0, alpha=1),
                activation='softmax', name='qfc2')(x)
     return keras.Model(inp, x)
+
+
+def upsample_bilinear(seed=0):
+    """UpSampling2D(interpolation='bilinear'): hls4ml 1.3.0 computes it as nearest."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((4, 4, 2), name='inp')
+    x = keras.layers.Conv2D(2, 1, name='conv')(inp)
+    x = keras.layers.UpSampling2D(2, interpolation='bilinear', name='up')(x)
+    x = keras.layers.Conv2D(2, 1, name='conv2')(x)
+    return keras.Model(inp, x)
+
+
+def qact_between_dense(seed=0):
+    """A QActivation(quantized_bits(4, 0, alpha=1)) between two QDense layers."""
+    keras = _k()
+    from qkeras import QActivation, QDense, quantized_bits
+
+    keras.utils.set_random_seed(seed)
+    q = lambda: quantized_bits(8, 2, alpha=1)  # noqa: E731
+    inp = keras.Input((6,), name='inp')
+    x = QDense(8, kernel_quantizer=q(), bias_quantizer=q(), name='qfc1')(inp)
+    x = QActivation(quantized_bits(4, 0, alpha=1), name='qact')(x)
+    x = QDense(3, kernel_quantizer=q(), bias_quantizer=q(), name='qfc2')(x)
+    return keras.Model(inp, x)

@@ -20,3 +20,31 @@ def test_an_alpha_auto_layer_is_compared_after_its_scale(hlsdiff, model_files):
     softmax = run.layer('qfc2_softmax')
     assert softmax['inputs'] == ['qfc2_alpha'] and softmax['local_max_abs'] is not None
     assert run.json['onset'] is None or run.json['onset']['layer'] == 'qfc2_softmax'
+
+
+@pytest.mark.xdist_group('bilinear')
+def test_bilinear_upsampling_computed_as_nearest_is_the_generator_onset(hlsdiff, model_files):
+    model, data = model_files('upsample_bilinear', n=8, scale=2.0)
+    run = hlsdiff('compare', model, data, code=1)
+    assert run.json['onset'] == {'layer': 'up', 'cause': 'generator-defect', 'pattern': 'all-channels',
+                                 'evidence': 'emulation'}
+    up = run.layer('up')
+    assert up['links']['kernel'] == 0.0  # hls4ml's nearest kernel computes its files
+    assert up['generator_evidence'] == [{'what': 'function', 'name': 'resize_nearest', 'permutation': None,
+                                         'detail': 'the framework interpolates bilinear; the project calls '
+                                                   'nnet::resize_nearest'}]
+    assert run.layer('inp')['cause'] == 'none' and run.layer('conv2')['cause'] == 'propagated'
+
+
+@pytest.mark.xdist_group('qact')
+def test_a_dropped_qactivation_is_the_generator_onset_not_the_input(hlsdiff, model_files):
+    model, data = model_files('qact_between_dense', n=16, scale=2.0)
+    run = hlsdiff('compare', model, data, code=1)
+    assert run.json['onset'] == {'layer': 'qfc2', 'cause': 'generator-defect', 'pattern': 'all-channels',
+                                 'evidence': 'emulation'}
+    qfc2 = run.layer('qfc2')
+    assert qfc2['local_max_abs'] == pytest.approx(qfc2['max_abs'])  # its own error: Keras applies qact first
+    (dropped,) = qfc2['generator_evidence']
+    assert dropped['what'] == 'function' and dropped['name'] == 'qact' and 'dropped QActivation qact' in dropped['detail']
+    assert run.layer('inp')['cause'] == 'none' and run.layer('qfc1')['status'] in ('ok', 'noise')
+    assert qfc2['links']['generator'] is None and 'not computed' in qfc2['emulation']['reason']

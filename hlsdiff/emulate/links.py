@@ -66,7 +66,9 @@ def measure(emulator, layer: str, spec: LayerSpec | str | None, actual: np.ndarr
         return Links(kernel=kernel, reason='; '.join(reasons))
     generator = precision = None
     fraction = 0.0
-    if ref.values is not None:
+    if ref.values is None:
+        reasons.append('the reference is not computed: ' + '; '.join(d.detail for d in ref.differences))
+    else:
         values = ref.values.to_float()
         if project is not None:
             generator = _max_abs(values, project)

@@ -59,6 +59,9 @@ class Reference:
 
 def reference(program: Program, call: Call, spec: LayerSpec, emulate) -> Reference:
     """`emulate(program, call)` runs the project emulation on a program; this gives it the framework's."""
+    if spec.dropped:  # the framework's input differs from the project's: named, not computed
+        return Reference(None, tuple(Difference('function', name.split(' ')[1], f'hls4ml dropped {name} before this '
+                                                'layer: nothing in the project computes it') for name in spec.dropped))
     cfg = program.configs.get(call.type_args[-1]) or Config('')
     if spec.kind == 'activation':
         return _activation(program, call, spec, emulate)

@@ -33,6 +33,7 @@ class LayerSpec:
     or for an activation `function`
     ('relu', 'linear', 'sigmoid', ...) and its parameters (`alpha`).
     source: what the weights were computed from, in words.
+    dropped: layers the framework applies to this layer's input that nothing in the project computes.
     """
 
     kind: str
@@ -41,6 +42,7 @@ class LayerSpec:
     scale: np.ndarray | None = None
     attrs: dict = field(default_factory=dict)
     source: str = ''
+    dropped: tuple[str, ...] = ()  # framework layers applied before this one that the project does not compute
 
 
 def conv_geometry(in_shape: tuple[int, ...], kernel: tuple[int, int], strides: tuple[int, int], padding: str,

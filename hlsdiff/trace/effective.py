@@ -11,6 +11,8 @@ A layer this module does not know gets a reason instead of a spec: it is never g
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from hlsdiff.emulate.spec import LayerSpec, conv_geometry
@@ -32,10 +34,28 @@ def layer_specs(model, refs: dict[str, Ref]) -> dict[str, LayerSpec | str]:
         if not ref.chain or ref.chain[0][0] == 'identity':
             continue
         try:
-            out[name] = _spec(ref.chain, layers)
+            out[name] = _spec(ref.chain[len(ref.chain) - _own_steps(ref, layers):], layers)
+            if ref.dropped and isinstance(out[name], LayerSpec):
+                out[name] = dataclasses.replace(out[name], dropped=tuple(_described(layers[n]) for n in ref.dropped))
         except Exception as exc:  # a layer or quantizer this extraction does not know: said, never guessed
             out[name] = f'Keras\'s weights could not be read ({type(exc).__name__}: {exc})'
     return out
+
+
+def _own_steps(ref: Ref, layers: dict) -> int:
+    """The steps of the chain that are the layer itself (after the Keras layers hls4ml has no layer for)."""
+    skip = 0
+    for step in ref.chain:
+        if step[0] == 'layer' and (step[1] in ref.dropped or type(layers[step[1]]).__name__ in ('Flatten', 'Reshape')):
+            skip += 1
+        else:
+            break
+    return len(ref.chain) - skip
+
+
+def _described(layer) -> str:
+    q = getattr(layer, 'activation', None) if type(layer).__name__ == 'QActivation' else None
+    return f'{type(layer).__name__} {layer.name}' + (f' ({q})' if q is not None else '')
 
 
 def _spec(chain: list, layers: dict) -> LayerSpec | str:

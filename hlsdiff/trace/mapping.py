@@ -21,6 +21,7 @@ DROPPED_SETTINGS = {
     'threshold': (0, 0.0, None),
     'negative_slope': (0, 0.0, None),
 }
+_RESHAPES = ('Flatten', 'Reshape')
 _FOLDABLE = ('BatchNormalization', 'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout')
 QUANTIZER_LAYERS = ('FixedPointQuantizer',)  # HGQ v1 proxy models
 _INSERTED = {
@@ -44,6 +45,7 @@ class Ref:
     tensor: tuple
     chain: list = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # Keras layers before this one no hls4ml layer computes
 
 
 def _activation_name(klayer) -> str | None:
@@ -202,9 +204,15 @@ class _Mapping:
         `after`: the hls4ml layer whose children follow it (its ApplyAlpha)."""
         g = self.g
         fused = any(c in self.split for c in g.children.get(after or name, []))
+        parents = self.compared_parents(name)
+        before = self._keras_between(k, parents)
+        dropped = [b.name for b in before if type(b).__name__ not in _RESHAPES]
+        steps = [('layer', b.name) for b in before]
+        note = 'after ' + ', '.join(dropped) + ', which no hls4ml layer computes' if dropped else ''
         if fused:
-            return Ref(('pre', name), [('pre', name)], self.compared_parents(name)), k, 'before the fused activation'
-        ref, note, last = Ref(('out', name), [('layer', name)], self.compared_parents(name)), '', k
+            ref = Ref(('pre', name), steps + [('pre', name)], parents, dropped)
+            return ref, k, 'before the fused activation' + (f'; {note}' if note else '')
+        ref, last = Ref(('out', name), steps + [('layer', name)], parents, dropped), k
         while True:
             consumer = _single_consumer(last)
             kind = type(consumer).__name__ if consumer is not None else None
@@ -213,6 +221,27 @@ class _Mapping:
             self.folded[consumer.name] = name
             ref = Ref(('out', consumer.name), ref.chain + [('layer', consumer.name)], ref.inputs)
             note, last = f'{kind} {consumer.name} folded into this layer', consumer
+
+    def _keras_between(self, k, parents: list[str]) -> list:
+        """The Keras layers between the tensor the layer's one compared parent holds and the layer itself, in
+        order, when hls4ml has no layer for them (a reshape it made a no-op, or a layer it dropped)."""
+        if len(parents) != 1 or parents[0] not in self.refs:
+            return []
+        target = self.refs[parents[0]].tensor
+        if target[0] not in ('out', 'input'):
+            return []
+        between, layer = [], k
+        for _ in range(6):
+            inbound = _inbound_layers(layer)
+            if len(inbound) != 1:
+                return []
+            layer = inbound[0]
+            if layer.name == target[1]:
+                return between[::-1]
+            if layer.name in self.g.hnames or layer.name in self.folded or type(layer).__name__ == 'InputLayer':
+                return []
+            between.append(layer)
+        return []
 
     def record(self, name: str, ref: Ref | None, reason: str) -> None:
         if reason or ref is None:
@@ -247,6 +276,8 @@ def _layer_facts(layer, k, ref: Ref | None, note: str, reason: str, m: _Mapping,
     attrs: dict = {'index': layer.index}
     if ref is not None and ref.tensor[0] == 'out' and type(g.klayers.get(ref.tensor[1])).__name__ in QUANTIZER_LAYERS:
         attrs['bit_exact_point'] = True  # a quantizer's output: an HGQ proxy promises it bit for bit
+    if ref is not None and ref.dropped:
+        attrs['dropped_layers'] = [f'{type(g.klayers[n]).__name__} {n}' for n in ref.dropped if n in g.klayers]
     if k is not None:
         dropped = dropped_settings(k)
         if dropped:
@@ -330,6 +361,15 @@ def weight_quantization(layer) -> dict | None:
 def _tensor_label(tensor: tuple) -> str:
     kind, name = tensor
     return {'out': name, 'pre': f'{name} (pre-activation)', 'input': f'{name} (input)'}[kind]
+
+
+def _inbound_layers(klayer) -> list:
+    """The Keras layers whose outputs `klayer` reads (its first call)."""
+    try:
+        inbound = klayer.inbound_nodes[0].inbound_layers
+    except (AttributeError, IndexError):
+        return []
+    return list(inbound) if isinstance(inbound, (list, tuple)) else [inbound]
 
 
 def _single_consumer(klayer):
