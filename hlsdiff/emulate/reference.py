@@ -73,12 +73,13 @@ def reference(program: Program, call: Call, spec: LayerSpec, emulate) -> Referen
     sizes = dict(program.weight_sizes)
     diffs: list[Difference] = []
     configs = dict(program.configs)
-    for key, value in spec.attrs.items():
+    attrs = _padding_moved(program, call, spec.attrs)
+    for key, value in attrs.items():
         have = cfg.int(key)
         if have is not None and have != int(value):
             diffs.append(Difference('attribute', key, f'{key}: the framework has {int(value)}, the project {have}'))
     if diffs:
-        new = dataclasses.replace(cfg, values={**cfg.values, **{d.name: int(spec.attrs[d.name]) for d in diffs}})
+        new = dataclasses.replace(cfg, values={**cfg.values, **{d.name: int(attrs[d.name]) for d in diffs}})
         configs[cfg.name] = new
         cfg = new
     for role, values, key in _tensors(spec, call, cfg):
@@ -91,6 +92,27 @@ def reference(program: Program, call: Call, spec: LayerSpec, emulate) -> Referen
     ref_program = dataclasses.replace(program, configs=configs, _loaded=loaded, weight_sizes=sizes)
     out = emulate(ref_program, call)
     return Reference(out, tuple(diffs))
+
+
+_PADS = ('pad_top', 'pad_bottom', 'pad_left', 'pad_right')
+
+
+def _padding_moved(program: Program, call: Call, attrs: dict) -> dict:
+    """The framework's attributes as the project splits them: a 'same' padding hls4ml moved into a zero-padding
+    layer before this one (io_stream) becomes that layer's, and this one reads the padded image."""
+    if not call.args or not any(attrs.get(k) for k in _PADS):
+        return attrs
+    var = program.source(call.args[0])
+    producer = program.calls[program.producer[var]] if var in program.producer else None
+    if producer is None or not producer.function.startswith('zeropad'):
+        return attrs
+    pad_cfg = program.configs.get(producer.type_args[-1]) or Config('')
+    if any(pad_cfg.int(k, 0) != int(attrs.get(k, 0)) for k in _PADS):
+        return attrs
+    moved = {**attrs, **{k: 0 for k in _PADS}}
+    moved['in_height'] = attrs['in_height'] + attrs['pad_top'] + attrs['pad_bottom']
+    moved['in_width'] = attrs['in_width'] + attrs['pad_left'] + attrs['pad_right']
+    return moved
 
 
 def _tensors(spec: LayerSpec, call: Call, cfg: Config):
