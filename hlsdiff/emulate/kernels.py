@@ -196,14 +196,11 @@ def depthwise(program: Program, call: Call, inputs: list[Fx], result: FixedType,
     n = x.v.shape[0]
     pats = _patches(x, g).reshape(-1, fh * fw, c)  # (rows, K, C)
     # one dot product of K terms per channel: the MAC with a (K, 1) weight column per channel
-    out = np.empty((pats.shape[0], c), dtype=object)
-    res_f = None
-    for ch in range(c):
-        col = mac(Fx(pats[:, :, ch], x.f), w[:, ch:ch + 1], b[ch:ch + 1], accum, result)
-        out[:, ch] = col.v[:, 0]
-        res_f = col.f
-    v = out.astype(np.int64) if result.width <= arith.SAFE_BITS else out
-    return Fx(v.reshape(n, -1), res_f)
+    cols = [mac(Fx(pats[:, :, ch], x.f), w[:, ch:ch + 1], b[ch:ch + 1], accum, result) for ch in range(c)]
+    v = np.stack([col.v[:, 0] for col in cols], axis=1)
+    if v.dtype == object and result.width <= arith.SAFE_BITS:
+        v = v.astype(np.int64)
+    return Fx(v.reshape(n, -1), cols[0].f)
 
 
 def normalize(program: Program, call: Call, inputs: list[Fx], result: FixedType) -> Fx:

@@ -31,7 +31,7 @@ from hlsdiff.emulate.spec import KERNEL_AXES, LayerSpec
 
 _WEIGHTED = {'dense': ('dense',), 'conv': ('conv_1d_cl', 'conv_2d_cl', 'pointwise_conv_1d_cl', 'pointwise_conv_2d_cl'),
              'depthwise': ('depthwise_conv_1d_cl', 'depthwise_conv_2d_cl'), 'batchnorm': ('normalize',),
-             'pooling': ('pooling2d_cl',)}
+             'pooling': ('pooling2d_cl',), 'global_pooling': ('global_pooling1d_cl', 'global_pooling2d_cl')}
 _ACTIVATION_FUNCTIONS = ('relu', 'linear', 'sigmoid', 'tanh', 'softmax', 'leaky_relu', 'relu6', 'relu1')
 _RESOURCE = ('resource', 'resource_unrolled')
 
@@ -67,6 +67,11 @@ def reference(program: Program, call: Call, spec: LayerSpec, emulate) -> Referen
         return _activation(program, call, spec, emulate)
     if spec.kind == 'resize':
         return _resize(program, call, spec, emulate)
+    if spec.kind == 'merge':
+        if call.function != spec.attrs['function']:
+            return Reference(None, (Difference('function', call.function, f'the framework computes '
+                                               f'{spec.attrs["function"]}; the project calls nnet::{call.function}'),))
+        return Reference(emulate(program, call), ())
     if call.function not in _WEIGHTED.get(spec.kind, ()):
         raise NotEmulated(f'the framework computes a {spec.kind} layer; the project calls nnet::{call.function}')
     loaded = dict(program._loaded)
@@ -89,7 +94,11 @@ def reference(program: Program, call: Call, spec: LayerSpec, emulate) -> Referen
         if diff is not None:
             diffs.append(diff)
         loaded[array], sizes[array] = laid, str(laid.size)
-    ref_program = dataclasses.replace(program, configs=configs, _loaded=loaded, weight_sizes=sizes)
+    changed = diffs or loaded.keys() != program._loaded.keys() or any(
+        loaded[k] is not program._loaded.get(k) for k in loaded)
+    # nothing of the framework's differs from the project's files: the same program, computed once
+    ref_program = dataclasses.replace(program, configs=configs, _loaded=loaded, weight_sizes=sizes) if changed \
+        else program
     out = emulate(ref_program, call)
     return Reference(out, tuple(diffs))
 
@@ -117,7 +126,7 @@ def _padding_moved(program: Program, call: Call, attrs: dict) -> dict:
 
 def _tensors(spec: LayerSpec, call: Call, cfg: Config):
     """(role, the framework's values in the order the kernel reads them, the config type key)."""
-    if spec.kind == 'pooling':
+    if spec.kind in ('pooling', 'global_pooling'):
         return []
     if spec.kind == 'batchnorm':
         return [('scale', spec.scale, 'scale_t'), ('bias', spec.bias, 'bias_t')]

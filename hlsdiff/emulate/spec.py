@@ -18,18 +18,18 @@ KERNEL_AXES = {
     'conv': ('kh', 'kw', 'in', 'out'),  # a 1D convolution has kh = 1
     'depthwise': ('kh', 'kw', 'ch'),
 }
-KINDS = ('dense', 'conv', 'depthwise', 'batchnorm', 'pooling', 'resize', 'activation')
+KINDS = ('dense', 'conv', 'depthwise', 'batchnorm', 'pooling', 'global_pooling', 'merge', 'resize', 'activation')
 
 
 @dataclass(frozen=True)
 class LayerSpec:
     """One layer as the framework computes it.
 
-    kind: 'dense' | 'conv' | 'depthwise' | 'batchnorm' | 'pooling' | 'resize' | 'activation'.
+    kind: one of KINDS.
     kernel: dense (in, out); conv (kh, kw, in, out), kh = 1 for 1D; depthwise (kh, kw, ch).
     bias: (out,). scale: batchnorm's per-channel multiplier (its bias is `bias`).
     attrs: geometry the framework uses (`in_height`, `in_width`, `n_chan`, `n_filt`,
-    `stride_height`, `stride_width`, `pad_top`...; a pooling's `pool_height`...), a resize's `interpolation`,
+    `stride_height`, `stride_width`, `pad_top`...; a pooling's `pool_height`...), a resize's `interpolation`, a merge's `function`,
     or for an activation `function`
     ('relu', 'linear', 'sigmoid', ...) and its parameters (`alpha`).
     source: what the weights were computed from, in words.

@@ -22,6 +22,9 @@ _DENSE = ('Dense', 'QDense')
 _CONV = ('Conv1D', 'Conv2D', 'QConv1D', 'QConv2D', 'QConv2DBatchnorm')
 _DEPTHWISE = ('DepthwiseConv1D', 'DepthwiseConv2D', 'QDepthwiseConv2D')
 _NO_OPS = ('Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout')
+_GLOBAL_POOLS = ('GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D')
+_MERGES = {'Add': 'add', 'Subtract': 'subtract', 'Multiply': 'multiply', 'Average': 'average', 'Maximum': 'maximum',
+           'Minimum': 'minimum'}
 # Keras activation -> the hls4ml kernel that computes it
 _ACTIVATIONS = {'relu': 'relu', 'linear': 'linear', 'sigmoid': 'sigmoid', 'tanh': 'tanh', 'softmax': 'softmax'}
 
@@ -67,6 +70,10 @@ def _spec(chain: list, layers: dict) -> LayerSpec | str:
         return _activation_layer(first) if len(chain) == 1 else 'an activation followed by a folded layer'
     if kind in ('MaxPooling2D', 'AveragePooling2D') and len(chain) == 1:
         return _pooling(first)
+    if kind in _GLOBAL_POOLS and len(chain) == 1:
+        return LayerSpec('global_pooling', attrs={'n_filt': int(first.input_shape[-1])}, source=f'{kind} {first.name}')
+    if kind in _MERGES and len(chain) == 1:
+        return LayerSpec('merge', attrs={'function': _MERGES[kind]}, source=f'{kind} {first.name}')
     if kind == 'UpSampling2D' and len(chain) == 1:
         return LayerSpec('resize', attrs={'interpolation': first.get_config().get('interpolation', 'nearest')},
                          source=f'UpSampling2D {first.name}')
