@@ -130,9 +130,7 @@ def _tensors(spec: LayerSpec, call: Call, cfg: Config):
         return []
     if spec.kind == 'batchnorm':
         return [('scale', spec.scale, 'scale_t'), ('bias', spec.bias, 'bias_t')]
-    kernel, axes = spec.kernel, KERNEL_AXES[spec.kind]
-    if '1d' in call.function and spec.kind != 'dense':
-        kernel, axes = kernel[0], axes[1:]
+    kernel, axes = canonical_kernel(spec, call)
     order = read_order(spec.kind, call, cfg, axes)
     in_order = np.transpose(kernel, [axes.index(a) for a in order]).reshape(-1)
     return [('weights', in_order, 'weight_t'), ('bias', spec.bias, 'bias_t')]
@@ -197,6 +195,9 @@ def _compare_tensor(role: str, program: Program, array: str, laid: np.ndarray, s
 
 
 def canonical_kernel(spec: LayerSpec, call: Call) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The framework's kernel and its axis names; a 1D layer without its height axis."""
+    if spec.kernel is None:
+        raise NotEmulated(f'the framework\'s {spec.kind} layer has no kernel')
     kernel, axes = spec.kernel, KERNEL_AXES.get(spec.kind, ())
     if spec.kind in ('conv', 'depthwise') and '1d' in call.function:
         kernel, axes = kernel[0], axes[1:]
@@ -220,7 +221,7 @@ def _permutation(canonical, theirs: np.ndarray, t, spec: LayerSpec, call: Call, 
 
 def _diagonal_of(theirs_all: np.ndarray, ours: np.ndarray, spec: LayerSpec) -> str:
     """A depthwise kernel (kh, kw, C) written broadcast to (kh, kw, C, C): is the framework's its diagonal?"""
-    if spec.kind != 'depthwise':
+    if spec.kind != 'depthwise' or spec.kernel is None:
         return ''
     c = spec.kernel.shape[-1]
     if theirs_all.size != ours.size * c:

@@ -29,8 +29,8 @@ class LayerSpec:
     kernel: dense (in, out); conv (kh, kw, in, out), kh = 1 for 1D; depthwise (kh, kw, ch).
     bias: (out,). scale: batchnorm's per-channel multiplier (its bias is `bias`).
     attrs: geometry the framework uses (`in_height`, `in_width`, `n_chan`, `n_filt`,
-    `stride_height`, `stride_width`, `pad_top`...; a pooling's `pool_height`...), a resize's `interpolation`, a merge's `function`,
-    or for an activation `function`
+    `stride_height`, `stride_width`, `pad_top`...; a pooling's `pool_height`...), a resize's
+    `interpolation`, a merge's `function`, or for an activation `function`
     ('relu', 'linear', 'sigmoid', ...) and its parameters (`alpha`).
     source: what the weights were computed from, in words.
     dropped: layers the framework applies to this layer's input that nothing in the project computes.

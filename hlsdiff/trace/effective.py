@@ -37,9 +37,10 @@ def layer_specs(model, refs: dict[str, Ref]) -> dict[str, LayerSpec | str]:
         if not ref.chain or ref.chain[0][0] == 'identity':
             continue
         try:
-            out[name] = _spec(ref.chain[len(ref.chain) - _own_steps(ref, layers):], layers)
-            if ref.dropped and isinstance(out[name], LayerSpec):
-                out[name] = dataclasses.replace(out[name], dropped=tuple(_described(layers[n]) for n in ref.dropped))
+            spec = _spec(ref.chain[len(ref.chain) - _own_steps(ref, layers):], layers)
+            if ref.dropped and isinstance(spec, LayerSpec):
+                spec = dataclasses.replace(spec, dropped=tuple(_described(layers[n]) for n in ref.dropped))
+            out[name] = spec
         except Exception as exc:  # a layer or quantizer this extraction does not know: said, never guessed
             out[name] = f'Keras\'s weights could not be read ({type(exc).__name__}: {exc})'
     return out
@@ -148,22 +149,23 @@ def _weighted(layer) -> LayerSpec:
         source = f'{kind} {layer.name}, folded as QKeras folds it at inference'
     else:
         kernel = np.asarray(layer.depthwise_kernel if kind in _DEPTHWISE else layer.kernel, dtype=np.float64)
-        bias = np.asarray(layer.bias, dtype=np.float64) if getattr(layer, 'bias', None) is not None else None
+        has_bias = getattr(layer, 'bias', None) is not None
+        bias = np.asarray(layer.bias, dtype=np.float64) if has_bias else np.zeros(0)
         source = f'{kind} {layer.name}'
     kernel = _quantized(layer, kernel, 'depthwise' if kind in _DEPTHWISE else 'kernel')
     n_out = kernel.shape[-1] if kind not in _DEPTHWISE else kernel.shape[-2] * kernel.shape[-1]
-    bias = _quantized(layer, bias, 'bias') if bias is not None else np.zeros(n_out)
+    bias = _quantized(layer, bias, 'bias') if bias.size else np.zeros(n_out)
     if kind in _DENSE:
         return LayerSpec('dense', kernel, bias, attrs={'n_in': kernel.shape[0], 'n_out': kernel.shape[1]}, source=source)
     cfg = layer.get_config()
     if any(int(d) != 1 for d in np.atleast_1d(cfg.get('dilation_rate', 1))):
         raise ValueError(f'dilation_rate {cfg["dilation_rate"]}')
     in_shape = tuple(int(s) for s in layer.input_shape[1:])
-    strides = tuple(int(s) for s in cfg['strides'])
+    strides = (1, int(cfg['strides'][0])) if len(in_shape) == 2 else (int(cfg['strides'][0]), int(cfg['strides'][1]))
     if len(in_shape) == 2:  # 1D: a height of 1
-        in_shape, strides = (1, *in_shape), (1, *strides)
+        in_shape = (1, *in_shape)
         kernel = kernel[None]
-    ksize = kernel.shape[:2]
+    ksize = (int(kernel.shape[0]), int(kernel.shape[1]))
     if kind in _DEPTHWISE:
         if kernel.shape[-1] != 1:
             raise ValueError(f'depth_multiplier {kernel.shape[-1]}')
@@ -177,7 +179,9 @@ def _pooling(layer) -> LayerSpec:
     """A 2D pooling's window, strides and padding, under the names of hls4ml's pooling config."""
     cfg = layer.get_config()
     in_shape = tuple(int(s) for s in layer.input_shape[1:])
-    g = conv_geometry(in_shape, tuple(cfg['pool_size']), tuple(cfg['strides']), cfg['padding'], in_shape[-1])
+    pool, strides = cfg['pool_size'], cfg['strides']
+    g = conv_geometry(in_shape, (int(pool[0]), int(pool[1])), (int(strides[0]), int(strides[1])), cfg['padding'],
+                      in_shape[-1])
     names = {'filt_height': 'pool_height', 'filt_width': 'pool_width'}
     attrs = {names.get(k, k): v for k, v in g.items() if k != 'n_chan'}
     return LayerSpec('pooling', attrs=attrs, source=f'{type(layer).__name__} {layer.name}')
