@@ -48,3 +48,23 @@ def test_a_dropped_qactivation_is_the_generator_onset_not_the_input(hlsdiff, mod
     assert dropped['what'] == 'function' and dropped['name'] == 'qact' and 'dropped QActivation qact' in dropped['detail']
     assert run.layer('inp')['cause'] == 'none' and run.layer('qfc1')['status'] in ('ok', 'noise')
     assert qfc2['links']['generator'] is None and 'not computed' in qfc2['emulation']['reason']
+
+
+@pytest.mark.xdist_group('hgq-absorbed')
+def test_an_hgq_input_quantizer_hls4ml_absorbs_is_compared_after_it(hlsdiff, tmp_path):
+    """A proxy model whose input quantizer has one bit width: hls4ml makes it the input type. The input row is
+    Keras's quantized input (bit for bit), and the layer after it is not blamed for a 'dropped' quantizer."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    model, data = tmp_path / 'hgq.h5', tmp_path / 'hgq.npy'
+    env = {k: v for k, v in os.environ.items() if k != 'TF_USE_LEGACY_KERAS'}
+    subprocess.run([sys.executable, str(Path(__file__).parent / 'data' / 'make_hgq.py'), 'dense_layerwise', str(model),
+                    str(data)], check=True, env=env, capture_output=True)
+    run = hlsdiff('compare', model, data, code=0)
+    inp = run.layer('input_1')
+    assert inp['keras'] == 'q' and inp['max_abs'] == 0.0 and 'absorbs' in inp['mapping_note']
+    assert run.layer('d1')['cause'] == 'none' and run.layer('d1')['generator_evidence'] == []
+    assert {'keras': 'q', 'reason': 'folded into hls4ml layer input_1'} in run.json['unmatched_keras']

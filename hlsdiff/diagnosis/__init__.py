@@ -293,9 +293,15 @@ def _precision_cause(res: LayerResult, info: LayerInfo, all_arrays, emulator, he
         return
     prev = info.inputs[0] if info.inputs else None
     prev_values = all_arrays[prev].actual if prev in all_arrays and all_arrays[prev].actual is not None else None
-    found = responsible_type(info.name, prev, types, arrays.actual, arrays.local, emulator.what_if,
-                             res.tolerance or 0.0, is_softmax=info.class_name == 'Softmax',
-                             input_values=prev_values, headroom=headroom)
+    try:
+        found = responsible_type(info.name, prev, types, arrays.actual, arrays.local, emulator.what_if,
+                                 res.tolerance or 0.0, is_softmax=info.class_name == 'Softmax',
+                                 input_values=prev_values, headroom=headroom)
+    except Exception as exc:  # noqa: BLE001 - a what-if the emulation cannot compute: no claim, the compare goes on
+        res.evidence, res.cause = 'emulation', 'unexplained'
+        res.cause_detail = (f'its own error is {res.local_max_abs or 0.0:.4g}; it computes what its types say (emulated '
+                            f'bit for bit), but its types could not be tried wider ({type(exc).__name__}: {exc})')
+        return
     if found is None:
         _rounding_or_unexplained(res, info, emulator)
         return

@@ -96,6 +96,7 @@ class _Graph:
     parents: dict[str, list[str]]
     children: dict[str, list[str]]
     klayers: dict
+    kinputs: dict = field(default_factory=dict)  # the Keras input layers by name (a Sequential model's are not in .layers)
 
     @classmethod
     def of(cls, hls_model, keras_model) -> _Graph:
@@ -106,8 +107,12 @@ class _Graph:
         for name, ps in parents.items():
             for p in ps:
                 children.setdefault(p, []).append(name)
+        kinputs = {}
+        for t in getattr(keras_model, 'inputs', None) or []:
+            layer = t._keras_history.layer
+            kinputs[layer.name] = layer
         return cls(hlayers, {layer.name: layer for layer in hlayers}, parents, children,
-                   {layer.name: layer for layer in keras_model.layers})
+                   {layer.name: layer for layer in keras_model.layers}, kinputs)
 
     @property
     def hnames(self) -> set[str]:
@@ -166,6 +171,11 @@ class _Mapping:
         name, cls = layer.name, layer.class_name
         k = g.klayers.get(name)
         if cls == 'Input':
+            absorbed = self._absorbed_quantizer(name)
+            if absorbed is not None:  # an HGQ input quantizer hls4ml made the input type: compared after it
+                self.folded[absorbed.name] = name
+                return Ref(('out', absorbed.name)), k, (f'the data through {absorbed.name}, the quantizer hls4ml '
+                                                         'absorbs into the input type'), ''
             return Ref(('input', name)), k, 'the data cast to the input type', ''
         if name in split:
             kname = split[name]
@@ -221,6 +231,14 @@ class _Mapping:
             self.folded[consumer.name] = name
             ref = Ref(('out', consumer.name), ref.chain + [('layer', consumer.name)], ref.inputs)
             note, last = f'{kind} {consumer.name} folded into this layer', consumer
+
+    def _absorbed_quantizer(self, name: str):
+        """The Keras quantizer that reads only this input and that hls4ml has no layer for (it became the input type)."""
+        klayer = self.g.kinputs.get(name) or self.g.klayers.get(name)
+        consumer = _single_consumer(klayer) if klayer is not None else None
+        if consumer is None or type(consumer).__name__ not in QUANTIZER_LAYERS or consumer.name in self.g.hnames:
+            return None
+        return consumer
 
     def _keras_between(self, k, parents: list[str]) -> list:
         """The Keras layers between the tensor the layer's one compared parent holds and the layer itself, in

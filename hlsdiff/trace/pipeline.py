@@ -465,11 +465,12 @@ def _assemble(infos, refs, reference, expected, traces, data_by_name) -> dict[st
         ref = refs.get(info.name)
         if ref is None:
             continue
-        if ref.tensor[0] == 'input':
-            data = data_by_name.get(ref.tensor[1])
+        if ref.tensor[0] == 'input' or info.class_name == 'Input':
+            name = ref.tensor[1] if ref.tensor[0] == 'input' else info.name
+            data = data_by_name.get(name)
             if data is None:  # hls4ml named the input differently: the inputs in order
                 inputs = [i.name for i in infos if i.class_name == 'Input']
-                data = list(data_by_name.values())[inputs.index(ref.tensor[1])] if ref.tensor[1] in inputs else None
+                data = list(data_by_name.values())[inputs.index(name)] if name in inputs else None
             if data is None:
                 continue
             if info.class_name == 'Input':  # not traced: the data as the C-simulation stores it
@@ -477,7 +478,9 @@ def _assemble(infos, refs, reference, expected, traces, data_by_name) -> dict[st
                 actual = quantize(data, ftype) if ftype else data.copy()
             else:  # a copy of the input (io_stream's Clone): its trace
                 actual = _shape_like(traces.get(info.name), data.shape[1:])
-            arrays[info.name] = LayerArrays(data, actual, None)
+            # an input quantizer hls4ml absorbed into the input type: Keras's value after it
+            keras_value = expected[ref.tensor] if ref.tensor[0] == 'out' else data
+            arrays[info.name] = LayerArrays(keras_value, actual, None)
             continue
         exp = expected[ref.tensor]
         raw = traces.get(info.name)
