@@ -101,9 +101,14 @@ def _activation_name(layer) -> str | None:
 
 
 def _activation(fn, source: str) -> LayerSpec | str:
+    """A Keras activation function or a QKeras quantizer used as one (its rounding is the project's result type)."""
     name = getattr(fn, '__name__', None) or type(fn).__name__
+    if name == 'quantized_relu' and not getattr(fn, 'negative_slope', 0):
+        name = 'relu'
+    elif name == 'quantized_bits' and getattr(fn, 'alpha', None) in (None, 1, 1.0):
+        name = 'linear'
     if name in _ACTIVATIONS:
-        return LayerSpec('activation', attrs={'function': _ACTIVATIONS[name]}, source=source)
+        return LayerSpec('activation', attrs={'function': _ACTIVATIONS[name]}, source=f'{source} ({fn})')
     return f'no reference of the activation {name}'
 
 
@@ -117,14 +122,6 @@ def _activation_layer(layer) -> LayerSpec | str:
         if cfg.get('max_value') is not None or float(cfg.get('negative_slope') or 0) or float(cfg.get('threshold') or 0):
             return 'a ReLU with max_value, negative_slope or threshold'
         return LayerSpec('activation', attrs={'function': 'relu'}, source=f'ReLU {layer.name}')
-    if kind == 'QActivation':
-        q = layer.activation
-        qname = type(q).__name__
-        if qname == 'quantized_relu' and not getattr(q, 'negative_slope', 0):
-            return LayerSpec('activation', attrs={'function': 'relu'}, source=f'QActivation {layer.name} ({q})')
-        if qname == 'quantized_bits' and getattr(q, 'alpha', None) in (None, 1, 1.0):
-            return LayerSpec('activation', attrs={'function': 'linear'}, source=f'QActivation {layer.name} ({q})')
-        return f'no reference of the quantizer {qname}'
     return _activation(layer.activation, f'{kind} {layer.name}')
 
 
