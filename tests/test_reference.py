@@ -117,3 +117,19 @@ def test_conv_geometry_follows_tensorflow(shape, k, s, padding, out, pads):
     g = conv_geometry(shape, k, s, padding, 4)
     assert (g['out_height'], g['out_width']) == out
     assert (g['pad_top'], g['pad_bottom'], g['pad_left'], g['pad_right']) == pads
+
+
+def test_the_rounding_bound_is_what_one_lsb_and_one_finer_bit_move():
+    """Emulated: every input moved by one LSB of its type moves a dense output by at most sum|w| LSB, and
+    the types one bit finer by what the finer result and accumulator keep."""
+    from hlsdiff.emulate import Emulator
+
+    program, call = _program(KERNEL)
+    program.typedefs.update({'input_t': 'ap_fixed<16,6>', 'layer2_t': 'ap_fixed<12,4>'})
+    data = np.array([[1.0, -2.0, 0.5], [0.25, 0.75, -1.5]])
+    bound = Emulator(program, {}, {'x': data}).rounding_bound('fc')
+    lsb_in, lsb_out = 2.0**-10, 2.0**-8
+    worst_move = float(np.max(np.abs(KERNEL).sum(axis=0))) * lsb_in
+    assert bound['inputs'] <= worst_move + lsb_out and bound['inputs'] >= lsb_out  # at least one output step moves
+    assert bound['types'] <= lsb_out  # one bit finer: the truncation of the result, at most one of its steps
+    assert bound['bound'] == pytest.approx(bound['inputs'] + bound['types'] + lsb_out)
