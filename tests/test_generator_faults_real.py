@@ -86,7 +86,7 @@ def test_one_weight_value_changed(hlsdiff, project):
     (evidence,) = layer['generator_evidence']
     assert evidence['permutation'] is None
     assert evidence['detail'].startswith(f'1 of 54 values of {path.name} differ')
-    assert '[5] framework' in evidence['detail']
+    assert '(kh 0, kw 0, in 1, out 2) framework' in evidence['detail']  # position 5 of (kh, kw, in, out) = (3, 3, 2, 3)
 
 
 def test_a_pool_size_changed_in_parameters_h(hlsdiff, project):

@@ -70,13 +70,15 @@ def test_weights_in_another_axis_order_are_named(strategy, written, named):
     assert diff.detail.startswith('4 of 6 values of w2.txt differ')
 
 
-def test_other_values_show_the_largest_differences():
+@pytest.mark.parametrize('strategy', ['latency', 'resource'])
+def test_other_values_show_the_largest_differences(strategy):
     written = KERNEL.copy()
     written[1, 0] = 0.625
-    program, call = _program(written)
+    program, call = _program(written if strategy == 'latency' else written.T, strategy)
     (diff,) = reference(program, call, SPEC, _emulate).differences
     assert diff.permutation is None
-    assert diff.detail == '1 of 6 values of w2.txt differ from the framework\'s; largest: [2] framework 0.125, project 0.625'
+    assert diff.detail == ('1 of 6 values of w2.txt differ from the framework\'s; largest: (in 1, out 0) framework 0.125, '
+                           'project 0.625')
 
 
 def test_an_attribute_is_named_with_both_values():

@@ -190,8 +190,25 @@ def _compare_tensor(role: str, program: Program, array: str, laid: np.ndarray, s
             return Difference(role, file, f'{extra}{count}: it holds the framework\'s kernel {named}', permutation=named)
         return Difference(role, file, f'{extra}{count}: the same values in an order that is no axis order')
     idx = np.argsort(-np.abs(ours - theirs))[:3]
-    pairs = ', '.join(f'[{int(i)}] framework {ours[i] * lsb:g}, project {theirs[i] * lsb:g}' for i in idx if bad[i])
+    where = _position_names(role, spec, call, cfg)
+    pairs = ', '.join(f'{where(int(i))} framework {ours[i] * lsb:g}, project {theirs[i] * lsb:g}' for i in idx if bad[i])
     return Difference(role, file, f'{extra}{count}; largest: {pairs}')
+
+
+def _position_names(role: str, spec: LayerSpec, call: Call, cfg: Config):
+    """Flat position in the order the kernel reads -> '(kh 0, kw 1, in 2, out 0)', or '[channel]'."""
+    if role != 'weights':
+        return lambda i: f'[{i}]'
+    kernel, axes = canonical_kernel(spec, call)
+    order = read_order(spec.kind, call, cfg, axes)
+    shape = tuple(kernel.shape[axes.index(a)] for a in order)
+    by_axis = dict(zip(axes, range(len(axes))))
+
+    def name(i: int) -> str:
+        at = dict(zip(order, np.unravel_index(i, shape)))
+        return '(' + ', '.join(f'{a} {int(at[a])}' for a in sorted(at, key=by_axis.__getitem__)) + ')'
+
+    return name
 
 
 def canonical_kernel(spec: LayerSpec, call: Call) -> tuple[np.ndarray, tuple[str, ...]]:
