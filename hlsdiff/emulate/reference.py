@@ -31,7 +31,7 @@ from hlsdiff.emulate.spec import KERNEL_AXES, LayerSpec
 
 _WEIGHTED = {'dense': ('dense',), 'conv': ('conv_1d_cl', 'conv_2d_cl', 'pointwise_conv_1d_cl', 'pointwise_conv_2d_cl'),
              'depthwise': ('depthwise_conv_1d_cl', 'depthwise_conv_2d_cl'), 'batchnorm': ('normalize',),
-             'pooling': ('pooling2d_cl',), 'global_pooling': ('global_pooling1d_cl', 'global_pooling2d_cl')}
+             'pooling': ('pooling1d_cl', 'pooling2d_cl'), 'global_pooling': ('global_pooling1d_cl', 'global_pooling2d_cl')}
 _ACTIVATION_FUNCTIONS = ('relu', 'linear', 'sigmoid', 'tanh', 'softmax', 'leaky_relu', 'relu6', 'relu1')
 _RESOURCE = ('resource', 'resource_unrolled')
 

@@ -69,8 +69,10 @@ def _spec(chain: list, layers: dict) -> LayerSpec | str:
         return _activation(first.activation, f'the activation of {first.name}')
     if kind in ('Activation', 'QActivation', 'ReLU', 'LeakyReLU'):
         return _activation_layer(first) if len(chain) == 1 else 'an activation followed by a folded layer'
-    if kind in ('MaxPooling2D', 'AveragePooling2D') and len(chain) == 1:
+    if kind in ('MaxPooling1D', 'AveragePooling1D', 'MaxPooling2D', 'AveragePooling2D') and len(chain) == 1:
         return _pooling(first)
+    if kind == 'UpSampling1D' and len(chain) == 1:
+        return LayerSpec('resize', attrs={'interpolation': 'nearest'}, source=f'UpSampling1D {first.name}')
     if kind in _GLOBAL_POOLS and len(chain) == 1:
         return LayerSpec('global_pooling', attrs={'n_filt': int(first.input_shape[-1])}, source=f'{kind} {first.name}')
     if kind in _MERGES and len(chain) == 1:
@@ -173,14 +175,21 @@ def _weighted(layer) -> LayerSpec:
 
 
 def _pooling(layer) -> LayerSpec:
-    """A 2D pooling's window, strides and padding, under the names of hls4ml's pooling config."""
+    """A pooling's window, strides and padding, under the names of hls4ml's pooling config (a 1D one has a
+    height of 1 and calls its width n_in / n_out)."""
     cfg = layer.get_config()
     in_shape = tuple(int(s) for s in layer.input_shape[1:])
-    pool, strides = cfg['pool_size'], cfg['strides']
-    g = conv_geometry(in_shape, (int(pool[0]), int(pool[1])), (int(strides[0]), int(strides[1])), cfg['padding'],
-                      in_shape[-1])
+    pool, strides = [int(p) for p in cfg['pool_size']], [int(s) for s in cfg['strides']]
+    one_d = len(in_shape) == 2
+    if one_d:
+        in_shape, pool, strides = (1, *in_shape), [1, *pool], [1, *strides]
+    g = conv_geometry(in_shape, (pool[0], pool[1]), (strides[0], strides[1]), cfg['padding'], in_shape[-1])
     names = {'filt_height': 'pool_height', 'filt_width': 'pool_width'}
-    attrs = {names.get(k, k): v for k, v in g.items() if k != 'n_chan'}
+    if one_d:
+        names.update(in_width='n_in', out_width='n_out')
+    skip = ('n_chan',) + (('in_height', 'out_height', 'filt_height', 'stride_height', 'pad_top', 'pad_bottom')
+                          if one_d else ())
+    attrs = {names.get(k, k): v for k, v in g.items() if k not in skip}
     return LayerSpec('pooling', attrs=attrs, source=f'{type(layer).__name__} {layer.name}')
 
 
