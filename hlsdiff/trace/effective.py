@@ -67,6 +67,8 @@ def _spec(chain: list, layers: dict) -> LayerSpec | str:
     kind = type(first).__name__
     if op == 'act':
         return _activation(first.activation, f'the activation of {first.name}')
+    if kind == 'Softmax' and len(chain) == 1 and first.get_config().get('axis', -1) in (-1, [-1]):
+        return LayerSpec('activation', attrs={'function': 'softmax'}, source=f'Softmax {first.name}')
     if kind in ('Activation', 'QActivation', 'ReLU', 'LeakyReLU'):
         return _activation_layer(first) if len(chain) == 1 else 'an activation followed by a folded layer'
     if kind in ('MaxPooling1D', 'AveragePooling1D', 'MaxPooling2D', 'AveragePooling2D') and len(chain) == 1:
