@@ -270,7 +270,11 @@ def _reference_and_emulate(s: _Session, plan: Plan, loaded: Loaded) -> Collected
             s.notes.append(f'{samples.count} samples streamed in chunks of {s.run.chunk}: every figure, status and '
                            f'the emulation cover all of them; patterns, causes and hints are drawn from the first '
                            f'{s.run.chunk}')
-    return _collected(s, plan, loaded, lib, csim, arrays, stats, outputs, emulator, emulation)
+        links = stages.measure_links(s.frontend, loaded.model, plan, emulator, arrays, s.notes)
+        s.lap('reference')
+    collected = _collected(s, plan, loaded, lib, csim, arrays, stats, outputs, emulator, emulation)
+    collected.links = links
+    return collected
 
 
 def _collected(s: _Session, plan: Plan, loaded: Loaded, lib: Any, csim: Any, arrays: dict[str, LayerArrays],

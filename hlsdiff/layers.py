@@ -68,4 +68,5 @@ class Collected:
     outputs: list | None = None  # [{name, top1_agreement, max_abs, mean_abs}]
     diagnosed_samples: int | None = None  # how many samples `arrays` holds
     spilled: object = None  # Path: every sample's arrays, one .npy per layer and side (streamed --save-traces)
+    links: dict = field(default_factory=dict)  # hls4ml layer -> emulate.links.Links (precision, generator, kernel)
     bit_exact: bool = False  # the model promises bit-exactness with the firmware (an HGQ proxy model)

@@ -50,6 +50,12 @@ class LayerResult:
     # the config change that cures this layer's own error: {layer, key, before, after, own_error_before,
     # own_error_after, verified}; `hlsdiff fix` applies it
     remedy: dict | None = None
+    # the layer's own error split over three links, each the max abs it carries (None: not computed, the
+    # reason in emulation.reason): {precision, generator, kernel}; and what hls4ml wrote other than Keras
+    links: dict | None = None
+    generator_evidence: list[dict] = field(default_factory=list)
+    # how far rounding alone moves this layer (emulated): {inputs, types, bound}; `rounding` is said only within it
+    rounding_bound: dict | None = None
 
     def to_json(self) -> dict:
         d = asdict(self)

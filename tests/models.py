@@ -364,3 +364,80 @@ def conv_act_depthwise(seed=0):
     x = keras.layers.Activation('relu', name='a1')(x)
     x = keras.layers.DepthwiseConv2D(3, padding='same', name='dw')(x)
     return keras.Model(inp, x)
+
+
+def qconvbn_strategy(seed=1):
+    """A QConv2DBatchnorm 3x3, 3 -> 5 channels with quantized_bits(8, 4) kernel and bias, its BatchNormalization
+    statistics away from the identity, before a Dense head."""
+    keras = _k()
+    from qkeras import QConv2DBatchnorm, quantized_bits
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((6, 6, 3), name='inp')
+    x = QConv2DBatchnorm(5, 3, kernel_quantizer=quantized_bits(8, 4, alpha=1), bias_quantizer=quantized_bits(8, 4, alpha=1),
+                         name='qconvbn')(inp)
+    x = keras.layers.Flatten(name='flat')(x)
+    x = keras.layers.Dense(2, name='out')(x)
+    model = keras.Model(inp, x)
+    rng = np.random.default_rng(seed)
+    model.get_layer('qconvbn').batchnorm.set_weights([rng.uniform(0.5, 2, 5), rng.uniform(-1, 1, 5),
+                                                      rng.uniform(-1, 1, 5), rng.uniform(0.5, 2, 5)])
+    return model
+
+
+def strided_cnn(seed=0):
+    """A strided Conv2D (relu), a BatchNormalization hls4ml keeps as its own layer, a pooling, two Dense layers."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((9, 9, 2), name='inp')
+    x = keras.layers.Conv2D(3, 3, strides=2, activation='relu', name='conv')(inp)
+    x = keras.layers.BatchNormalization(name='bn')(x)
+    x = keras.layers.MaxPooling2D(2, name='pool')(x)
+    x = keras.layers.Flatten(name='flat')(x)
+    x = keras.layers.Dense(4, activation='relu', name='fc1')(x)
+    x = keras.layers.Dense(2, name='fc2')(x)
+    model = keras.Model(inp, x)
+    rng = np.random.default_rng(seed)
+    model.get_layer('bn').set_weights([rng.uniform(0.5, 2, 3), rng.uniform(-1, 1, 3), rng.uniform(-0.5, 0.5, 3),
+                                       rng.uniform(0.5, 2, 3)])
+    return model
+
+
+def qkeras_alpha_auto(seed=0):
+    """QDense layers whose kernel quantizer has alpha='auto': hls4ml factors the scale out into `<name>_alpha`."""
+    keras = _k()
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((10,), name='inp')
+    x = QDense(8, kernel_quantizer=quantized_bits(6, 0, alpha='auto'), bias_quantizer=quantized_bits(6, 0, alpha=1),
+               name='qfc1')(inp)
+    x = QActivation(quantized_relu(8, 3), name='act')(x)
+    x = QDense(4, kernel_quantizer=quantized_bits(6, 0, alpha='auto'), bias_quantizer=quantized_bits(6, 0, alpha=1),
+               activation='softmax', name='qfc2')(x)
+    return keras.Model(inp, x)
+
+
+def upsample_bilinear(seed=0):
+    """UpSampling2D(interpolation='bilinear'): hls4ml 1.3.0 computes it as nearest."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((4, 4, 2), name='inp')
+    x = keras.layers.Conv2D(2, 1, name='conv')(inp)
+    x = keras.layers.UpSampling2D(2, interpolation='bilinear', name='up')(x)
+    x = keras.layers.Conv2D(2, 1, name='conv2')(x)
+    return keras.Model(inp, x)
+
+
+def qact_between_dense(seed=0):
+    """A QActivation(quantized_bits(4, 0, alpha=1)) between two QDense layers."""
+    keras = _k()
+    from qkeras import QActivation, QDense, quantized_bits
+
+    keras.utils.set_random_seed(seed)
+    q = lambda: quantized_bits(8, 2, alpha=1)  # noqa: E731
+    inp = keras.Input((6,), name='inp')
+    x = QDense(8, kernel_quantizer=q(), bias_quantizer=q(), name='qfc1')(inp)
+    x = QActivation(quantized_bits(4, 0, alpha=1), name='qact')(x)
+    x = QDense(3, kernel_quantizer=q(), bias_quantizer=q(), name='qfc2')(x)
+    return keras.Model(inp, x)

@@ -14,7 +14,8 @@ STATUSES = {'ok', 'noise', 'mismatch', 'not-compared'}
 PATTERNS = {'none', 'all-channels', 'alternating', 'strided', 'block', 'few-channels', 'dead-channels', 'passthrough',
             'permuted', 'per-channel-scale', 'per-channel-offset', 'spatial', 'shape'}
 CAUSES = {'none', 'rounding', 'input-quantization', 'overflow-wrap', 'saturation', 'accumulator', 'table-range',
-          'propagated', 'kernel-defect', 'kernel-abort', 'unsupported-attribute', 'shape-mismatch', 'weights', 'unknown'}
+          'propagated', 'kernel-defect', 'kernel-abort', 'unsupported-attribute', 'shape-mismatch', 'weights', 'unknown',
+          'generator-defect', 'unexplained'}
 
 
 @pytest.mark.xdist_group('float_cnn')

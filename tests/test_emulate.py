@@ -95,3 +95,15 @@ def test_config_constants():
     assert _eval('nnet::softmax_implementation::stable', {}) == 'stable'
     assert _eval('1.0', {}) == 1.0
     assert _split('a, nnet::array<ap_fixed<16,6>, 4>, f(x, y)') == ['a', 'nnet::array<ap_fixed<16,6>, 4>', 'f(x, y)']
+
+
+@pytest.mark.parametrize('text, expected', [
+    # as ap_fixed's constructor takes an infinity or a NaN (checked with g++ and hls4ml's ap_types)
+    ('ap_fixed<18,8>', [0.0, 0.0, 0.0]),  # wraps: the low bits of a huge power of two are 0
+    ('ap_fixed<18,8,AP_RND,AP_SAT>', [128 - 2**-10, -128.0, 128 - 2**-10]),
+    ('ap_fixed<18,8,AP_TRN,AP_SAT_ZERO>', [0.0, 0.0, 0.0]),
+    ('ap_fixed<18,8,AP_TRN,AP_SAT_SYM>', [128 - 2**-10, -(128 - 2**-10), 128 - 2**-10]),
+    ('ap_ufixed<18,8,AP_TRN,AP_SAT>', [256 - 2**-10, 0.0, 256 - 2**-10]),
+])
+def test_infinity_and_nan_are_cast_as_the_cpp_constructor_does(text, expected):
+    assert _q([np.inf, -np.inf, np.nan], text) == expected

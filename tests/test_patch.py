@@ -165,11 +165,14 @@ def test_resource_strategy_stock_aborts_patched_matches(hlsdiff, model_files):
 def test_bn_folded_into_depthwise_stock_wrong_patched_matches(hlsdiff, model_files):
     model, data = model_files('depthwise_bn')
     stock = hlsdiff('compare', model, data, '--granularity', 'name', code=1)
-    assert stock.json['onset'] == {'layer': 'dw', 'cause': 'kernel-defect', 'pattern': 'all-channels',
-                                   'evidence': 'heuristic'}
-    assert 'hlsdiff patch' in stock.layer('dw')['hint']
-    assert 'generated wrong' in stock.layer('dw')['emulation']['reason']  # weights written wrong: not the kernel's doing
-    # --patch gates the stock project by default: the kernel defect fails the run ...
+    # the weights are written wrong, the kernel computes its files: the generator link, proven by the reference
+    assert stock.json['onset'] == {'layer': 'dw', 'cause': 'generator-defect', 'pattern': 'all-channels',
+                                   'evidence': 'emulation'}
+    dw = stock.layer('dw')
+    assert 'hlsdiff patch' in dw['hint']
+    assert dw['links']['kernel'] == 0.0 and dw['links']['generator'] > 1.0
+    assert 'diagonal' in dw['generator_evidence'][0]['detail']
+    # --patch gates the stock project by default: the defect fails the run ...
     run = hlsdiff('compare', model, data, '--granularity', 'name', '--patch', code=1)
     assert run.json['gate'] == 'stock' and run.json['verdict'] == 'fail'
     assert run.json['verdicts'] == {'stock': 'fail', 'patched': 'pass'} and run.json['patched']['onset'] is None

@@ -51,6 +51,8 @@ def test_dead_channels_and_close_miss():
     assert patterns.dead(act, ref, bad, 1e-3).kind == 'dead-channels'
     act[..., 2] = 0.05  # small but not zero
     assert patterns.dead(act, ref, bad, 1e-3) is None
+    act[..., 2] = 2.0**-12  # within the tolerance, still not 0 (a small wrapped value): not dead
+    assert patterns.dead(act, ref, bad, 1e-3) is None
 
 
 def test_passthrough_and_close_miss():

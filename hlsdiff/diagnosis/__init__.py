@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from hlsdiff.diagnosis import causes, patterns
+from hlsdiff.diagnosis.links import generator_defect
 from hlsdiff.diff import NOISE_FRACTION, OutputAccumulator, Stats, classifier_shaped, diff, element_tolerance, scale_of, status_of
 from hlsdiff.fixedpoint import parse_type
 from hlsdiff.layers import Collected, LayerArrays, LayerInfo
@@ -44,8 +45,16 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
         em = emulation.get(name)
         if em is not None:
             results[name].emulation = em.to_json()
+    links = collected.links or {}
+    for name, link in links.items():
+        if name in results:
+            results[name].links = link.to_json()
+            if link.reason and results[name].emulation is not None and not results[name].emulation.get('reason'):
+                results[name].emulation['reason'] = link.reason
     defects = [n for n in order if emulation.get(n) is not None and emulation[n].status == 'differs']
-    for name in defects:  # the C-simulation does not compute what the layer's own types say
+    # hls4ml wrote something other than the Keras layer: its weights, an attribute, its function
+    generated = [n for n in order if n not in defects and n in links and links[n].generator_defect]
+    for name in defects + generated:  # the C-simulation does not compute what the Keras layer says
         res = results[name]
         res.status = 'mismatch'
         own_significant[name] = True
@@ -58,7 +67,7 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
                 own_significant[name] = bool(res.local_max_abs) or own_significant[name]
     outputs = model_outputs(collected, results)
     outputs_agree = all(o['agree'] for o in outputs) if outputs else False
-    if not defects and outputs_agree and not collected.bit_exact:
+    if not defects and not generated and outputs_agree and not collected.bit_exact:
         # every layer emulated computes what its types say, and the model's outputs agree with
         # Keras: the precision errors along the way do not matter to the result
         for name in order:
@@ -69,8 +78,8 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
     sources = [n for n in order if own_significant[n]]
 
     onset = None
-    if defects:
-        onset = defects[0]
+    if defects or generated:
+        onset = min(defects + generated, key=order.index)
     elif mismatched:
         first = mismatched[0]
         upstream = [n for n in order if n == first or n in ancestors[first]]
@@ -93,6 +102,11 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
             _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
             _kernel_defect(res, emulation[name])
             continue
+        if name in generated:
+            res.introduces_error = True
+            _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
+            generator_defect(res, links[name], infos[name].keras_class)
+            continue
         if name in (onset, *sources):
             res.introduces_error = True
             _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
@@ -108,8 +122,8 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
             if origin:
                 res.cause, res.propagated_from = 'propagated', origin
                 res.hint = f'fix {origin} first'
-            elif res.status == 'noise':
-                res.cause = 'rounding'
+            elif res.status == 'noise':  # within the noise: no cause is claimed
+                res.cause = 'none'
             else:
                 _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
     for name in order:  # static checks: Keras settings that hls4ml drops without a word
@@ -279,16 +293,17 @@ def _precision_cause(res: LayerResult, info: LayerInfo, all_arrays, emulator, he
         return
     prev = info.inputs[0] if info.inputs else None
     prev_values = all_arrays[prev].actual if prev in all_arrays and all_arrays[prev].actual is not None else None
-    found = responsible_type(info.name, prev, types, arrays.actual, arrays.local, emulator.what_if,
-                             res.tolerance or 0.0, is_softmax=info.class_name == 'Softmax',
-                             input_values=prev_values, headroom=headroom)
+    try:
+        found = responsible_type(info.name, prev, types, arrays.actual, arrays.local, emulator.what_if,
+                                 res.tolerance or 0.0, is_softmax=info.class_name == 'Softmax',
+                                 input_values=prev_values, headroom=headroom)
+    except Exception as exc:  # noqa: BLE001 - a what-if the emulation cannot compute: no claim, the compare goes on
+        res.evidence, res.cause = 'emulation', 'unexplained'
+        res.cause_detail = (f'its own error is {res.local_max_abs or 0.0:.4g}; it computes what its types say (emulated '
+                            f'bit for bit), but its types could not be tried wider ({type(exc).__name__}: {exc})')
+        return
     if found is None:
-        res.evidence = 'emulation'
-        res.cause = 'rounding'
-        res.cause_detail = ('this layer computes exactly what its types say (emulated bit for bit), and widening each '
-                            'of its types, emulated, does not remove its error: its inputs sit at its quantization '
-                            'steps, where the same value rounds differently in Keras and in the C-simulation')
-        res.hint = 'No type of this layer cures it (emulated): reduce the error of the layers before it'
+        _rounding_or_unexplained(res, info, emulator)
         return
     known = res.cause == 'kernel-defect'  # the heuristic recognised a known hls4ml generator defect
     known_detail, known_hint = res.cause_detail, res.hint
@@ -319,6 +334,34 @@ def _precision_cause(res: LayerResult, info: LayerInfo, all_arrays, emulator, he
     res.remedy = {'layer': layer_name, 'key': f'Precision.{key}', 'before': found.before, 'after': found.proposed,
                   'own_error_before': found.error_before, 'own_error_after': found.error_proposed,
                   'verified': found.verified}
+
+
+def _rounding_or_unexplained(res: LayerResult, info: LayerInfo, emulator) -> None:
+    """No type of the layer cures its own error: `rounding` only when rounding can produce that much (its inputs
+    moved by one LSB, its types one bit finer, emulated); otherwise `unexplained`, with what was measured."""
+    res.evidence = 'emulation'
+    own = res.local_max_abs or 0.0
+    try:
+        bound = emulator.rounding_bound(info.name)
+    except Exception as exc:  # noqa: BLE001 - no bound, no claim
+        bound = None
+        why = f'the rounding bound could not be emulated ({type(exc).__name__}: {exc})'
+    res.rounding_bound = bound
+    if bound is not None and own <= bound['bound'] * 1.000001:
+        res.cause = 'rounding'
+        res.cause_detail = (f'its own error {own:.4g} is within what rounding produces here ({bound["bound"]:.4g}: '
+                            f'inputs moved by one LSB change it by {bound["inputs"]:.4g}, its types one bit finer by '
+                            f'{bound["types"]:.4g}, emulated); it computes what its types say, bit for bit')
+        res.hint = 'No type of this layer cures it (emulated): reduce the error of the layers before it'
+        return
+    res.cause = 'unexplained'
+    if bound is not None:
+        why = (f'rounding moves it by at most {bound["bound"]:.4g} (inputs moved by one LSB: {bound["inputs"]:.4g}; '
+               f'types one bit finer: {bound["types"]:.4g})')
+    res.cause_detail = (f'its own error is {own:.4g}; it computes what its types say (emulated bit for bit), no type '
+                        f'of it widened (emulated) removes the error, and {why}: nothing measured explains it')
+    res.hint = (f'Compare {info.name} with its Keras layer by hand (its C-simulation inputs are in --save-traces); '
+                'report it to hlsdiff with this evidence')
 
 
 def model_outputs(collected: Collected, results: dict) -> list[dict]:

@@ -93,11 +93,12 @@ def _close(a: np.ndarray, b: np.ndarray, tol: float) -> bool:
 
 
 def dead(actual, reference, bad, tol, **_) -> Pattern | None:
-    """Wrong channels hold (about) zero while the reference does not."""
+    """Wrong channels hold zero, every value of them exactly, while the reference does not (small values that
+    are not 0, e.g. wrapped ones, are not dead)."""
     wrong = np.flatnonzero(bad)
     if wrong.size == 0:
         return None
-    hits = [c for c in wrong if _close(actual[..., c], 0.0, tol) and np.max(np.abs(reference[..., c])) > 2 * tol]
+    hits = [c for c in wrong if not np.any(actual[..., c]) and np.max(np.abs(reference[..., c])) > 2 * tol]
     if len(hits) == wrong.size:
         return Pattern('dead-channels', tuple(int(c) for c in hits), detail=f'channel(s) {_list(hits)} are zero')
     return None

@@ -24,7 +24,7 @@ from hlsdiff.emulate import arith
 from hlsdiff.emulate.arith import Fx
 from hlsdiff.emulate.kernels import NotEmulated, run
 from hlsdiff.emulate.program import Call, Program, read_program
-from hlsdiff.fixedpoint import FixedType
+from hlsdiff.fixedpoint import FixedType, parse_type
 
 __all__ = ['Emulation', 'Emulator', 'NotEmulated', 'read_program']
 
@@ -54,6 +54,7 @@ class Emulator:
         self.traces = traces
         self.inputs = inputs  # top-function input variable -> float data (N, size)
         self.calls = {c.layer: c for c in program.calls if c.layer}
+        self._memo: dict[str, Fx] = {}  # the project emulation of each layer, computed once
 
     @classmethod
     def from_project(cls, firmware: Path, project_name: str, traces, inputs) -> Emulator:
@@ -101,13 +102,27 @@ class Emulator:
         call = self.calls.get(layer)
         if call is None:
             raise NotEmulated('no kernel call of this layer in the project')
+        if override:
+            return self.run_call(self.program, call, override)
+        if layer not in self._memo:
+            self._memo[layer] = self.run_call(self.program, call)
+        return self._memo[layer]
+
+    def run_call(self, program: Program, call: Call, override: dict[str, str] | None = None) -> Fx:
+        """One kernel call computed on `program` (the project's, or the reference's) from the C-simulation's
+        inputs of that call."""
+        if program is self.program and not override and call.layer in self._memo:
+            return self._memo[call.layer]
         inputs, types = [], []
         for var in _input_vars(call, self.program):
             x, t = self._input(var)
             inputs.append(x)
             types.append(t)
-        program = self.program
         result = self._result_type(call)
+        override = dict(override or {})
+        shift = int(override.pop('input_shift', 0))
+        if shift:  # every input moved by `shift` steps of its own type
+            inputs = [Fx(x.v + shift * (1 << max(0, x.f - t.fractional)), x.f) for x, t in zip(inputs, types)]
         if override and 'input' in override:  # the layer before stores its result in another type
             from hlsdiff.fixedpoint import parse_type
 
@@ -117,6 +132,21 @@ class Emulator:
         if override:
             program, result = _with_types(program, call, {k: v for k, v in override.items() if k != 'input'}, result)
         return run(program, call, inputs, result, types[0] if types else None)
+
+    def rounding_bound(self, layer: str) -> dict[str, float]:
+        """How far rounding alone can move this layer's values: the most they change with every input moved
+        by one LSB of its type (up and down), and with every type of the layer one fractional bit finer."""
+        base = self.emulate(layer).to_float()
+        moved = max(float(np.max(np.abs(self.what_if(layer, {'input_shift': s}) - base), initial=0.0)) for s in ('1', '-1'))
+        finer = {}
+        for key, text in self.types(layer).items():
+            if key == 'input':
+                continue
+            t = parse_type(text)
+            if t is not None:
+                finer[key] = str(FixedType(t.width + 1, t.integer, t.signed, t.rounding, t.saturation))
+        step = float(np.max(np.abs(self.what_if(layer, finer) - base), initial=0.0)) if finer else 0.0
+        return {'inputs': moved, 'types': step, 'bound': moved + step + self._result_type(self.calls[layer]).lsb}
 
     def what_if(self, layer: str, override: dict[str, str]) -> np.ndarray:
         """The layer's values (N, size) with some of its types changed: `{'accum_t': 'ap_fixed<30,14>'}`,
@@ -152,7 +182,7 @@ class Emulator:
             result = self._result_type(self.calls[layer])
         except NotEmulated as exc:
             return Emulation('not-emulated', reason=str(exc))
-        except (OSError, ValueError, KeyError, IndexError) as exc:  # a file or layout this emulation does not know
+        except Exception as exc:  # noqa: BLE001 - anything else (a layout, a table, an overflow): this layer only
             return Emulation('not-emulated', reason=f'{type(exc).__name__}: {exc}')
         act = np.asarray(actual, dtype=np.float64).reshape(actual.shape[0], -1)
         emu = emulated.to_float().reshape(act.shape[0], -1) if emulated.v.size == act.size else None

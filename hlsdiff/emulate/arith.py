@@ -53,6 +53,8 @@ def from_double(values: np.ndarray, t: FixedType) -> Fx:
     practice) takes the exact Python-integer path.
     """
     values = np.asarray(values, dtype=np.float64)
+    if values.size and not np.all(np.isfinite(values)):
+        values = _non_finite(values, t)
     scaled = values * 2.0**t.fractional
     if values.size and float(np.max(np.abs(scaled))) >= 2.0**62:
         f = _exact_bits(values, t.fractional)
@@ -63,6 +65,14 @@ def from_double(values: np.ndarray, t: FixedType) -> Fx:
     v = np.where(big, scaled, rounded).astype(np.int64)
     v = overflow(v, t)
     return Fx(v, t.fractional)
+
+
+def _non_finite(values: np.ndarray, t: FixedType) -> np.ndarray:
+    """An infinity or a NaN as ap_fixed's constructor takes it: a power of two far above the type (its
+    exponent bits are all ones), signed as the double is: it wraps to 0, saturates to the type's max or min
+    (a NaN as a positive value unless its sign bit is set), or goes to 0 with AP_SAT_ZERO."""
+    huge = 2.0 ** (t.width - t.fractional + 64)
+    return np.where(np.isfinite(values), values, np.where(np.signbit(values), -huge, huge))
 
 
 def _exact_bits(values: np.ndarray, at_least: int) -> int:

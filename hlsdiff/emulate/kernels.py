@@ -64,10 +64,12 @@ def _weights(program: Program, array: str, cfg: Config, key: str) -> Fx:
     return arith.from_double(values, t)
 
 
-def _expect_size(w: Fx, size: int, array: str, program: Program) -> None:
-    if w.v.size != size:
+def _expect_size(w: Fx, size: int, array: str, program: Program) -> Fx:
+    """The weights the kernel reads: its first `size` entries (a larger array's others are never read)."""
+    if w.v.size < size:
         raise NotEmulated(f'the weights {program.weights[array][1]} hold {w.v.size} values where the kernel reads '
                           f'{size}: the project was generated wrong (`hlsdiff patch` repairs the known cases)')
+    return Fx(w.v.reshape(-1)[:size], w.f)
 
 
 def mac(x: Fx, w: Fx, b: Fx | None, accum: FixedType, result: FixedType) -> Fx:
@@ -108,7 +110,7 @@ def dense(program: Program, call: Call, inputs: list[Fx], result: FixedType) -> 
     n_in, n_out = cfg.int('n_in'), cfg.int('n_out')
     w = _weights(program, call.args[2], cfg, 'weight_t')
     b = _weights(program, call.args[3], cfg, 'bias_t')
-    _expect_size(w, n_in * n_out, call.args[2], program)
+    w = _expect_size(w, n_in * n_out, call.args[2], program)
     if cfg.values.get('strategy') in ('resource', 'resource_unrolled'):
         w = Fx(w.v.reshape(n_out, n_in).T, w.f)
     else:
@@ -162,7 +164,7 @@ def conv(program: Program, call: Call, inputs: list[Fx], result: FixedType, two_
     w = _weights(program, call.args[2], cfg, 'weight_t')
     b = _weights(program, call.args[3], cfg, 'bias_t')
     fh, fw, c, f = g['filt_height'], g['filt_width'], g['n_chan'], g['n_filt']
-    _expect_size(w, fh * fw * c * f, call.args[2], program)
+    w = _expect_size(w, fh * fw * c * f, call.args[2], program)
     if cfg.values.get('strategy') in ('resource', 'resource_unrolled'):
         w = Fx(np.moveaxis(w.v.reshape(f, fh, fw, c), 0, -1), w.f)
     w = Fx(w.v.reshape(fh * fw * c, f), w.f)
@@ -188,20 +190,17 @@ def depthwise(program: Program, call: Call, inputs: list[Fx], result: FixedType,
     w = _weights(program, call.args[2], cfg, 'weight_t')
     b = _weights(program, call.args[3], cfg, 'bias_t')
     fh, fw = g['filt_height'], g['filt_width']
-    _expect_size(w, fh * fw * c, call.args[2], program)
+    w = _expect_size(w, fh * fw * c, call.args[2], program)
     w = Fx(w.v.reshape(fh * fw, c), w.f)
     x = inputs[0]
     n = x.v.shape[0]
     pats = _patches(x, g).reshape(-1, fh * fw, c)  # (rows, K, C)
     # one dot product of K terms per channel: the MAC with a (K, 1) weight column per channel
-    out = np.empty((pats.shape[0], c), dtype=object)
-    res_f = None
-    for ch in range(c):
-        col = mac(Fx(pats[:, :, ch], x.f), w[:, ch:ch + 1], b[ch:ch + 1], accum, result)
-        out[:, ch] = col.v[:, 0]
-        res_f = col.f
-    v = out.astype(np.int64) if result.width <= arith.SAFE_BITS else out
-    return Fx(v.reshape(n, -1), res_f)
+    cols = [mac(Fx(pats[:, :, ch], x.f), w[:, ch:ch + 1], b[ch:ch + 1], accum, result) for ch in range(c)]
+    v = np.stack([col.v[:, 0] for col in cols], axis=1)
+    if v.dtype == object and result.width <= arith.SAFE_BITS:
+        v = v.astype(np.int64)
+    return Fx(v.reshape(n, -1), cols[0].f)
 
 
 def normalize(program: Program, call: Call, inputs: list[Fx], result: FixedType) -> Fx:

@@ -57,6 +57,11 @@ class Frontend(Protocol):
 
     def bit_exact(self, model) -> bool: ...
 
+    def layer_specs(self, model, refs: dict) -> dict:
+        """hls4ml layer -> emulate.spec.LayerSpec: the framework's own layer (effective weights, attributes)
+        for the reference emulation (the generator link); {} where the frontend has none yet."""
+        ...
+
     def csim_layout(self, hls_model) -> dict[str, tuple[int, ...]]: ...
 
 

@@ -52,5 +52,10 @@ class Keras2:
     def csim_layout(self, hls_model) -> dict[str, tuple[int, ...]]:
         return {}
 
+    def layer_specs(self, model, refs: dict) -> dict:
+        from hlsdiff.trace.effective import layer_specs
+
+        return layer_specs(model, refs)
+
 
 FRONTEND = Keras2()

@@ -22,7 +22,8 @@ from hlsdiff.trace.plan import Plan
 
 FOLDER = 'conversions'
 MAX_ENTRIES = 64
-_CODE = [Path(__file__).resolve().parent / name for name in ('convert.py', 'mapping.py', 'keras_side.py', 'plan.py')]
+_CODE = [Path(__file__).resolve().parent / name for name in ('convert.py', 'mapping.py', 'keras_side.py', 'plan.py',
+                                                          'conversion_cache.py')]
 
 
 def key(model, conv) -> str:
@@ -87,7 +88,8 @@ def load(cache_dir: Path, k: str, notes: list[str] | None = None, private: Path 
             traced=meta['traced'],
             layer_by_index={int(i): n for i, n in meta['layer_by_index'].items()},
             infos=[LayerInfo(**{**d, 'inputs': tuple(d['inputs']), 'shape': tuple(d['shape'])}) for d in meta['infos']],
-            refs={n: Ref(tuple(r['tensor']), [tuple(c) for c in r['chain']], list(r['inputs'])) for n, r in meta['refs'].items()},
+            refs={n: Ref(tuple(r['tensor']), [tuple(c) for c in r['chain']], list(r['inputs']), list(r.get('dropped', [])))
+                  for n, r in meta['refs'].items()},
             unmatched=[tuple(u) for u in meta['unmatched']],
             warnings=meta['warnings'],
         )
@@ -117,7 +119,8 @@ def store(cache_dir: Path, k: str, plan: Plan) -> None:
             'traced': plan.traced,
             'layer_by_index': {str(i): n for i, n in plan.layer_by_index.items()},
             'infos': [dataclasses.asdict(info) for info in plan.infos],
-            'refs': {n: {'tensor': list(r.tensor), 'chain': [list(c) for c in r.chain], 'inputs': list(r.inputs)}
+            'refs': {n: {'tensor': list(r.tensor), 'chain': [list(c) for c in r.chain], 'inputs': list(r.inputs),
+                         'dropped': list(r.dropped)}
                      for n, r in plan.refs.items()},
             'unmatched': [list(u) for u in plan.unmatched],
             'warnings': plan.warnings,

@@ -21,6 +21,7 @@ DROPPED_SETTINGS = {
     'threshold': (0, 0.0, None),
     'negative_slope': (0, 0.0, None),
 }
+_RESHAPES = ('Flatten', 'Reshape')
 _FOLDABLE = ('BatchNormalization', 'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout')
 QUANTIZER_LAYERS = ('FixedPointQuantizer',)  # HGQ v1 proxy models
 _INSERTED = {
@@ -44,6 +45,7 @@ class Ref:
     tensor: tuple
     chain: list = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # Keras layers before this one no hls4ml layer computes
 
 
 def _activation_name(klayer) -> str | None:
@@ -94,6 +96,7 @@ class _Graph:
     parents: dict[str, list[str]]
     children: dict[str, list[str]]
     klayers: dict
+    kinputs: dict = field(default_factory=dict)  # the Keras input layers by name (a Sequential model's are not in .layers)
 
     @classmethod
     def of(cls, hls_model, keras_model) -> _Graph:
@@ -104,8 +107,12 @@ class _Graph:
         for name, ps in parents.items():
             for p in ps:
                 children.setdefault(p, []).append(name)
+        kinputs = {}
+        for t in getattr(keras_model, 'inputs', None) or []:
+            layer = t._keras_history.layer
+            kinputs[layer.name] = layer
         return cls(hlayers, {layer.name: layer for layer in hlayers}, parents, children,
-                   {layer.name: layer for layer in keras_model.layers})
+                   {layer.name: layer for layer in keras_model.layers}, kinputs)
 
     @property
     def hnames(self) -> set[str]:
@@ -118,6 +125,14 @@ def _is_activation(hlayer) -> bool:
     return isinstance(hlayer, stack.load().hls4ml.model.layers.Activation)
 
 
+def _alpha_of(g: _Graph, name: str) -> str | None:
+    """The ApplyAlpha layer hls4ml inserted after `name` (a QKeras alpha scale factored out), if any."""
+    alpha = f'{name}_alpha'
+    if alpha in g.by_name and g.by_name[alpha].class_name == 'ApplyAlpha' and g.parents.get(alpha) == [name]:
+        return alpha
+    return None
+
+
 def _split_activations(g: _Graph) -> dict[str, str]:
     """hls4ml activation layer -> the Keras layer whose fused `activation=` it was split from."""
     split = {}
@@ -125,7 +140,8 @@ def _split_activations(g: _Graph) -> dict[str, str]:
         k = g.klayers.get(layer.name)
         if k is None or _activation_name(k) is None:
             continue
-        for child in g.children.get(layer.name, []):
+        after = _alpha_of(g, layer.name) or layer.name  # after its alpha scale, when hls4ml factored one out
+        for child in g.children.get(after, []):
             if child not in g.klayers and child.startswith(layer.name + '_') and _is_activation(g.by_name[child]):
                 split[child] = layer.name
     return split
@@ -155,11 +171,25 @@ class _Mapping:
         name, cls = layer.name, layer.class_name
         k = g.klayers.get(name)
         if cls == 'Input':
+            absorbed = self._absorbed_quantizer(name)
+            if absorbed is not None:  # an HGQ input quantizer hls4ml made the input type: compared after it
+                self.folded[absorbed.name] = name
+                return Ref(('out', absorbed.name)), k, (f'the data through {absorbed.name}, the quantizer hls4ml '
+                                                         'absorbs into the input type'), ''
             return Ref(('input', name)), k, 'the data cast to the input type', ''
         if name in split:
             kname = split[name]
             note = f'activation of {kname} (split by hls4ml)'
-            return Ref(('out', kname), [('act', kname)], [kname]), g.klayers[kname], note, ''
+            return Ref(('out', kname), [('act', kname)], [_alpha_of(g, kname) or kname]), g.klayers[kname], note, ''
+        if k is not None and _alpha_of(g, name):
+            return None, k, '', (f'before its alpha scale, which hls4ml applies in {name}_alpha (Keras has no '
+                                 'such tensor)')
+        if cls == 'ApplyAlpha' and name.endswith('_alpha') and g.klayers.get(name[:-6]) is not None:
+            host = name[:-6]
+            ref, _, note = self._keras_layer(host, g.klayers[host], after=name)
+            ref.inputs = self.compared_parents(host)
+            return ref, g.klayers[host], f'{host} with its alpha scale (applied here by hls4ml)' + (
+                f'; {note}' if note else ''), ''
         if k is not None:
             return (*self._keras_layer(name, k), '')
         if cls == 'Clone' and g.parents[name]:
@@ -178,14 +208,21 @@ class _Mapping:
             return None, k, '', f'linear activation after {src}, which is not compared'
         return None, k, '', f'no Keras layer named {name} (inserted or renamed by hls4ml)'
 
-    def _keras_layer(self, name: str, k) -> tuple[Ref, object, str]:
+    def _keras_layer(self, name: str, k, after: str | None = None) -> tuple[Ref, object, str]:
         """A layer with a Keras namesake: its output, or the output before its fused activation, with
-        the no-op layers hls4ml folded into it (BatchNormalization, Dropout, an absorbed HGQ quantizer)."""
+        the no-op layers hls4ml folded into it (BatchNormalization, Dropout, an absorbed HGQ quantizer).
+        `after`: the hls4ml layer whose children follow it (its ApplyAlpha)."""
         g = self.g
-        fused = any(c in self.split for c in g.children.get(name, []))
+        fused = any(c in self.split for c in g.children.get(after or name, []))
+        parents = self.compared_parents(name)
+        before = self._keras_between(k, parents)
+        dropped = [b.name for b in before if type(b).__name__ not in _RESHAPES]
+        steps = [('layer', b.name) for b in before]
+        note = 'after ' + ', '.join(dropped) + ', which no hls4ml layer computes' if dropped else ''
         if fused:
-            return Ref(('pre', name), [('pre', name)], self.compared_parents(name)), k, 'before the fused activation'
-        ref, note, last = Ref(('out', name), [('layer', name)], self.compared_parents(name)), '', k
+            ref = Ref(('pre', name), steps + [('pre', name)], parents, dropped)
+            return ref, k, 'before the fused activation' + (f'; {note}' if note else '')
+        ref, last = Ref(('out', name), steps + [('layer', name)], parents, dropped), k
         while True:
             consumer = _single_consumer(last)
             kind = type(consumer).__name__ if consumer is not None else None
@@ -194,6 +231,35 @@ class _Mapping:
             self.folded[consumer.name] = name
             ref = Ref(('out', consumer.name), ref.chain + [('layer', consumer.name)], ref.inputs)
             note, last = f'{kind} {consumer.name} folded into this layer', consumer
+
+    def _absorbed_quantizer(self, name: str):
+        """The Keras quantizer that reads only this input and that hls4ml has no layer for (it became the input type)."""
+        klayer = self.g.kinputs.get(name) or self.g.klayers.get(name)
+        consumer = _single_consumer(klayer) if klayer is not None else None
+        if consumer is None or type(consumer).__name__ not in QUANTIZER_LAYERS or consumer.name in self.g.hnames:
+            return None
+        return consumer
+
+    def _keras_between(self, k, parents: list[str]) -> list:
+        """The Keras layers between the tensor the layer's one compared parent holds and the layer itself, in
+        order, when hls4ml has no layer for them (a reshape it made a no-op, or a layer it dropped)."""
+        if len(parents) != 1 or parents[0] not in self.refs:
+            return []
+        target = self.refs[parents[0]].tensor
+        if target[0] not in ('out', 'input'):
+            return []
+        between, layer = [], k
+        for _ in range(6):
+            inbound = _inbound_layers(layer)
+            if len(inbound) != 1:
+                return []
+            layer = inbound[0]
+            if layer.name == target[1]:
+                return between[::-1]
+            if layer.name in self.g.hnames or layer.name in self.folded or type(layer).__name__ == 'InputLayer':
+                return []
+            between.append(layer)
+        return []
 
     def record(self, name: str, ref: Ref | None, reason: str) -> None:
         if reason or ref is None:
@@ -228,6 +294,8 @@ def _layer_facts(layer, k, ref: Ref | None, note: str, reason: str, m: _Mapping,
     attrs: dict = {'index': layer.index}
     if ref is not None and ref.tensor[0] == 'out' and type(g.klayers.get(ref.tensor[1])).__name__ in QUANTIZER_LAYERS:
         attrs['bit_exact_point'] = True  # a quantizer's output: an HGQ proxy promises it bit for bit
+    if ref is not None and ref.dropped:
+        attrs['dropped_layers'] = [f'{type(g.klayers[n]).__name__} {n}' for n in ref.dropped if n in g.klayers]
     if k is not None:
         dropped = dropped_settings(k)
         if dropped:
@@ -311,6 +379,15 @@ def weight_quantization(layer) -> dict | None:
 def _tensor_label(tensor: tuple) -> str:
     kind, name = tensor
     return {'out': name, 'pre': f'{name} (pre-activation)', 'input': f'{name} (input)'}[kind]
+
+
+def _inbound_layers(klayer) -> list:
+    """The Keras layers whose outputs `klayer` reads (its first call)."""
+    try:
+        inbound = klayer.inbound_nodes[0].inbound_layers
+    except (AttributeError, IndexError):
+        return []
+    return list(inbound) if isinstance(inbound, (list, tuple)) else [inbound]
 
 
 def _single_consumer(klayer):

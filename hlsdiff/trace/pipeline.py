@@ -278,11 +278,12 @@ def assemble(infos, refs, reference, expected, traces, data_by_name) -> dict[str
         ref = refs.get(info.name)
         if ref is None:
             continue
-        if ref.tensor[0] == 'input':
-            data = data_by_name.get(ref.tensor[1])
+        if ref.tensor[0] == 'input' or info.class_name == 'Input':
+            name = ref.tensor[1] if ref.tensor[0] == 'input' else info.name
+            data = data_by_name.get(name)
             if data is None:  # hls4ml named the input differently: the inputs in order
                 inputs = [i.name for i in infos if i.class_name == 'Input']
-                data = list(data_by_name.values())[inputs.index(ref.tensor[1])] if ref.tensor[1] in inputs else None
+                data = list(data_by_name.values())[inputs.index(name)] if name in inputs else None
             if data is None:
                 continue
             if info.class_name == 'Input':  # not traced: the data as the C-simulation stores it
@@ -290,7 +291,9 @@ def assemble(infos, refs, reference, expected, traces, data_by_name) -> dict[str
                 actual = quantize(data, ftype) if ftype else data.copy()
             else:  # a copy of the input (io_stream's Clone): its trace
                 actual = _shape_like(traces.get(info.name), data.shape[1:])
-            arrays[info.name] = LayerArrays(data, actual, None)
+            # an input quantizer hls4ml absorbed into the input type: Keras's value after it
+            keras_value = expected[ref.tensor] if ref.tensor[0] == 'out' else data
+            arrays[info.name] = LayerArrays(keras_value, actual, None)
             continue
         exp = expected[ref.tensor]
         raw = traces.get(info.name)
@@ -300,16 +303,59 @@ def assemble(infos, refs, reference, expected, traces, data_by_name) -> dict[str
         ref = refs.get(info.name)
         if ref is None or info.class_name == 'Input' or info.name not in arrays or arrays[info.name].actual is None:
             continue
-        ins = [arrays.get(p) for p in ref.inputs]
-        if not ref.inputs or any(a is None or a.actual is None for a in ins):
+        ins = [_through_reshape(p, infos, refs, arrays, reference) for p in ref.inputs]
+        if not ref.inputs or any(a is None for a in ins):
             continue
         try:
-            local = reference.apply_chain(ref.chain, [a.actual for a in ins])
+            local = reference.apply_chain(ref.chain, ins)
         except Exception:  # a Keras layer that cannot run on its own: no local view of it
             continue
         if local.shape == arrays[info.name].actual.shape:
             arrays[info.name].local = local
     return arrays
+
+
+def _through_reshape(name: str, infos, refs, arrays, reference) -> np.ndarray | None:
+    """The C-simulation's values of `name`; for a reshape hls4ml made a no-op (never traced), the values of
+    the layer before it in the reshape's framework shape: the same data."""
+    a = arrays.get(name)
+    if a is not None and a.actual is not None:
+        return a.actual
+    info = next((i for i in infos if i.name == name), None)
+    ref = refs.get(name)
+    if info is None or ref is None or info.class_name != 'Reshape' or len(ref.inputs) != 1 or ref.tensor[0] != 'out':
+        return None
+    before = _through_reshape(ref.inputs[0], infos, refs, arrays, reference)
+    if before is None or not hasattr(reference, 'tensor_shape'):
+        return None
+    shape = reference.tensor_shape(ref.tensor)
+    return before.reshape((before.shape[0], *shape)) if int(np.prod(shape)) == before[0].size else None
+
+
+def measure_links(frontend, model, plan: Plan, emulator, arrays: dict[str, LayerArrays], notes: list[str]) -> dict:
+    """Every layer's three links (hlsdiff/emulate/links.py): the framework's own layer emulated at the
+    project's types against the project emulation and the C-simulation. Never fails a compare."""
+    from hlsdiff.diff import element_tolerance, scale_of
+    from hlsdiff.emulate.links import measure
+
+    if emulator is None:
+        return {}
+    try:
+        specs = frontend.layer_specs(model, plan.refs)
+    except Exception as exc:  # noqa: BLE001 - the reference is extra evidence, never a reason to fail
+        notes.append(f'the framework\'s effective weights could not be read ({type(exc).__name__}: {exc}): '
+                     'no reference emulation')
+        return {}
+    out = {}
+    for info in plan.infos:
+        a = arrays.get(info.name)
+        if a is None or a.actual is None or info.name not in emulator.calls:
+            continue
+        t = parse_type(info.result_type)
+        tol = element_tolerance(t.lsb if t else None, scale_of(a.expected, a.actual) if a.expected is not None
+                                and a.expected.shape == a.actual.shape else 1.0)
+        out[info.name] = measure(emulator, info.name, specs.get(info.name), a.actual, a.local, tol)
+    return out
 
 
 def _shape_like(raw: np.ndarray | None, kshape: tuple[int, ...]) -> np.ndarray | None:

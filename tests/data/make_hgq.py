@@ -1,7 +1,7 @@
 """Build a small HGQ v1 model, trace its ranges and save its proxy model (run in a process of its own:
 HGQ's training layers need the keras 2.15 package as tf.keras, hlsdiff runs on tf_keras).
 
-    python tests/data/make_hgq.py dense|conv MODEL.h5 DATA.npy
+    python tests/data/make_hgq.py dense|dense_layerwise|conv MODEL.h5 DATA.npy
 """
 
 import os
@@ -18,7 +18,14 @@ from tensorflow import keras  # noqa: E402
 kind, model_path, data_path = sys.argv[1:4]
 keras.utils.set_random_seed(0)
 rng = np.random.default_rng(0)
-if kind == 'dense':
+# one bit width for the whole input quantizer: hls4ml absorbs it into the input type
+LAYERWISE = {'skip_dims': 'all', 'init_bw': 6, 'rnd_strategy': 'standard_round', 'exact_q_value': True, 'dtype': None,
+             'bw_clip': (-23, 23), 'trainable': True, 'regularizer': None, 'minmax_record': True}
+if kind == 'dense_layerwise':
+    model = keras.Sequential([HQuantize(beta=0, input_shape=(10,), name='q', paq_conf=LAYERWISE),
+                              HDense(8, activation='relu', beta=0, name='d1'), HDense(3, beta=0, name='d2')])
+    x = (rng.random((32, 10)) * 4 - 2).astype('float32')
+elif kind == 'dense':
     model = keras.Sequential([HQuantize(beta=0, input_shape=(10,), name='q'),
                               HDense(8, activation='relu', beta=0, name='d1'), HDense(3, beta=0, name='d2')])
     x = (rng.random((32, 10)) * 4 - 2).astype('float32')
