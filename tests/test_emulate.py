@@ -7,7 +7,8 @@ import pytest
 
 from hlsdiff.emulate import arith
 from hlsdiff.emulate.arith import Fx
-from hlsdiff.emulate.kernels import _tree_sum, mac
+from hlsdiff.emulate.kernels.mac import mac
+from hlsdiff.emulate.kernels.softmax import tree_sum as _tree_sum
 from hlsdiff.fixedpoint import FixedType, parse_type, quantize
 from hlsdiff.project import evaluate as _eval
 from hlsdiff.project.hls4ml_1_3 import split_top_level as _split

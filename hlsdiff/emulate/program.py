@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
@@ -31,6 +32,15 @@ class Config:
 
     def type(self, key: str) -> FixedType | None:
         return parse_type(self.types.get(key))
+
+    @overload
+    def int(self, key: str) -> int | None: ...
+
+    @overload
+    def int(self, key: str, default: int) -> int: ...
+
+    @overload
+    def int(self, key: str, default: None) -> int | None: ...
 
     def int(self, key: str, default: int | None = None) -> int | None:
         value = self.values.get(key, default)

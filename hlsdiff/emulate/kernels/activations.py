@@ -1,0 +1,57 @@
+"""ReLU, ReLU6/ReLU1, LeakyReLU, linear and the io_stream copies (nnet_activation.h, nnet_stream.h)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hlsdiff.emulate import arith
+from hlsdiff.emulate.arith import Fx
+from hlsdiff.emulate.kernels.base import STREAM_FUNCTIONS, KernelCall, NotEmulated, register
+from hlsdiff.fixedpoint import FixedType
+
+
+def relu(x: Fx, result: FixedType) -> Fx:
+    return arith.cast(Fx(np.where(x.v > 0, x.v, 0), x.f), result)
+
+
+def relu_max(x: Fx, result: FixedType, top: int) -> Fx:
+    cap = top << x.f if x.f >= 0 else top >> -x.f
+    return arith.cast(Fx(np.where(x.v < 0, 0, np.where(x.v > cap, cap, x.v)), x.f), result)
+
+
+@register('relu')
+def relu_kernel(k: KernelCall) -> Fx:
+    return relu(k.x, k.result)
+
+
+@register('relu6')
+def relu6(k: KernelCall) -> Fx:
+    return relu_max(k.x, k.result, 6)
+
+
+@register('relu1')
+def relu1(k: KernelCall) -> Fx:
+    return relu_max(k.x, k.result, 1)
+
+
+@register('linear', *STREAM_FUNCTIONS)
+def copy(k: KernelCall) -> Fx:
+    """linear, and the io_stream copies (clone, repack, broadcast): the input cast to the result type."""
+    return arith.cast(k.x, k.result)
+
+
+@register('leaky_relu')
+def leaky_relu(k: KernelCall) -> Fx:
+    program, call, x, result = k.program, k.call, k.x, k.result
+    alpha_text = call.args[1]
+    param_t = program.fixed(call.type_args[1]) if len(call.type_args) > 3 else None
+    try:
+        alpha = float(alpha_text.rstrip('fF'))
+    except ValueError:
+        raise NotEmulated(f'leaky_relu alpha {alpha_text!r} is not a literal') from None
+    if param_t is None:
+        raise NotEmulated('leaky_relu without a fixed-point parameter type')
+    a = arith.from_double(np.array([alpha]), param_t)
+    neg = arith.mul(x, Fx(a.v.reshape(1, 1), a.f))
+    pos_v, neg_v, f = arith.align(x, neg)
+    return arith.cast(Fx(np.where(x.v > 0, pos_v, neg_v), f), result)
