@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hlsdiff import csim
+from hlsdiff.csim import HeaderJob, cached, library
 from hlsdiff.csim import compile as build_mod
 from hlsdiff.csim import processes as children
 from hlsdiff.errors import BadInput
@@ -75,12 +75,12 @@ def collect(model_path, data_path, conv: ConvertOptions, run: RunOptions, progre
     plan = conversion_cache.load(cache_dir, key, cache_notes, private=scratch / 'cached-project') if key else None
 
     pool = ThreadPoolExecutor(max_workers=1)
-    header = csim.HeaderJob()
+    header = HeaderJob()
     try:
         pending = samples = None
         if plan is not None:  # the conversion is cached: the C-simulation starts while TensorFlow loads
             samples = fit_to_inputs(data, plan.input_names, plan.input_shapes, run.samples)
-            if csim.cached(plan.sources, _settings(conv)['io_type'], samples.count, run.opt_level, run.cache_dir,
+            if cached(plan.sources, _settings(conv)['io_type'], samples.count, run.opt_level, run.cache_dir,
                             run.use_cache, run.plain_build) is None:
                 _start_header(header, conv, run, project, data, cache_dir)
             # one C-simulation process: the other core is importing TensorFlow
@@ -360,7 +360,7 @@ def _convert(model, input_names, input_shapes, conv, run, project, scratch, note
 def _build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None = None, header=None, stream_dir=None):
     """Build (or find) the library, then run it on every sample."""
     progress.step('build')
-    lib = csim.library(plan.sources, _settings(conv)['io_type'], samples.count, run.opt_level, run.cache_dir,
+    lib = library(plan.sources, _settings(conv)['io_type'], samples.count, run.opt_level, run.cache_dir,
                         run.use_cache, run.plain_build, header)
     progress.step('csim')
     by_name = dict(zip(plan.input_names, samples.arrays))
