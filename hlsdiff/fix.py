@@ -193,8 +193,8 @@ def _search_round(state: FixState, source, data, result, collected, settings, ga
     state.what_ifs += found.evaluated
     state.found = found
     if state.distance is None:
-        state.distance = _measured_distance(result, {o.name: o.value_range for o in found.base.outputs})
-    if not found.base.complete:
+        state.distance = _measured_distance(result, {o.name: o.value_range for o in found.prediction.outputs})
+    if not found.remedies and not found.base.complete:
         missing = ', '.join(f'{k} ({v})' for k, v in list(found.base.not_emulated.items())[:3])
         state.notes.append(f'round {rnd}: the prediction cannot reach the outputs (not emulated: {missing}); '
                            'the compare\'s own remedies are confirmed with the C-simulation instead')
@@ -227,7 +227,7 @@ def _confirm(state: FixState, result, rnd: int) -> bool:
     last = [c for c in state.changes if c.round == rnd - 1 and c.status == 'applied']
     if found is None:
         return False
-    measured = _measured_distance(result, {o.name: o.value_range for o in found.base.outputs})
+    measured = _measured_distance(result, {o.name: o.value_range for o in found.prediction.outputs})
     if last:
         by_layer = {layer.name: layer for layer in result.layers}
         for o in found.prediction.outputs:

@@ -44,6 +44,7 @@ class OutputPrediction:
     mean_abs: float
     lsb: float  # the output type's resolution
     value_range: float  # Keras's range of this output (max - min), for relative gates
+    status: str = 'ok'  # ok | noise | mismatch, by the compare's own policy
 
     def to_json(self) -> dict:
         return {'name': self.name, 'top1_agreement': self.top1_agreement, 'max_abs': self.max_abs,
@@ -122,8 +123,10 @@ class Predictor:
                 types.setdefault(call.layer, {})['kernel'] = call.function
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+        moved = _unfolded(program, set(self.expected_layers))
         layers = {name: self._layer(values[name], types[name].get('result'), self.expected_layers[name])
-                  for name in values if name in self.expected_layers and self.expected_layers[name].size == values[name].size}
+                  for name in values if name in self.expected_layers and name not in moved
+                  and self.expected_layers[name].size == values[name].size}
         return Prediction(tuple(outputs), layers, types, missing, round(time.perf_counter() - started, 3))
 
     @staticmethod
@@ -170,9 +173,25 @@ class Predictor:
             acc.add(want, got)
             r = acc.result()
             span = float(want.max() - want.min()) if want.size else 0.0
-            out.append(OutputPrediction(layer, r['top1_agreement'], r['max_abs'], r['mean_abs'],
-                                        t.lsb if t is not None else 0.0, span))
+            lsb = t.lsb if t is not None else None
+            status = status_of(diff(want, got, lsb), lsb)
+            out.append(OutputPrediction(layer, r['top1_agreement'], r['max_abs'], r['mean_abs'], lsb or 0.0, span, status))
         return out
+
+
+def _unfolded(program, known: set[str]) -> set[str]:
+    """Layers whose output is no longer what the compare mapped: a layer this config's project has
+    that the compared one did not (a BatchNormalization hls4ml no longer folds) makes the layer
+    feeding it write its own output, not the folded one."""
+    out = set()
+    for call in program.calls:
+        if call.layer in known or call.layer.startswith('call'):
+            continue
+        for var in call.args[:1]:
+            src = program.producer.get(program.source(var))
+            if src is not None and program.calls[src].layer:
+                out.add(program.calls[src].layer)
+    return out
 
 
 def _types(emulator: Emulator, layer: str) -> dict[str, str]:

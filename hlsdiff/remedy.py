@@ -24,7 +24,7 @@ TYPEDEF_OF = {'result': 'result', 'accum': 'accum_t', 'weight': 'weight_t', 'bia
 WIDEN_FRACTIONAL = 4
 WIDEN_INTEGER = 4
 HEADROOM = 1
-TABLE_SIZES = (4096,)
+TABLE_SIZES = (2048, 4096, 8192, 16384, 65536)  # a finer table index: what a softmax/sigmoid table error needs
 SOFTMAX_IMPLEMENTATIONS = ('stable', 'latency')  # never argmax: it changes what the output means
 
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hlsdiff.diff import NOISE_RTOL
 from hlsdiff.errors import ConversionFailed
-from hlsdiff.fixedpoint import FixedType, parse_type
+from hlsdiff.fixedpoint import FixedType, integer_bits_needed, parse_type
 from hlsdiff.gate import Gates
 from hlsdiff.predict import Prediction
 from hlsdiff.remedy import (SOFTMAX_IMPLEMENTATIONS, TABLE_SIZES, TYPEDEF_OF, WIDEN_FRACTIONAL, Remedy, applied,
@@ -82,6 +83,8 @@ def failing(p: Prediction, gates: Gates) -> list[tuple[str, str]]:
             out.append((name, f'{layer.max_lsb:.1f} LSB > {limit:g}'))
         if gates.max_mismatched_fraction is not None and layer.mismatched_fraction > gates.max_mismatched_fraction:
             out.append((name, f'mismatched {layer.mismatched_fraction:.2%}'))
+    if not gates.given:  # an output the compare did not map (a layer this config adds) is judged as an output
+        out += [(o.name, 'status mismatch') for o in p.outputs if o.name not in p.layers and o.status == 'mismatch']
     if gates.min_agreement is not None:
         out += [(o.name, f'top-1 {o.top1_agreement:.2%}') for o in p.outputs
                 if o.top1_agreement is not None and o.top1_agreement < gates.min_agreement]
@@ -110,6 +113,7 @@ def focus(p: Prediction, space: Space) -> list[str]:
         if layer.max_abs - before > 0.5 * layer.tolerance or (not inputs and layer.max_abs > 0):
             grows.append(name)
     picked = [n for n in space.graph if not space.graph[n] and n in p.layers]
+    picked += [n for n in p.not_emulated if n in space.graph][:2]  # a config may make hls4ml write it otherwise
     first_failing = [name for name, _ in failing(p, space.gates)][:1]
     grows = first_failing + grows
     # a layer's error grows also from the type its input is stored in: the layer before it
@@ -157,7 +161,8 @@ def candidates(config: dict, p: Prediction, space: Space, layers: list[str]) -> 
 def _result_edits(config: dict, p: Prediction, space: Space, layer: str) -> list[Edit]:
     precision = get(config, layer, 'Precision')
     types = p.types.get(layer, {})
-    current = parse_type(types.get('result')) or parse_type(str(get(config, layer, 'Precision.result')))
+    current = parse_type(types.get('result')) or parse_type(str(get(config, layer, 'Precision.result'))) or \
+        _default_type(config)
     if not isinstance(precision, dict) or 'result' not in precision or current is None:
         return []
     values = space.expected.get(layer)
@@ -168,6 +173,13 @@ def _result_edits(config: dict, p: Prediction, space: Space, layer: str) -> list
     plain = sized_result(current, values, frac)
     rounded = sized_result(current, values, frac, rounding='RND_CONV')
     return [(layer, 'Precision.result', str(t)) for t in (plain, rounded)]
+
+
+def _default_type(config: dict) -> FixedType | None:
+    """The model's default precision: the type of an `auto` entry the emulation could not read."""
+    default = (config.get('Model') or {}).get('Precision')
+    default = default.get('default') if isinstance(default, dict) else default
+    return parse_type(str(default)) if default else None
 
 
 def _layer_edits(config: dict, p: Prediction, space: Space, layer: str) -> list[Edit]:
@@ -182,6 +194,14 @@ def _layer_edits(config: dict, p: Prediction, space: Space, layer: str) -> list[
         current = parse_type(types.get(TYPEDEF_OF[key])) or parse_type(str(precision[key]))
         if current is not None:
             edits.append((layer, f'Precision.{key}', str(widened(current))))
+        if current is not None and key == 'exp_table' and layer in space.expected:
+            # the softmax addresses its reciprocal table with the top bits of the sum of exponentials,
+            # stored in the exp table's type (hls4ml 1.3.0): integer bits for at most `classes`, not more
+            classes = float(space.expected[layer].shape[-1])
+            integer = integer_bits_needed(np.array([classes]), current.signed) + 1
+            edits.append((layer, f'Precision.{key}', str(FixedType(integer + current.fractional + WIDEN_FRACTIONAL,
+                                                                   integer, current.signed, current.rounding,
+                                                                   current.saturation))))
     size = get(config, layer, 'TableSize')
     if tables and isinstance(size, int) and size < max(TABLE_SIZES):
         edits += [(layer, 'TableSize', s) for s in TABLE_SIZES if s > size]
@@ -203,7 +223,7 @@ def search(predict: Callable[[dict], Prediction], config: dict, space: Space, bu
     base = base or predict(config)
     current, now, edits = config, base, []
     seen: set[str] = set()
-    while gate_failures(now, space.gates) and time.perf_counter() - started < budget:
+    while (gate_failures(now, space.gates) or not now.complete) and time.perf_counter() - started < budget:
         step = None
         for cand in candidates(current, now, space, focus(now, space)):
             if time.perf_counter() - started > budget:
@@ -225,12 +245,12 @@ def search(predict: Callable[[dict], Prediction], config: dict, space: Space, bu
             break
         edits = _merge(edits, step[1])
         current, now = applied_edits(config, edits), step[2]
-    if not gate_failures(now, space.gates):
+    if now.complete and not gate_failures(now, space.gates):
         edits, now, n = narrow(predict, config, edits, now, space.gates, budget - (time.perf_counter() - started))
         evaluated += n
     remedies = [_remedy(config, base, e, now) for e in edits]
     failures = gate_failures(now, space.gates)
-    return Found(remedies, base, now, evaluated, not failures, round(time.perf_counter() - started, 2),
+    return Found(remedies, base, now, evaluated, now.complete and not failures, round(time.perf_counter() - started, 2),
                  '' if remedies else 'no change of the keys searched brings the predicted outputs closer to the gate',
                  failures)
 
@@ -253,7 +273,7 @@ def _score(p: Prediction, gates: Gates, edits: list[Edit], base: Prediction) -> 
 
 
 def _better(new: Prediction, old: Prediction, gates: Gates) -> bool:
-    if not gate_failures(new, gates):
+    if not gate_failures(new, gates) or not old.complete:
         return True
     return distance(new, gates) < distance(old, gates) * (1 - MIN_GAIN)
 
@@ -276,7 +296,7 @@ def narrow(predict: Callable[[dict], Prediction], config: dict, edits: list[Edit
     """Each changed type with the fewest fractional, then integer bits (bisection) for which the
     prediction still meets the gate."""
     started, n = time.perf_counter(), 0
-    edits = list(edits)
+    edits, wide = list(edits), now
     for i in range(len(edits)):
         for step in ('fractional', 'integer'):
             t = parse_type(str(edits[i][2]))
@@ -288,11 +308,19 @@ def narrow(predict: Callable[[dict], Prediction], config: dict, edits: list[Edit
                 trial = edits[:i] + [(edits[i][0], edits[i][1], str(_with_bits(t, step, mid)))] + edits[i + 1:]
                 pred = _try(predict, applied_edits(config, trial))
                 n += 1
-                if pred is None or not pred.complete or gate_failures(pred, gates):
+                if pred is None or not pred.complete or gate_failures(pred, gates) or not _keeps(pred, wide):
                     low = mid + 1
                 else:
                     high, edits, now = mid, trial, pred
     return edits, now, n
+
+
+def _keeps(pred: Prediction, wide: Prediction) -> bool:
+    """A narrower type keeps every output within twice the widened config's error, or within the
+    compare's noise tolerance of it (5% of its range): fewer bits, not a worse model."""
+    ref = {o.name: o for o in wide.outputs}
+    return all(o.max_abs <= max(2 * ref[o.name].max_abs, NOISE_RTOL * o.value_range, o.lsb)
+               for o in pred.outputs if o.name in ref)
 
 
 def _with_bits(t: FixedType, step: str, bits: int) -> FixedType:
@@ -305,8 +333,16 @@ def _remedy(config: dict, base: Prediction, edit: Edit, now: Prediction) -> Reme
     layer, key, value = edit
     name = key.removeprefix('Precision.')
     derived = base.types.get(layer, {}).get(TYPEDEF_OF.get(name, name)) if key.startswith('Precision.') else None
-    workaround = key == 'Strategy'
-    why = ('hls4ml writes this layer wrong with Strategy Resource; Latency computes it as Keras does'
-           if workaround else f'predicted by hls4ml\'s project for the config, emulated to the outputs')
+    unfolds = [n for n in now.types if n not in base.types and not n.startswith('call')]
+    workaround = key == 'Strategy' or (key == 'Precision.result' and bool(unfolds))
+    if key == 'Strategy':
+        why = ('the project hls4ml writes for this layer with Strategy Resource computes far from Keras (emulated); '
+               'with Latency it agrees: a workaround of an hls4ml generator defect')
+    elif workaround:
+        why = (f'an explicit result type stops hls4ml folding {", ".join(unfolds)} into this layer (hls4ml 1.3.0 '
+               'optimizer/passes/bn_fuse.py folds only into a layer whose result is auto): a workaround of the '
+               'defective fold')
+    else:
+        why = "predicted by hls4ml's project for this config, emulated to the outputs"
     predicted = {o.name: {'max_abs': o.max_abs, 'top1_agreement': o.top1_agreement} for o in now.outputs}
     return Remedy(layer, key, get(config, layer, key), value, why, 'prediction', workaround, derived, predicted)
