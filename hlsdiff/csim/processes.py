@@ -180,7 +180,10 @@ def reclaim(cache_dir: Path | None = None) -> tuple[int, int]:
             size += folder_size(p)
             shutil.rmtree(p, ignore_errors=True)
         else:
-            size += p.stat().st_size
+            try:  # another run may remove it first
+                size += p.stat().st_size
+            except OSError:
+                continue
             p.unlink(missing_ok=True)
         n += 1
     return n, size
