@@ -103,6 +103,7 @@ class Predictor:
         raw = keras_model.predict(list(self.x) if len(self.x) > 1 else self.x[0], verbose=0)
         self.keras_outputs = [np.asarray(o, dtype=np.float64) for o in (raw if isinstance(raw, list) else [raw])]
         self.evaluated = 0
+        self.compared_layers: set[str] | None = None  # the layers of the first (the compared) config's project
         self._scratch = Path(tempfile.mkdtemp(prefix='hlsdiff-whatif-'))
 
     def close(self) -> None:
@@ -123,7 +124,9 @@ class Predictor:
                 types.setdefault(call.layer, {})['kernel'] = call.function
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        moved = _unfolded(program, set(self.expected_layers))
+        if self.compared_layers is None:
+            self.compared_layers = {c.layer for c in program.calls if c.layer}
+        moved = _unfolded(program, self.compared_layers)
         layers = {name: self._layer(values[name], types[name].get('result'), self.expected_layers[name])
                   for name in values if name in self.expected_layers and name not in moved
                   and self.expected_layers[name].size == values[name].size}
@@ -185,7 +188,7 @@ def _unfolded(program, known: set[str]) -> set[str]:
     feeding it write its own output, not the folded one."""
     out = set()
     for call in program.calls:
-        if call.layer in known or call.layer.startswith('call'):
+        if call.layer in known or call.function != 'normalize':
             continue
         for var in call.args[:1]:
             src = program.producer.get(program.source(var))

@@ -192,7 +192,9 @@ def _layer_edits(config: dict, p: Prediction, space: Space, layer: str) -> list[
         if key == 'result' or key not in TYPEDEF_OF or (key == 'table' and not tables):
             continue
         current = parse_type(types.get(TYPEDEF_OF[key])) or parse_type(str(precision[key]))
-        if current is not None:
+        if current is not None and f'Precision.{key}' in LATER_KEYS:  # constants: their range is known, only finer
+            edits.append((layer, f'Precision.{key}', str(widened(current, integer=0, fractional=2 * WIDEN_FRACTIONAL))))
+        elif current is not None:
             edits.append((layer, f'Precision.{key}', str(widened(current))))
         if current is not None and key == 'exp_table' and layer in space.expected:
             # the softmax addresses its reciprocal table with the top bits of the sum of exponentials,
@@ -333,7 +335,7 @@ def _remedy(config: dict, base: Prediction, edit: Edit, now: Prediction) -> Reme
     layer, key, value = edit
     name = key.removeprefix('Precision.')
     derived = base.types.get(layer, {}).get(TYPEDEF_OF.get(name, name)) if key.startswith('Precision.') else None
-    unfolds = [n for n in now.types if n not in base.types and not n.startswith('call')]
+    unfolds = [n for n, t in now.types.items() if n not in base.types and t.get('kernel') == 'normalize']
     workaround = key == 'Strategy' or (key == 'Precision.result' and bool(unfolds))
     if key == 'Strategy':
         why = ('the project hls4ml writes for this layer with Strategy Resource computes far from Keras (emulated); '
