@@ -207,6 +207,8 @@ def _search_round(state: FixState, source, data, result, collected, settings, ga
                         config_before=r.before, evidence=r.evidence, workaround=r.workaround)
         pred_layer = found.prediction.layers.get(r.layer)
         change.predicted_max_abs = pred_layer.max_abs if pred_layer is not None else None
+        measured = next((layer for layer in result.layers if layer.name == r.layer), None)
+        change.own_error_before = _own_error(measured) if measured is not None else None
         _set(state.config, r.layer, r.key, r.after)
         state.tried.add((r.layer, r.key, str(r.after)))
         state.changes.append(change)
@@ -237,6 +239,7 @@ def _confirm(state: FixState, result, rnd: int) -> bool:
         for c in last:
             layer = by_layer.get(c.layer)
             c.measured_max_abs = layer.max_abs if layer is not None else None
+            c.own_error_after = _own_error(layer) if layer is not None else None
             pl = found.prediction.layers.get(c.layer)
             if layer is not None and pl is not None and c.predicted_max_abs is not None:
                 lsb = pl.max_abs / pl.max_lsb if pl.max_lsb else 0.0
@@ -255,6 +258,8 @@ def _confirm(state: FixState, result, rnd: int) -> bool:
 
 
 def _record(state: FixState, rnd: int, what: str, predicted: float, measured: float, lsb: float, check) -> None:
+    if any(r['round'] == rnd and r['what'] == what for r in state.confirmed):
+        return
     ok = bool(check(predicted, measured, lsb))
     state.confirmed.append({'round': rnd, 'what': what, 'predicted_max_abs': predicted, 'measured_max_abs': measured,
                             'lsb': lsb, 'within_tolerance': ok})

@@ -140,6 +140,12 @@ class Predictor:
         return LayerPrediction(stats.max_abs, stats.max_lsb, stats.mismatched_fraction, status_of(stats, lsb),
                                stats.scale, stats.tolerance)
 
+    def effect(self, config: dict, remedies) -> Prediction:
+        """The predicted effect of applying `remedies` (remedy.Remedy) to `config`."""
+        from hlsdiff.remedy import applied
+
+        return self.predict(applied(config, list(remedies)))
+
     def _write(self, config: dict, folder: Path):
         from hlsdiff.trace import stack
         from hlsdiff.trace.convert import Converted, write_project

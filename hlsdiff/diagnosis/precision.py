@@ -20,6 +20,7 @@ import numpy as np
 
 from hlsdiff.emulate.kernels import NotEmulated
 from hlsdiff.fixedpoint import FixedType, integer_bits_needed, parse_type
+from hlsdiff.remedy import Remedy
 
 # what a what-if may raise for a type the emulation cannot take: that type is not a candidate
 _CANNOT = (NotEmulated, ValueError, KeyError, IndexError, OverflowError, ZeroDivisionError, TypeError)
@@ -182,3 +183,15 @@ def _narrow_input(t: FixedType, values: np.ndarray | None, headroom: int = HEADR
     integer = min(integer, t.integer)
     return FixedType(integer + SOFTMAX_INPUT_FRACTIONAL, integer, True, t.rounding, t.saturation)
 
+
+
+def remedy_of(found: Responsible) -> Remedy | None:
+    """The responsible type as a config change `fix` and the hints share (None: no config reaches it).
+    Its effect here is the layer's own error, emulated; `predict.Predictor.effect` gives the outputs'."""
+    if found.key in NOT_CONFIGURABLE or '.Precision.' not in found.config_key:
+        return None
+    layer, _, key = found.config_key.removeprefix('LayerName.').rpartition('.Precision.')
+    return Remedy(layer, f'Precision.{key}', found.before, found.proposed, found.detail, evidence='emulation',
+                  derived=found.before, predicted={'own_error_before': found.error_before,
+                                                   'own_error_after': found.error_proposed,
+                                                   'verified': found.verified})
