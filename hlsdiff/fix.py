@@ -17,6 +17,7 @@ import copy
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from rich.console import Console
@@ -25,6 +26,10 @@ from rich.table import Table
 from hlsdiff.errors import BadInput, SimulationFailed
 from hlsdiff.fixedpoint import parse_type
 from hlsdiff.remedy import Unfixable
+
+if TYPE_CHECKING:
+    from hlsdiff.predict import Predictor
+    from hlsdiff.search import Found
 
 # a change is kept when the real C-simulation shows the layer's own error at most this share of before
 CURED = 0.5
@@ -144,8 +149,8 @@ class FixState:
     changes: list[Change] = field(default_factory=list)
     unfixable: list[Unfixable] = field(default_factory=list)
     tried: set = field(default_factory=set)
-    predictor: object = None  # predict.Predictor, made once from the first compare
-    found: object = None  # search.Found of the last round: its prediction, to compare with the C-simulation
+    predictor: Predictor | None = None  # made once from the first compare
+    found: Found | None = None  # the last round's search: its prediction, to compare with the C-simulation
     distance: float | None = None  # the last measured distance of the outputs from Keras
     what_ifs: int = 0
     builds: int = 0
@@ -189,7 +194,9 @@ def _search_round(state: FixState, source, data, result, collected, settings, ga
 
     if state.predictor is None:
         state.predictor = _make_predictor(source, data, collected, settings)
-    found = search(state.predictor.predict, state.config, _space(result, collected, gates, opts), budget)
+    predictor = state.predictor
+    assert predictor is not None
+    found = search(predictor.predict, state.config, _space(result, collected, gates, opts), budget)
     state.what_ifs += found.evaluated
     state.found = found
     if state.distance is None:

@@ -121,7 +121,7 @@ class Predictor:
             outputs = self._outputs(hls_model, program, values)
             types = {name: _types(emulator, name) for name in values}
             for call in program.calls:  # the kernel each layer calls: which keys it reads
-                types.setdefault(call.layer, {})['kernel'] = call.function
+                types.setdefault(call.layer or '', {})['kernel'] = call.function
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         if self.compared_layers is None:

@@ -22,8 +22,18 @@ from hlsdiff.errors import ConversionFailed
 from hlsdiff.fixedpoint import FixedType, integer_bits_needed, parse_type
 from hlsdiff.gate import Gates
 from hlsdiff.predict import Prediction
-from hlsdiff.remedy import (SOFTMAX_IMPLEMENTATIONS, TABLE_SIZES, TYPEDEF_OF, WIDEN_FRACTIONAL, Remedy, applied,
-                            fractional_for, get, sized_result, widened)
+from hlsdiff.remedy import (
+    SOFTMAX_IMPLEMENTATIONS,
+    TABLE_SIZES,
+    TYPEDEF_OF,
+    WIDEN_FRACTIONAL,
+    Remedy,
+    applied,
+    fractional_for,
+    get,
+    sized_result,
+    widened,
+)
 
 Edit = tuple[str, str, object]  # (layer, key, value)
 SPLIT_SUFFIXES = ('linear', 'relu', 'softmax', 'sigmoid', 'tanh', 'elu', 'selu', 'softplus', 'softsign',
@@ -117,8 +127,8 @@ def focus(p: Prediction, space: Space) -> list[str]:
     first_failing = [name for name, _ in failing(p, space.gates)][:1]
     grows = first_failing + grows
     # a layer's error grows also from the type its input is stored in: the layer before it
-    before = [i for name in grows for i in space.graph.get(name, ())]
-    for name in ([space.onset] if space.onset else []) + grows[:1] + before[:1] + grows[1:2] + before[1:2] + grows[2:]:
+    feeding = [i for name in grows for i in space.graph.get(name, ())]
+    for name in ([space.onset] if space.onset else []) + grows[:1] + feeding[:1] + grows[1:2] + feeding[1:2] + grows[2:]:
         if name not in picked and len(picked) < FOCUS_LAYERS + 2:
             picked.append(name)
     return picked
@@ -126,7 +136,7 @@ def focus(p: Prediction, space: Space) -> list[str]:
 
 def family(config: dict, layer: str) -> list[str]:
     """A layer and the ones hls4ml splits from it (`<layer>_linear`, `<layer>_relu`...), as configured."""
-    names = list((config.get('LayerName') or {}))
+    names = list(config.get('LayerName') or {})
     root = layer
     for suffix in SPLIT_SUFFIXES:
         if layer.endswith('_' + suffix) and layer[: -len(suffix) - 1] in names:
@@ -188,10 +198,11 @@ def _layer_edits(config: dict, p: Prediction, space: Space, layer: str) -> list[
     types = p.types.get(layer, {})
     precision = get(config, layer, 'Precision')
     tables = types.get('kernel') in TABLE_KERNELS
-    for key in (precision if isinstance(precision, dict) else {}):
+    keys: dict = precision if isinstance(precision, dict) else {}
+    for key in keys:
         if key == 'result' or key not in TYPEDEF_OF or (key == 'table' and not tables):
             continue
-        current = parse_type(types.get(TYPEDEF_OF[key])) or parse_type(str(precision[key]))
+        current = parse_type(types.get(TYPEDEF_OF[key])) or parse_type(str(keys[key]))
         if current is not None and f'Precision.{key}' in LATER_KEYS:  # constants: their range is known, only finer
             edits.append((layer, f'Precision.{key}', str(widened(current, integer=0, fractional=2 * WIDEN_FRACTIONAL))))
         elif current is not None:
@@ -223,7 +234,8 @@ def search(predict: Callable[[dict], Prediction], config: dict, space: Space, bu
     started = time.perf_counter()
     evaluated = 0
     base = base or predict(config)
-    current, now, edits = config, base, []
+    current, now = config, base
+    edits: list[Edit] = []
     seen: set[str] = set()
     while (gate_failures(now, space.gates) or not now.complete) and time.perf_counter() - started < budget:
         step = None

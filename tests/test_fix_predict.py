@@ -116,9 +116,11 @@ def test_a_batchnorm_folded_into_a_depthwise_layer_is_unfolded_by_a_result_type(
     model, data = model_files('depthwise_bn', n=16)
     out = tmp_path / 'fixed.yml'
     run = hlsdiff('fix', model, data, '-o', out, code=0)
-    (change,) = run.json['fix']['changes']
-    assert (change['layer'], change['key'], change['workaround']) == ('dw', 'Precision.result', True)
-    assert 'bn_fuse' in change['why']
+    changes = run.json['fix']['changes']
+    assert all(c['round'] == 1 and c['key'] == 'Precision.result' and c['workaround'] for c in changes)
+    (change,) = [c for c in changes if c['layer'] == 'dw']  # dw and its linear part: the fold stops
+    assert 'bn_fuse' in change['why'] and change['before'] == 'auto'
+    assert yaml.safe_load(out.read_text())['LayerName']['dw']['Precision']['result'] == change['after']
     assert_predicted_as_measured(run)
     got, want = hls4ml_alone(model, np.load(data), out, 'io_parallel', tmp_path)
     assert float(np.max(np.abs(got[0] - want[0]))) <= 0.05 * float(np.ptp(want[0]))
