@@ -207,8 +207,10 @@ def _search_round(state: FixState, source, data, result, collected, settings, ga
                            'the compare\'s own remedies are confirmed with the C-simulation instead')
         return False
     if not found.remedies:
-        state.notes.append(f'round {rnd}: {found.note} ({found.evaluated} what-ifs)')
+        state.notes.append(f'round {rnd}: {found.note}')
         return False
+    if found.note:  # changes that bring the outputs closer, the gate not met by prediction
+        state.notes.append(f'round {rnd}: {found.note}; the changes that came closest are confirmed')
     for r in found.remedies:
         change = Change(r.layer, r.key, r.derived or _plain(r.before), str(r.after), r.why, r.layer, round=rnd,
                         config_before=r.before, evidence=r.evidence, workaround=r.workaround)

@@ -264,9 +264,11 @@ def search(predict: Callable[[dict], Prediction], config: dict, space: Space, bu
         evaluated += n
     remedies = [_remedy(config, base, e, now) for e in edits]
     failures = gate_failures(now, space.gates)
-    return Found(remedies, base, now, evaluated, now.complete and not failures, round(time.perf_counter() - started, 2),
-                 '' if remedies else 'no change of the keys searched brings the predicted outputs closer to the gate',
-                 failures)
+    spent = time.perf_counter() - started
+    note = ('' if remedies and not failures else
+            f'the search budget (--budget) ran out after {evaluated} what-ifs' if spent >= budget else
+            f'no change of the keys searched brings the predicted outputs closer to the gate ({evaluated} what-ifs)')
+    return Found(remedies, base, now, evaluated, now.complete and not failures, round(spent, 2), note, failures)
 
 
 def applied_edits(config: dict, edits: list[Edit]) -> dict:
