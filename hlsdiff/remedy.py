@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -28,6 +29,11 @@ TABLE_SIZES = (2048, 4096, 8192, 16384, 65536)  # a finer table index: what a so
 SOFTMAX_IMPLEMENTATIONS = ('stable', 'latency')  # never argmax: it changes what the output means
 
 
+# what a remedy's effect rests on: hls4ml's project for the config emulated to the outputs (prediction),
+# the layer alone emulated with the type changed (emulation), or a rule (heuristic)
+RemedyEvidence = Literal['prediction', 'emulation', 'heuristic']
+
+
 @dataclass(frozen=True)
 class Remedy:
     """One config change: `LayerName.<layer>.<key>` from `before` (None: absent) to `after`."""
@@ -37,7 +43,7 @@ class Remedy:
     before: object
     after: object
     why: str
-    evidence: str = 'prediction'  # prediction: hls4ml's project for the config, emulated to the outputs
+    evidence: RemedyEvidence = 'prediction'
     workaround: bool = False  # it works around an hls4ml defect, not a precision
     derived: str | None = None  # the type hls4ml derived for this entry before (for 'auto')
     predicted: dict = field(default_factory=dict)  # the predicted effect (per output)
