@@ -238,23 +238,8 @@ def search(predict: Callable[[dict], Prediction], config: dict, space: Space, bu
     edits: list[Edit] = []
     seen: set[str] = set()
     while (gate_failures(now, space.gates) or not now.complete) and time.perf_counter() - started < budget:
-        step = None
-        for cand in candidates(current, now, space, focus(now, space)):
-            if time.perf_counter() - started > budget:
-                break
-            trial = applied_edits(current, cand)
-            if repr(trial) in seen:
-                continue
-            seen.add(repr(trial))
-            pred = _try(predict, trial)
-            evaluated += 1
-            if pred is None or not pred.complete:
-                continue
-            score = _score(pred, space.gates, edits + cand, base)
-            if step is None or score < step[0]:
-                step = (score, cand, pred)
-            if not score[0] or distance(pred, space.gates) < TAKE_AT_ONCE * distance(now, space.gates):
-                break  # it meets the gate (narrowing finds the fewest bits from here), or it is the main step
+        step, n = _step(predict, current, now, space, (edits, base), seen, started + budget)
+        evaluated += n
         if step is None or not _better(step[2], now, space.gates):
             break
         edits = _merge(edits, step[1])
@@ -269,6 +254,50 @@ def search(predict: Callable[[dict], Prediction], config: dict, space: Space, bu
             f'the search budget (--budget) ran out after {evaluated} what-ifs' if spent >= budget else
             f'no change of the keys searched brings the predicted outputs closer to the gate ({evaluated} what-ifs)')
     return Found(remedies, base, now, evaluated, now.complete and not failures, round(spent, 2), note, failures)
+
+
+def _step(predict: Callable[[dict], Prediction], current: dict, now: Prediction, space: Space,
+          done: tuple[list[Edit], Prediction], seen: set[str], deadline: float) -> tuple[tuple | None, int]:
+    """One greedy step: each candidate on `current`; the first that meets the gate or halves the
+    distance, else the best, or the best changes of different layers together when that is better."""
+    edits, base = done
+    step, helpful, n = None, [], 0
+    for cand in candidates(current, now, space, focus(now, space)):
+        if time.perf_counter() > deadline:
+            break
+        trial = applied_edits(current, cand)
+        if repr(trial) in seen:
+            continue
+        seen.add(repr(trial))
+        pred = _try(predict, trial)
+        n += 1
+        if pred is None or not pred.complete:
+            continue
+        score = _score(pred, space.gates, edits + cand, base)
+        if _better(pred, now, space.gates):
+            helpful.append((distance(pred, space.gates), cand))
+        if step is None or score < step[0]:
+            step = (score, cand, pred)
+        if not score[0] or distance(pred, space.gates) < TAKE_AT_ONCE * distance(now, space.gates):
+            return step, n  # it meets the gate (narrowing finds the fewest bits from here), or it is the main step
+    combined = _combine(helpful)
+    if step is not None and len(combined) > 1 and time.perf_counter() < deadline:
+        pred = _try(predict, applied_edits(current, combined))
+        n += 1
+        if pred is not None and pred.complete and _score(pred, space.gates, edits + combined, base) < step[0]:
+            step = (_score(pred, space.gates, edits + combined, base), combined, pred)
+    return step, n
+
+
+def _combine(helpful: list[tuple[float, list[Edit]]], layers: int = 4) -> list[Edit]:
+    """The best helpful change of each of the first few layers, as one change."""
+    out: list[Edit] = []
+    for _, cand in sorted(helpful, key=lambda h: h[0]):
+        if len({e[0] for e in out}) >= layers:
+            break
+        if not any(e[0] == c[0] for e in out for c in cand):
+            out += cand
+    return out
 
 
 def applied_edits(config: dict, edits: list[Edit]) -> dict:
