@@ -250,9 +250,14 @@ def search(predict: Callable[[dict], Prediction], config: dict, space: Space, bu
     remedies = [_remedy(config, base, e, now) for e in edits]
     failures = gate_failures(now, space.gates)
     spent = time.perf_counter() - started
-    note = ('' if remedies and not failures else
-            f'the search budget (--budget) ran out after {evaluated} what-ifs' if spent >= budget else
-            f'no change of the keys searched brings the predicted outputs closer to the gate ({evaluated} what-ifs)')
+    if remedies and not failures:
+        note = ''
+    elif spent >= budget:
+        note = f'the search budget (--budget) ran out after {evaluated} what-ifs'
+    elif remedies:
+        note = f'no further change of the keys searched brings the predicted outputs closer ({evaluated} what-ifs)'
+    else:
+        note = f'no change of the keys searched brings the predicted outputs closer to the gate ({evaluated} what-ifs)'
     return Found(remedies, base, now, evaluated, now.complete and not failures, round(spent, 2), note, failures)
 
 
