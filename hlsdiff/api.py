@@ -100,14 +100,13 @@ def fix(model, X, hls_config: dict | None = None, output: str | os.PathLike = 'h
         max_rounds: int = 8, minimize: str | None = None, budget: float = 120.0, verbose: bool = False,
         **options) -> CompareResult:
     """`hlsdiff fix` on objects: returns the final compare, with `.fix` (rounds, changes, unfixable, config)."""
-    from hlsdiff.fix import run_fix
+    from hlsdiff.fix import fix_model
 
     opts = _opts(hls_config, options)
-    opts.update(output=str(output), max_rounds=max_rounds, minimize=minimize, budget=budget, quiet=not verbose,
-                return_result=True)
+    opts.update(output=str(output), max_rounds=max_rounds, minimize=minimize, budget=budget, quiet=not verbose)
     with tempfile.TemporaryDirectory(prefix='hlsdiff-api-') as tmp:
         source = _source(model, opts, Path(tmp))
-        return run_fix(source, _data(X), opts)
+        return fix_model(source, _data(X), opts)
 
 
 def patch(project_dir: str | os.PathLike, mode: str = 'write', build: bool = True) -> int:

@@ -171,7 +171,7 @@ def compare(model, data, **opts):
 @click.option('--minimize', type=click.Choice(('widened', 'all')), default=None,
               help='Afterwards shrink the widened types (or every layer\'s) while the gate holds.')
 @click.option('--budget', type=click.FloatRange(min=1), default=120.0, show_default=True,
-              help='Seconds --minimize may spend on C-simulation builds.')
+              help='Seconds the search by prediction (and --minimize) may spend.')
 @_handle_errors
 def fix(model, data, **opts):
     """Find the hls4ml config changes that make MODEL pass the gate on DATA, verify them, write the config."""

@@ -1,31 +1,40 @@
-"""`hlsdiff fix`: rounds of compare -> computed config changes -> compare again, until the gate holds.
+"""`hlsdiff fix`: compare, search config changes by prediction, confirm with the C-simulation.
 
-Each change comes from a layer's remedy (diagnosis): the type whose change, emulated on the
-C-simulation's own inputs, removes the layer's own error, with a type computed from the data.
-The next round converts and builds again (cached) and checks with the real C-simulation that
-the layer's own error went down; a change that did not cure is taken back. What configuration
-cannot cure (a kernel defect, a Keras setting hls4ml drops) is listed with the reason.
+Each round runs the real C-simulation of the current config (the compare). Then the search
+(search.py) tries config changes by prediction: hls4ml converts and writes the project for
+each candidate config, and the emulation runs it from the input data to the model outputs
+(predict.py); the changes that meet the user's gate with the fewest bits added are applied.
+The next round's C-simulation confirms them: predicted vs measured, per changed layer and per
+output, a miss beyond the tolerance reported as an emulation bug; the changes are kept only
+if the C-simulation shows they helped. Where the emulation cannot reach the outputs, the
+compare's own per-layer remedies are applied and confirmed instead. What configuration cannot
+cure (a kernel defect, a Keras setting hls4ml drops) is listed with the reason.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from hlsdiff.errors import BadInput, SimulationFailed
 from hlsdiff.fixedpoint import parse_type
+from hlsdiff.remedy import Unfixable
 from hlsdiff.result import CompareResult
+
+if TYPE_CHECKING:
+    from hlsdiff.layers import Collected
+    from hlsdiff.predict import Predictor
+    from hlsdiff.search import Found
 
 # a change is kept when the real C-simulation shows the layer's own error at most this share of before
 CURED = 0.5
-_SET = re.compile(r'^Set (LayerName\.(?P<layer>[^ ]+?)\.(?P<key>Precision\.\w+)) to (?P<type>\w+<[^>]*>)')
 
 
 @dataclass
@@ -42,18 +51,15 @@ class Change:
     verified: bool = False
     status: str = 'applied'  # applied | kept | reverted
     config_before: object = None  # the config entry as it was (e.g. 'auto'; None: absent), restored on revert
+    evidence: str = 'emulation'  # prediction (searched through hls4ml's project) | emulation (the layer alone)
+    workaround: bool = False  # works around an hls4ml defect
+    predicted_max_abs: float | None = None  # the changed layer's error vs Keras, predicted
+    measured_max_abs: float | None = None  # and measured by the C-simulation that confirmed it
 
     def to_json(self) -> dict:
         out = asdict(self)
         out.pop('config_before')
         return out
-
-
-@dataclass
-class Unfixable:
-    layer: str
-    cause: str
-    why: str
 
 
 def _config_entry(config: dict, layer: str) -> dict:
@@ -106,37 +112,30 @@ def _own_error(layer) -> float | None:
 
 
 def _remedies(result, tried: set) -> tuple[list[Change], list[Unfixable]]:
-    """The changes this round's diagnosis proposes, and what configuration cannot cure."""
+    """The changes the compare's own diagnosis proposes (its typed remedy; used where the prediction
+    cannot reach the outputs), and what configuration cannot cure."""
+    from hlsdiff.diagnosis.causes import DEPTHWISE_CLASSES
+
     changes, unfixable = [], []
     for layer in result.layers:
         if not layer.introduces_error or layer.status not in ('mismatch',) and layer.name != (result.onset or {}).get('layer'):
             continue
         if layer.cause == 'kernel-defect':
-            how = ('`hlsdiff patch` repairs it in the generated project' if 'patch' in layer.hint
+            how = ('`hlsdiff patch` repairs it in the generated project' if layer.class_name in DEPTHWISE_CLASSES
                    else 'the kernel does not compute what its types say')
             unfixable.append(Unfixable(layer.name, layer.cause, f'{layer.cause_detail or "kernel defect"}; no '
                                                                 f'configuration cures it ({how})'))
             continue
-        if layer.cause == 'unsupported-attribute':
-            unfixable.append(Unfixable(layer.name, layer.cause, layer.cause_detail))
-            continue
         remedy = layer.remedy
-        if remedy:
-            change = Change(remedy['layer'], remedy['key'], remedy['before'], remedy['after'],
-                            f'{layer.cause}: {layer.cause_detail}', layer.name, remedy['own_error_before'],
-                            remedy['own_error_after'], verified=bool(remedy['verified']))
-        else:
-            m = _SET.match(layer.hint or '')
-            if not m:
-                unfixable.append(Unfixable(layer.name, layer.cause, f'{layer.cause_detail or layer.cause}: no '
-                                                                    'configuration change is known to cure it'))
-                continue
-            before = layer.result_type if m.group('key') == 'Precision.result' else (
-                layer.accum_type if m.group('key') == 'Precision.accum' else None)
-            change = Change(m.group('layer'), m.group('key'), before, m.group('type'),
-                            f'{layer.cause}: {layer.cause_detail} (heuristic)', layer.name, _own_error(layer))
-        sig = (change.layer, change.key, change.after)
-        if sig in tried:
+        if layer.cause == 'unsupported-attribute' or not remedy:
+            why = layer.cause_detail if layer.cause == 'unsupported-attribute' else (
+                f'{layer.cause_detail or layer.cause}: no configuration change is known to cure it')
+            unfixable.append(Unfixable(layer.name, layer.cause, why))
+            continue
+        change = Change(remedy['layer'], remedy['key'], remedy['before'], remedy['after'],
+                        f'{layer.cause}: {layer.cause_detail}', layer.name, remedy['own_error_before'],
+                        remedy['own_error_after'], verified=bool(remedy['verified']), evidence='emulation')
+        if (change.layer, change.key, change.after) in tried:
             unfixable.append(Unfixable(layer.name, layer.cause, f'{change.key} of {change.layer} was set to '
                                                                 f'{change.after} already and did not cure it'))
             continue
@@ -144,18 +143,156 @@ def _remedies(result, tried: set) -> tuple[list[Change], list[Unfixable]]:
     return changes, unfixable
 
 
+@dataclass
+class FixState:
+    """What one `fix` run carries from round to round."""
+
+    config: dict
+    changes: list[Change] = field(default_factory=list)
+    unfixable: list[Unfixable] = field(default_factory=list)
+    tried: set = field(default_factory=set)
+    predictor: Predictor | None = None  # made once from the first compare
+    found: Found | None = None  # the last round's search: its prediction, to compare with the C-simulation
+    distance: float | None = None  # the last measured distance of the outputs from Keras
+    what_ifs: int = 0
+    builds: int = 0
+    confirmed: list = field(default_factory=list)  # predicted vs measured, per changed layer and per output
+    emulation_bugs: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+
+def _make_predictor(source, data, collected, settings: dict):
+    """A predictor on the samples the compare diagnosed, with Keras's values of every mapped layer."""
+    from hlsdiff.predict import Predictor
+    from hlsdiff.trace.load import fit_to_inputs, load_model, read_data
+
+    model = load_model(source)
+    n = collected.diagnosed_samples or collected.samples
+    names = [t.name.split(':')[0] for t in model.inputs]
+    shapes = [tuple(int(d) for d in t.shape[1:]) for t in model.inputs]
+    samples = fit_to_inputs(read_data(data), [n.split('/')[0] for n in names], shapes, n)
+    expected = {name: a.expected for name, a in collected.arrays.items() if a.expected is not None}
+    softmax = tuple(info.name for info in collected.layers if info.class_name == 'Softmax')
+    return Predictor(model, samples.arrays, settings, expected, softmax)
+
+
+def _space(result, collected, gates, opts: dict):
+    from hlsdiff.search import Space
+
+    expected = {name: a.expected for name, a in collected.arrays.items() if a.expected is not None}
+    return Space({i.name: i.inputs for i in collected.layers}, {i.name: i.class_name for i in collected.layers},
+                 expected, gates, (result.onset or {}).get('layer'), bool(opts.get('allow_argmax')))
+
+
+def _measured_distance(result, ranges: dict[str, float]) -> float:
+    """The measured counterpart of search.distance (outputs only): how far the C-simulation is from Keras."""
+    return sum(o['max_abs'] / max(ranges.get(o['name'], 1.0), 1e-9)
+               + (1 - (o['top1_agreement'] if o['top1_agreement'] is not None else 1)) for o in result.outputs)
+
+
+def _search_round(state: FixState, source, data, result, collected, settings, gates, opts, rnd: int, budget: float) -> bool:
+    """Search by prediction; apply what it found. False when it found nothing (or cannot predict)."""
+    from hlsdiff.search import search
+
+    if state.predictor is None:
+        state.predictor = _make_predictor(source, data, collected, settings)
+    predictor = state.predictor
+    assert predictor is not None
+    found = search(predictor.predict, state.config, _space(result, collected, gates, opts), budget)
+    state.what_ifs += found.evaluated
+    state.found = found
+    if state.distance is None:
+        state.distance = _measured_distance(result, {o.name: o.value_range for o in found.prediction.outputs})
+    if not found.remedies and not found.base.complete:
+        missing = ', '.join(f'{k} ({v})' for k, v in list(found.base.not_emulated.items())[:3])
+        state.notes.append(f'round {rnd}: the prediction cannot reach the outputs (not emulated: {missing}); '
+                           'the compare\'s own remedies are confirmed with the C-simulation instead')
+        return False
+    if not found.remedies:
+        state.notes.append(f'round {rnd}: {found.note}')
+        return False
+    if found.note:  # changes that bring the outputs closer, the gate not met by prediction
+        state.notes.append(f'round {rnd}: {found.note}; the changes that came closest are confirmed')
+    for r in found.remedies:
+        change = Change(r.layer, r.key, r.derived or _plain(r.before), str(r.after), r.why, r.layer, round=rnd,
+                        config_before=r.before, evidence=r.evidence, workaround=r.workaround)
+        pred_layer = found.prediction.layers.get(r.layer)
+        change.predicted_max_abs = pred_layer.max_abs if pred_layer is not None else None
+        measured = next((layer for layer in result.layers if layer.name == r.layer), None)
+        change.own_error_before = _own_error(measured) if measured is not None else None
+        _set(state.config, r.layer, r.key, r.after)
+        state.tried.add((r.layer, r.key, str(r.after)))
+        state.changes.append(change)
+    return True
+
+
+def _plain(value):
+    return None if value is None else str(value)
+
+
+def _confirm(state: FixState, result, rnd: int) -> bool:
+    """The C-simulation after last round's changes: predicted vs measured per changed layer and per
+    output; a miss beyond the tolerance is an emulation bug, said so; the changes are kept only if
+    the outputs came closer to Keras (or the gate holds), else taken back."""
+    from hlsdiff.predict import within_tolerance
+
+    found, state.found = state.found, None
+    last = [c for c in state.changes if c.round == rnd - 1 and c.status == 'applied']
+    if found is None:
+        return False
+    measured = _measured_distance(result, {o.name: o.value_range for o in found.prediction.outputs})
+    if last:
+        by_layer = {layer.name: layer for layer in result.layers}
+        for o in found.prediction.outputs:
+            got = next((m for m in result.outputs if m['name'] == o.name), None)
+            if got is not None:
+                _record(state, rnd, f'output {o.name}', o.max_abs, got['max_abs'], o.lsb, within_tolerance)
+        for c in last:
+            layer = by_layer.get(c.layer)
+            c.measured_max_abs = layer.max_abs if layer is not None else None
+            c.own_error_after = _own_error(layer) if layer is not None else None
+            pl = found.prediction.layers.get(c.layer)
+            if layer is not None and pl is not None and c.predicted_max_abs is not None:
+                lsb = pl.max_abs / pl.max_lsb if pl.max_lsb else 0.0
+                _record(state, rnd, f'layer {c.layer}', c.predicted_max_abs, layer.max_abs, lsb, within_tolerance)
+    helped = result.verdict == 'pass' or state.distance is None or measured < state.distance
+    for c in last:
+        if c.evidence != 'prediction':
+            continue
+        c.verified = True
+        c.status = 'kept' if helped else 'reverted'
+        if not helped:
+            _restore(state.config, c.layer, c.key, c.config_before)
+    if helped or not last:
+        state.distance = measured
+    return not helped and bool(last)
+
+
+def _record(state: FixState, rnd: int, what: str, predicted: float, measured: float, lsb: float, check) -> None:
+    if any(r['round'] == rnd and r['what'] == what for r in state.confirmed):
+        return
+    ok = bool(check(predicted, measured, lsb))
+    state.confirmed.append({'round': rnd, 'what': what, 'predicted_max_abs': predicted, 'measured_max_abs': measured,
+                            'lsb': lsb, 'within_tolerance': ok})
+    if not ok:
+        state.emulation_bugs.append(f'{what}: predicted max abs {predicted:.6g}, the C-simulation measured '
+                                    f'{measured:.6g} (tolerance 10% or 1 LSB = {lsb:g}): a bug in the emulation')
+
+
 def run_fix(model: str, data: str, opts: dict) -> int:
-    from hlsdiff._version import __version__
-    from hlsdiff.engine import hls4ml_version
+    """`hlsdiff fix`: the exit code (0: the written config passes; 1: the gate was not reached)."""
+    return fix_model(model, data, opts).exit_code
+
+
+def fix_model(model, data, opts: dict) -> CompareResult:
+    """The rounds of `fix`; the final compare, with `.fix` (rounds, changes, unfixable, config)."""
     from hlsdiff.gate import apply
     from hlsdiff.job import check_paths
-    from hlsdiff.reports import files
     from hlsdiff.request import gates as request_gates
     from hlsdiff.trace.load import check_model_path
     from hlsdiff.writable import check_writable
 
     err = Console(stderr=True, quiet=bool(opts.get('quiet')))
-    out = Console() if sys.stdout.isatty() else Console(width=200)
     output = Path(opts.get('output') or 'hlsdiff_fixed.yml')
     paths = check_paths(opts)
     check_writable(str(output), '-o')
@@ -165,56 +302,97 @@ def run_fix(model: str, data: str, opts: dict) -> int:
     gates = request_gates(opts)
     source = check_model_path(model, opts.get('weights'), opts.get('custom_objects'))
     started = time.perf_counter()
+    budget = float(opts.get('budget') or 120.0)
     config, settings = initial_config(source, opts)
     base = {k: v for k, v in opts.items() if k not in ('config_path', 'precision', 'strategy', 'reuse_factor')}
     base['granularity'] = 'name'
-    changes: list[Change] = []
-    unfixable: list[Unfixable] = []
-    tried: set = set()
-    result = None
-    rounds = 0
-    for rounds in range(1, max_rounds + 1):
-        err.print(f'hlsdiff fix: round {rounds}', highlight=False)
-        round_opts = {**base, 'config': copy.deepcopy(config)}
-        try:
-            result = compare_once(source, data, round_opts, err)
-        except SimulationFailed as exc:
-            if exc.layer and 'Resource' in exc.message and _get(config, exc.layer, 'Strategy') != 'Latency':
-                change = Change(exc.layer, 'Strategy', _get(config, exc.layer, 'Strategy') or 'Resource', 'Latency',
-                                f'kernel-abort: {exc.message}', exc.layer, round=rounds, verified=True)
-                _set(config, exc.layer, 'Strategy', 'Latency')
-                changes.append(change)
-                tried.add((change.layer, change.key, change.after))
+    state = FixState(config)
+    result, rounds = None, 0
+    try:
+        for rounds in range(1, max_rounds + 1):
+            err.print(f'hlsdiff fix: round {rounds}', highlight=False)
+            compared = _compare_round(state, source, data, base, err, rounds)
+            if compared is None:
                 continue
-            raise
-        apply(result, gates)
-        _verify(result, changes, config, rounds)
-        if result.verdict == 'pass':
-            break
-        new, stuck = _remedies(result, tried)
-        unfixable = stuck
-        if not new:
-            break
-        for change in new:
-            change.round = rounds
-            change.config_before = _get(config, change.layer, change.key)
-            _set(config, change.layer, change.key, change.after)
-            tried.add((change.layer, change.key, change.after))
-            changes.append(change)
-    else:
-        rounds = max_rounds
+            result, collected = compared
+            apply(result, gates)
+            _verify(result, state.changes, state.config, rounds)
+            reverted = _confirm(state, result, rounds)
+            if result.verdict == 'pass' or reverted:
+                break
+            left = budget - (time.perf_counter() - started)
+            if _search_round(state, source, data, result, collected, settings, gates, opts, rounds, left):
+                continue
+            new, state.unfixable = _remedies(result, state.tried)
+            if not new:
+                break
+            for change in new:
+                change.round = rounds
+                change.config_before = _get(state.config, change.layer, change.key)
+                _set(state.config, change.layer, change.key, change.after)
+                state.tried.add((change.layer, change.key, change.after))
+                state.changes.append(change)
+    finally:
+        if state.predictor is not None:
+            state.predictor.close()
     passed = result is not None and result.verdict == 'pass'
     if opts.get('minimize') and passed:
-        config, result = _minimize(source, data, base, config, changes, gates, opts, err, result)
-    kept = [c for c in changes if c.status != 'reverted']
+        state.config, result = _minimize(source, data, base, state.config, state.changes, gates, opts, err, result)
+    return _finish(state, result, rounds, passed, output, settings, paths, opts, started)
+
+
+def _compare_round(state: FixState, source, data, base: dict, err: Console, rnd: int):
+    """One C-simulation of the current config; a Resource kernel that aborts gets Strategy Latency (a
+    workaround of an hls4ml defect) and None."""
+    try:
+        state.builds += 1
+        return compare_once(source, data, {**base, 'config': copy.deepcopy(state.config)}, err)
+    except SimulationFailed as exc:
+        if exc.layer and _strategy(state.config, exc.layer) == 'resource':
+            change = Change(exc.layer, 'Strategy', _get(state.config, exc.layer, 'Strategy') or 'Resource', 'Latency',
+                            f'kernel-abort: {exc.message}', exc.layer, round=rnd, verified=True, status='kept',
+                            workaround=True)
+            _set(state.config, exc.layer, 'Strategy', 'Latency')
+            state.changes.append(change)
+            state.tried.add((change.layer, change.key, change.after))
+            return None
+        raise
+
+
+def _strategy(config: dict, layer: str) -> str:
+    """The Strategy a layer is converted with: its own entry, else the model's."""
+    return str(_get(config, layer, 'Strategy') or (config.get('Model') or {}).get('Strategy') or 'latency').lower()
+
+
+def compare_once(source, data, opts: dict, err: Console) -> tuple[CompareResult, Collected | None]:
+    """One round's compare through the engine (no gates: `fix` applies them)."""
+    from hlsdiff import engine
+    from hlsdiff.job import console_progress
+    from hlsdiff.request import CompareRequest
+
+    with console_progress(err) as progress:
+        outcome = engine.run_once(CompareRequest.from_options(source, data, opts), progress)
+    return outcome.result, outcome.collected
+
+
+def _finish(state: FixState, result, rounds: int, passed: bool, output: Path, settings: dict, paths: dict, opts: dict,
+            started: float) -> CompareResult:
+    from hlsdiff._version import __version__
+    from hlsdiff.engine import hls4ml_version
+    from hlsdiff.reports import files
+
+    out = Console() if sys.stdout.isatty() else Console(width=200)
+    kept = [c for c in state.changes if c.status != 'reverted']
     added = sum(max(0, (_bits(c.after) or 0) - (_bits(c.before) or _bits(c.after) or 0)) for c in kept)
     removed = sum(max(0, (_bits(c.before) or 0) - (_bits(c.after) or 0)) for c in kept if _bits(c.before))
-    _write_config(output, config, settings, passed, result)
+    _write_config(output, state.config, settings, passed, result)
     result.hlsdiff_version, result.hls4ml_version = __version__, hls4ml_version()
-    result.fix = {'rounds': rounds, 'changes': [c.to_json() for c in changes],
-                  'unfixable': [asdict(u) for u in ([] if passed else unfixable)], 'bits_added': added,
+    result.fix = {'rounds': rounds, 'changes': [c.to_json() for c in state.changes],
+                  'unfixable': [u.to_json() for u in ([] if passed else state.unfixable)], 'bits_added': added,
                   'bits_removed': removed, 'config': str(output), 'passed': passed,
-                  'seconds': round(time.perf_counter() - started, 1)}
+                  'seconds': round(time.perf_counter() - started, 1), 'what_ifs': state.what_ifs,
+                  'builds': state.builds, 'predicted_vs_measured': state.confirmed,
+                  'emulation_bugs': state.emulation_bugs, 'notes': state.notes}
     files.render_terminal(result, out, verbose=bool(opts.get('verbose')))
     render_changes(result.fix, out)
     files.write_all(result, paths, None)
@@ -222,24 +400,15 @@ def run_fix(model: str, data: str, opts: dict) -> int:
         Path(opts['markdown_path']).write_text(Path(opts['markdown_path']).read_text() + '\n' + markdown(result.fix))
     result.exit_code = 0 if passed else 1
     result.verdict = 'pass' if passed else 'fail'
-    return result if opts.get('return_result') else result.exit_code
-
-
-def compare_once(source, data, opts: dict, err: Console) -> CompareResult:
-    """One round's compare through the engine (no gates: `fix` applies them)."""
-    from hlsdiff import engine
-    from hlsdiff.job import console_progress
-    from hlsdiff.request import CompareRequest
-
-    with console_progress(err) as progress:
-        return engine.run_once(CompareRequest.from_options(source, data, opts), progress).result
+    return result
 
 
 def _verify(result, changes: list[Change], config: dict, rnd: int) -> None:
     """Last round's changes, measured by the real C-simulation: kept if the layer's own error fell."""
     by_name = {layer.name: layer for layer in result.layers}
     for change in changes:
-        if change.status != 'applied' or change.round != rnd - 1 or change.key == 'Strategy':
+        if change.status != 'applied' or change.round != rnd - 1 or change.key == 'Strategy' or \
+                change.evidence == 'prediction':
             continue
         layer = by_name.get(change.target)
         now = _own_error(layer) if layer is not None else None
@@ -269,6 +438,7 @@ def _minimize(source, data, base, config, changes, gates, opts, err, best):
     """Shrink the widened types while the gate holds, one real C-simulation per candidate, within --budget."""
     from hlsdiff.fixedpoint import FixedType
     from hlsdiff.gate import apply
+
     budget = float(opts.get('budget') or 120.0)
     started = time.perf_counter()
     targets = [c for c in changes if c.status != 'reverted' and c.key.startswith('Precision.')]
@@ -290,7 +460,7 @@ def _minimize(source, data, base, config, changes, gates, opts, err, best):
                 trial = copy.deepcopy(config)
                 _set(trial, change.layer, change.key, str(smaller))
                 try:
-                    result = compare_once(source, data, {**base, 'config': trial, 'quiet': True}, err)
+                    result, _ = compare_once(source, data, {**base, 'config': trial, 'quiet': True}, err)
                 except SimulationFailed:
                     break
                 apply(result, gates)
@@ -321,24 +491,38 @@ def _write_config(path: Path, config: dict, settings: dict, passed: bool, result
 def render_changes(fix: dict, console: Console) -> None:
     table = Table(title=f'hlsdiff fix: {fix["rounds"]} round(s), {"passes" if fix["passed"] else "does NOT pass"} '
                         f'the gate; config written to {fix["config"]}', header_style='bold')
-    for col in ('round', 'layer', 'key', 'before', 'after', 'own error before → after', 'status', 'why'):
+    for col in ('round', 'layer', 'key', 'before', 'after', 'error predicted / measured', 'status', 'why'):
         table.add_column(col, overflow='fold')
     for c in fix['changes']:
-        err = f'{_num(c["own_error_before"])} → {_num(c["own_error_after"])}'
-        table.add_row(str(c['round']), c['layer'], c['key'], str(c['before']), c['after'], err, c['status'],
-                      c['why'][:160])
+        if c['evidence'] == 'prediction':
+            err = f'{_num(c["predicted_max_abs"])} / {_num(c["measured_max_abs"])}'
+        else:
+            err = f'own {_num(c["own_error_before"])} → {_num(c["own_error_after"])}'
+        why = ('workaround of an hls4ml defect: ' if c['workaround'] else '') + c['why']
+        table.add_row(str(c['round']), c['layer'], c['key'], str(c['before']), str(c['after']), err, c['status'],
+                      why[:160])
     console.print(table)
-    console.print(f'bits added {fix["bits_added"]}, removed {fix["bits_removed"]}')
+    console.print(f'bits added {fix["bits_added"]}, removed {fix["bits_removed"]}; {fix["what_ifs"]} what-ifs '
+                  f'predicted, {fix["builds"]} C-simulation build(s), {fix["seconds"]} s')
+    for row in fix['predicted_vs_measured']:
+        mark = 'ok' if row['within_tolerance'] else '[red]MISSED[/]'
+        console.print(f'  round {row["round"]} {row["what"]}: predicted {_num(row["predicted_max_abs"])}, '
+                      f'measured {_num(row["measured_max_abs"])} {mark}')
+    for bug in fix['emulation_bugs']:
+        console.print(f'[red]emulation bug[/]: {bug}')
+    for note in fix['notes']:
+        console.print(f'note: {note}')
     for u in fix['unfixable']:
         console.print(f'[red]cannot be fixed by configuration[/]: {u["layer"]} ({u["cause"]}): {u["why"]}')
 
 
 def markdown(fix: dict) -> str:
     lines = [f'### hlsdiff fix: {fix["rounds"]} round(s), {"passes" if fix["passed"] else "does not pass"}', '',
-             '| round | layer | key | before | after | own error before → after | status |', '|---|---|---|---|---|---|---|']
+             '| round | layer | key | before | after | error predicted / measured | status |',
+             '|---|---|---|---|---|---|---|']
     for c in fix['changes']:
         lines.append(f'| {c["round"]} | {c["layer"]} | {c["key"]} | `{c["before"]}` | `{c["after"]}` | '
-                     f'{_num(c["own_error_before"])} → {_num(c["own_error_after"])} | {c["status"]} |')
+                     f'{_num(c["predicted_max_abs"])} / {_num(c["measured_max_abs"])} | {c["status"]} |')
     lines.append('')
     lines.append(f'Bits added {fix["bits_added"]}, removed {fix["bits_removed"]}.')
     for u in fix['unfixable']:

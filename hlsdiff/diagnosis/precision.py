@@ -20,6 +20,7 @@ import numpy as np
 
 from hlsdiff.emulate.kernels import NotEmulated
 from hlsdiff.fixedpoint import FixedType, integer_bits_needed, parse_type
+from hlsdiff.remedy import Remedy
 
 # what a what-if may raise for a type the emulation cannot take: that type is not a candidate
 _CANNOT = (NotEmulated, ValueError, KeyError, IndexError, OverflowError, ZeroDivisionError, TypeError)
@@ -53,8 +54,16 @@ def own_error(values: np.ndarray, local: np.ndarray) -> float:
     return float(np.max(np.abs(values.reshape(local.shape) - local))) if local.size else 0.0
 
 
-def _widen(t: FixedType) -> FixedType:
+def _widen(t: FixedType, key: str = '') -> FixedType:
+    """More bits on both sides; a weight or bias type only finer (the values are known and fit: a
+    weight with |w| <= 0.65 does not need more integer bits)."""
+    if key in VALUE_TYPES:
+        return FixedType(t.width + 2 * WIDEN_BITS, t.integer, t.signed, t.rounding, t.saturation)
     return FixedType(t.width + 2 * WIDEN_BITS, t.integer + WIDEN_BITS, t.signed, t.rounding, t.saturation)
+
+
+# types holding the layer's own constants (weights, biases, scales): their range is known
+VALUE_TYPES = ('weight_t', 'bias_t', 'scale_t')
 
 
 def _proposal(key: str, t: FixedType, local: np.ndarray, error_allowed: float, headroom: int = HEADROOM) -> FixedType:
@@ -82,7 +91,7 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
         if t is None or key == 'input' or key == 'inp_norm_t':
             continue
         # a type that addresses a table by its top bits wants fewer integer bits, not more
-        candidate = _narrow_index(t, local, headroom) if key in INDEX_TYPES else _widen(t)
+        candidate = _narrow_index(t, local, headroom) if key in INDEX_TYPES else _widen(t, key)
         if candidate is None:
             continue
         try:
@@ -129,7 +138,7 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
         range_cured = False
     proposed = _narrow_index(t, local, headroom) if key in INDEX_TYPES else _proposal(key, t, local, error_allowed, headroom)
     if proposed == t or proposed is None:
-        proposed = _widen(t)
+        proposed = _widen(t, key)
     config_key = f'LayerName.{layer}.Precision.{PRECISION_KEYS.get(key, key.removesuffix("_t"))}'
     try:
         err = own_error(what_if(layer, {key: str(proposed)}), local)
@@ -137,7 +146,7 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
         err = None
     verified = err is not None and err <= before * (1 - REDUCTION)
     if not verified and key not in INDEX_TYPES:  # the computed type did not do it: the widened one did, emulated
-        proposed, err, verified = _widen(t), widened, True
+        proposed, err, verified = _widen(t, key), widened, True
     detail = (f'this layer computes exactly what its types say (emulated bit for bit); its {key} {t} is what '
               f'costs it: with {proposed} its own error drops from {before:.4g} to {err:.4g} (emulated)')
     hint = f'Set {config_key} to {proposed}'
@@ -174,3 +183,15 @@ def _narrow_input(t: FixedType, values: np.ndarray | None, headroom: int = HEADR
     integer = min(integer, t.integer)
     return FixedType(integer + SOFTMAX_INPUT_FRACTIONAL, integer, True, t.rounding, t.saturation)
 
+
+
+def remedy_of(found: Responsible) -> Remedy | None:
+    """The responsible type as a config change `fix` and the hints share (None: no config reaches it).
+    Its effect here is the layer's own error, emulated; `predict.Predictor.effect` gives the outputs'."""
+    if found.key in NOT_CONFIGURABLE or '.Precision.' not in found.config_key:
+        return None
+    layer, _, key = found.config_key.removeprefix('LayerName.').rpartition('.Precision.')
+    return Remedy(layer, f'Precision.{key}', found.before, found.proposed, found.detail, evidence='emulation',
+                  derived=found.before, predicted={'own_error_before': found.error_before,
+                                                   'own_error_after': found.error_proposed,
+                                                   'verified': found.verified})
