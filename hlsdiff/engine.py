@@ -71,6 +71,7 @@ def run_once(request: CompareRequest, progress: Progress | None = None, patched:
              spill: Path | None = None) -> Outcome:
     """One compare, no gates: load, convert, build, run, reference, emulate, analyse."""
     from hlsdiff.diagnosis import analyse
+    from hlsdiff.diagnosis.advice import next_step
 
     run = request.run
     if patched:
@@ -84,6 +85,9 @@ def run_once(request: CompareRequest, progress: Progress | None = None, patched:
     source = check_model_path(request.model, request.weights, request.custom_objects)
     collected = collect(source, request.data, request.convert, run, progress)
     result = analyse(collected, headroom=request.headroom)
+    advice = next_step(result)
+    if advice:
+        result.notes.append(advice)
     result.hlsdiff_version = __version__
     result.hls4ml_version = hls4ml_version()
     return Outcome(result, collected)
