@@ -56,11 +56,11 @@ class Outcome:
     collected: Collected | None = None
 
 
-def compare(request: CompareRequest, progress: Progress | None = None) -> Outcome:
+def compare(request: CompareRequest, progress: Progress | None = None, spill: Path | None = None) -> Outcome:
     """The compare the request asks for, with its gates applied: the stock project, and with
-    `request.patch` the patched one beside it (`result.patched`)."""
-    with _spill_folder(request) as spill:
-        outcome = _with_patch(request, progress, spill) if request.patch else run_once(request, progress, spill=spill)
+    `request.patch` the patched one beside it (`result.patched`). `spill`: a folder (`spill_folder`) where
+    many samples' arrays stream to disk for --save-traces; it must outlive the writing of the reports."""
+    outcome = _with_patch(request, progress, spill) if request.patch else run_once(request, progress, spill=spill)
     if not outcome.result.error:
         outcome.result.notes.extend(apply(outcome.result, request.gates))
     judge_patched(outcome.result, request.gate)
@@ -107,7 +107,7 @@ def _with_patch(request: CompareRequest, progress: Progress | None, spill: Path 
 
 
 @contextlib.contextmanager
-def _spill_folder(request: CompareRequest) -> Iterator[Path | None]:
+def spill_folder(request: CompareRequest) -> Iterator[Path | None]:
     """With --save-traces, many samples stream: their arrays go to disk here, then into the .npz."""
     if not request.reports.traces:
         yield None

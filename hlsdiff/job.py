@@ -36,9 +36,16 @@ def run_compare(model: str, data: str, opts: dict) -> int:
         check_out_dir(repro_dir)
     err = Console(stderr=True, quiet=request.quiet)
     out = Console() if sys.stdout.isatty() else Console(width=200)
+    with engine.spill_folder(request) as spill:
+        return _compare_and_report(request, opts, repro_dir, err, out, spill)
+
+
+def _compare_and_report(request: CompareRequest, opts: dict, repro_dir: Path | None, err: Console, out: Console,
+                        spill: Path | None) -> int:
+    model = request.model
     try:
         with console_progress(err) as progress:
-            outcome = engine.compare(request, progress)
+            outcome = engine.compare(request, progress, spill)
     except HlsdiffError as exc:
         if exc.layer and repro_dir is not None:  # a kernel abort: its reproducer, then the error as before
             _repro_for_onset(request, opts, repro_dir, err, None, None, exc)

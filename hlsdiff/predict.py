@@ -196,10 +196,14 @@ def _unfolded(program, known: set[str]) -> set[str]:
     for call in program.calls:
         if call.layer in known or call.function != 'normalize':
             continue
-        for var in call.args[:1]:
-            src = program.producer.get(program.source(var))
-            if src is not None and program.calls[src].layer:
-                out.add(program.calls[src].layer)
+        src = program.producer.get(program.source(call.args[0])) if call.args else None
+        while src is not None:  # through the linear layer hls4ml splits off the layer before it
+            before = program.calls[src]
+            if before.layer:
+                out.add(before.layer)
+            if before.function != 'linear' or not before.args:
+                break
+            src = program.producer.get(program.source(before.args[0]))
     return out
 
 

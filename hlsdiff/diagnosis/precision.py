@@ -86,19 +86,28 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
     if before == 0.0:
         return None
     tried = []
+    chosen: dict[str, FixedType] = {}  # the widened type each key was tried with
     for key, text in types.items():
         t = parse_type(text)
         if t is None or key == 'input' or key == 'inp_norm_t':
             continue
-        # a type that addresses a table by its top bits wants fewer integer bits, not more
-        candidate = _narrow_index(t, local, headroom) if key in INDEX_TYPES else _widen(t, key)
-        if candidate is None:
-            continue
-        try:
-            widened = own_error(what_if(layer, {key: str(candidate)}), local)
-        except _CANNOT:  # a type the emulation cannot take: not a candidate
-            continue
-        tried.append((widened, key, t))
+        # a type that addresses a table by its top bits wants fewer integer bits, not more; a constant's
+        # type finer first, and with integer bits too when finer does not do it (weights hls4ml stored in a
+        # type too narrow for them, e.g. QKeras auto_po2 scales, wrap)
+        candidates = [_narrow_index(t, local, headroom)] if key in INDEX_TYPES else (
+            [_widen(t, key), _widen(t)] if key in VALUE_TYPES else [_widen(t)])
+        for candidate in candidates:
+            if candidate is None:
+                continue
+            try:
+                widened = own_error(what_if(layer, {key: str(candidate)}), local)
+            except _CANNOT:  # a type the emulation cannot take: not a candidate
+                continue
+            if key not in chosen or widened < min(e for e, k, _ in tried if k == key):
+                chosen[key] = candidate
+            tried.append((widened, key, t))
+            if widened <= before * (1 - REDUCTION):
+                break
     if is_softmax and 'input' in types and prev_layer:
         # the stable softmax's normalised input type follows its input type: a narrower input
         # (range from the data) gives a finer table index
@@ -138,7 +147,7 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
         range_cured = False
     proposed = _narrow_index(t, local, headroom) if key in INDEX_TYPES else _proposal(key, t, local, error_allowed, headroom)
     if proposed == t or proposed is None:
-        proposed = _widen(t, key)
+        proposed = chosen.get(key, _widen(t, key))
     config_key = f'LayerName.{layer}.Precision.{PRECISION_KEYS.get(key, key.removesuffix("_t"))}'
     try:
         err = own_error(what_if(layer, {key: str(proposed)}), local)
@@ -146,7 +155,7 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
         err = None
     verified = err is not None and err <= before * (1 - REDUCTION)
     if not verified and key not in INDEX_TYPES:  # the computed type did not do it: the widened one did, emulated
-        proposed, err, verified = _widen(t, key), widened, True
+        proposed, err, verified = chosen.get(key, _widen(t, key)), widened, True
     detail = (f'this layer computes exactly what its types say (emulated bit for bit); its {key} {t} is what '
               f'costs it: with {proposed} its own error drops from {before:.4g} to {err:.4g} (emulated)')
     hint = f'Set {config_key} to {proposed}'
