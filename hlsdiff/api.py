@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from rich.console import Console
@@ -107,7 +108,8 @@ def fix(model, X, hls_config: dict | None = None, output: str | os.PathLike = 'h
                 return_result=True)
     with tempfile.TemporaryDirectory(prefix='hlsdiff-api-') as tmp:
         source = _source(model, opts, Path(tmp))
-        return run_fix(source, _data(X), opts)
+        # run_fix returns the CompareResult when opts['return_result'] is set (it is annotated `-> int`)
+        return cast(CompareResult, run_fix(source, _data(X), opts))
 
 
 def patch(project_dir: str | os.PathLike, mode: str = 'write', build: bool = True) -> int:
