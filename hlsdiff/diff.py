@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hlsdiff.vocabulary import Status
+
 # A layer's error is "small" within NOISE_LSB LSBs of its result type or NOISE_RTOL of its
 # range, whichever is larger; it is noise while at most NOISE_FRACTION of its elements
 # exceed that. These three numbers are the whole status policy; the diagnosis uses them too.
@@ -81,7 +83,7 @@ def diff(expected: np.ndarray, actual: np.ndarray, lsb: float | None, scale: flo
     )
 
 
-def status_of(stats: Stats, lsb: float | None) -> str:
+def status_of(stats: Stats, lsb: float | None) -> Status:
     """`ok` within one LSB of the result type, `noise` while few elements exceed the
     tolerance, `mismatch` otherwise."""
     if stats.max_abs <= (lsb * 1.000001 if lsb else 1e-6 * stats.scale):

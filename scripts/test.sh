@@ -12,6 +12,9 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null;
     echo "scripts/test.sh: install Debian's chromium (sudo apt-get install chromium) for the HTML test" >&2
   fi
 fi
+# static checks first (pyproject.toml [tool.mypy], [tool.ruff]); a failure stops the run
+.venv/bin/python -m mypy hlsdiff
+.venv/bin/python -m ruff check hlsdiff
 export HLSDIFF_TEST_CACHE=${HLSDIFF_TEST_CACHE:-$PWD/.venv/hlsdiff-test-cache}
 .venv/bin/python -m pytest -n 2 --dist loadgroup -ra "$@"
 export HLSDIFF_TEST_CACHE=${HLSDIFF_TEST_CACHE_MODERN:-$PWD/.venv-modern/hlsdiff-test-cache}

@@ -22,6 +22,7 @@ from hlsdiff.diff import NOISE_FRACTION, OutputAccumulator, Stats, classifier_sh
 from hlsdiff.fixedpoint import parse_type
 from hlsdiff.layers import Collected, LayerArrays, LayerInfo
 from hlsdiff.result import CompareResult, LayerResult
+from hlsdiff.vocabulary import Evidence
 
 
 def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
@@ -34,10 +35,10 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
 
     for info in collected.layers:
         arrays = collected.arrays.get(info.name)
-        res, share, significant = _layer(info, arrays, collected.arrays, (collected.stats or {}).get(info.name))
+        res, share, adds_error = _layer(info, arrays, collected.arrays, (collected.stats or {}).get(info.name))
         results[info.name] = res
         own_share[info.name] = share
-        own_significant[info.name] = significant
+        own_significant[info.name] = adds_error
 
     ancestors = _ancestors(collected.layers)
     emulation = collected.emulation or {}
@@ -49,8 +50,9 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
     for name, link in links.items():
         if name in results:
             results[name].links = link.to_json()
-            if link.reason and results[name].emulation is not None and not results[name].emulation.get('reason'):
-                results[name].emulation['reason'] = link.reason
+            emulated = results[name].emulation
+            if link.reason and emulated is not None and not emulated.get('reason'):
+                emulated['reason'] = link.reason
     defects = [n for n in order if emulation.get(n) is not None and emulation[n].status == 'differs']
     # hls4ml wrote something other than the Keras layer: its weights, an attribute, its function
     generated = [n for n in order if n not in defects and n in links and links[n].generator_defect]
@@ -155,7 +157,8 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
     if onset:
         res = results[onset]
         em = emulation.get(onset)
-        evidence = 'emulation' if em is not None and (em.status == 'differs' or res.evidence == 'emulation') else 'heuristic'
+        proven = em is not None and (em.status == 'differs' or res.evidence == 'emulation')
+        evidence: Evidence = 'emulation' if proven else 'heuristic'
         res.evidence = evidence
         result.onset = {'layer': onset, 'cause': res.cause, 'pattern': res.pattern['kind'], 'evidence': evidence}
     result.summary = summary_sentence(result)
@@ -178,9 +181,10 @@ def _layer(info: LayerInfo, arrays: LayerArrays | None, all_arrays,
         accum_type=info.accum_type,
         reason=info.reason,
     )
-    if not info.compared or arrays is None or arrays.actual is None:
+    if not info.compared or arrays is None or arrays.actual is None or arrays.expected is None:
         if info.compared:
-            res.reason = 'the C-simulation produced no trace for this layer'
+            res.reason = ('the C-simulation produced no trace for this layer' if arrays is None or arrays.actual is None
+                          else 'Keras produced no value for this layer')
         return res, 0.0, False
     ftype = parse_type(info.result_type)
     lsb = ftype.lsb if ftype else None
@@ -228,7 +232,7 @@ def _fill(res: LayerResult, stats: Stats) -> None:
 
 def _explain(res: LayerResult, info: LayerInfo, arrays: LayerArrays | None, all_arrays) -> None:
     """Pattern, cause and hint for a layer that adds an error of its own."""
-    if arrays is None or arrays.actual is None or res.cause == 'shape-mismatch':
+    if arrays is None or arrays.actual is None or arrays.expected is None or res.cause == 'shape-mismatch':
         return
     reference = arrays.local if arrays.local is not None else arrays.expected
     ftype = parse_type(info.result_type)
@@ -377,6 +381,8 @@ def model_outputs(collected: Collected, results: dict) -> list[dict]:
         measured = []
         for info in output_layers(collected.layers, collected.arrays):
             arrays = collected.arrays[info.name]
+            if arrays.expected is None or arrays.actual is None:  # output_layers keeps only layers with both
+                continue
             acc = OutputAccumulator(info.name, classifier_shaped(arrays.expected, is_softmax(info)))
             acc.add(arrays.expected, arrays.actual)
             measured.append(acc.result())

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hlsdiff.fixedpoint import FixedType, integer_bits_needed, parse_type, quantize
+from hlsdiff.vocabulary import Cause
 
 TABLE_CLASSES = ('Softmax',)
 TABLE_ACTIVATIONS = ('softmax', 'sigmoid', 'tanh')
@@ -36,7 +37,7 @@ class Facts:
 
 @dataclass(frozen=True)
 class Finding:
-    cause: str
+    cause: Cause
     detail: str
     hint: str
 
@@ -66,7 +67,7 @@ def input_range(f: Facts) -> Finding | None:
     need = integer_bits_needed(f.reference, t.signed)
     key = f'LayerName.{f.name}.Precision.result'
     if need > t.integer:
-        cause = 'overflow-wrap' if t.saturation == 'WRAP' else 'saturation'
+        cause: Cause = 'overflow-wrap' if t.saturation == 'WRAP' else 'saturation'
         peak = float(np.max(np.abs(f.reference)))
         return Finding(cause, f'the data reaches {peak:.4g}, outside {t} (range {t.min:g} to {t.max:g})',
                        f'Set {key} to {_suggest(t, need)}')

@@ -85,7 +85,7 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
     before = own_error(actual, local)
     if before == 0.0:
         return None
-    tried = []
+    tried: list[tuple[float, str, FixedType]] = []
     chosen: dict[str, FixedType] = {}  # the widened type each key was tried with
     for key, text in types.items():
         t = parse_type(text)
@@ -115,9 +115,9 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
         if t_in is not None:
             narrow = _narrow_input(t_in, input_values, headroom)
             try:
-                err = own_error(what_if(layer, {'input': str(narrow),
-                                                'inp_norm_t': f'ap_ufixed<{narrow.width - 1},{narrow.integer - 1}>'}), local)
-                tried.append((err, 'input', t_in))
+                narrowed_err = own_error(what_if(layer, {'input': str(narrow), 'inp_norm_t':
+                                                         f'ap_ufixed<{narrow.width - 1},{narrow.integer - 1}>'}), local)
+                tried.append((narrowed_err, 'input', t_in))
             except _CANNOT:
                 pass
     if not tried:
@@ -128,6 +128,7 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
     if key == 'input':
         proposed = _narrow_input(t, input_values, headroom)
         config_key = f'LayerName.{prev_layer}.Precision.result'
+        err: float | None = None
         try:
             err = own_error(what_if(layer, {'input': str(proposed), 'inp_norm_t':
                                             f'ap_ufixed<{proposed.width - 1},{proposed.integer - 1}>'}), local)
@@ -145,24 +146,25 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
         range_cured = own_error(what_if(layer, {key: str(wider_range)}), local) <= before * (1 - REDUCTION)
     except _CANNOT:
         range_cured = False
-    proposed = _narrow_index(t, local, headroom) if key in INDEX_TYPES else _proposal(key, t, local, error_allowed, headroom)
-    if proposed == t or proposed is None:
-        proposed = chosen.get(key, _widen(t, key))
+    narrowed = _narrow_index(t, local, headroom) if key in INDEX_TYPES else _proposal(key, t, local, error_allowed, headroom)
+    proposed = chosen.get(key, _widen(t, key)) if narrowed == t or narrowed is None else narrowed
     config_key = f'LayerName.{layer}.Precision.{PRECISION_KEYS.get(key, key.removesuffix("_t"))}'
+    err2: float | None
     try:
-        err = own_error(what_if(layer, {key: str(proposed)}), local)
+        err2 = own_error(what_if(layer, {key: str(proposed)}), local)
     except _CANNOT:
-        err = None
-    verified = err is not None and err <= before * (1 - REDUCTION)
+        err2 = None
+    verified = err2 is not None and err2 <= before * (1 - REDUCTION)
+    final: float = err2 if err2 is not None else widened
     if not verified and key not in INDEX_TYPES:  # the computed type did not do it: the widened one did, emulated
-        proposed, err, verified = chosen.get(key, _widen(t, key)), widened, True
+        proposed, final, verified = chosen.get(key, _widen(t, key)), widened, True
     detail = (f'this layer computes exactly what its types say (emulated bit for bit); its {key} {t} is what '
-              f'costs it: with {proposed} its own error drops from {before:.4g} to {err:.4g} (emulated)')
+              f'costs it: with {proposed} its own error drops from {before:.4g} to {final:.4g} (emulated)')
     hint = f'Set {config_key} to {proposed}'
     if key in NOT_CONFIGURABLE:  # a hint must be one that works: say where the type can be changed
         hint = (f'hls4ml 1.3.0 does not apply {config_key} from a config (tried): set the {key} typedef of this '
                 f'layer in the project\'s firmware/defines.h to {proposed} and compare the project with --project')
-    return Responsible(key, range_cured, config_key, str(t), str(proposed), before, widened, err, verified, detail, hint)
+    return Responsible(key, range_cured, config_key, str(t), str(proposed), before, widened, final, verified, detail, hint)
 
 
 # the softmax's sum of exponentials addresses the reciprocal table by its top bits

@@ -126,9 +126,11 @@ class Emulator:
         if override and 'input' in override:  # the layer before stores its result in another type
             from hlsdiff.fixedpoint import parse_type
 
-            t = parse_type(override['input'])
-            inputs = [arith.cast(x, t) for x in inputs]
-            types = [t for _ in types]
+            stored = parse_type(override['input'])
+            if stored is None:
+                raise ValueError(f'what-if input type {override["input"]!r} is not a fixed-point type')
+            inputs = [arith.cast(x, stored) for x in inputs]
+            types = [stored for _ in types]
         if override:
             program, result = _with_types(program, call, {k: v for k, v in override.items() if k != 'input'}, result)
         return run(program, call, inputs, result, types[0] if types else None)
@@ -218,7 +220,9 @@ class Emulator:
             return ()
         xin = x.to_float()
         cfg = self.program.configs.get(call.type_args[-1])
-        in_ch = cfg.int('n_chan') if cfg else None
+        if cfg is None:
+            return ()
+        in_ch = cfg.int('n_chan')
         if not in_ch or in_ch != channels:
             return ()
         h_out = act.reshape(act.shape[0], -1, channels)

@@ -9,6 +9,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ class ModelFile:
     path: Path
     weights: Path | None = None
     custom_objects: str | None = None
-    obj: object = field(default=None, compare=False)  # a Keras model given as an object (the Python API)
+    obj: Any = field(default=None, compare=False)  # a model given as an object (the Python API), of any framework
 
     def __str__(self) -> str:
         return str(self.path) if self.obj is None else f'<{type(self.obj).__name__} {getattr(self.obj, "name", "") or ""}>'
@@ -134,10 +135,11 @@ def _weights_for(arch: Path, weights) -> Path:
             raise BadInput(f'weights file not found: {w}')
     else:
         candidates = [arch.with_name(f'{arch.stem}_weights.h5'), arch.with_name(f'{arch.stem}.h5')]
-        w = next((c for c in candidates if c.exists()), None)
-        if w is None:
+        found = next((c for c in candidates if c.exists()), None)
+        if found is None:
             raise BadInput(f'{arch}: a .json architecture needs its weights: put them in '
                            f'{candidates[0].name} beside it, or give --weights FILE')
+        w = found
     with open(w, 'rb') as f:
         if f.read(8) != HDF5_SIGNATURE:
             raise BadInput(f'{w}: corrupt or not an HDF5 weights file (bad file signature)')
@@ -203,6 +205,8 @@ def import_custom_objects(spec: str | None) -> dict:
             if module is None or Path(getattr(module, '__file__', '')).resolve() != path.resolve():
                 # once per process: an extension registers its hls4ml templates and passes on import
                 module_spec = importlib.util.spec_from_file_location(name, path)
+                if module_spec is None or module_spec.loader is None:  # no loader for the file's suffix
+                    raise BadInput(f'--custom-objects {spec}: not a Python file (give FILE.py or module[:attr])')
                 module = importlib.util.module_from_spec(module_spec)
                 sys.modules[name] = module
                 module_spec.loader.exec_module(module)
@@ -295,7 +299,7 @@ def fit_to_inputs(
         if missing:
             raise BadInput(f'the .npz has no array for input(s) {", ".join(missing)} (has: {", ".join(by_name)})')
 
-    arrays = []
+    arrays: list[np.ndarray] = []
     for name, shape in zip(input_names, input_shapes):
         arr = np.asarray(by_name[name])
         if tuple(arr.shape) == tuple(shape):
@@ -318,8 +322,7 @@ def fit_to_inputs(
             note = f'--samples {samples} asked for more than the data holds; using all {n} samples'
         else:
             n = samples
-    arrays = tuple(np.ascontiguousarray(a[:n], dtype=np.float64) for a in arrays)
-    return Samples(arrays, tuple(input_names), note)
+    return Samples(tuple(np.ascontiguousarray(a[:n], dtype=np.float64) for a in arrays), tuple(input_names), note)
 
 
 _KERAS_V3_TO_H5 = """

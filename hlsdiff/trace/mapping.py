@@ -248,7 +248,8 @@ class _Mapping:
         target = self.refs[parents[0]].tensor
         if target[0] not in ('out', 'input'):
             return []
-        between, layer = [], k
+        between: list = []  # Keras layer objects
+        layer = k
         for _ in range(6):
             inbound = _inbound_layers(layer)
             if len(inbound) != 1:

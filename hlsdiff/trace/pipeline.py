@@ -57,13 +57,15 @@ def stream_chunks(plan: Plan, reference, scales: dict, csim, samples, input_name
             accs[info.name].add(a.expected, a.actual, lo)
         for info in output_layers(plan.infos, arrays):
             a = arrays[info.name]
+            if a.expected is None or a.actual is None:  # output_layers keeps only layers with both
+                continue
             if info.name not in outs:
                 outs[info.name] = OutputAccumulator(info.name, classifier_shaped(a.expected, is_softmax(info)))
             outs[info.name].add(a.expected, a.actual)
         if program is not None:
-            emulator = Emulator(program, traces, _by_hls_input(plan, data_by_name))
+            chunk_emulator = Emulator(program, traces, _by_hls_input(plan, data_by_name))
             for info in plan.infos:
-                verdict = emulator.verdict(info.name, traces.get(info.name))
+                verdict = chunk_emulator.verdict(info.name, traces.get(info.name))
                 emulation[info.name] = merge(emulation[info.name], verdict) if info.name in emulation else verdict
         if spill is not None:
             _spill(spill, arrays, lo, samples.count)
@@ -301,7 +303,8 @@ def assemble(infos, refs, reference, expected, traces, data_by_name) -> dict[str
         arrays[info.name] = LayerArrays(exp, act, None)
     for info in infos:
         ref = refs.get(info.name)
-        if ref is None or info.class_name == 'Input' or info.name not in arrays or arrays[info.name].actual is None:
+        own = arrays.get(info.name)
+        if ref is None or info.class_name == 'Input' or own is None or own.actual is None:
             continue
         ins = [_through_reshape(p, infos, refs, arrays, reference) for p in ref.inputs]
         if not ref.inputs or any(a is None for a in ins):
@@ -310,8 +313,8 @@ def assemble(infos, refs, reference, expected, traces, data_by_name) -> dict[str
             local = reference.apply_chain(ref.chain, ins)
         except Exception:  # a Keras layer that cannot run on its own: no local view of it
             continue
-        if local.shape == arrays[info.name].actual.shape:
-            arrays[info.name].local = local
+        if local.shape == own.actual.shape:
+            own.local = local
     return arrays
 
 
