@@ -26,6 +26,7 @@ from rich.table import Table
 from hlsdiff.errors import BadInput, SimulationFailed
 from hlsdiff.fixedpoint import parse_type
 from hlsdiff.remedy import Unfixable
+from hlsdiff.remedy import get as get_entry
 from hlsdiff.result import CompareResult
 
 if TYPE_CHECKING:
@@ -68,12 +69,7 @@ def _config_entry(config: dict, layer: str) -> dict:
 
 
 def _get(config: dict, layer: str, key: str):
-    entry = (config.get('LayerName') or {}).get(layer) or {}
-    for part in key.split('.'):
-        if not isinstance(entry, dict):
-            return None
-        entry = entry.get(part)
-    return entry
+    return get_entry(config, layer, key)
 
 
 def _set(config: dict, layer: str, key: str, value) -> None:
