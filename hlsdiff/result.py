@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from hlsdiff.vocabulary import Cause, Evidence, Status, Verdict
+from hlsdiff.vocabulary import Cause, Evidence, Origin, Status, Verdict
 
 SCHEMA_VERSION = 1
 
@@ -32,6 +32,8 @@ class LayerResult:
     # beyond the DESIGN.md minimum
     inputs: list[str] = field(default_factory=list)
     mapping_note: str = ''
+    origin: Origin = 'model'  # where hls4ml's layer comes from (vocabulary.Origin)
+    folded: list[str] = field(default_factory=list)  # framework layers hls4ml folded into it: 'BatchNormalization bn1'
     accum_type: str | None = None
     worst_channels: list[int] = field(default_factory=list)
     worst_index: list[int] = field(default_factory=list)

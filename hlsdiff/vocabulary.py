@@ -17,6 +17,10 @@ PatternKind = Literal['none', 'all-channels', 'alternating', 'strided', 'block',
 EmulationStatus = Literal['bit-exact', 'differs', 'not-emulated']
 Evidence = Literal['emulation', 'heuristic']
 Verdict = Literal['pass', 'fail', 'error']
+# where an hls4ml layer comes from: the data, a framework layer of its name, an activation hls4ml split off a
+# layer, the scale hls4ml factored out of a quantized layer (ApplyAlpha), or a layer hls4ml inserted (Clone,
+# ZeroPadding, Transpose, a linear activation)
+Origin = Literal['input', 'model', 'split', 'alpha', 'inserted']
 
 STATUSES: tuple[str, ...] = get_args(Status)
 CAUSES: tuple[str, ...] = get_args(Cause)

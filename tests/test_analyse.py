@@ -7,20 +7,20 @@ import numpy as np
 from hlsdiff.diagnosis import analyse
 from hlsdiff.fixedpoint import FixedType, quantize
 from hlsdiff.gate import Gates, apply
-from hlsdiff.layers import Collected, LayerArrays, LayerInfo
+from hlsdiff.layers import Collected, KerasFacts, LayerArrays, LayerInfo
 
 rng = np.random.default_rng(3)
 T = 'ap_fixed<16,6>'
 
 
-def chain(arrays: dict, attrs=None, types=None, classes=None) -> Collected:
+def chain(arrays: dict, framework=None, types=None, classes=None) -> Collected:
     """A linear chain inp -> a -> b -> c with the given (expected, actual, local) arrays."""
     names = list(arrays)
     infos = []
     for i, name in enumerate(names):
         infos.append(LayerInfo(name=name, class_name=(classes or {}).get(name, 'Input' if i == 0 else 'Dense'),
                                inputs=() if i == 0 else (names[i - 1],), keras=name, shape=arrays[name][0].shape[1:],
-                               result_type=(types or {}).get(name, T), attrs=(attrs or {}).get(name, {})))
+                               result_type=(types or {}).get(name, T), framework=(framework or {}).get(name, KerasFacts())))
     return Collected(layers=infos, arrays={n: LayerArrays(*a) for n, a in arrays.items()}, unmatched_keras=[])
 
 
@@ -63,7 +63,7 @@ def test_dropped_keras_setting_is_an_unsupported_attribute():
     x = rng.normal(size=(8, 6)) * 4
     relu6 = np.clip(x, 0, 1)
     relu = np.maximum(x, 0)  # hls4ml ignored max_value
-    result = analyse(chain({'inp': (x, x, None), 'r': (relu6, relu, relu6)}, attrs={'r': {'dropped_settings': {'max_value': 1.0}}}))
+    result = analyse(chain({'inp': (x, x, None), 'r': (relu6, relu, relu6)}, framework={'r': KerasFacts(dropped_settings={'max_value': 1.0})}))
     assert result.onset['layer'] == 'r' and result.layer('r').cause == 'unsupported-attribute'
     assert 'max_value=1.0' in result.layer('r').hint
 

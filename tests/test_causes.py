@@ -1,13 +1,18 @@
+import dataclasses
+
 import numpy as np
 
 from hlsdiff.diagnosis import causes
 from hlsdiff.fixedpoint import FixedType, quantize
+from hlsdiff.layers import Folded, HlsAttrs, WeightLoss
 
 rng = np.random.default_rng(7)
 
 
-def facts(actual, reference, t=FixedType(16, 6), acc=None, cls='Dense', attrs=None, note='', is_input=False):
-    return causes.Facts('L', cls, actual, reference, t, acc, attrs or {}, note, is_input, tol=0.05)
+def facts(actual, reference, t=FixedType(16, 6), acc=None, cls='Dense', hls=HlsAttrs(), folded=(), loss=None,
+          is_input=False):
+    return causes.Facts('L', cls, actual, reference, t, acc, hls=hls, folded=folded, weight_loss=loss,
+                        is_input=is_input, tol=0.05)
 
 
 def test_overflow_wrap_and_close_miss():
@@ -33,8 +38,8 @@ def test_accumulator_of_an_average_and_close_miss():
     n = 560
     mean = rng.uniform(0.5, 2.0, size=(8, 4))
     wrapped = quantize(mean * n, acc) / n
-    attrs = {'pool_op': 'Average', 'in_height': 16, 'in_width': 35}
-    f = causes.accumulator(facts(wrapped, mean, FixedType(16, 6), acc, cls='GlobalPooling2D', attrs=attrs))
+    attrs = HlsAttrs(pool_op='Average', in_height=16, in_width=35)
+    f = causes.accumulator(facts(wrapped, mean, FixedType(16, 6), acc, cls='GlobalPooling2D', hls=attrs))
     assert f and f.cause == 'accumulator' and 'Precision.accum' in f.hint and 'ap_fixed<22,12>' in f.hint
     assert causes.accumulator(facts(mean * 0.5, mean, FixedType(16, 6), acc, 'GlobalPooling2D', attrs)) is None
 
@@ -53,15 +58,17 @@ def test_input_quantization_and_input_overflow():
 def test_table_range_only_for_table_activations():
     ref = rng.uniform(size=(4, 3))
     assert causes.table_range(facts(ref * 0, ref, cls='Softmax')).cause == 'table-range'
-    assert causes.table_range(facts(ref * 0, ref, cls='Activation', attrs={'activation': 'sigmoid'})).cause == 'table-range'
-    assert causes.table_range(facts(ref * 0, ref, cls='Activation', attrs={'activation': 'relu'})) is None
+    assert causes.table_range(facts(ref * 0, ref, cls='Activation', hls=HlsAttrs(activation='sigmoid'))).cause == 'table-range'
+    assert causes.table_range(facts(ref * 0, ref, cls='Activation', hls=HlsAttrs(activation='relu'))) is None
 
 
 def test_kernel_defect_for_folded_bn_on_depthwise():
     ref = rng.normal(size=(4, 3))
-    note = 'BatchNormalization bn folded into this layer'
-    assert causes.kernel_defect(facts(ref * 3, ref, cls='DepthwiseConv2D', note=note)).cause == 'kernel-defect'
-    assert causes.kernel_defect(facts(ref * 3, ref, cls='Conv2D', note=note)) is None
+    bn = (Folded('BatchNormalization', 'bn'),)
+    assert causes.kernel_defect(facts(ref * 3, ref, cls='DepthwiseConv2D', folded=bn)).cause == 'kernel-defect'
+    assert causes.kernel_defect(facts(ref * 3, ref, cls='Conv2D', folded=bn)) is None
+    dropout = (Folded('Dropout', 'drop'),)  # only a folded BatchNormalization is the defect
+    assert causes.kernel_defect(facts(ref * 3, ref, cls='DepthwiseConv2D', folded=dropout)) is None
     assert causes.kernel_defect(facts(ref * 3, ref, cls='DepthwiseConv2D')) is None
 
 
@@ -73,8 +80,8 @@ def test_classify_falls_back_to_unknown():
 
 def test_weight_quantization_and_close_miss():
     ref = rng.normal(size=(4, 3))
-    loss = {'variable': 'weight', 'type': 'ap_fixed<16,12>', 'max_abs': 0.06, 'peak': 0.9, 'rel': 0.066}
-    f = causes.weight_quantization(facts(ref * 1.1, ref, attrs={'weight_quantization': loss}))
+    loss = WeightLoss(variable='weight', type='ap_fixed<16,12>', max_abs=0.06, peak=0.9, rel=0.066)
+    f = causes.weight_quantization(facts(ref * 1.1, ref, loss=loss))
     assert f.cause == 'weights' and 'Precision.weight' in f.hint
-    small = dict(loss, rel=0.001)
-    assert causes.weight_quantization(facts(ref, ref, attrs={'weight_quantization': small})) is None
+    small = dataclasses.replace(loss, rel=0.001)
+    assert causes.weight_quantization(facts(ref, ref, loss=small)) is None

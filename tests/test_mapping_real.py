@@ -16,6 +16,7 @@ def test_an_alpha_auto_layer_is_compared_after_its_scale(hlsdiff, model_files):
     assert qfc1['status'] == 'not-compared' and 'qfc1_alpha' in qfc1['reason']
     alpha = run.layer('qfc1_alpha')
     assert alpha['keras'] == 'qfc1' and alpha['status'] in ('ok', 'noise') and alpha['cause'] == 'none'
+    assert alpha['origin'] == 'alpha' and qfc1['origin'] == 'model' and run.layer('qfc2_softmax')['origin'] == 'split'
     assert run.layer('qfc2_alpha')['keras'] == 'qfc2 (pre-activation)'
     softmax = run.layer('qfc2_softmax')
     assert softmax['inputs'] == ['qfc2_alpha'] and softmax['local_max_abs'] is not None

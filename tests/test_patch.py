@@ -170,6 +170,7 @@ def test_bn_folded_into_depthwise_stock_wrong_patched_matches(hlsdiff, model_fil
                                    'evidence': 'emulation'}
     dw = stock.layer('dw')
     assert 'hlsdiff patch' in dw['hint']
+    assert dw['origin'] == 'model' and dw['folded'] == ['BatchNormalization bn']  # the fact the defect rests on
     assert dw['links']['kernel'] == 0.0 and dw['links']['generator'] > 1.0
     assert 'diagonal' in dw['generator_evidence'][0]['detail']
     # --patch gates the stock project by default: the defect fails the run ...

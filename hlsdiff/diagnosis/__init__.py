@@ -64,7 +64,7 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
     if collected.bit_exact:  # an HGQ proxy model: any difference from Keras is a finding
         for name in order:
             res = results[name]
-            if res.status in ('ok', 'noise') and infos[name].attrs.get('bit_exact_point') and (res.max_abs or 0.0) > 0.0:
+            if res.status in ('ok', 'noise') and infos[name].bit_exact_point and (res.max_abs or 0.0) > 0.0:
                 res.status = 'mismatch'
                 own_significant[name] = bool(res.local_max_abs) or own_significant[name]
     outputs = model_outputs(collected, results)
@@ -129,7 +129,7 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
             else:
                 _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
     for name in order:  # static checks: Keras settings that hls4ml drops without a word
-        dropped = infos[name].attrs.get('dropped_settings')
+        dropped = infos[name].framework.dropped_settings
         if not dropped:
             continue
         res = results[name]
@@ -178,6 +178,8 @@ def _layer(info: LayerInfo, arrays: LayerArrays | None, all_arrays,
         status='not-compared',
         inputs=list(info.inputs),
         mapping_note=info.mapping_note,
+        origin=info.origin,
+        folded=[f'{part.kind} {part.name}' for part in info.folded],
         accum_type=info.accum_type,
         reason=info.reason,
     )
@@ -256,8 +258,10 @@ def _explain(res: LayerResult, info: LayerInfo, arrays: LayerArrays | None, all_
         reference=reference,
         result_type=ftype,
         accum_type=parse_type(info.accum_type),
-        attrs=info.attrs,
-        mapping_note=info.mapping_note,
+        hls=info.hls,
+        framework=info.framework,
+        folded=info.folded,
+        weight_loss=info.weight_loss,
         is_input=not info.inputs,
         tol=tol,
     )
@@ -395,7 +399,7 @@ def model_outputs(collected: Collected, results: dict) -> list[dict]:
 
 
 def is_softmax(info: LayerInfo) -> bool:
-    return info.class_name == 'Softmax' or info.attrs.get('activation') == 'softmax'
+    return info.class_name == 'Softmax' or info.hls.activation == 'softmax'
 
 
 def output_layers(layers: list[LayerInfo], arrays: dict) -> list[LayerInfo]:

@@ -7,11 +7,12 @@ what evidence it needs. `classify` runs them in order; the first that fires wins
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from hlsdiff.fixedpoint import FixedType, integer_bits_needed, parse_type, quantize
+from hlsdiff.layers import Folded, HlsAttrs, KerasFacts, WeightLoss
 from hlsdiff.vocabulary import Cause
 
 TABLE_CLASSES = ('Softmax',)
@@ -29,8 +30,10 @@ class Facts:
     reference: np.ndarray  # Keras on the same inputs (local) or end to end
     result_type: FixedType | None
     accum_type: FixedType | None
-    attrs: dict
-    mapping_note: str
+    hls: HlsAttrs = field(default_factory=HlsAttrs)
+    framework: KerasFacts = field(default_factory=KerasFacts)
+    folded: tuple[Folded, ...] = ()
+    weight_loss: WeightLoss | None = None
     is_input: bool = False
     tol: float = 0.0
 
@@ -82,7 +85,7 @@ def input_range(f: Facts) -> Finding | None:
 def table_range(f: Facts) -> Finding | None:
     """Lookup-table activations (softmax, sigmoid, tanh): the input is right, the output is
     not, so the table's range or resolution does not fit the input values."""
-    act = str(f.attrs.get('activation', '')).lower()
+    act = (f.hls.activation or '').lower()
     if f.class_name not in TABLE_CLASSES and act not in TABLE_ACTIVATIONS:
         return None
     keys = ['table_size']
@@ -90,7 +93,7 @@ def table_range(f: Facts) -> Finding | None:
         keys += ['Precision.exp_table', 'Precision.inv_table']
     else:
         keys += ['Precision.table']
-    size = f.attrs.get('table_size')
+    size = f.hls.table_size
     return Finding('table-range',
                    f'{act or f.class_name} is computed from a lookup table' + (f' of {size} entries' if size else '')
                    + ' that does not cover its input range at this resolution',
@@ -136,13 +139,13 @@ def accumulator(f: Facts) -> Finding | None:
 
 
 def _terms(f: Facts) -> int:
-    a = f.attrs
-    if 'Pooling' in f.class_name and str(a.get('pool_op', '')).lower() in ('average', 'pool_op::average'):
+    a = f.hls
+    if 'Pooling' in f.class_name and (a.pool_op or '').lower() in ('average', 'pool_op::average'):
         if 'Global' in f.class_name:
-            if 'in_width' in a:
-                return int(a.get('in_height', 1) or 1) * int(a.get('in_width', 1) or 1)
-            return int(a.get('n_in', 1) or 1)
-        return int(a.get('pool_height', 1) or 1) * int(a.get('pool_width', 1) or 1)
+            if a.in_width is not None:
+                return (a.in_height or 1) * (a.in_width or 1)
+            return a.n_in or 1
+        return (a.pool_height or 1) * (a.pool_width or 1)
     return 1
 
 
@@ -167,11 +170,11 @@ def kernel_defect(f: Facts) -> Finding | None:
     if f.class_name not in DEPTHWISE_CLASSES:
         return None
     reasons = []
-    if 'BatchNormalization' in f.mapping_note:
+    if any(part.kind == 'BatchNormalization' for part in f.folded):
         reasons.append('a BatchNormalization folded into a depthwise layer (bn_fuse broadcasts the scale)')
-    if int(f.attrs.get('keras_depth_multiplier', 1) or 1) > 1:
+    if f.framework.depth_multiplier > 1:
         reasons.append('depth_multiplier > 1')
-    if 'auto_po2' in str(f.attrs.get('depthwise_alpha', '')):
+    if 'auto_po2' in (f.framework.depthwise_alpha or ''):
         reasons.append("alpha='auto_po2' on the depthwise quantizer (scaled weights wrap)")
     if not reasons:
         return None
@@ -182,18 +185,17 @@ def kernel_defect(f: Facts) -> Finding | None:
 def weight_quantization(f: Facts) -> Finding | None:
     """Float weights stored in a type too coarse for them: the layer's weights (as hls4ml
     writes them) lose more than 1% of their peak to quantization."""
-    loss = f.attrs.get('weight_quantization')
-    if not loss or loss['rel'] <= 0.01:
+    loss = f.weight_loss
+    if loss is None or loss.rel <= 0.01:
         return None
-    t = parse_type(loss['type'])
-    peak = loss['peak']
+    t = parse_type(loss.type)
+    peak = loss.peak
     integer = integer_bits_needed(np.array([peak]), t.signed if t else True)
     frac = int(math.ceil(-math.log2(1e-3 * peak)))
     better = FixedType(integer + frac, integer)
-    precision = {'weight': 'weight', 'bias': 'bias'}.get(loss['variable'], loss['variable'])
-    return Finding('weights', f'{loss["variable"]} stored in {loss["type"]} lose up to {loss["max_abs"]:.3g} '
-                   f'({loss["rel"]:.1%} of their peak {peak:.3g})',
-                   f'Set LayerName.{f.name}.Precision.{precision} to {better}, or quantize the layer in QKeras')
+    return Finding('weights', f'{loss.variable} stored in {loss.type} lose up to {loss.max_abs:.3g} '
+                   f'({loss.rel:.1%} of their peak {peak:.3g})',
+                   f'Set LayerName.{f.name}.Precision.{loss.variable} to {better}, or quantize the layer in QKeras')
 
 
 def per_channel_weights(f: Facts, pattern_kind: str = '') -> Finding | None:

@@ -19,6 +19,7 @@ Frontends register themselves by name; `for_source` picks one from a file's suff
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any, Protocol
@@ -63,6 +64,31 @@ class Frontend(Protocol):
         ...
 
     def csim_layout(self, hls_model) -> dict[str, tuple[int, ...]]: ...
+
+
+class FrontendBase:
+    """What most frontends share: availability from the modules they need, no reference emulation of the
+    framework's layers (the kernel link alone is measured), no bit-exact promise, the C-simulation's layout."""
+
+    name = ''
+    label = ''
+    cacheable = False
+    requires: tuple[str, ...] = ('hls4ml',)  # modules the frontend imports
+
+    def available(self) -> bool:
+        return all(importlib.util.find_spec(m) is not None for m in self.requires)
+
+    def running(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
+    def bit_exact(self, model) -> bool:
+        return False
+
+    def layer_specs(self, model, refs: dict) -> dict:
+        return {}
+
+    def csim_layout(self, hls_model) -> dict[str, tuple[int, ...]]:
+        return {}
 
 
 _REGISTRY: dict[str, str] = {  # name -> module defining FRONTEND; imported on first use

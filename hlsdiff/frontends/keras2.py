@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
+from hlsdiff.frontends import FrontendBase
 
-class Keras2:
+
+class Keras2(FrontendBase):
     name = 'keras2'
     label = 'Keras 2 (tf_keras)'
     cacheable = True
-
-    def available(self) -> bool:
-        return importlib.util.find_spec('tf_keras') is not None and importlib.util.find_spec('qkeras') is not None
+    requires = ('tf_keras', 'qkeras')
 
     def load(self, source):
         from hlsdiff.trace.load import load_model
@@ -48,9 +47,6 @@ class Keras2:
         from hlsdiff.trace.load import is_hgq_proxy
 
         return is_hgq_proxy(model)
-
-    def csim_layout(self, hls_model) -> dict[str, tuple[int, ...]]:
-        return {}
 
     def layer_specs(self, model, refs: dict) -> dict:
         from hlsdiff.trace.effective import layer_specs

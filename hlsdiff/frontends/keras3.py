@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from hlsdiff.errors import BadInput
+from hlsdiff.frontends import FrontendBase
 from hlsdiff.frontends.nodes import NodeGraph, map_nodes
 
 BATCH = 256
@@ -111,10 +112,9 @@ def _linear_twin(layer):
     return twin
 
 
-class Keras3:
+class Keras3(FrontendBase):
     name = 'keras3'
     label = 'Keras 3'
-    cacheable = False
 
     def available(self) -> bool:
         if importlib.util.find_spec('keras') is None or importlib.util.find_spec('tf_keras') is not None:
@@ -200,17 +200,7 @@ class Keras3:
     def reference(self, model, refs: dict) -> Keras3Reference:
         return Keras3Reference(model, refs, self.graph(model))
 
-    def running(self):
-        return contextlib.nullcontext()
-
-    def layer_specs(self, model, refs: dict) -> dict:
-        return {}  # the reference emulation reads Keras 2 layers only: the kernel link alone is measured
-
     def bit_exact(self, model) -> bool:
         return any(type(layer).__module__.startswith('hgq') for layer in model.layers)
-
-    def csim_layout(self, hls_model) -> dict[str, tuple[int, ...]]:
-        return {}
-
 
 FRONTEND = Keras3()

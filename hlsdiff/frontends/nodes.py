@@ -14,12 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hlsdiff.layers import LayerInfo
-from hlsdiff.trace.mapping import Ref, type_text, weight_quantization
-
-_HLS_FACTS = ('n_in', 'n_out', 'n_filt', 'n_chan', 'in_height', 'in_width', 'pool_height', 'pool_width', 'pool_op',
-              'table_size', 'strategy', 'reuse_factor', 'activation')
-_HLS_TYPES = ('table_t', 'weight_t', 'bias_t', 'exp_table_t', 'inv_table_t')
+from hlsdiff.layers import Folded, LayerInfo
+from hlsdiff.trace.mapping import Ref, hls_attrs, type_text, weight_quantization
+from hlsdiff.vocabulary import Origin
 
 
 @dataclass
@@ -170,17 +167,6 @@ def map_nodes(hls_model, g: NodeGraph, layout_note, names: dict[str, str] | None
 
 
 def _facts(s: _State, layer, ref: Ref | None, note: str, reason: str) -> LayerInfo:
-    attrs: dict = {'index': layer.index}
-    for key in _HLS_FACTS:
-        value = layer.get_attr(key)
-        if isinstance(value, (int, float, str)):
-            attrs[key] = value
-    for key in _HLS_TYPES:
-        if layer.get_attr(key) is not None:
-            attrs[key] = type_text(layer.get_attr(key))
-    loss = weight_quantization(layer)
-    if loss:
-        attrs['weight_quantization'] = loss
     tensor = ref.tensor if ref is not None else None
     label = None if tensor is None else (f'{tensor[1]} (input)' if tensor[0] == 'input' else tensor[1])
     out = layer.get_output_variable()
@@ -195,8 +181,18 @@ def _facts(s: _State, layer, ref: Ref | None, note: str, reason: str) -> LayerIn
         accum_type=type_text(layer.get_attr('accum_t')),
         mapping_note=note,
         reason='' if ref is not None else reason,
-        attrs=attrs,
+        origin=_origin(s, layer),
+        folded=tuple(Folded(s.g.kind.get(n, ''), n) for n, host in s.folded.items()
+                     if host == s.namesakes.get(layer.name, layer.name)),
+        hls=hls_attrs(layer),
+        weight_loss=weight_quantization(layer),
     )
+
+
+def _origin(s: _State, layer) -> Origin:
+    if layer.class_name == 'Input':
+        return 'input'
+    return 'model' if s.namesakes.get(layer.name, layer.name) in s.g.kind else 'inserted'
 
 
 def _unmatched(s: _State) -> list[tuple[str, str]]:

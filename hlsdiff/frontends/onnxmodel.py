@@ -11,13 +11,12 @@ re-run by executing its nodes on the C-simulation's values.
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
 from hlsdiff.errors import BadInput
+from hlsdiff.frontends import FrontendBase
 from hlsdiff.frontends.nodes import NodeGraph, map_nodes, namesake
 
 CLEANING = ('qonnx cleanup_model, ConvertToChannelsLastAndClean, GemmToMatMul, cleanup_model (the steps hls4ml\'s '
@@ -121,13 +120,10 @@ def quant_layers(hls_model, model) -> tuple[dict[str, str], dict[str, str]]:
     return names, excluded
 
 
-class Onnx:
+class Onnx(FrontendBase):
     name = 'onnx'
     label = 'ONNX/QONNX'
-    cacheable = False
-
-    def available(self) -> bool:
-        return all(importlib.util.find_spec(m) is not None for m in ('onnx', 'onnxruntime', 'qonnx', 'hls4ml'))
+    requires = ('onnx', 'onnxruntime', 'qonnx', 'hls4ml')
 
     def load(self, source):
         import onnx
@@ -190,18 +186,5 @@ class Onnx:
 
     def reference(self, model, refs: dict) -> OnnxReference:
         return OnnxReference(model, refs)
-
-    def running(self):
-        return contextlib.nullcontext()
-
-    def layer_specs(self, model, refs: dict) -> dict:
-        return {}  # the reference emulation reads Keras 2 layers only: the kernel link alone is measured
-
-    def bit_exact(self, model) -> bool:
-        return False
-
-    def csim_layout(self, hls_model) -> dict[str, tuple[int, ...]]:
-        return {}
-
 
 FRONTEND = Onnx()

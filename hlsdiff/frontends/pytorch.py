@@ -10,8 +10,6 @@ moved last, and each layer's mapping note says so. The input shape comes from th
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from hlsdiff.errors import BadInput
+from hlsdiff.frontends import FrontendBase
 from hlsdiff.frontends.nodes import NodeGraph, channels_last, map_nodes
 
 BATCH = 256
@@ -204,13 +203,10 @@ def _sizes(model: TorchModel) -> dict[str, int]:
     return {name: int(np.prod(v.shape[1:])) for name, v in env.items() if hasattr(v, 'shape') and len(v.shape) > 0}
 
 
-class PyTorch:
+class PyTorch(FrontendBase):
     name = 'pytorch'
     label = 'PyTorch'
-    cacheable = False
-
-    def available(self) -> bool:
-        return importlib.util.find_spec('torch') is not None and importlib.util.find_spec('hls4ml') is not None
+    requires = ('torch', 'hls4ml')
 
     def load(self, source) -> TorchModel:
         module = source.obj if source.obj is not None else load_module(source)
@@ -307,15 +303,6 @@ class PyTorch:
         layout = {n: channels_last(len(s) + 1) for n, s in zip(model.input_names, model.input_shapes)
                   if model.layout == 'internal' and len(s) > 1}
         return TorchReference(model, refs, layout)
-
-    def running(self):
-        return contextlib.nullcontext()
-
-    def layer_specs(self, model, refs: dict) -> dict:
-        return {}  # the reference emulation reads Keras 2 layers only: the kernel link alone is measured
-
-    def bit_exact(self, model) -> bool:
-        return False
 
     def csim_layout(self, hls_model) -> dict[str, tuple[int, ...]]:
         """io_stream (ChannelsLastConversion 'internal'): the C-simulation takes the input channels-last."""

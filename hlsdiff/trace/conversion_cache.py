@@ -87,7 +87,7 @@ def load(cache_dir: Path, k: str, notes: list[str] | None = None, private: Path 
             output_sizes=meta['output_sizes'],
             traced=meta['traced'],
             layer_by_index={int(i): n for i, n in meta['layer_by_index'].items()},
-            infos=[LayerInfo(**{**d, 'inputs': tuple(d['inputs']), 'shape': tuple(d['shape'])}) for d in meta['infos']],
+            infos=[LayerInfo.from_dict(d) for d in meta['infos']],
             refs={n: Ref(tuple(r['tensor']), [tuple(c) for c in r['chain']], list(r['inputs']), list(r.get('dropped', [])))
                   for n, r in meta['refs'].items()},
             unmatched=[tuple(u) for u in meta['unmatched']],
@@ -118,7 +118,7 @@ def store(cache_dir: Path, k: str, plan: Plan) -> None:
             'output_sizes': plan.output_sizes,
             'traced': plan.traced,
             'layer_by_index': {str(i): n for i, n in plan.layer_by_index.items()},
-            'infos': [dataclasses.asdict(info) for info in plan.infos],
+            'infos': [info.to_dict() for info in plan.infos],
             'refs': {n: {'tensor': list(r.tensor), 'chain': [list(c) for c in r.chain], 'inputs': list(r.inputs),
                          'dropped': list(r.dropped)}
                      for n, r in plan.refs.items()},

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hlsdiff.layers import LayerInfo
+from hlsdiff.layers import Folded, HlsAttrs, KerasFacts, LayerInfo, WeightLoss
+from hlsdiff.vocabulary import Origin
 
 # Keras settings that hls4ml 1.3.0 drops without a word, and their harmless values.
 DROPPED_SETTINGS = {
@@ -292,34 +293,6 @@ def map_layers(hls_model, keras_model) -> tuple[list[LayerInfo], dict[str, Ref],
 
 def _layer_facts(layer, k, ref: Ref | None, note: str, reason: str, m: _Mapping, g: _Graph) -> LayerInfo:
     """What the diagnosis needs to know of one layer."""
-    attrs: dict = {'index': layer.index}
-    if ref is not None and ref.tensor[0] == 'out' and type(g.klayers.get(ref.tensor[1])).__name__ in QUANTIZER_LAYERS:
-        attrs['bit_exact_point'] = True  # a quantizer's output: an HGQ proxy promises it bit for bit
-    if ref is not None and ref.dropped:
-        attrs['dropped_layers'] = [f'{type(g.klayers[n]).__name__} {n}' for n in ref.dropped if n in g.klayers]
-    if k is not None:
-        dropped = dropped_settings(k)
-        if dropped:
-            attrs['dropped_settings'] = dropped
-        attrs['keras_activation'] = _activation_name(k)
-        kcfg = k.get_config()
-        if int(kcfg.get('depth_multiplier', 1) or 1) > 1:
-            attrs['keras_depth_multiplier'] = int(kcfg['depth_multiplier'])
-        quantizer = kcfg.get('depthwise_quantizer')
-        if isinstance(quantizer, dict):
-            attrs['depthwise_alpha'] = str((quantizer.get('config') or {}).get('alpha'))
-    for key in ('n_in', 'n_out', 'n_filt', 'n_chan', 'in_height', 'in_width', 'pool_height', 'pool_width',
-                'pool_op', 'table_size', 'strategy', 'reuse_factor', 'activation', 'depth_multiplier'):
-        value = layer.get_attr(key)
-        if value is not None and isinstance(value, (int, float, str)):
-            attrs[key] = value
-    loss = weight_quantization(layer)
-    if loss:
-        attrs['weight_quantization'] = loss
-    for key in ('table_t', 'weight_t', 'bias_t', 'exp_table_t', 'inv_table_t'):
-        t = layer.get_attr(key)
-        if t is not None:
-            attrs[key] = _type_text(t)
     out_var = layer.get_output_variable()
     return LayerInfo(
         name=layer.name,
@@ -332,8 +305,57 @@ def _layer_facts(layer, k, ref: Ref | None, note: str, reason: str, m: _Mapping,
         accum_type=_type_text(layer.get_attr('accum_t')),
         mapping_note=note,
         reason=reason,
-        attrs=attrs,
+        origin=_origin(layer, m, g),
+        folded=tuple(Folded(type(g.klayers[n]).__name__, n) for n, host in m.folded.items()
+                     if host == layer.name and n in g.klayers),
+        bit_exact_point=bool(ref is not None and ref.tensor[0] == 'out'
+                             and type(g.klayers.get(ref.tensor[1])).__name__ in QUANTIZER_LAYERS),
+        hls=hls_attrs(layer),
+        framework=_keras_facts(k, ref, g),
+        weight_loss=weight_quantization(layer),
     )
+
+
+def _origin(layer, m: _Mapping, g: _Graph) -> Origin:
+    name, cls = layer.name, layer.class_name
+    if cls == 'Input':
+        return 'input'
+    if name in m.split:
+        return 'split'
+    if cls == 'ApplyAlpha' and name.endswith('_alpha') and name[:-6] in g.klayers:
+        return 'alpha'
+    return 'model' if name in g.klayers else 'inserted'
+
+
+def _keras_facts(k, ref: Ref | None, g: _Graph) -> KerasFacts:
+    """What the Keras layer says that hls4ml may not carry over."""
+    dropped_layers = tuple(f'{type(g.klayers[n]).__name__} {n}' for n in (ref.dropped if ref else []) if n in g.klayers)
+    if k is None:
+        return KerasFacts(dropped_layers=dropped_layers)
+    kcfg = k.get_config()
+    quantizer = kcfg.get('depthwise_quantizer')
+    alpha = str((quantizer.get('config') or {}).get('alpha')) if isinstance(quantizer, dict) else None
+    return KerasFacts(activation=_activation_name(k), depth_multiplier=int(kcfg.get('depth_multiplier', 1) or 1),
+                      depthwise_alpha=alpha, dropped_settings=dropped_settings(k), dropped_layers=dropped_layers)
+
+
+_INT_ATTRS = ('index', 'n_in', 'n_out', 'n_filt', 'n_chan', 'in_height', 'in_width', 'pool_height', 'pool_width',
+              'table_size', 'reuse_factor', 'depth_multiplier')
+_STR_ATTRS = ('pool_op', 'strategy', 'activation')
+_TYPE_ATTRS = ('table_t', 'weight_t', 'bias_t', 'exp_table_t', 'inv_table_t')
+
+
+def hls_attrs(layer) -> HlsAttrs:
+    """The attributes hlsdiff reads of an hls4ml layer (any frontend)."""
+    values: dict = {}
+    for key in _INT_ATTRS + _STR_ATTRS:
+        value = getattr(layer, key, None) if key == 'index' else layer.get_attr(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and key in _INT_ATTRS:
+            values[key] = int(value)
+        elif isinstance(value, str) and key in _STR_ATTRS:
+            values[key] = value
+    types = {key: text for key in _TYPE_ATTRS if (text := _type_text(layer.get_attr(key))) is not None}
+    return HlsAttrs(**values, types=types)
 
 
 def _unmatched(g: _Graph, m: _Mapping) -> list[tuple[str, str]]:
@@ -356,7 +378,7 @@ def _unmatched(g: _Graph, m: _Mapping) -> list[tuple[str, str]]:
     return unmatched
 
 
-def weight_quantization(layer) -> dict | None:
+def weight_quantization(layer) -> WeightLoss | None:
     """The worst relative error of storing this layer's float weights in their ap_fixed type."""
     import numpy as np
 
@@ -372,8 +394,8 @@ def weight_quantization(layer) -> dict | None:
         err = float(np.max(np.abs(quantize(data, t) - data)))
         peak = float(np.max(np.abs(data)))
         rel = err / peak
-        if worst is None or rel > worst['rel']:
-            worst = {'variable': key, 'type': text, 'max_abs': err, 'peak': peak, 'rel': rel}
+        if worst is None or rel > worst.rel:
+            worst = WeightLoss(variable=key, type=str(text), max_abs=err, peak=peak, rel=rel)
     return worst
 
 

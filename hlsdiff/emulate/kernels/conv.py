@@ -17,6 +17,7 @@ from hlsdiff.emulate.kernels.base import (
 )
 from hlsdiff.emulate.kernels.mac import mac
 from hlsdiff.emulate.program import Config
+from hlsdiff.fixedpoint import FixedType
 
 
 def geometry(cfg: Config, two_d: bool):
@@ -46,17 +47,22 @@ def patches(x: Fx, g: dict) -> np.ndarray:
         raise NotEmulated('the output size does not fit the input, padding and stride')
     return img[:, idx_h[:, None, :, None], idx_w[None, :, None, :], :]
 
-@register('conv_2d_cl', 'pointwise_conv_2d_cl', 'conv_1d_cl', 'pointwise_conv_1d_cl')
-def conv(k: KernelCall) -> Fx:
-    program, call, inputs, result = k.program, k.call, k.inputs, k.result
-    two_d = '2d' in call.function
-    cfg = k.config
+def _parts(k: KernelCall) -> tuple[dict, Fx, Fx, FixedType]:
+    """(geometry, weights, biases, accumulator type) of a convolution call, as the project writes them."""
+    program, call, cfg = k.program, k.call, k.config
     check_product(program, cfg)
-    g = geometry(cfg, two_d)
+    g = geometry(cfg, '2d' in call.function)
     mult = program.configs.get(cfg.types.get('mult_config', '')) or cfg
     accum = mult.type('accum_t') or accum_of(cfg)
     w = load_weights(program, call.args[2], cfg, 'weight_t')
     b = load_weights(program, call.args[3], cfg, 'bias_t')
+    return g, w, b, accum
+
+
+@register('conv_2d_cl', 'pointwise_conv_2d_cl', 'conv_1d_cl', 'pointwise_conv_1d_cl')
+def conv(k: KernelCall) -> Fx:
+    program, call, inputs, result, cfg = k.program, k.call, k.inputs, k.result, k.config
+    g, w, b, accum = _parts(k)
     fh, fw, c, f = g['filt_height'], g['filt_width'], g['n_chan'], g['n_filt']
     w = expect_size(w, fh * fw * c * f, call.args[2], program)
     if cfg.values.get('strategy') in ('resource', 'resource_unrolled'):
@@ -71,20 +77,14 @@ def conv(k: KernelCall) -> Fx:
 
 @register('depthwise_conv_2d_cl', 'depthwise_conv_1d_cl')
 def depthwise(k: KernelCall) -> Fx:
-    program, call, inputs, result = k.program, k.call, k.inputs, k.result
-    two_d = '2d' in call.function
-    cfg = k.config
-    check_product(program, cfg)
-    g = geometry(cfg, two_d)
+    program, call, inputs, result, cfg = k.program, k.call, k.inputs, k.result, k.config
+    g = geometry(cfg, '2d' in call.function)
     c = g['n_chan']
     if g['n_filt'] and g['n_filt'] != c:
         raise NotEmulated(f'depth multiplier {g["n_filt"] // c} (n_filt {g["n_filt"]}, n_chan {c})')
     if cfg.values.get('strategy') in ('resource', 'resource_unrolled') and cfg.values.get('io_type') == 'io_parallel':
         raise NotEmulated('Resource strategy depthwise in io_parallel (the stock kernel asserts)')
-    mult = program.configs.get(cfg.types.get('mult_config', '')) or cfg
-    accum = mult.type('accum_t') or accum_of(cfg)
-    w = load_weights(program, call.args[2], cfg, 'weight_t')
-    b = load_weights(program, call.args[3], cfg, 'bias_t')
+    g, w, b, accum = _parts(k)
     fh, fw = g['filt_height'], g['filt_width']
     w = expect_size(w, fh * fw * c, call.args[2], program)
     w = Fx(w.v.reshape(fh * fw, c), w.f)
