@@ -20,4 +20,4 @@ export HLSDIFF_TEST_CACHE=${HLSDIFF_TEST_CACHE:-$PWD/.venv/hlsdiff-test-cache}
 export HLSDIFF_TEST_CACHE=${HLSDIFF_TEST_CACHE_MODERN:-$PWD/.venv-modern/hlsdiff-test-cache}
 # tests/modern, and the pure unit tests again on numpy 2 (hlsdiff's own code runs on numpy 1.26 and 2.x)
 exec .venv-modern/bin/python -m pytest tests/modern tests/test_fixedpoint.py tests/test_diff.py tests/test_patterns.py \
-  tests/test_causes.py tests/test_analyse.py tests/test_emulate.py -n 2 --dist loadgroup -ra "$@"
+  tests/test_causes.py tests/test_analyse.py tests/test_layers.py tests/test_emulate.py -n 2 --dist loadgroup -ra "$@"
