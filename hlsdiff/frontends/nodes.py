@@ -90,7 +90,8 @@ def namesake(g: NodeGraph, layer) -> str | None:
     (`Conv2D_Conv_0`, `Dense_MatMul_0` from the ONNX converter's passes) or `bn_` (`bn_Add_0`)."""
     if layer.name in g.kind:
         return layer.name
-    for prefix in (f'{layer.class_name}_', 'bn_'):  # `bn_<node>`: a constant Add/Mul made an ApplyAlpha (merge_const.py)
+    # `bn_<node>`: a constant Add/Mul that hls4ml's ONNX constant-merging pass made an ApplyAlpha
+    for prefix in (f'{layer.class_name}_', 'bn_'):
         rest = layer.name[len(prefix):] if layer.name.startswith(prefix) else None
         if rest in g.kind:
             return rest
