@@ -232,14 +232,7 @@ def build(
             parts = None
             lib, peak, extra = _compile(sources, parts, flags, extra, cxx, work, log)
         seconds = time.perf_counter() - started
-        if use_cache:
-            seal(lib, target)
-            os.replace(lib, target)  # atomic: a concurrent compare sees the whole library or none
-            final = target
-            _trim(cache_dir, max_cache_bytes, keep=target)
-        else:
-            final = cache_dir / f'nocache-{os.getpid()}-{key}.so'
-            os.replace(lib, final)
+        final = _store(lib, target, cache_dir, key, use_cache, max_cache_bytes)
         return BuiltLibrary(final, key, False, seconds, peak, opt_level, bool(extra), len(parts or [None]))
     except BuildFailed as exc:
         if children.stopping():
@@ -250,6 +243,19 @@ def build(
         raise BuildFailed(exc.message, detail=f'{exc.detail}\nfull compiler log: {kept}') from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _store(lib: Path, target: Path, cache_dir: Path, key: str, use_cache: bool, max_cache_bytes: int) -> Path:
+    """The built library moved into the cache (sealed, atomically; the cache trimmed), or beside it
+    under a name of this process when the cache is not used."""
+    if not use_cache:
+        final = cache_dir / f'nocache-{os.getpid()}-{key}.so'
+        os.replace(lib, final)
+        return final
+    seal(lib, target)
+    os.replace(lib, target)  # atomic: a concurrent compare sees the whole library or none
+    _trim(cache_dir, max_cache_bytes, keep=target)
+    return target
 
 
 def _units(sources: Sources) -> int | None:

@@ -100,29 +100,15 @@ def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str
     own, at the lowest priority, and the header is there for the next build.
     """
     contents = {rel: path.read_bytes() for rel, path in headers.items()}
-    text = HEADER_TEXT
-    h = hashlib.sha256()
-    for part in (compiler, '\0'.join(flags), text):
-        h.update(part.encode() + b'\0')
-    for rel in sorted(contents):
-        h.update(rel.encode() + b'\0' + hashlib.sha256(contents[rel]).digest())
     root = Path(cache_dir) / 'pch'
-    final = root / h.hexdigest()[:32]
+    final = root / _key(contents, flags, compiler)
     if (final / 'manifest.json').exists():
         os.utime(final)
         return _load(final, notes)
     if not build:
         return None
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix='tmp-', dir=root))
-        for rel, data in contents.items():
-            (work / rel).parent.mkdir(parents=True, exist_ok=True)
-            (work / rel).write_bytes(data)
-        (work / HEADER).write_text(text)
-        files = {rel: hashlib.sha256(data).hexdigest() for rel, data in contents.items()}
-        (work / 'manifest.json').write_text(json.dumps({'files': files}))
-    except OSError:
+    work = _stage(root, contents)
+    if work is None:
         return None
     # -I of its own ap_types copy: if GCC ever rejects the .gch it parses the same headers.
     # The folder is renamed into place only once the header is complete: atomic, and a
@@ -161,6 +147,33 @@ def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str
             pass
     shutil.rmtree(work, ignore_errors=True)  # a failed build, or the loser of a race
     return _load(final, notes) if (final / 'manifest.json').exists() else None
+
+
+def _key(contents: dict[str, bytes], flags: list[str], compiler: str) -> str:
+    """The cache key of a precompiled header: the compiler, its flags, the header text and every header."""
+    h = hashlib.sha256()
+    for part in (compiler, '\0'.join(flags), HEADER_TEXT):
+        h.update(part.encode() + b'\0')
+    for rel in sorted(contents):
+        h.update(rel.encode() + b'\0' + hashlib.sha256(contents[rel]).digest())
+    return h.hexdigest()[:32]
+
+
+def _stage(root: Path, contents: dict[str, bytes]) -> Path | None:
+    """A new folder under `root` with the headers, the umbrella header and its manifest (None if it
+    cannot be written)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix='tmp-', dir=root))
+        for rel, data in contents.items():
+            (work / rel).parent.mkdir(parents=True, exist_ok=True)
+            (work / rel).write_bytes(data)
+        (work / HEADER).write_text(HEADER_TEXT)
+        files = {rel: hashlib.sha256(data).hexdigest() for rel, data in contents.items()}
+        (work / 'manifest.json').write_text(json.dumps({'files': files}))
+    except OSError:
+        return None
+    return work
 
 
 def _load(folder: Path, notes: list[str] | None = None) -> Pch | None:

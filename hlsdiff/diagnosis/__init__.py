@@ -14,6 +14,8 @@ Pure functions: no I/O, no printing, no hls4ml or Keras.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from hlsdiff.diagnosis import causes, patterns
@@ -25,121 +27,30 @@ from hlsdiff.result import CompareResult, LayerResult
 from hlsdiff.vocabulary import Evidence
 
 
+@dataclass
+class _Analysis:
+    """What the stages of `analyse` share: the layers' results and their own errors."""
+    collected: Collected
+    infos: dict[str, LayerInfo]
+    order: list[str]
+    results: dict[str, LayerResult]
+    own_share: dict[str, float]
+    own_significant: dict[str, bool]
+    ancestors: dict[str, set[str]]
+    defects: list[str] = field(default_factory=list)  # the C-simulation differs from the project's emulation
+    generated: list[str] = field(default_factory=list)  # hls4ml wrote something other than the framework's layer
+
+
 def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
     """`headroom`: integer bits added above the observed range in the types a hint proposes."""
-    infos = {info.name: info for info in collected.layers}
-    order = [info.name for info in collected.layers]
-    results: dict[str, LayerResult] = {}
-    own_share: dict[str, float] = {}
-    own_significant: dict[str, bool] = {}
-
-    for info in collected.layers:
-        arrays = collected.arrays.get(info.name)
-        res, share, adds_error = _layer(info, arrays, collected.arrays, (collected.stats or {}).get(info.name))
-        results[info.name] = res
-        own_share[info.name] = share
-        own_significant[info.name] = adds_error
-
-    ancestors = _ancestors(collected.layers)
-    emulation = collected.emulation or {}
-    for name in order:
-        em = emulation.get(name)
-        if em is not None:
-            results[name].emulation = em.to_json()
-    links = collected.links or {}
-    for name, link in links.items():
-        if name in results:
-            results[name].links = link.to_json()
-            emulated = results[name].emulation
-            if link.reason and emulated is not None and not emulated.get('reason'):
-                emulated['reason'] = link.reason
-    defects = [n for n in order if emulation.get(n) is not None and emulation[n].status == 'differs']
-    # hls4ml wrote something other than the Keras layer: its weights, an attribute, its function
-    generated = [n for n in order if n not in defects and n in links and links[n].generator_defect]
-    for name in defects + generated:  # the C-simulation does not compute what the Keras layer says
-        res = results[name]
-        res.status = 'mismatch'
-        own_significant[name] = True
-        own_share[name] = max(own_share[name], 1.0)
-    if collected.bit_exact:  # an HGQ proxy model: any difference from Keras is a finding
-        for name in order:
-            res = results[name]
-            if res.status in ('ok', 'noise') and infos[name].bit_exact_point and (res.max_abs or 0.0) > 0.0:
-                res.status = 'mismatch'
-                own_significant[name] = bool(res.local_max_abs) or own_significant[name]
-    outputs = model_outputs(collected, results)
-    outputs_agree = all(o['agree'] for o in outputs) if outputs else False
-    if not defects and not generated and outputs_agree and not collected.bit_exact:
-        # every layer emulated computes what its types say, and the model's outputs agree with
-        # Keras: the precision errors along the way do not matter to the result
-        for name in order:
-            if results[name].status == 'mismatch':
-                results[name].status = 'noise'
-                own_significant[name] = False
-    mismatched = [n for n in order if results[n].status == 'mismatch']
-    sources = [n for n in order if own_significant[n]]
-
-    onset = None
-    if defects or generated:
-        onset = min(defects + generated, key=order.index)
-    elif mismatched:
-        first = mismatched[0]
-        upstream = [n for n in order if n == first or n in ancestors[first]]
-        significant = [n for n in upstream if own_significant[n]]
-        # the earliest layer that adds a real error of its own; a layer whose own error is a
-        # few stray elements (status noise) does not hide a later one that ruins the output
-        real = [n for n in significant if results[n].status == 'mismatch']
-        if real:
-            onset = real[0]
-        elif significant:
-            onset = significant[0]
-        else:  # no single layer is wrong by itself: the largest contribution relative to its signal
-            contributing = [n for n in upstream if own_share[n] > 0]
-            onset = max(contributing, key=lambda n: own_share[n]) if contributing else first
-
-    for name in order:
-        res = results[name]
-        if name in defects:
-            res.introduces_error = True
-            _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
-            _kernel_defect(res, emulation[name])
-            continue
-        if name in generated:
-            res.introduces_error = True
-            _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
-            generator_defect(res, links[name], infos[name].keras_class)
-            continue
-        if name in (onset, *sources):
-            res.introduces_error = True
-            _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
-            em = emulation.get(name)
-            if em is not None and em.status == 'bit-exact' and collected.emulator is not None:
-                _precision_cause(res, infos[name], collected.arrays, collected.emulator, headroom)
-            elif res.hint and infos[name].class_name != 'Input':
-                why = em.reason if em is not None and em.reason else 'the layer is not emulated'
-                res.hint += f' (not verified by emulation: {why})'
-            continue
-        if res.status in ('noise', 'mismatch'):
-            origin = next((s for s in ([onset] if onset else []) + sources if s in ancestors[name]), None)
-            if origin:
-                res.cause, res.propagated_from = 'propagated', origin
-                res.hint = f'fix {origin} first'
-            elif res.status == 'noise':  # within the noise: no cause is claimed
-                res.cause = 'none'
-            else:
-                _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
-    for name in order:  # static checks: Keras settings that hls4ml drops without a word
-        dropped = infos[name].framework.dropped_settings
-        if not dropped:
-            continue
-        res = results[name]
-        settings = ', '.join(f'{k}={v}' for k, v in dropped.items())
-        res.cause, res.propagated_from = 'unsupported-attribute', None
-        res.cause_detail = f'hls4ml 1.3.0 ignores {settings} on this layer'
-        res.hint = f'Remove {settings} from {infos[name].keras_class} {name}, or express it with layers hls4ml supports'
-        if res.status != 'ok' and (onset is None or order.index(name) < order.index(onset)
-                                   or onset in ancestors[name] and not own_significant[onset]):
-            onset = name
+    state = _measure(collected)
+    _attach_proofs(state)
+    _bit_exact_findings(state)
+    outputs = model_outputs(collected, state.results)
+    _demote_to_noise(state, all(o['agree'] for o in outputs) if outputs else False)
+    onset = _onset(state)
+    _explain_layers(state, onset, headroom)
+    onset = _dropped_settings(state, onset)
     if collected.bit_exact:
         collected.notes.append('an HGQ proxy model: it promises its quantizers\' outputs bit for bit, so any '
                                'difference from Keras there (0 LSB) is a mismatch')
@@ -148,21 +59,158 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
         io_type=collected.io_type,
         backend=collected.backend,
         samples=collected.samples,
-        layers=[results[n] for n in order],
+        layers=[state.results[n] for n in state.order],
         unmatched_keras=[{'keras': k, 'reason': why} for k, why in collected.unmatched_keras],
         notes=list(collected.notes),
         timings=dict(collected.timings),
     )
     result.outputs = [{k: v for k, v in o.items() if k != 'agree'} for o in outputs]
     if onset:
-        res = results[onset]
-        em = emulation.get(onset)
+        res = state.results[onset]
+        em = (collected.emulation or {}).get(onset)
         proven = em is not None and (em.status == 'differs' or res.evidence == 'emulation')
         evidence: Evidence = 'emulation' if proven else 'heuristic'
         res.evidence = evidence
         result.onset = {'layer': onset, 'cause': res.cause, 'pattern': res.pattern['kind'], 'evidence': evidence}
     result.summary = summary_sentence(result)
     return result
+
+
+def _measure(collected: Collected) -> _Analysis:
+    """Every layer's statistics and status, and the share of the error it adds itself."""
+    state = _Analysis(collected, {info.name: info for info in collected.layers}, [info.name for info in collected.layers],
+                      {}, {}, {}, _ancestors(collected.layers))
+    for info in collected.layers:
+        arrays = collected.arrays.get(info.name)
+        res, share, adds_error = _layer(info, arrays, collected.arrays, (collected.stats or {}).get(info.name))
+        state.results[info.name] = res
+        state.own_share[info.name] = share
+        state.own_significant[info.name] = adds_error
+    return state
+
+
+def _attach_proofs(state: _Analysis) -> None:
+    """The emulation's verdicts and the links onto the layers; the layers they prove wrong."""
+    emulation = state.collected.emulation or {}
+    links = state.collected.links or {}
+    for name in state.order:
+        em = emulation.get(name)
+        if em is not None:
+            state.results[name].emulation = em.to_json()
+    for name, link in links.items():
+        if name in state.results:
+            state.results[name].links = link.to_json()
+            emulated = state.results[name].emulation
+            if link.reason and emulated is not None and not emulated.get('reason'):
+                emulated['reason'] = link.reason
+    state.defects = [n for n in state.order if emulation.get(n) is not None and emulation[n].status == 'differs']
+    # hls4ml wrote something other than the Keras layer: its weights, an attribute, its function
+    state.generated = [n for n in state.order if n not in state.defects and n in links and links[n].generator_defect]
+    for name in state.defects + state.generated:  # the C-simulation does not compute what the Keras layer says
+        state.results[name].status = 'mismatch'
+        state.own_significant[name] = True
+        state.own_share[name] = max(state.own_share[name], 1.0)
+
+
+def _bit_exact_findings(state: _Analysis) -> None:
+    """An HGQ proxy model: any difference from Keras at a point it promises bit for bit is a finding."""
+    if not state.collected.bit_exact:
+        return
+    for name in state.order:
+        res = state.results[name]
+        if res.status in ('ok', 'noise') and state.infos[name].bit_exact_point and (res.max_abs or 0.0) > 0.0:
+            res.status = 'mismatch'
+            state.own_significant[name] = bool(res.local_max_abs) or state.own_significant[name]
+
+
+def _demote_to_noise(state: _Analysis, outputs_agree: bool) -> None:
+    """When nothing is proven wrong and the model's outputs agree, the precision errors along the way
+    are noise (never for an HGQ proxy model)."""
+    results = state.results
+    if not state.defects and not state.generated and outputs_agree and not state.collected.bit_exact:
+        # every layer emulated computes what its types say, and the model's outputs agree with
+        # Keras: the precision errors along the way do not matter to the result
+        for name in state.order:
+            if results[name].status == 'mismatch':
+                results[name].status = 'noise'
+                state.own_significant[name] = False
+
+
+def _onset(state: _Analysis) -> str | None:
+    """A layer proven wrong first; else the earliest layer at or before the first mismatch that adds a
+    significant error of its own; else the largest contribution relative to its signal."""
+    order = state.order
+    if state.defects or state.generated:
+        return min(state.defects + state.generated, key=order.index)
+    mismatched = [n for n in order if state.results[n].status == 'mismatch']
+    if not mismatched:
+        return None
+    first = mismatched[0]
+    upstream = [n for n in order if n == first or n in state.ancestors[first]]
+    significant = [n for n in upstream if state.own_significant[n]]
+    # the earliest layer that adds a real error of its own; a layer whose own error is a
+    # few stray elements (status noise) does not hide a later one that ruins the output
+    real = [n for n in significant if state.results[n].status == 'mismatch']
+    if real:
+        return real[0]
+    if significant:
+        return significant[0]
+    # no single layer is wrong by itself: the largest contribution relative to its signal
+    contributing = [n for n in upstream if state.own_share[n] > 0]
+    return max(contributing, key=lambda n: state.own_share[n]) if contributing else first
+
+
+def _explain_layers(state: _Analysis, onset: str | None, headroom: int) -> None:
+    """Cause, pattern and hint of every layer: proven defects by their proof, the onset and the other
+    sources by their evidence, the rest as propagated (or no cause within the noise)."""
+    collected, infos = state.collected, state.infos
+    emulation = collected.emulation or {}
+    sources = [n for n in state.order if state.own_significant[n]]
+    for name in state.order:
+        res = state.results[name]
+        if name in state.defects or name in state.generated or name in (onset, *sources):
+            res.introduces_error = True
+            _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
+        if name in state.defects:
+            _kernel_defect(res, emulation[name])
+        elif name in state.generated:
+            generator_defect(res, (collected.links or {})[name], infos[name].keras_class)
+        elif name in (onset, *sources):
+            em = emulation.get(name)
+            if em is not None and em.status == 'bit-exact' and collected.emulator is not None:
+                _precision_cause(res, infos[name], collected.arrays, collected.emulator, headroom)
+            elif res.hint and infos[name].class_name != 'Input':
+                why = em.reason if em is not None and em.reason else 'the layer is not emulated'
+                res.hint += f' (not verified by emulation: {why})'
+        elif res.status in ('noise', 'mismatch'):
+            origin = next((s for s in ([onset] if onset else []) + sources if s in state.ancestors[name]), None)
+            if origin:
+                res.cause, res.propagated_from = 'propagated', origin
+                res.hint = f'fix {origin} first'
+            elif res.status == 'noise':  # within the noise: no cause is claimed
+                res.cause = 'none'
+            else:
+                _explain(res, infos[name], collected.arrays.get(name), collected.arrays)
+
+
+def _dropped_settings(state: _Analysis, onset: str | None) -> str | None:
+    """Static checks: Keras settings that hls4ml drops without a word; such a layer before the onset
+    (or after one that adds nothing significant) becomes the onset."""
+    order = state.order
+    for name in order:
+        info = state.infos[name]
+        dropped = info.framework.dropped_settings
+        if not dropped:
+            continue
+        res = state.results[name]
+        settings = ', '.join(f'{k}={v}' for k, v in dropped.items())
+        res.cause, res.propagated_from = 'unsupported-attribute', None
+        res.cause_detail = f'hls4ml 1.3.0 ignores {settings} on this layer'
+        res.hint = f'Remove {settings} from {info.keras_class} {name}, or express it with layers hls4ml supports'
+        if res.status != 'ok' and (onset is None or order.index(name) < order.index(onset)
+                                   or onset in state.ancestors[name] and not state.own_significant[onset]):
+            onset = name
+    return onset
 
 
 def _layer(info: LayerInfo, arrays: LayerArrays | None, all_arrays,

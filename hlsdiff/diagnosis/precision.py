@@ -85,6 +85,38 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
     before = own_error(actual, local)
     if before == 0.0:
         return None
+    tried, chosen = _try_types(layer, types, local, what_if, before, headroom)
+    if is_softmax and 'input' in types and prev_layer:
+        # the stable softmax's normalised input type follows its input type: a narrower input
+        # (range from the data) gives a finer table index
+        t_in = parse_type(types['input'])
+        if t_in is not None:
+            narrowed_err = _softmax_input_error(layer, _narrow_input(t_in, input_values, headroom), local, what_if)
+            if narrowed_err is not None:
+                tried.append((narrowed_err, 'input', t_in))
+    if not tried:
+        return None
+    widened, key, t = min(tried, key=lambda e: e[0])
+    if widened > before * (1 - REDUCTION):
+        return None
+    if key == 'input':
+        proposed = _narrow_input(t, input_values, headroom)
+        config_key = f'LayerName.{prev_layer}.Precision.result'
+        err = _softmax_input_error(layer, proposed, local, what_if)
+        verified = err is not None and err <= before * (1 - REDUCTION)
+        detail = (f'the softmax indexes its exp table with the top bits of its normalised input, whose type '
+                  f'follows the input type {t}: the table step is too coarse; with the input in {proposed} this '
+                  f'layer\'s own error drops from {before:.4g} to {err:.4g} (emulated)') if err is not None else ''
+        hint = (f'Set {config_key} to {proposed} (the softmax input: narrower, so the table index is finer)'
+                + ('' if verified else ' — not verified: the emulation could not show it reduces the error'))
+        return Responsible(key, True, config_key, str(t), str(proposed), before, widened, err, verified, detail, hint)
+    return _type_remedy(layer, key, t, chosen, local, what_if, before, widened, error_allowed, headroom)
+
+
+def _try_types(layer: str, types: dict[str, str], local: np.ndarray, what_if, before: float,
+               headroom: int) -> tuple[list[tuple[float, str, FixedType]], dict[str, FixedType]]:
+    """Each of the layer's types changed in turn, emulated: (own error, key, type) of every try, and the
+    changed type each key was best with."""
     tried: list[tuple[float, str, FixedType]] = []
     chosen: dict[str, FixedType] = {}  # the widened type each key was tried with
     for key, text in types.items():
@@ -108,39 +140,22 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
             tried.append((widened, key, t))
             if widened <= before * (1 - REDUCTION):
                 break
-    if is_softmax and 'input' in types and prev_layer:
-        # the stable softmax's normalised input type follows its input type: a narrower input
-        # (range from the data) gives a finer table index
-        t_in = parse_type(types['input'])
-        if t_in is not None:
-            narrow = _narrow_input(t_in, input_values, headroom)
-            try:
-                narrowed_err = own_error(what_if(layer, {'input': str(narrow), 'inp_norm_t':
-                                                         f'ap_ufixed<{narrow.width - 1},{narrow.integer - 1}>'}), local)
-                tried.append((narrowed_err, 'input', t_in))
-            except _CANNOT:
-                pass
-    if not tried:
+    return tried, chosen
+
+
+def _softmax_input_error(layer: str, proposed: FixedType, local: np.ndarray, what_if) -> float | None:
+    """The softmax's own error with its input (and the normalised input that follows it) in `proposed`."""
+    try:
+        return own_error(what_if(layer, {'input': str(proposed), 'inp_norm_t':
+                                         f'ap_ufixed<{proposed.width - 1},{proposed.integer - 1}>'}), local)
+    except _CANNOT:
         return None
-    widened, key, t = min(tried, key=lambda e: e[0])
-    if widened > before * (1 - REDUCTION):
-        return None
-    if key == 'input':
-        proposed = _narrow_input(t, input_values, headroom)
-        config_key = f'LayerName.{prev_layer}.Precision.result'
-        err: float | None = None
-        try:
-            err = own_error(what_if(layer, {'input': str(proposed), 'inp_norm_t':
-                                            f'ap_ufixed<{proposed.width - 1},{proposed.integer - 1}>'}), local)
-        except _CANNOT:
-            err = None
-        verified = err is not None and err <= before * (1 - REDUCTION)
-        detail = (f'the softmax indexes its exp table with the top bits of its normalised input, whose type '
-                  f'follows the input type {t}: the table step is too coarse; with the input in {proposed} this '
-                  f'layer\'s own error drops from {before:.4g} to {err:.4g} (emulated)') if err is not None else ''
-        hint = (f'Set {config_key} to {proposed} (the softmax input: narrower, so the table index is finer)'
-                + ('' if verified else ' — not verified: the emulation could not show it reduces the error'))
-        return Responsible(key, True, config_key, str(t), str(proposed), before, widened, err, verified, detail, hint)
+
+
+def _type_remedy(layer: str, key: str, t: FixedType, chosen: dict[str, FixedType], local: np.ndarray, what_if,
+                 before: float, widened: float, error_allowed: float, headroom: int) -> Responsible:
+    """The remedy for one of the layer's own types: the narrowest type computed from the data that removes
+    the error (emulated), else the widened one that did."""
     try:  # the same type with integer bits only: does range alone cure it?
         wider_range = FixedType(t.width + WIDEN_BITS, t.integer + WIDEN_BITS, t.signed, t.rounding, t.saturation)
         range_cured = own_error(what_if(layer, {key: str(wider_range)}), local) <= before * (1 - REDUCTION)

@@ -102,8 +102,8 @@ def _n(v, fmt='.3g'):
     return '-' if v is None else format(v, fmt)
 
 
-def render(result, traces=None) -> str:
-    heat = heatmap_png(result)
+def _rows(result) -> list[str]:
+    """One table row per layer."""
     rows = []
     for layer in result.layers:
         colour = STATUS_COLOUR.get(layer.status, '#000')
@@ -116,6 +116,12 @@ def render(result, traces=None) -> str:
             f'<td>{h.escape(layer.pattern.get("kind", ""))}</td><td>{h.escape(layer.cause)}</td>'
             f'<td>{h.escape(layer.hint)}</td></tr>'
         )
+    return rows
+
+
+def render(result, traces=None) -> str:
+    heat = heatmap_png(result)
+    rows = _rows(result)
     scatters: list[str] = []
     for layer in result.layers:
         if layer.status == 'mismatch' and len(scatters) < 8:

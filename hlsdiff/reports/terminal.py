@@ -26,6 +26,40 @@ def render(result, console: Console, verbose: bool = False, label: str = '') -> 
         return
     verdict_style = 'bold green' if result.verdict == 'pass' else 'bold red'
     console.print(Text(result.summary, style='bold' if result.onset else 'green'))
+    console.print(_table(result))
+    for layer in result.layers:
+        if layer.introduces_error and layer.cause not in ('none', 'rounding'):
+            proof = ' [dim](shown by emulation)[/]' if layer.evidence == 'emulation' else ''
+            console.print(f'[bold]{layer.name}[/]: {layer.cause}{proof}'
+                          + (f' — {layer.cause_detail}' if layer.cause_detail else '')
+                          + (f'\n  pattern: {layer.pattern.get("detail")}' if layer.pattern.get('detail') else '')
+                          + (f'\n  hint: {layer.hint}' if layer.hint else ''))
+        elif layer.cause == 'unsupported-attribute':
+            console.print(f'[bold]{layer.name}[/]: {layer.cause_detail}\n  hint: {layer.hint}')
+    for out in result.outputs:
+        agreement = (f'top-1 agreement {out["top1_agreement"]:.1%}, ' if out.get('top1_agreement') is not None else '')
+        console.print(f'output [bold]{out["name"]}[/]: {agreement}max abs error {out["max_abs"]:.3g}, '
+                      f'mean {out["mean_abs"]:.3g}')
+    for item in result.unmatched_keras:
+        console.print(f'[dim]Keras layer {item["keras"]}: not compared ({item["reason"]})[/]')
+    for note in result.notes:
+        console.print(f'[yellow]note[/]: {note}')
+    if verbose and result.timings:
+        console.print('[dim]timings: ' + ', '.join(f'{k}={v}' for k, v in result.timings.items()) + '[/]')
+    if _is_result(result.patched):
+        console.rule('with hlsdiff patch applied')
+        render(result.patched, console, verbose, label='patched project ')
+        _gated_verdict(result, console)
+        return
+    failures = [f'{layer.name}: {", ".join(layer.gate_failures)}' for layer in result.layers if layer.gate_failures]
+    console.print(Text(f'{label}verdict: {result.verdict.upper()}', style=verdict_style)
+                  + Text(f'  (gate: {"; ".join(result.gates)})', style='dim'))
+    for line in failures[:20]:
+        console.print(f'  [red]✗[/] {line}')
+
+
+def _table(result) -> Table:
+    """One row per layer: its figures, pattern and cause."""
     table = Table(title=f'{result.model}  ({result.io_type}, {result.backend}, {result.samples} samples)',
                   show_lines=False, header_style='bold')
     columns: tuple[tuple[str, Literal['left', 'right']], ...] = (
@@ -57,36 +91,7 @@ def render(result, console: Console, verbose: bool = False, label: str = '') -> 
             '' if pattern == 'none' else pattern,
             '' if cause == 'none' else cause,
         )
-    console.print(table)
-    for layer in result.layers:
-        if layer.introduces_error and layer.cause not in ('none', 'rounding'):
-            proof = ' [dim](shown by emulation)[/]' if layer.evidence == 'emulation' else ''
-            console.print(f'[bold]{layer.name}[/]: {layer.cause}{proof}'
-                          + (f' — {layer.cause_detail}' if layer.cause_detail else '')
-                          + (f'\n  pattern: {layer.pattern.get("detail")}' if layer.pattern.get('detail') else '')
-                          + (f'\n  hint: {layer.hint}' if layer.hint else ''))
-        elif layer.cause == 'unsupported-attribute':
-            console.print(f'[bold]{layer.name}[/]: {layer.cause_detail}\n  hint: {layer.hint}')
-    for out in result.outputs:
-        agreement = (f'top-1 agreement {out["top1_agreement"]:.1%}, ' if out.get('top1_agreement') is not None else '')
-        console.print(f'output [bold]{out["name"]}[/]: {agreement}max abs error {out["max_abs"]:.3g}, '
-                      f'mean {out["mean_abs"]:.3g}')
-    for item in result.unmatched_keras:
-        console.print(f'[dim]Keras layer {item["keras"]}: not compared ({item["reason"]})[/]')
-    for note in result.notes:
-        console.print(f'[yellow]note[/]: {note}')
-    if verbose and result.timings:
-        console.print('[dim]timings: ' + ', '.join(f'{k}={v}' for k, v in result.timings.items()) + '[/]')
-    if _is_result(result.patched):
-        console.rule('with hlsdiff patch applied')
-        render(result.patched, console, verbose, label='patched project ')
-        _gated_verdict(result, console)
-        return
-    failures = [f'{layer.name}: {", ".join(layer.gate_failures)}' for layer in result.layers if layer.gate_failures]
-    console.print(Text(f'{label}verdict: {result.verdict.upper()}', style=verdict_style)
-                  + Text(f'  (gate: {"; ".join(result.gates)})', style='dim'))
-    for line in failures[:20]:
-        console.print(f'  [red]✗[/] {line}')
+    return table
 
 
 def _is_result(value) -> bool:

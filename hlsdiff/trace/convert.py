@@ -80,21 +80,8 @@ def build_config(model, opts: ConvertOptions, calls=None) -> tuple[dict, dict, l
 
         hls4ml = stack.load().hls4ml
     warnings: list[str] = []
-    user = copy.deepcopy(opts.config or {})
-    settings = {'io_type': opts.io_type, 'backend': opts.backend, 'part': opts.part}
-    if 'HLSConfig' in user:  # a whole project config (hls4ml_config.yml)
-        for key, option in (('IOType', 'io_type'), ('Backend', 'backend'), ('Part', 'part')):
-            if key not in user:
-                continue
-            if option in opts.given and user[key] != settings[option]:
-                warnings.append(f'--{option.replace("_", "-")} {settings[option]} overrides {key}: {user[key]} '
-                                'of the --config file')
-            else:
-                settings[option] = user[key]
-        user = user['HLSConfig'] or {}
-    granularity = opts.granularity
-    if 'LayerName' in user and granularity != 'name':
-        granularity = 'name'
+    user, settings = _project_settings(copy.deepcopy(opts.config or {}), opts, warnings)
+    granularity = 'name' if 'LayerName' in user else opts.granularity
     precision = opts.precision or (user.get('Model', {}) or {}).get('Precision')
     if isinstance(precision, dict):
         precision = precision.get('default')
@@ -113,6 +100,30 @@ def build_config(model, opts: ConvertOptions, calls=None) -> tuple[dict, dict, l
         for name in unknown:
             user['LayerName'].pop(name)
     cfg = _deep_merge(base, user)
+    _apply_options(cfg, user, opts, warnings)
+    return cfg, settings, warnings
+
+
+def _project_settings(user: dict, opts: ConvertOptions, warnings: list[str]) -> tuple[dict, dict]:
+    """(the HLSConfig part of `user`, the project settings): a whole project config (hls4ml_config.yml)
+    gives IOType/Backend/Part unless the matching option was given."""
+    settings = {'io_type': opts.io_type, 'backend': opts.backend, 'part': opts.part}
+    if 'HLSConfig' not in user:
+        return user, settings
+    for key, option in (('IOType', 'io_type'), ('Backend', 'backend'), ('Part', 'part')):
+        if key not in user:
+            continue
+        if option in opts.given and user[key] != settings[option]:
+            warnings.append(f'--{option.replace("_", "-")} {settings[option]} overrides {key}: {user[key]} '
+                            'of the --config file')
+        else:
+            settings[option] = user[key]
+    return user['HLSConfig'] or {}, settings
+
+
+def _apply_options(cfg: dict, user: dict, opts: ConvertOptions, warnings: list[str]) -> None:
+    """--precision, --strategy and --reuse-factor over the merged config (warned where they override
+    the --config file); Trace on every layer."""
     model_cfg = cfg.setdefault('Model', {})
     for key, option in (('Strategy', 'strategy'), ('ReuseFactor', 'reuse_factor')):
         before, value = (user.get('Model') or {}).get(key), getattr(opts, option)
@@ -137,7 +148,6 @@ def build_config(model, opts: ConvertOptions, calls=None) -> tuple[dict, dict, l
         if opts.reuse_factor and 'ReuseFactor' in layer_cfg:
             layer_cfg['ReuseFactor'] = opts.reuse_factor
         layer_cfg['Trace'] = True
-    return cfg, settings, warnings
 
 
 @contextlib.contextmanager

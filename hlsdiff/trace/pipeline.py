@@ -24,8 +24,6 @@ def stream_chunks(plan: Plan, reference, scales: dict, csim, samples, input_name
             spill: Path | None = None):
     """Chunk by chunk: statistics, model outputs and emulation over every sample; the arrays of
     the first `keep` samples kept for the diagnosis (patterns, causes, what-if)."""
-    from hlsdiff.diagnosis import is_softmax, output_layers
-    from hlsdiff.diff import OutputAccumulator, StatsAccumulator, classifier_shaped
     from hlsdiff.emulate import Emulator, merge, read_program
 
     try:
@@ -45,23 +43,8 @@ def stream_chunks(plan: Plan, reference, scales: dict, csim, samples, input_name
         data_by_name = laid_out(plan, input_names, chunk_inputs)
         expected = reference.forward(chunk_inputs)
         arrays = assemble(plan.infos, plan.refs, reference, expected, traces, data_by_name)
-        for info in plan.infos:
-            a = arrays.get(info.name)
-            if a is None or a.actual is None or a.expected is None or a.expected.shape != a.actual.shape:
-                continue
-            if info.name not in accs:
-                t = parse_type(info.result_type)
-                ref = plan.refs[info.name]
-                scale = scales.get(ref.tensor) if ref.tensor[0] != 'input' else _input_scale(samples, input_names, ref)
-                accs[info.name] = StatsAccumulator(t.lsb if t else None, scale or 1.0)
-            accs[info.name].add(a.expected, a.actual, lo)
-        for info in output_layers(plan.infos, arrays):
-            a = arrays[info.name]
-            if a.expected is None or a.actual is None:  # output_layers keeps only layers with both
-                continue
-            if info.name not in outs:
-                outs[info.name] = OutputAccumulator(info.name, classifier_shaped(a.expected, is_softmax(info)))
-            outs[info.name].add(a.expected, a.actual)
+        _add_stats(accs, plan, arrays, scales, samples, input_names, lo)
+        _add_outputs(outs, plan, arrays)
         if program is not None:
             chunk_emulator = Emulator(program, traces, _by_hls_input(plan, data_by_name))
             for info in plan.infos:
@@ -70,12 +53,7 @@ def stream_chunks(plan: Plan, reference, scales: dict, csim, samples, input_name
         if spill is not None:
             _spill(spill, arrays, lo, samples.count)
         if lo < keep:
-            n = min(hi, keep) - lo
-            for name, a in arrays.items():
-                kept.setdefault(name, []).append(LayerArrays(*(None if v is None else v[:n] for v in
-                                                                (a.expected, a.actual, a.local))))
-            for name, v in traces.items():
-                kept_traces.setdefault(name, []).append(v[:n])
+            _keep(kept, kept_traces, arrays, traces, min(hi, keep) - lo)
         del traces, expected, arrays
     first = {name: LayerArrays(*(None if any(p is None for p in col) else np.concatenate(col)
                                  for col in zip(*((p.expected, p.actual, p.local) for p in parts))))
@@ -87,6 +65,45 @@ def stream_chunks(plan: Plan, reference, scales: dict, csim, samples, input_name
                             _by_hls_input(plan, laid_out(plan, input_names, [a[:n] for a in samples.arrays])))
     stats = {name: acc.stats() for name, acc in accs.items()}
     return first, stats, [o.result() for o in outs.values()], emulator, emulation
+
+
+def _add_stats(accs: dict, plan: Plan, arrays, scales: dict, samples, input_names, lo: int) -> None:
+    """One chunk into the per-layer statistics (an accumulator per layer, made on its first chunk)."""
+    from hlsdiff.diff import StatsAccumulator
+
+    for info in plan.infos:
+        a = arrays.get(info.name)
+        if a is None or a.actual is None or a.expected is None or a.expected.shape != a.actual.shape:
+            continue
+        if info.name not in accs:
+            t = parse_type(info.result_type)
+            ref = plan.refs[info.name]
+            scale = scales.get(ref.tensor) if ref.tensor[0] != 'input' else _input_scale(samples, input_names, ref)
+            accs[info.name] = StatsAccumulator(t.lsb if t else None, scale or 1.0)
+        accs[info.name].add(a.expected, a.actual, lo)
+
+
+def _add_outputs(outs: dict, plan: Plan, arrays) -> None:
+    """One chunk into the model outputs' agreement."""
+    from hlsdiff.diagnosis import is_softmax, output_layers
+    from hlsdiff.diff import OutputAccumulator, classifier_shaped
+
+    for info in output_layers(plan.infos, arrays):
+        a = arrays[info.name]
+        if a.expected is None or a.actual is None:  # output_layers keeps only layers with both
+            continue
+        if info.name not in outs:
+            outs[info.name] = OutputAccumulator(info.name, classifier_shaped(a.expected, is_softmax(info)))
+        outs[info.name].add(a.expected, a.actual)
+
+
+def _keep(kept: dict, kept_traces: dict, arrays, traces, n: int) -> None:
+    """The first `n` samples of a chunk kept for the diagnosis."""
+    for name, a in arrays.items():
+        kept.setdefault(name, []).append(LayerArrays(*(None if v is None else v[:n] for v in
+                                                        (a.expected, a.actual, a.local))))
+    for name, v in traces.items():
+        kept_traces.setdefault(name, []).append(v[:n])
 
 
 def sets_precision(config: dict | None) -> bool:

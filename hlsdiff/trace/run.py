@@ -58,83 +58,107 @@ def run_library(
     if shards is None:
         shards = min(os.cpu_count() or 1, 2) if n >= 8 else 1
     bounds = np.linspace(0, n, shards + 1).astype(int)
-    tmp = Path(workdir) if workdir is not None else children.temp_dir('hlsdiff-run-')
+    owned = workdir is None
+    tmp = children.temp_dir('hlsdiff-run-') if workdir is None else Path(workdir)
     tmp.mkdir(parents=True, exist_ok=True)
     try:
-        # a private copy of the library and the weights it reads: `hlsdiff cache --clear` (or
-        # the cache's size limit) during the run cannot take them away
-        private = tmp / 'lib.so'
-        shutil.copyfile(library, private)
-        workdir = tmp / 'firmware'
-        workdir.mkdir()
-        if (Path(firmware_dir) / 'weights').is_dir():
-            shutil.copytree(Path(firmware_dir) / 'weights', workdir / 'weights')
-        env = dict(os.environ)
-        env['PYTHONPATH'] = os.pathsep.join([str(Path(__file__).resolve().parents[2]), env.get('PYTHONPATH', '')])
+        cwd = _private_copy(tmp, library, Path(firmware_dir))
         started = time.perf_counter()
-        shards_running = []
-        for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
-            shard = tmp / f'shard{k}'
-            shard.mkdir()
-            in_paths = []
-            for j, arr in enumerate(inputs):
-                p = shard / f'input{j}.npy'
-                np.save(p, np.ascontiguousarray(arr[lo:hi].reshape(hi - lo, -1), dtype=np.float64))
-                in_paths.append(str(p))
-            spec = {'library': str(private), 'function': function, 'inputs': in_paths,
-                    'output_sizes': output_sizes, 'traced': traced, 'result': str(shard / 'result.npz'),
-                    'chunk': chunk}
-            (shard / 'spec.json').write_text(json.dumps(spec))
-            with open(shard / 'stderr.txt', 'wb') as err, open(shard / 'stdout.txt', 'wb') as out:
-                proc = children.popen([sys.executable, '-m', 'hlsdiff.trace.csim_runner', str(shard / 'spec.json')],
-                                      cwd=workdir, stdout=out, stderr=err, env=env)
-            shards_running.append((proc, shard))
+        running = [_start_shard(tmp / f'shard{k}', cwd, function, [a[lo:hi] for a in inputs],
+                                {'output_sizes': output_sizes, 'traced': traced, 'chunk': chunk})
+                   for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:]))]
         try:
-            statuses, peak_kb = _wait_all(shards_running, timeout, progress)
+            statuses, peak_kb = _wait_all(running, timeout, progress)
         finally:
-            for proc, _ in shards_running:
+            for proc, _ in running:
                 if proc.returncode is None:
                     proc.kill()
                     reap(proc, 0)
                 children.forget(proc)
         seconds = time.perf_counter() - started
-        logs = [(shard / 'stderr.txt').read_text(errors='replace') for _, shard in shards_running]
-        for status, stderr in zip(statuses, logs):  # a shard that failed explains the others' stop
-            if status is not None and os.waitstatus_to_exitcode(status) != 0:
-                raise _failure(os.waitstatus_to_exitcode(status), stderr, layer_by_index)
-        if any(status is None for status in statuses):
-            raise SimulationFailed(f'the C-simulation ran longer than --timeout {timeout:g} s and was stopped',
-                                   detail=_tail(logs[0]))
-        short = _short_weights(logs, workdir / 'weights')
-        if short:
-            raise SimulationFailed(f'the C-simulation read too few weights: {short}; the project\'s weights '
-                                   'are damaged (a cached conversion: `hlsdiff cache --clear`)', detail=_tail(logs[0]))
+        _check_statuses(statuses, [shard for _, shard in running], cwd / 'weights', timeout, layer_by_index)
         if chunk:  # streamed: the caller reads the chunk files (and removes `workdir`)
-            found = []
-            for k, (_, shard) in enumerate(shards_running):
-                files = sorted(shard.glob('result-*.npz'))
-                lo, hi = int(bounds[k]), int(bounds[k + 1])
-                if len(files) != -(-(hi - lo) // chunk):
-                    raise SimulationFailed('the C-simulation stopped without all its results',
-                                           detail=_tail((shard / 'stderr.txt').read_text(errors='replace')))
-                for j, f in enumerate(files):
-                    found.append((lo + j * chunk, min(hi, lo + (j + 1) * chunk), str(f)))
+            found = _chunk_files([shard for _, shard in running], bounds, chunk)
             peak = max([peak_kb] + [int(np.load(f)['peak_kb']) for _, _, f in found])
             return CsimRun({}, [], seconds, peak / 1024.0, tuple(found))
-        parts = []
-        for _, shard in shards_running:
-            if not (shard / 'result.npz').exists():
-                raise SimulationFailed('the C-simulation stopped without its results',
-                                       detail=_tail((shard / 'stderr.txt').read_text(errors='replace')))
-            with np.load(shard / 'result.npz') as res:
-                parts.append({k: res[k] for k in res.files})
-            peak_kb = max(peak_kb, int(parts[-1].get('peak_kb', 0)))
+        parts = _whole_results([shard for _, shard in running])
+        peak_kb = max([peak_kb] + [int(part.get('peak_kb', 0)) for part in parts])
     finally:
-        if workdir is None:
+        if owned:
             shutil.rmtree(tmp, ignore_errors=True)
     traces = {k[len('trace:'):]: np.concatenate([p[k] for p in parts]) for k in parts[0] if k.startswith('trace:')}
     outputs = [np.concatenate([p[f'output:{k}'] for p in parts]) for k in range(len(output_sizes))]
     return CsimRun(traces, outputs, seconds, peak_kb / 1024.0)
+
+
+def _private_copy(tmp: Path, library: Path, firmware_dir: Path) -> Path:
+    """A private copy of the library and the weights it reads (`hlsdiff cache --clear`, or the cache's
+    size limit, during the run cannot take them away); returns the children's working directory."""
+    shutil.copyfile(library, tmp / 'lib.so')
+    cwd = tmp / 'firmware'
+    cwd.mkdir()
+    if (firmware_dir / 'weights').is_dir():
+        shutil.copytree(firmware_dir / 'weights', cwd / 'weights')
+    return cwd
+
+
+def _start_shard(shard: Path, cwd: Path, function: str, inputs: list[np.ndarray], spec: dict):
+    """One child process running `function` of the private library on `inputs`; (process, its folder)."""
+    shard.mkdir()
+    in_paths = []
+    for j, arr in enumerate(inputs):
+        p = shard / f'input{j}.npy'
+        np.save(p, np.ascontiguousarray(arr.reshape(arr.shape[0], -1), dtype=np.float64))
+        in_paths.append(str(p))
+    spec = dict(spec, library=str(cwd.parent / 'lib.so'), function=function, inputs=in_paths,
+                result=str(shard / 'result.npz'))
+    (shard / 'spec.json').write_text(json.dumps(spec))
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join([str(Path(__file__).resolve().parents[2]), env.get('PYTHONPATH', '')])
+    with open(shard / 'stderr.txt', 'wb') as err, open(shard / 'stdout.txt', 'wb') as out:
+        proc = children.popen([sys.executable, '-m', 'hlsdiff.trace.csim_runner', str(shard / 'spec.json')],
+                              cwd=cwd, stdout=out, stderr=err, env=env)
+    return proc, shard
+
+
+def _check_statuses(statuses, shards: list[Path], weights: Path, timeout, layer_by_index) -> None:
+    """Raise SimulationFailed for a shard that failed, ran out of time or read too few weights."""
+    logs = [(shard / 'stderr.txt').read_text(errors='replace') for shard in shards]
+    for status, stderr in zip(statuses, logs):  # a shard that failed explains the others' stop
+        if status is not None and os.waitstatus_to_exitcode(status) != 0:
+            raise _failure(os.waitstatus_to_exitcode(status), stderr, layer_by_index)
+    if any(status is None for status in statuses):
+        raise SimulationFailed(f'the C-simulation ran longer than --timeout {timeout:g} s and was stopped',
+                               detail=_tail(logs[0]))
+    short = _short_weights(logs, weights)
+    if short:
+        raise SimulationFailed(f'the C-simulation read too few weights: {short}; the project\'s weights '
+                               'are damaged (a cached conversion: `hlsdiff cache --clear`)', detail=_tail(logs[0]))
+
+
+def _chunk_files(shards: list[Path], bounds, chunk: int) -> list[tuple[int, int, str]]:
+    """(first sample, end, result file) of every chunk the shards wrote, in sample order."""
+    found = []
+    for k, shard in enumerate(shards):
+        files = sorted(shard.glob('result-*.npz'))
+        lo, hi = int(bounds[k]), int(bounds[k + 1])
+        if len(files) != -(-(hi - lo) // chunk):
+            raise SimulationFailed('the C-simulation stopped without all its results',
+                                   detail=_tail((shard / 'stderr.txt').read_text(errors='replace')))
+        for j, f in enumerate(files):
+            found.append((lo + j * chunk, min(hi, lo + (j + 1) * chunk), str(f)))
+    return found
+
+
+def _whole_results(shards: list[Path]) -> list[dict[str, np.ndarray]]:
+    parts = []
+    for shard in shards:
+        if not (shard / 'result.npz').exists():
+            raise SimulationFailed('the C-simulation stopped without its results',
+                                   detail=_tail((shard / 'stderr.txt').read_text(errors='replace')))
+        with np.load(shard / 'result.npz') as res:
+            parts.append({k: res[k] for k in res.files})
+    return parts
 
 
 def _wait_all(shards, timeout, progress):
