@@ -35,6 +35,9 @@ class TorchModel:
     input_shapes: list[tuple[int, ...]] = field(default_factory=list)
     layout: str = 'full'  # hls4ml's ChannelsLastConversion: 'full', 'internal' (io_stream) or 'off'
     exported: bool = False  # a torch.export program (.pt2): aten operations, not torch.nn modules
+    # hls4ml Dense layers that read a channels-last tensor flattened as it is (hls4ml removed the transpose
+    # before the flatten and reordered the weights instead: io_parallel)
+    flat_channels_last: set[str] = field(default_factory=set)
 
 
 def _import_user_file(spec: str | None) -> tuple[object | None, str | None]:
@@ -192,15 +195,34 @@ class TorchReference:
         return self._to_hls(last, interp.env[self.nodes[last]])
 
 
-def _sizes(model: TorchModel) -> dict[str, int]:
-    """Elements per sample of every node's output, from one run on zeros of the data's shape."""
+def node_shapes(model: TorchModel) -> dict[str, tuple[int, ...]]:
+    """Every node's output shape per sample (no batch axis), from one run on zeros of the data's shape;
+    {} when the model cannot run on them (the reference cannot either: nothing is checked with them)."""
     import torch
 
     try:
         env = TorchReference(model, {}, {})._run([torch.zeros((2, *s)) for s in model.input_shapes])
-    except Exception:  # what the model cannot run on, the reference cannot either: no check here
+    except Exception:  # noqa: BLE001
         return {}
-    return {name: int(np.prod(v.shape[1:])) for name, v in env.items() if hasattr(v, 'shape') and len(v.shape) > 0}
+    return {name: tuple(int(x) for x in v.shape[1:]) for name, v in env.items() if hasattr(v, 'shape') and len(v.shape) > 0}
+
+
+def _sizes(model: TorchModel) -> dict[str, int]:
+    """Elements per sample of every node's output."""
+    return {name: int(np.prod(shape)) for name, shape in node_shapes(model).items()}
+
+
+def _flat_channels_last(hls_model) -> set[str]:
+    """Dense layers whose input is a flatten of a multi-axis tensor with no Transpose before it."""
+    out = set()
+    for layer in hls_model.get_layers():
+        if layer.class_name != 'Dense':
+            continue
+        flat = layer.get_input_node()
+        before = flat.get_input_node() if flat is not None and flat.class_name == 'Reshape' else None
+        if before is not None and before.class_name != 'Transpose' and len(before.get_output_variable().shape) > 1:
+            out.add(layer.name)
+    return out
 
 
 class PyTorch(FrontendBase):
@@ -290,6 +312,7 @@ class PyTorch(FrontendBase):
     def map_layers(self, hls_model, model: TorchModel):
         layout = hls_model.config.config['HLSConfig']['Model'].get('ChannelsLastConversion', 'off')
         model.layout = layout
+        model.flat_channels_last = _flat_channels_last(hls_model) if layout != 'off' else set()
 
         def note(layer, ref) -> str:
             rank = len(layer.get_output_variable().shape) + 1
@@ -303,6 +326,11 @@ class PyTorch(FrontendBase):
         layout = {n: channels_last(len(s) + 1) for n, s in zip(model.input_names, model.input_shapes)
                   if model.layout == 'internal' and len(s) > 1}
         return TorchReference(model, refs, layout)
+
+    def layer_specs(self, model: TorchModel, refs: dict) -> dict:
+        from hlsdiff.frontends.torch_specs import layer_specs
+
+        return layer_specs(model, refs)
 
     def csim_layout(self, hls_model) -> dict[str, tuple[int, ...]]:
         """io_stream (ChannelsLastConversion 'internal'): the C-simulation takes the input channels-last."""

@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 
-from hlsdiff.emulate.spec import LayerSpec, conv_geometry
+from hlsdiff.emulate.spec import LayerSpec, batchnorm, conv_geometry, fold, pooling_attrs
 from hlsdiff.trace.mapping import Ref
 
 _DENSE = ('Dense', 'QDense')
@@ -177,39 +177,20 @@ def _weighted(layer) -> LayerSpec:
 
 
 def _pooling(layer) -> LayerSpec:
-    """A pooling's window, strides and padding, under the names of hls4ml's pooling config (a 1D one has a
-    height of 1 and calls its width n_in / n_out)."""
     cfg = layer.get_config()
     in_shape = tuple(int(s) for s in layer.input_shape[1:])
-    pool, strides = [int(p) for p in cfg['pool_size']], [int(s) for s in cfg['strides']]
-    one_d = len(in_shape) == 2
-    if one_d:
-        in_shape, pool, strides = (1, *in_shape), [1, *pool], [1, *strides]
-    g = conv_geometry(in_shape, (pool[0], pool[1]), (strides[0], strides[1]), cfg['padding'], in_shape[-1])
-    names = {'filt_height': 'pool_height', 'filt_width': 'pool_width'}
-    if one_d:
-        names.update(in_width='n_in', out_width='n_out')
-    skip = ('n_chan',) + (('in_height', 'out_height', 'filt_height', 'stride_height', 'pad_top', 'pad_bottom')
-                          if one_d else ())
-    attrs = {names.get(k, k): v for k, v in g.items() if k not in skip}
+    attrs = pooling_attrs(in_shape, tuple(int(p) for p in cfg['pool_size']), tuple(int(s) for s in cfg['strides']),
+                          cfg['padding'])
     return LayerSpec('pooling', attrs=attrs, source=f'{type(layer).__name__} {layer.name}')
 
 
 def _bn(layer) -> tuple[np.ndarray, np.ndarray]:
     """BatchNormalization at inference: y = x * scale + shift."""
-    cfg = layer.get_config()
     weights = {w.name.split('/')[-1].split(':')[0]: np.asarray(w, dtype=np.float64) for w in layer.weights}
-    var, mean = weights['moving_variance'], weights['moving_mean']
-    gamma = weights.get('gamma', np.ones_like(var))
-    beta = weights.get('beta', np.zeros_like(var))
-    scale = gamma / np.sqrt(var + float(cfg['epsilon']))
-    return scale, beta - mean * scale
+    return batchnorm(weights.get('gamma'), weights.get('beta'), weights['moving_mean'], weights['moving_variance'],
+                     float(layer.get_config()['epsilon']))
 
 
 def _fold_bn(spec: LayerSpec, bn_layer) -> LayerSpec:
     """A BatchNormalization after the layer, folded into its weights (per output channel)."""
-    scale, shift = _bn(bn_layer)
-    kernel = spec.kernel * scale  # the output channel is the last axis in every canonical layout
-    bias = spec.bias * scale + shift
-    return LayerSpec(spec.kind, kernel, bias, attrs=spec.attrs,
-                     source=f'{spec.source} with BatchNormalization {bn_layer.name} folded in')
+    return fold(spec, *_bn(bn_layer), f'BatchNormalization {bn_layer.name}')

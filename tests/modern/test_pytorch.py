@@ -22,8 +22,32 @@ def test_cnn_compared_end_to_end(hlsdiff, torch_files, io_type):
         assert run.layer(name)['status'] in ('ok', 'noise'), run.layer(name)
     assert run.layer('flatten')['status'] == 'not-compared'
     assert run.layer('sm')['status'] != 'not-compared'
+    # the generator link: torch's own layers (BatchNorm2d folded into the conv; the Linear after a flatten of
+    # a channels-first tensor, which hls4ml reorders for io_parallel and transposes back for io_stream) at the
+    # project's types compute what the project's files compute
+    for name in ('conv', 'relu', 'pool', 'fc', 'sm'):
+        assert run.layer(name)['links']['generator'] == 0.0, (name, run.layer(name)['links'])
     if io_type == 'io_stream':
         assert any('channels-last' in n for n in run.json['notes'])
+
+
+@pytest.mark.slow
+def test_a_weights_file_written_transposed_is_a_generator_defect(hlsdiff, torch_files, tmp_path):
+    import numpy as np
+
+    f = torch_files
+    prj = tmp_path / 'prj'
+    hlsdiff('compare', f / 'net.pt', f / 'x.npy', '--custom-objects', f / 'model_def.py', '--output-dir', prj)
+    path = prj / 'firmware' / 'weights' / 'w7.txt'  # fc: 27 x 4, read (in, out) by the Latency dense
+    assert 'fc_weight_t, 108>(w7, "w7.txt")' in (prj / 'firmware' / 'myproject.cpp').read_text()
+    values = np.array([float(t) for t in path.read_text().split('\n')[0].split(',') if t.strip()])
+    path.write_text(', '.join(f'{v:.16f}' for v in values.reshape(27, 4).T.reshape(-1)) + '\n')
+    run = hlsdiff('compare', f / 'net.pt', f / 'x.npy', '--custom-objects', f / 'model_def.py', '--project', prj,
+                  code=1)
+    assert run.json['onset']['layer'] == 'fc' and run.json['onset']['cause'] == 'generator-defect'
+    (evidence,) = run.layer('fc')['generator_evidence']
+    assert evidence['name'] == 'w7.txt' and evidence['permutation'] == 'as (out, in); the Latency kernel reads (in, out)'
+    assert run.layer('fc')['links']['kernel'] == 0.0 and run.layer('conv')['links']['generator'] == 0.0
 
 
 @pytest.mark.slow
