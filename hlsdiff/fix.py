@@ -82,19 +82,40 @@ def _set(config: dict, layer: str, key: str, value) -> None:
     entry[parts[-1]] = value
 
 
-def initial_config(source, opts: dict) -> tuple[dict, dict]:
-    """hls4ml's own config for the model (Model / LayerName, as config_from_keras_model writes
-    it) with the user's config and options merged in."""
+def initial_config(source, opts: dict, data=None) -> tuple[dict, dict]:
+    """hls4ml's own config for the model (Model / LayerName, as config_from_keras_model writes it; for
+    PyTorch also InputShape, as config_from_pytorch_model does) with the user's config and options merged
+    in. The settings carry the frontend's name (`frontend`)."""
     from hlsdiff.request import conversion_options
     from hlsdiff.trace.convert import build_config
-    from hlsdiff.trace.load import load_model
 
-    model = load_model(source)
-    cfg, settings, _ = build_config(model, conversion_options(opts))
+    frontend, model, _ = _loaded(source, data)
+    calls = None if frontend.name == 'keras2' else frontend
+    cfg, settings, _ = build_config(model, conversion_options(opts), calls)
     cfg = copy.deepcopy(cfg)
     for entry in (cfg.get('LayerName') or {}).values():
         entry.pop('Trace', None)
-    return {'Model': cfg.get('Model', {}), 'LayerName': cfg.get('LayerName', {})}, settings
+    keep = ('Model', 'LayerName') + (('InputShape',) if 'InputShape' in cfg else ())  # not the model object
+    out = {k: _yaml_ready(cfg.get(k, {})) for k in keep}
+    if 'InputShape' in out and all(isinstance(d, int) for d in out['InputShape']):
+        # one input's shape as a list of shapes: hls4ml reads a tuple as one shape and a list as several, and a
+        # YAML file has no tuples
+        out['InputShape'] = [out['InputShape']]
+    return out, {**settings, 'frontend': frontend.name}
+
+
+def _loaded(source, data, n: int | None = None):
+    """(frontend, the loaded model, the samples lined up with its inputs, or None without data)."""
+    from hlsdiff import frontends
+    from hlsdiff.trace.load import fit_to_inputs, read_data
+
+    frontend = frontends.for_source(source)
+    model = frontend.load(source)
+    if data is None:
+        return frontend, model, None
+    arrays = read_data(data)
+    names, shapes = frontend.inputs(model, arrays)
+    return frontend, model, fit_to_inputs(arrays, names, shapes, n)
 
 
 def _bits(text) -> int | None:
@@ -158,18 +179,17 @@ class FixState:
 
 
 def _make_predictor(source, data, collected, settings: dict):
-    """A predictor on the samples the compare diagnosed, with Keras's values of every mapped layer."""
+    """A predictor on the samples the compare diagnosed, with the framework's values of every mapped layer."""
     from hlsdiff.predict import Predictor
-    from hlsdiff.trace.load import fit_to_inputs, load_model, read_data
 
-    model = load_model(source)
     n = collected.diagnosed_samples or collected.samples
-    names = [t.name.split(':')[0] for t in model.inputs]
-    shapes = [tuple(int(d) for d in t.shape[1:]) for t in model.inputs]
-    samples = fit_to_inputs(read_data(data), [n.split('/')[0] for n in names], shapes, n)
+    frontend, model, samples = _loaded(source, data, n)
     expected = {name: a.expected for name, a in collected.arrays.items() if a.expected is not None}
     softmax = tuple(info.name for info in collected.layers if info.class_name == 'Softmax')
-    return Predictor(model, samples.arrays, settings, expected, softmax)
+    if frontend.name == 'keras2':
+        return Predictor(model, samples.arrays, settings, expected, softmax)
+    return Predictor(None, samples.arrays, settings, expected, softmax,
+                     convert=lambda **kwargs: frontend.hls4ml_convert(model, **kwargs), input_layout=frontend.csim_layout)
 
 
 def _space(result, collected, gates, opts: dict):
@@ -299,7 +319,7 @@ def fix_model(model, data, opts: dict) -> CompareResult:
     source = check_model_path(model, opts.get('weights'), opts.get('custom_objects'))
     started = time.perf_counter()
     budget = float(opts.get('budget') or 120.0)
-    config, settings = initial_config(source, opts)
+    config, settings = initial_config(source, opts, data)
     base = {k: v for k, v in opts.items() if k not in ('config_path', 'precision', 'strategy', 'reuse_factor')}
     base['granularity'] = 'name'
     state = FixState(config)
@@ -467,21 +487,34 @@ def _minimize(source, data, base, config, changes, gates, opts, err, best):
     return config, best
 
 
+_CONVERTERS = {'keras2': 'convert_from_keras_model', 'pytorch': 'convert_from_pytorch_model'}
+
+
 def _write_config(path: Path, config: dict, settings: dict, passed: bool, result) -> None:
     import yaml
 
-    head = ['# hls4ml config written by hlsdiff fix (LayerName / Model, as config_from_keras_model writes them)',
-            f'# use with: convert_from_keras_model(model, hls_config=yaml.safe_load(open(...)), '
+    converter = _CONVERTERS.get(settings.get('frontend', 'keras2'), 'convert_from_keras_model')
+    head = ['# hls4ml config written by hlsdiff fix (as hls4ml\'s config_from_* writes it)',
+            f'# use with: {converter}(model, hls_config=yaml.safe_load(open(...)), '
             f"io_type='{settings['io_type']}', backend='{settings['backend']}')"]
     if not passed:
         head.insert(0, '# NOT PASSING: the gate was not reached; this is the best config found')
-    body = yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+    body = yaml.safe_dump(_yaml_ready(config), sort_keys=False, default_flow_style=False)
     tmp = path.with_name(f'.{path.name}.tmp')
     tmp.write_text('\n'.join(head) + '\n' + body)
     if path.exists():
         backup = path.with_name(path.name + '.bak')
         path.replace(backup)
     tmp.replace(path)
+
+
+def _yaml_ready(value):
+    """The config as YAML's safe dumper takes it: tuples (a PyTorch InputShape) as lists."""
+    if isinstance(value, dict):
+        return {k: _yaml_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_yaml_ready(v) for v in value]
+    return value
 
 
 def render_changes(fix: dict, console: Console) -> None:

@@ -20,8 +20,10 @@ import io
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -91,17 +93,28 @@ def within_tolerance(predicted: float, measured: float, lsb: float) -> bool:
 
 
 class Predictor:
-    """Converts, writes and emulates configs of one loaded Keras model on fixed samples."""
+    """Converts, writes and emulates configs of one loaded model on fixed samples.
+
+    A Keras 2 model is converted with hls4ml's Keras converter and its outputs predicted by Keras; another
+    frontend's model (`keras_model` None) with `convert` (the frontend's hls4ml call), its inputs laid out
+    as the C-simulation takes them (`input_layout`: the frontend's csim_layout), and its outputs are the
+    framework's values of the output layers the compare mapped (`expected_layers`)."""
 
     def __init__(self, keras_model, x: tuple[np.ndarray, ...], settings: dict,
-                 expected_layers: dict[str, np.ndarray] | None = None, softmax_outputs: tuple[str, ...] = ()):
+                 expected_layers: dict[str, np.ndarray] | None = None, softmax_outputs: tuple[str, ...] = (),
+                 convert: Callable[..., Any] | None = None,
+                 input_layout: Callable[[Any], dict[str, tuple[int, ...]]] | None = None):
         self.model = keras_model
         self.x = tuple(np.asarray(a, dtype=np.float64) for a in x)
         self.settings = dict(settings)
         self.expected_layers = expected_layers or {}
         self.softmax_outputs = softmax_outputs
-        raw = keras_model.predict(list(self.x) if len(self.x) > 1 else self.x[0], verbose=0)
-        self.keras_outputs = [np.asarray(o, dtype=np.float64) for o in (raw if isinstance(raw, list) else [raw])]
+        self._convert = convert
+        self._input_layout = input_layout
+        self.keras_outputs: list[np.ndarray] | None = None
+        if keras_model is not None:
+            raw = keras_model.predict(list(self.x) if len(self.x) > 1 else self.x[0], verbose=0)
+            self.keras_outputs = [np.asarray(o, dtype=np.float64) for o in (raw if isinstance(raw, list) else [raw])]
         self.evaluated = 0
         self.compared_layers: set[str] | None = None  # the layers of the first (the compared) config's project
         self._scratch = Path(tempfile.mkdtemp(prefix='hlsdiff-whatif-'))
@@ -150,14 +163,16 @@ class Predictor:
         from hlsdiff.trace import stack
         from hlsdiff.trace.convert import Converted, write_project
 
-        hls4ml = stack.load().hls4ml
         kwargs = {'hls_config': copy.deepcopy(config), 'output_dir': str(folder), 'project_name': 'myproject',
                   'backend': self.settings.get('backend') or 'Vivado', 'io_type': self.settings.get('io_type') or 'io_parallel'}
         if self.settings.get('part'):
             kwargs['part'] = self.settings['part']
         try:
             with contextlib.redirect_stdout(io.StringIO()):
-                hls_model = hls4ml.converters.convert_from_keras_model(self.model, **kwargs)
+                if self._convert is not None:
+                    hls_model = self._convert(**kwargs)
+                else:
+                    hls_model = stack.load().hls4ml.converters.convert_from_keras_model(self.model, **kwargs)
         except Exception as exc:  # hls4ml rejects this config: the what-if is not a candidate
             text = str(exc).strip() or type(exc).__name__
             raise ConversionFailed(f'hls4ml could not convert with this config: {text.splitlines()[0]}') from None
@@ -166,14 +181,26 @@ class Predictor:
 
     def _inputs(self, hls_model) -> dict[str, np.ndarray]:
         names = [v.name for v in hls_model.get_input_variables()]
-        return {name: a.reshape(a.shape[0], -1) for name, a in zip(names, self.x)}
+        layout = self._input_layout(hls_model) if self._input_layout is not None else {}
+        by_layer = {layer.get_output_variable().name: layer.name for layer in hls_model.get_layers()
+                    if layer.class_name == 'Input'}
+        out = {}
+        for name, a in zip(names, self.x):
+            perm = layout.get(by_layer.get(name, name))
+            moved = np.transpose(a, perm) if perm is not None and len(perm) == a.ndim else a
+            out[name] = np.ascontiguousarray(moved).reshape(a.shape[0], -1)
+        return out
 
     def _outputs(self, hls_model, program, values: dict[str, np.ndarray]) -> list[OutputPrediction]:
         out = []
-        for var, want in zip(hls_model.get_output_variables(), self.keras_outputs):
+        for k, var in enumerate(hls_model.get_output_variables()):
             call = program.calls[program.producer[var.name]] if var.name in program.producer else None
             layer = call.layer if call is not None else var.name
+            want = self.keras_outputs[k] if self.keras_outputs is not None and k < len(self.keras_outputs) \
+                else self.expected_layers.get(layer or '')
             got = values.get(layer) if layer else None
+            if want is None:
+                continue
             t = program.fixed(call.type_args[-2]) if call is not None else None
             if got is None or got.size != want.size:
                 continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -108,3 +110,41 @@ def test_config_constants():
 ])
 def test_infinity_and_nan_are_cast_as_the_cpp_constructor_does(text, expected):
     assert _q([np.inf, -np.inf, np.nan], text) == expected
+
+
+TRANSPOSE_PARAMETERS = '''
+// transpose_input_for_x
+struct config9 {
+    static const unsigned dims = 3;
+    static const unsigned N = 24;
+    static const unsigned* const from_shape;
+    static const unsigned* const to_shape;
+    static const unsigned* const perm;
+    static const unsigned* const perm_strides;
+};
+
+unsigned config9_from_shape[3] = {2, 3, 4};
+unsigned config9_to_shape[3] = {3, 4, 2};
+unsigned config9_perm[3] = {1, 2, 0};
+unsigned config9_perm_strides[3] = {4, 1, 12};
+'''
+
+
+def test_a_transpose_config_and_its_kernel_as_hls4ml_writes_them():
+    """hls4ml's transpose config (a struct without a base, its arrays defined after it) is read, and the kernel
+    moves the values as numpy's transpose does, then casts them to the result type."""
+    from hlsdiff.emulate.kernels.base import run
+    from hlsdiff.emulate.program import Call, Config, Program
+    from hlsdiff.project import headers_of
+
+    struct = headers_of('', TRANSPOSE_PARAMETERS).structs['config9']
+    values = struct.values()
+    assert values['dims'] == 3 and values['perm'] == '{1, 2, 0}' and values['from_shape'] == '{2, 3, 4}'
+    program = Program(Path('.'), [], {}, {'config9': Config('config9', {}, values)}, {}, {}, [], {})
+    call = Call('transpose', ['input_t', 'layer9_t', 'config9'], ['x', 'layer9_out'])
+    x = np.arange(2 * 24).reshape(2, 24) - 20  # two samples, in steps of 2**-2 (f = 2), within ap_fixed<16,6>
+    out = run(program, call, [Fx(x, 2)], parse_type('ap_fixed<16,6>'), None)
+    want = np.transpose(x.reshape(2, 2, 3, 4), (0, 2, 3, 1)).reshape(2, -1)
+    assert out.to_float().tolist() == (want / 4.0).tolist()
+    narrow = run(program, call, [Fx(x, 2)], parse_type('ap_fixed<6,4>'), None)  # cast as the C++ assignment does
+    assert narrow.to_float().tolist() == arith.cast(Fx(want, 2), parse_type('ap_fixed<6,4>')).to_float().tolist()

@@ -261,7 +261,9 @@ def call_kind(function: str) -> CallKind:
 # ---- headers ---------------------------------------------------------------------------------------
 
 _TYPEDEF = re.compile(r'typedef\s+(?P<type>.+?)\s+(?P<name>\w+)\s*;')
-_STRUCT = re.compile(r'struct\s+(?P<name>\w+)\s*:\s*[\w:]+\s*\{(?P<body>.*?)\n\};', re.S)
+_STRUCT = re.compile(r'struct\s+(?P<name>\w+)\s*(?::\s*[\w:]+\s*)?\{(?P<body>.*?)\n\};', re.S)
+# a struct's array member (`static const unsigned* const perm;`) is defined after it: `unsigned config9_perm[3] = {...};`
+_MEMBER_ARRAY = re.compile(r'^\s*(?:const\s+)?unsigned\s+(?P<name>\w+)\[\d*\]\s*=\s*\{(?P<values>[^}]*)\};', re.M)
 _CONST = re.compile(r'static\s+(?:const|constexpr)\s+(?:unsigned|int|bool|float|double|nnet::[\w:]+)\s+'
                     r'(?P<name>\w+)\s*=\s*(?P<value>[^;]+);', re.S)
 _ARRAY = re.compile(r'nnet::array\s*<\s*(?P<inner>.+)\s*,\s*[^,<>]+>$')
@@ -273,12 +275,16 @@ def typedefs(text: str) -> dict[str, str]:
 
 
 def structs(text: str) -> dict[str, tuple[str, dict[str, str], dict[str, str]]]:
-    """parameters.h's config structs: name -> (body, member typedefs, constants as written)."""
+    """parameters.h's config structs: name -> (body, member typedefs, constants as written; an array member,
+    such as a transpose's `perm`, as its values written in braces)."""
     out = {}
+    arrays = {m.group('name'): '{' + m.group('values').strip() + '}' for m in _MEMBER_ARRAY.finditer(text)}
     for m in _STRUCT.finditer(text):
         body = m.group('body')
         types = {t.group('name'): t.group('type') for t in _TYPEDEF.finditer(body)}
         consts = {c.group('name'): c.group('value').strip() for c in _CONST.finditer(body)}
+        prefix = m.group('name') + '_'
+        consts.update({name[len(prefix):]: value for name, value in arrays.items() if name.startswith(prefix)})
         out[m.group('name')] = (body, types, consts)
     return out
 

@@ -120,3 +120,41 @@ def test_samples_streamed_in_chunks_give_the_same_figures(hlsdiff, torch_files):
     chunks = hlsdiff('compare', f / 'net.pt', f / 'x.npy', *common, '--chunk', '8')
     assert [(x['name'], x['max_abs'], x['emulation']['status']) for x in chunks.json['layers']] == \
         [(x['name'], x['max_abs'], x['emulation']['status']) for x in whole.json['layers']]
+
+
+@pytest.mark.slow
+def test_fix_predicts_through_hls4ml_and_its_config_works_with_hls4ml_alone(hlsdiff, torch_files, tmp_path):
+    """A PyTorch model with a result type too narrow: `fix` predicts the changes through hls4ml's own PyTorch
+    conversion (its transposes emulated), the next C-simulation measures what was predicted, and the written
+    config, given to hls4ml alone, computes the outputs the final compare measured."""
+    import numpy as np
+    import torch
+    import yaml
+
+    import hls4ml
+
+    f = torch_files
+    narrow = tmp_path / 'narrow.yml'
+    narrow.write_text('LayerName:\n  fc:\n    Precision:\n      result: ap_fixed<6,0>\n')
+    out = tmp_path / 'fixed.yml'
+    run = hlsdiff('fix', f / 'net.pt', f / 'x.npy', '--custom-objects', f / 'model_def.py', '--config', narrow, '-o', out,
+                  code=0)
+    fix = run.json['fix']
+    changed = {(c['layer'], c['key']): c for c in fix['changes'] if c['status'] == 'kept'}
+    assert ('fc', 'Precision.result') in changed and changed['fc', 'Precision.result']['evidence'] == 'prediction'
+    assert fix['what_ifs'] > 0 and fix['predicted_vs_measured']
+    assert all(p['within_tolerance'] for p in fix['predicted_vs_measured'])
+    assert 'convert_from_pytorch_model' in out.read_text()
+
+    cfg = yaml.safe_load(out.read_text())
+    assert cfg['LayerName']['fc']['Precision']['result'] == changed['fc', 'Precision.result']['after']
+    net = torch.load(f / 'net.pt', weights_only=False).eval()
+    x = np.load(f / 'x.npy')
+    hls_model = hls4ml.converters.convert_from_pytorch_model(net, hls_config=cfg, io_type='io_parallel', backend='Vivado',
+                                                             output_dir=str(tmp_path / 'by_hand'))
+    hls_model.compile()
+    got = np.asarray(hls_model.predict(np.ascontiguousarray(x))).reshape(len(x), -1)
+    want = net(torch.tensor(x)).detach().numpy()
+    (output,) = run.json['outputs']
+    assert abs(float(np.max(np.abs(got - want))) - output['max_abs']) < 1e-6
+    assert (got.argmax(1) == want.argmax(1)).all()
