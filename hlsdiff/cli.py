@@ -179,11 +179,6 @@ def fix(model, data, **opts):
     from hlsdiff.frontends.stacks import maybe_rerun
 
     maybe_rerun(model)
-    from hlsdiff import frontends
-
-    if Path(model).exists() and frontends.name_for_path(Path(model)) not in ('keras2', 'pytorch'):
-        raise BadInput(f'{model}: hlsdiff fix takes Keras 2 and PyTorch models for now; compare this model with '
-                       '`hlsdiff compare`')
     if opts.get('project_dir') or opts.get('apply_patch') or opts.get('gate'):
         raise BadInput('fix converts the model itself: --project, --patch and --gate do not apply')
     sys.exit(run_fix(model, data, opts))

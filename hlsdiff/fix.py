@@ -27,6 +27,7 @@ from hlsdiff.errors import BadInput, SimulationFailed
 from hlsdiff.fixedpoint import parse_type
 from hlsdiff.remedy import Unfixable
 from hlsdiff.remedy import get as get_entry
+from hlsdiff.remedy import put as put_entry
 from hlsdiff.result import CompareResult
 
 if TYPE_CHECKING:
@@ -63,23 +64,12 @@ class Change:
         return out
 
 
-def _config_entry(config: dict, layer: str) -> dict:
-    names = config.setdefault('LayerName', {})
-    return names.setdefault(layer, {})
-
-
 def _get(config: dict, layer: str, key: str):
     return get_entry(config, layer, key)
 
 
 def _set(config: dict, layer: str, key: str, value) -> None:
-    entry = _config_entry(config, layer)
-    parts = key.split('.')
-    for part in parts[:-1]:
-        if not isinstance(entry.get(part), dict):
-            entry[part] = {} if entry.get(part) is None else {'default': entry[part]}
-        entry = entry[part]
-    entry[parts[-1]] = value
+    put_entry(config, layer, key, value)
 
 
 def initial_config(source, opts: dict, data=None) -> tuple[dict, dict]:
@@ -439,15 +429,7 @@ def _verify(result, changes: list[Change], config: dict, rnd: int) -> None:
 
 def _restore(config: dict, layer: str, key: str, value) -> None:
     """Put a config entry back as it was; remove it if it was not there."""
-    if value is not None:
-        _set(config, layer, key, value)
-        return
-    entry = (config.get('LayerName') or {}).get(layer) or {}
-    parts = key.split('.')
-    for part in parts[:-1]:
-        entry = entry.get(part) if isinstance(entry, dict) else None
-    if isinstance(entry, dict):
-        entry.pop(parts[-1], None)
+    put_entry(config, layer, key, value)
 
 
 def _minimize(source, data, base, config, changes, gates, opts, err, best):
@@ -487,16 +469,21 @@ def _minimize(source, data, base, config, changes, gates, opts, err, best):
     return config, best
 
 
-_CONVERTERS = {'keras2': 'convert_from_keras_model', 'pytorch': 'convert_from_pytorch_model'}
+_CONVERTERS = {'keras2': 'convert_from_keras_model', 'keras3': 'convert_from_keras_model',
+               'pytorch': 'convert_from_pytorch_model', 'onnx': 'convert_from_onnx_model'}
 
 
 def _write_config(path: Path, config: dict, settings: dict, passed: bool, result) -> None:
     import yaml
 
-    converter = _CONVERTERS.get(settings.get('frontend', 'keras2'), 'convert_from_keras_model')
+    frontend = settings.get('frontend', 'keras2')
+    converter = _CONVERTERS.get(frontend, 'convert_from_keras_model')
     head = ['# hls4ml config written by hlsdiff fix (as hls4ml\'s config_from_* writes it)',
             f'# use with: {converter}(model, hls_config=yaml.safe_load(open(...)), '
             f"io_type='{settings['io_type']}', backend='{settings['backend']}')"]
+    if frontend == 'onnx':
+        head.append('# the ONNX model cleaned first as hls4ml\'s ONNX frontend expects (qonnx): cleanup_model, '
+                    'ConvertToChannelsLastAndClean, GemmToMatMul, cleanup_model')
     if not passed:
         head.insert(0, '# NOT PASSING: the gate was not reached; this is the best config found')
     body = yaml.safe_dump(_yaml_ready(config), sort_keys=False, default_flow_style=False)

@@ -89,8 +89,21 @@ def _plain(value: object) -> object:
     return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
 
 
+def entry_name(config: dict, layer: str) -> str:
+    """The LayerName key hls4ml reads for an hls4ml layer: its own name, else the graph node's name it was made
+    from (the ONNX converter names a layer `<Class>_<node>` or `bn_<node>` after reading the config by node)."""
+    names = config.get('LayerName') or {}
+    if layer in names:
+        return layer
+    for key in names:
+        prefix = layer[:-len(key) - 1] if layer.endswith(f'_{key}') else ''
+        if prefix == 'bn' or (prefix[:1].isupper() and '_' not in prefix):
+            return key
+    return layer
+
+
 def get(config: dict, layer: str, key: str) -> object:
-    entry = (config.get('LayerName') or {}).get(layer) or {}
+    entry = (config.get('LayerName') or {}).get(entry_name(config, layer)) or {}
     for part in key.split('.'):
         if not isinstance(entry, dict):
             return None
@@ -100,7 +113,7 @@ def get(config: dict, layer: str, key: str) -> object:
 
 def put(config: dict, layer: str, key: str, value: object) -> None:
     """Set (value not None) or remove (None) one entry of a config, in place."""
-    entry = config.setdefault('LayerName', {}).setdefault(layer, {})
+    entry = config.setdefault('LayerName', {}).setdefault(entry_name(config, layer), {})
     parts = key.split('.')
     for part in parts[:-1]:
         if not isinstance(entry.get(part), dict):

@@ -32,3 +32,18 @@ def test_a_change_that_cured_is_kept_with_the_measured_error():
     _verify(_result(0.05, 'noise'), [change], config, 2)
     assert change.status == 'kept' and change.own_error_after == 0.05
     assert config['LayerName']['fc']['Precision']['result'] == 'ap_fixed<16,6>'
+
+
+def test_a_change_goes_to_the_config_key_hls4ml_reads_for_the_layer():
+    """hls4ml's ONNX converter reads the config by node (MatMul_0) and names the layer after it (Dense_MatMul_0,
+    bn_Add_0); a Keras layer's own name stays its key, and hls4ml's split `<layer>_relu` is no node's."""
+    from hlsdiff.remedy import entry_name, get, put
+
+    config = {'LayerName': {'MatMul_0': {'Precision': {'result': 'auto'}}, 'Add_0': {}, 'relu': {}, 'conv': {}}}
+    assert entry_name(config, 'Dense_MatMul_0') == 'MatMul_0' and entry_name(config, 'bn_Add_0') == 'Add_0'
+    assert entry_name(config, 'conv') == 'conv' and entry_name(config, 'conv_relu') == 'conv_relu'
+    put(config, 'Dense_MatMul_0', 'Precision.result', 'ap_fixed<12,3>')
+    assert config['LayerName']['MatMul_0']['Precision']['result'] == 'ap_fixed<12,3>'
+    assert get(config, 'Dense_MatMul_0', 'Precision.result') == 'ap_fixed<12,3>' and 'Dense_MatMul_0' not in config['LayerName']
+    put(config, 'Dense_MatMul_0', 'Precision.result', None)  # taken back: the entry goes
+    assert 'result' not in config['LayerName']['MatMul_0']['Precision']

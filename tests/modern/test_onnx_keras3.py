@@ -120,3 +120,59 @@ def test_an_op_hls4ml_does_not_convert_is_its_error_exit_3(hlsdiff, tmp_path):
     np.save(tmp_path / 'x.npy', np.zeros((4, 6), np.float32))
     run = hlsdiff('compare', tmp_path / 'sin.onnx', tmp_path / 'x.npy', code=3)
     assert 'hls4ml could not convert the model' in run.stderr and 'Sin' in run.stderr
+
+
+def _by_hand(kind: str, model_path, cfg: dict, x, out_dir):
+    """The written config given to hls4ml alone, as a user would: (hls4ml's outputs, the framework's)."""
+    import hls4ml
+
+    if kind == 'onnx':
+        import onnx
+        import onnxruntime as ort
+        from qonnx.core.modelwrapper import ModelWrapper
+        from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+        from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+        from qonnx.util.cleanup import cleanup_model
+
+        model = cleanup_model(ModelWrapper(onnx.load(str(model_path))))
+        model = cleanup_model(model.transform(ConvertToChannelsLastAndClean()).transform(GemmToMatMul()))
+        hls_model = hls4ml.converters.convert_from_onnx_model(model, hls_config=cfg, io_type='io_parallel',
+                                                              backend='Vivado', output_dir=str(out_dir))
+        session = ort.InferenceSession(str(model_path))
+        name = session.get_inputs()[0].name
+        want = np.concatenate([session.run(None, {name: x[i:i + 1]})[0] for i in range(len(x))])
+    else:
+        import keras
+
+        model = keras.models.load_model(model_path)
+        hls_model = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, io_type='io_parallel',
+                                                               backend='Vivado', output_dir=str(out_dir))
+        want = np.asarray(model.predict(x, verbose=0))
+    hls_model.compile()
+    return np.asarray(hls_model.predict(np.ascontiguousarray(x))).reshape(len(x), -1), want.reshape(len(x), -1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('kind', ['onnx', 'keras3'])
+def test_fix_predicts_and_its_config_works_with_hls4ml_alone(hlsdiff, onnx_file, torch_files, keras3_file, kind,
+                                                             tmp_path):
+    """A Dense result type too narrow: `fix` predicts through hls4ml's own conversion of the model (for ONNX the
+    config is keyed by the node, MatMul_0, that hls4ml's Dense_MatMul_0 comes from), the C-simulation measures
+    what was predicted, and the written config, given to hls4ml alone, computes what the final compare measured."""
+    import yaml
+
+    model, data, key = ((onnx_file, torch_files / 'x.npy', 'MatMul_0') if kind == 'onnx'
+                        else (keras3_file / 'k3.keras', keras3_file / 'x.npy', 'fc'))
+    narrow = tmp_path / 'narrow.yml'
+    narrow.write_text(f'LayerName:\n  {key}:\n    Precision:\n      result: ap_fixed<6,0>\n')
+    out = tmp_path / 'fixed.yml'
+    run = hlsdiff('fix', model, data, '--config', narrow, '-o', out, code=0)
+    fix = run.json['fix']
+    assert fix['what_ifs'] > 0 and fix['predicted_vs_measured']
+    assert all(p['within_tolerance'] for p in fix['predicted_vs_measured'])
+    cfg = yaml.safe_load(out.read_text())
+    assert cfg['LayerName'][key]['Precision']['result'] != 'ap_fixed<6,0>'
+    got, want = _by_hand(kind, model, cfg, np.load(data), tmp_path / 'by_hand')
+    (output,) = run.json['outputs']
+    assert abs(float(np.max(np.abs(got - want))) - output['max_abs']) < 1e-6
+    assert (got.argmax(1) == want.argmax(1)).all()
