@@ -280,3 +280,12 @@ def test_the_writer_is_chosen_in_one_place_and_the_package_depends_on_nothing_ab
                                                                         'hlsdiff.writable')) for m in modules):
                     above.append(f'{rel}: {node.module}')
     assert not named and not above, (named, above)
+
+
+def test_a_keras3_projects_config_is_read_with_its_model_tag():
+    """hls4ml writes a Keras 3 model into hls4ml_config.yml as `!keras_model <path>` (--output-dir keeps the model
+    in it): the project is still read, the model as None."""
+    from hlsdiff.project.hls4ml_1_3 import read_config
+
+    text = 'KerasModel: !keras_model /prj/keras_model.keras\nIOType: io_parallel\nProjectName: myproject\n'
+    assert read_config(text) == {'KerasModel': None, 'IOType': 'io_parallel', 'ProjectName': 'myproject'}

@@ -200,6 +200,11 @@ class Keras3(FrontendBase):
     def reference(self, model, refs: dict) -> Keras3Reference:
         return Keras3Reference(model, refs, self.graph(model))
 
+    def layer_specs(self, model, refs: dict) -> dict:
+        from hlsdiff.frontends.keras3_specs import layer_specs
+
+        return layer_specs(model, refs, _split_names(model))
+
     def bit_exact(self, model) -> bool:
         return any(type(layer).__module__.startswith('hgq') for layer in model.layers)
 

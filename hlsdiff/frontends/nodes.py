@@ -209,6 +209,21 @@ def _unmatched(s: _State) -> list[tuple[str, str]]:
     return out
 
 
+def chain_specs(refs: dict[str, Ref], label: str, spec_of) -> dict:
+    """hls4ml layer -> `spec_of(layer name, the graph nodes its chain runs)` (an emulate.spec.LayerSpec, or the
+    reason there is none); a node the frontend's extraction does not know is said, never guessed."""
+    out: dict = {}
+    for name, ref in refs.items():
+        runs = [step[1] for step in ref.chain if step[0] == 'run']
+        if not runs or ref.tensor[0] != 'out':
+            continue
+        try:
+            out[name] = spec_of(name, runs)
+        except Exception as exc:  # noqa: BLE001
+            out[name] = f'{label}\'s weights could not be read ({type(exc).__name__}: {exc})'
+    return out
+
+
 def channels_last(rank: int) -> tuple[int, ...]:
     """Axes order (batch first) that moves a channels-first tensor's channel axis last."""
     return (0, *range(2, rank), 1) if rank > 2 else tuple(range(rank))

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from hlsdiff.emulate.spec import LayerSpec, batchnorm, conv_geometry, fold, pooling_attrs
+from hlsdiff.frontends.nodes import chain_specs
 from hlsdiff.frontends.pytorch import TorchModel, node_shapes
 
 _RESHAPES = ('flatten', 'view', 'reshape', 'Flatten', 'squeeze', 'unsqueeze')
@@ -32,16 +33,8 @@ def layer_specs(model: TorchModel, refs: dict) -> dict[str, LayerSpec | str]:
     modules = dict(model.module.named_modules())
     nodes = {n.name: n for n in model.graph.nodes}
     shapes = node_shapes(model)
-    out: dict[str, LayerSpec | str] = {}
-    for name, ref in refs.items():
-        runs = [step[1] for step in ref.chain if step[0] == 'run']
-        if not runs or ref.tensor[0] != 'out':
-            continue
-        try:
-            out[name] = _chain_spec([nodes[n] for n in runs], modules, shapes, name in model.flat_channels_last)
-        except Exception as exc:  # noqa: BLE001 - a module this extraction does not know: said, never guessed
-            out[name] = f'PyTorch\'s weights could not be read ({type(exc).__name__}: {exc})'
-    return out
+    return chain_specs(refs, 'PyTorch', lambda name, runs: _chain_spec([nodes[n] for n in runs], modules, shapes,
+                                                                       name in model.flat_channels_last))
 
 
 def _kind(node, modules: dict) -> str:

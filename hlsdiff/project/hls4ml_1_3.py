@@ -57,8 +57,9 @@ def weights_file(array: str, suffix: str = 'txt') -> str:
 
 
 def read_config(text: str) -> dict[str, Any]:
-    """hls4ml_config.yml. hls4ml writes python-specific tags for some values (the pickled Keras
-    model): those are read as None, the rest as written. Raises yaml.YAMLError."""
+    """hls4ml_config.yml. hls4ml writes python-specific tags for some values (the pickled Keras 2 model; a
+    Keras 3 model as `!keras_model <path of its .keras file>`): those are read as None, the rest as written.
+    Raises yaml.YAMLError."""
     import yaml
 
     base: Any = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)  # libyaml: the pickled model is big
@@ -68,6 +69,7 @@ def read_config(text: str) -> dict[str, Any]:
 
     loader: Any = TolerantLoader
     loader.add_multi_constructor('tag:yaml.org,2002:python/', lambda loader, suffix, node: None)
+    loader.add_constructor('!keras_model', lambda loader, node: None)
     data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader, python tags read as None
     return data if isinstance(data, dict) else {}
 

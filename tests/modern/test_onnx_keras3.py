@@ -72,6 +72,26 @@ def test_keras3_conv_dense_softmax(hlsdiff, keras3_file, io_type):
     assert 'linear twin' in run.layer('conv')['mapping_note']
     assert run.layer('conv')['status'] in ('ok', 'noise') and run.layer('conv_relu')['status'] in ('ok', 'noise')
     assert run.layer('fc')['status'] in ('ok', 'noise')
+    # the generator link: Keras 3's own layers (the conv without its fused activation, the activation hls4ml
+    # split from it) at the project's types compute what the project's files compute
+    for name in ('conv', 'conv_relu', 'fc', 'sm'):
+        assert run.layer(name)['links']['generator'] == 0.0, (name, run.layer(name)['links'])
+
+
+@pytest.mark.slow
+def test_keras3_conv_weights_written_in_another_order_are_a_generator_defect(hlsdiff, keras3_file, tmp_path):
+    prj = tmp_path / 'prj'
+    model, data = keras3_file / 'k3.keras', keras3_file / 'x.npy'
+    hlsdiff('compare', model, data, '--output-dir', prj)
+    assert 'conv_weight_t, 54>(w2, "w2.txt")' in (prj / 'firmware' / 'myproject.cpp').read_text()
+    path = prj / 'firmware' / 'weights' / 'w2.txt'  # conv: (3, 3, 2, 3) as Keras holds it
+    values = np.array([float(t) for t in path.read_text().split('\n')[0].split(',') if t.strip()])
+    path.write_text(', '.join(f'{v:.16f}' for v in values.reshape(3, 3, 2, 3).transpose(3, 0, 1, 2).reshape(-1)) + '\n')
+    run = hlsdiff('compare', model, data, '--project', prj, code=1)
+    assert run.json['onset']['layer'] == 'conv' and run.json['onset']['cause'] == 'generator-defect'
+    (evidence,) = run.layer('conv')['generator_evidence']
+    assert evidence['name'] == 'w2.txt' and evidence['permutation'] is not None
+    assert run.layer('conv')['links']['kernel'] == 0.0
 
 
 @pytest.mark.slow
