@@ -187,4 +187,9 @@ class Onnx(FrontendBase):
     def reference(self, model, refs: dict) -> OnnxReference:
         return OnnxReference(model, refs)
 
+    def layer_specs(self, model, refs: dict) -> dict:
+        from hlsdiff.frontends.onnx_specs import layer_specs
+
+        return layer_specs(model, refs)
+
 FRONTEND = Onnx()

@@ -49,6 +49,10 @@ def test_onnx_from_pytorch(hlsdiff, onnx_file, torch_files, io_type):
     assert names['Conv2D_Conv_0']['keras'] == 'Conv_0' and names['Conv2D_Conv_0']['status'] in ('ok', 'noise')
     assert names['Dense_MatMul_0']['keras'] == 'Add_0'  # the bias Add folded into the Dense
     assert names['Softmax_0']['status'] != 'not-compared'
+    # the generator link: the cleaned graph's own nodes (the channels-last Conv's weights, the MatMul with the
+    # bias Add hls4ml folds into it) at the project's types compute what the project's files compute
+    for name in ('Conv2D_Conv_0', 'Relu_0', 'MaxPool_0', 'Dense_MatMul_0', 'Softmax_0'):
+        assert names[name]['links']['generator'] == 0.0, (name, names[name]['links'])
 
 
 @pytest.mark.slow
