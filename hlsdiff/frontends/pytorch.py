@@ -330,7 +330,7 @@ class PyTorch(FrontendBase):
     def layer_specs(self, model: TorchModel, refs: dict) -> dict:
         from hlsdiff.frontends.torch_specs import layer_specs
 
-        return layer_specs(model, refs)
+        return layer_specs(model.module, model.graph, refs, node_shapes(model), model.flat_channels_last)
 
     def csim_layout(self, hls_model) -> dict[str, tuple[int, ...]]:
         """io_stream (ChannelsLastConversion 'internal'): the C-simulation takes the input channels-last."""

@@ -17,7 +17,6 @@ import numpy as np
 
 from hlsdiff.emulate.spec import LayerSpec, batchnorm, conv_geometry, fold, pooling_attrs
 from hlsdiff.frontends.nodes import chain_specs
-from hlsdiff.frontends.pytorch import TorchModel, node_shapes
 
 _RESHAPES = ('flatten', 'view', 'reshape', 'Flatten', 'squeeze', 'unsqueeze')
 _NO_OPS = ('Dropout', 'Identity')
@@ -28,13 +27,14 @@ _ACTIVATIONS = {'ReLU': 'relu', 'relu': 'relu', 'Sigmoid': 'sigmoid', 'sigmoid':
 _MERGES = {'add': 'add', 'sub': 'subtract', 'mul': 'multiply'}
 
 
-def layer_specs(model: TorchModel, refs: dict) -> dict[str, LayerSpec | str]:
-    """hls4ml layer -> the spec of its own torch node, or the reason there is none."""
-    modules = dict(model.module.named_modules())
-    nodes = {n.name: n for n in model.graph.nodes}
-    shapes = node_shapes(model)
+def layer_specs(module, graph, refs: dict, shapes: dict[str, tuple[int, ...]], flat_channels_last: set[str]) -> dict:
+    """hls4ml layer -> the spec of its own torch node, or the reason there is none. `graph`: the FX graph hls4ml
+    traced; `shapes`: every node's output shape per sample; `flat_channels_last`: the Dense layers that read a
+    channels-last tensor flattened as it is (pytorch.py)."""
+    modules = dict(module.named_modules())
+    nodes = {n.name: n for n in graph.nodes}
     return chain_specs(refs, 'PyTorch', lambda name, runs: _chain_spec([nodes[n] for n in runs], modules, shapes,
-                                                                       name in model.flat_channels_last))
+                                                                       name in flat_channels_last))
 
 
 def _kind(node, modules: dict) -> str:
