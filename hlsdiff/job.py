@@ -31,8 +31,9 @@ def run_compare(model: str, data: str, opts: dict) -> int:
     request.reports.check()
     repro_dir = Path(opts['repro_dir']) if opts.get('repro_dir') else None
     if repro_dir is not None:
-        from hlsdiff.repro.job import check_out_dir
+        from hlsdiff.repro.job import check_model, check_out_dir
 
+        check_model(model)
         check_out_dir(repro_dir)
     err = Console(stderr=True, quiet=request.quiet)
     out = Console() if sys.stdout.isatty() else Console(width=200)
@@ -94,9 +95,10 @@ def run_repro(model: str, data: str, layer: str, opts: dict, out_dir: str) -> in
     """`hlsdiff repro`: the compare (a kernel abort is an answer here), then the reproducer of `layer`."""
     import time
 
-    from hlsdiff.repro.job import Compared, check_out_dir, write_repro
+    from hlsdiff.repro.job import Compared, check_model, check_out_dir, write_repro
 
     out = Path(out_dir)
+    check_model(model)
     check_out_dir(out)
     request = CompareRequest.from_options(model, data, opts)
     err = Console(stderr=True, quiet=request.quiet)

@@ -30,6 +30,17 @@ class Compared:
     abort: HlsdiffError | None = None
 
 
+def check_model(model) -> None:
+    """Before any work: a model repro can cut (Keras 2 / QKeras / HGQ v1 today), else one line."""
+    from hlsdiff import frontends
+
+    if isinstance(model, (str, Path)) and Path(model).exists():
+        name = frontends.name_for_path(Path(model))
+        if name != 'keras2':
+            raise BadInput(f'{model}: hlsdiff repro writes reproducers of Keras 2 models for now; this '
+                           f'{frontends.get(name).label} model can be compared, patched (--patch) and fixed')
+
+
 def check_out_dir(out: Path) -> None:
     """Before any work: DIR's folder exists and is writable; DIR is a folder or absent."""
     parent = out.parent if str(out.parent) else Path('.')
