@@ -27,7 +27,7 @@ def main() -> int:
     started = time.perf_counter()
     code = subprocess.call([sys.executable, '-m', 'hlsdiff', 'repro', str(work / 'demo_bn.h5'), str(work / 'demo_bn.npy'),
                             '--layer', 'dw_head', '-o', str(out), *args])
-    print(f'hlsdiff repro: exit {code} in {time.perf_counter() - started:.1f} s; {out / "ISSUE.md"}')
+    print(f'hlsdiff repro: exit {code} in {time.perf_counter() - started:.1f} s (target: under 60 s); {out / "ISSUE.md"}')
     return code
 
 

@@ -214,10 +214,10 @@ def test_qkeras_model_in_keras_v3_format_is_refused_clearly(hlsdiff, tmp_path):
 
 @pytest.mark.parametrize('suffix, label', [('.pt', 'PyTorch'), ('.onnx', 'ONNX/QONNX')])
 def test_repro_of_a_model_it_cannot_cut_is_one_line_exit_2(hlsdiff, files, suffix, label):
-    """repro cuts Keras 2 models only: another frontend's model is refused before any work, with what does take it."""
+    """repro cuts Keras 2 and 3 models: another frontend's model is refused before any work, with what takes it."""
     tmp, good = files
     model = tmp / f'net{suffix}'
     model.write_bytes(b'not read: refused by its kind')
     line = _no_traceback(hlsdiff('repro', model, good, '--layer', 'fc', '-o', tmp / 'rep', code=2))
-    assert 'repro writes reproducers of Keras 2 models for now' in line and f'this {label} model' in line
+    assert 'repro writes reproducers of Keras 2 and Keras 3 models for now' in line and f'this {label} model' in line
     assert not (tmp / 'rep').exists()

@@ -8,9 +8,10 @@ import copy
 DERIVED = ('linear', 'relu', 'softmax', 'sigmoid', 'tanh', 'elu', 'selu', 'leaky_relu', 'alpha', 'hard_sigmoid')
 
 
-def full_config(keras_model, conv, project) -> tuple[dict, dict]:
+def full_config(keras_model, conv, project, calls=None) -> tuple[dict, dict]:
     """(HLSConfig, settings {IOType, Backend, Part}) the compare converted with: a given project's
-    own hls4ml_config.yml, otherwise what hlsdiff builds from the ConvertOptions `conv`."""
+    own hls4ml_config.yml, otherwise what hlsdiff builds from the ConvertOptions `conv` (`calls`: the
+    frontend's hls4ml calls, Keras 2's by default)."""
     if project is not None:
         cfg = project.config
         settings = {'IOType': cfg.get('IOType', 'io_parallel'), 'Backend': cfg.get('Backend', 'Vivado'),
@@ -18,7 +19,7 @@ def full_config(keras_model, conv, project) -> tuple[dict, dict]:
         return copy.deepcopy(cfg.get('HLSConfig') or {}), settings
     from hlsdiff.trace.convert import build_config
 
-    hls, settings, _ = build_config(keras_model, conv)
+    hls, settings, _ = build_config(keras_model, conv, calls)
     return hls, {'IOType': settings['io_type'], 'Backend': settings['backend'], 'Part': settings.get('part')}
 
 

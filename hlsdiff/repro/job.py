@@ -30,14 +30,17 @@ class Compared:
     abort: HlsdiffError | None = None
 
 
+CUTS = {'keras2': 'hlsdiff.repro.keras2', 'keras3': 'hlsdiff.repro.keras3'}  # frontend -> its repro module
+
+
 def check_model(model) -> None:
-    """Before any work: a model repro can cut (Keras 2 / QKeras / HGQ v1 today), else one line."""
+    """Before any work: a model repro can cut (Keras 2 / QKeras / HGQ v1, Keras 3), else one line."""
     from hlsdiff import frontends
 
     if isinstance(model, (str, Path)) and Path(model).exists():
         name = frontends.name_for_path(Path(model))
-        if name != 'keras2':
-            raise BadInput(f'{model}: hlsdiff repro writes reproducers of Keras 2 models for now; this '
+        if name not in CUTS:
+            raise BadInput(f'{model}: hlsdiff repro writes reproducers of Keras 2 and Keras 3 models for now; this '
                            f'{frontends.get(name).label} model can be compared, patched (--patch) and fixed')
 
 
@@ -65,33 +68,37 @@ def write_repro(model: str, data: str, layer: str, opts: dict, out: Path, compar
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def frontend_for(model) -> Frontend:
-    """The frontend of a loaded model (only Keras 2 models reach `repro` today; the others register the same
-    way and are chosen here)."""
-    from hlsdiff.repro import keras2  # noqa: F401  (registers itself)
+def frontend_for(name: str) -> Frontend:
+    """The repro frontend of the compare's frontend `name` (its module registers itself on import)."""
+    import importlib
 
-    return registered('keras2')
+    if name not in CUTS:
+        raise BadInput(f'hlsdiff repro writes reproducers of Keras 2 and Keras 3 models for now, not {name}')
+    importlib.import_module(CUTS[name])
+    return registered(name)
 
 
 def _source(model: str, data: str, layer: str, opts: dict, compared: Compared, conv) -> tuple[cut.Source, Target]:
+    from hlsdiff import frontends
     from hlsdiff.project import open_project
     from hlsdiff.repro.config import full_config
     from hlsdiff.repro.kernels import edited_headers
-    from hlsdiff.trace.load import check_model_path, fit_to_inputs, load_model, read_data
+    from hlsdiff.trace.load import check_model_path, fit_to_inputs, read_data
 
     path = check_model_path(model, opts.get('weights'), opts.get('custom_objects'))
-    keras_model = load_model(path)
-    frontend = frontend_for(keras_model)
+    compared_with = frontends.for_source(path)
+    keras_model = compared_with.load(path)
+    frontend = frontend_for(compared_with.name)
     if compared.abort is not None:
         target = abort_target(layer, compared.abort.message, keras_model)
     else:
         assert compared.result is not None and compared.collected is not None
         target = resolve(layer, compared.result, compared.collected, keras_model, frontend)
-    names = [t._keras_history.layer.name for t in keras_model.inputs]
-    shapes = [tuple(int(s) for s in t.shape[1:]) for t in keras_model.inputs]
-    samples = fit_to_inputs(read_data(data), names, shapes, opts.get('samples')).arrays[0]
+    arrays = read_data(data)
+    names, shapes = compared_with.inputs(keras_model, arrays)
+    samples = fit_to_inputs(arrays, names, shapes, opts.get('samples')).arrays[0]
     project = open_project(opts['project_dir']) if opts.get('project_dir') else None
-    hls, settings = full_config(keras_model, conv, project)
+    hls, settings = full_config(keras_model, conv, project, None if compared_with.name == 'keras2' else compared_with)
     kernels = edited_headers(project.path, settings['Backend']) if project is not None else []
     chosen = worst_samples(compared.collected, target, samples.shape[0])
     suffix = Path(str(path.path)).suffix.lower()

@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')  # Keras 2 (tf_keras), as hls4ml 1.3.0 and QKeras use it
+{env}
 import numpy as np
 import yaml
 {imports}
@@ -62,6 +62,15 @@ if share > 0.01:
     sys.exit(1)
 print(f'OK: hls4ml matches Keras within {{TOL:.3g}}')
 '''
+
+ENV = "os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')  # Keras 2 (tf_keras), as hls4ml 1.3.0 and QKeras use it"
+
+
+def script(facts: ScriptFacts, env: str, imports: str, load: str, load_args: str) -> str:
+    """repro.py for a Keras model (2 or 3): `env` sets the environment before the imports, `load` loads it."""
+    return SCRIPT.format(title=facts.title, env=env, imports=imports, tol=float(f'{facts.tolerance:.6g}'), load=load,
+                         model_file=facts.model_file, load_args=load_args, kernels=KERNELS if facts.kernels else '')
+
 
 KERNELS = '''kernels = os.path.join(HERE, 'nnet_utils')  # the edited kernel headers of the project
 for name in os.listdir(kernels):
@@ -136,8 +145,7 @@ class Keras2:
             imports, load, args = 'from qkeras.utils import load_qmodel', 'load_qmodel', ', compile=False'
         else:
             imports, load, args = 'import tensorflow as tf', 'tf.keras.models.load_model', ', compile=False'
-        return SCRIPT.format(title=facts.title, imports=imports, tol=float(f'{facts.tolerance:.6g}'), load=load,
-                             model_file=facts.model_file, load_args=args, kernels=KERNELS if facts.kernels else '')
+        return script(facts, ENV, imports, load, args)
 
     def versions(self) -> dict[str, str]:
         from importlib.metadata import PackageNotFoundError, version

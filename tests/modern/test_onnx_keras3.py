@@ -200,3 +200,31 @@ def test_fix_predicts_and_its_config_works_with_hls4ml_alone(hlsdiff, onnx_file,
     (output,) = run.json['outputs']
     assert abs(float(np.max(np.abs(got - want))) - output['max_abs']) < 1e-6
     assert (got.argmax(1) == want.argmax(1)).all()
+
+
+@pytest.mark.slow
+def test_keras3_depthwise_abort_is_reproduced_with_hls4ml_alone(hlsdiff, tmp_path):
+    """A Keras 3 DepthwiseConv2D with depth_multiplier 2 aborts hls4ml 1.3.0's C-simulation (a C++ assert):
+    `repro` cuts the layer out, confirms it in a fresh process and writes a repro.py that shows it with
+    hls4ml, Keras and numpy alone."""
+    import subprocess
+    import sys
+
+    os.environ.setdefault('KERAS_BACKEND', 'torch')
+    import keras
+
+    from hlsdiff.repro.confirm import clean_env
+
+    keras.utils.set_random_seed(3)
+    x = keras.Input((6, 6, 2), name='x')
+    y = keras.layers.Conv2D(2, 1, name='c')(x)
+    y = keras.layers.DepthwiseConv2D(3, depth_multiplier=2, name='dw')(y)
+    keras.Model(x, keras.layers.GlobalAveragePooling2D(name='gap')(y)).save(tmp_path / 'dw.keras')
+    np.save(tmp_path / 'x.npy', np.random.default_rng(3).uniform(-1, 1, (8, 6, 6, 2)).astype(np.float32))
+    out = tmp_path / 'rep'
+    hlsdiff('repro', tmp_path / 'dw.keras', tmp_path / 'x.npy', '--layer', 'dw', '-o', out, code=0)
+    assert sorted(p.name for p in out.iterdir()) == ['ISSUE.md', 'config.yml', 'data.npy', 'model.keras', 'repro.py']
+    assert 'KERAS_BACKEND' in (out / 'repro.py').read_text() and '| keras | 3.' in (out / 'ISSUE.md').read_text()
+    by_hand = subprocess.run([sys.executable, 'repro.py'], cwd=out, env=clean_env(), capture_output=True, text=True,
+                             timeout=600)
+    assert by_hand.returncode == 1 and 'DEFECT: the C-simulation aborted' in by_hand.stdout, by_hand.stdout
