@@ -18,7 +18,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -69,19 +69,41 @@ def _get(config: dict, layer: str, key: str):
 
 
 def _set(config: dict, layer: str, key: str, value) -> None:
+    """Set one entry of the config hls4ml reads for `layer`; None removes it (a change taken back)."""
     put_entry(config, layer, key, value)
 
 
-def initial_config(source, opts: dict, data=None) -> tuple[dict, dict]:
+@dataclass
+class Loaded:
+    """The model as its frontend loads it, and the data lined up with its inputs: loaded once per `fix`."""
+
+    frontend: Any
+    model: Any
+    data: Any  # what read_data gave
+    names: list[str]
+    shapes: list[tuple[int, ...]]
+
+
+def load(source, data) -> Loaded:
+    from hlsdiff import frontends
+    from hlsdiff.trace.load import read_data
+
+    frontend = frontends.for_source(source)
+    model = frontend.load(source)
+    arrays = read_data(data)
+    names, shapes = frontend.inputs(model, arrays)
+    return Loaded(frontend, model, arrays, names, shapes)
+
+
+def initial_config(loaded: Loaded, opts: dict) -> tuple[dict, dict]:
     """hls4ml's own config for the model (Model / LayerName, as config_from_keras_model writes it; for
     PyTorch also InputShape, as config_from_pytorch_model does) with the user's config and options merged
     in. The settings carry the frontend's name (`frontend`)."""
     from hlsdiff.request import conversion_options
     from hlsdiff.trace.convert import build_config
 
-    frontend, model, _ = _loaded(source, data)
-    calls = None if frontend.name == 'keras2' else frontend
-    cfg, settings, _ = build_config(model, conversion_options(opts), calls)
+    calls = None if loaded.frontend.name == 'keras2' else loaded.frontend
+    cfg, settings, _ = build_config(loaded.model, conversion_options(opts), calls)
     cfg = copy.deepcopy(cfg)
     for entry in (cfg.get('LayerName') or {}).values():
         entry.pop('Trace', None)
@@ -91,21 +113,7 @@ def initial_config(source, opts: dict, data=None) -> tuple[dict, dict]:
         # one input's shape as a list of shapes: hls4ml reads a tuple as one shape and a list as several, and a
         # YAML file has no tuples
         out['InputShape'] = [out['InputShape']]
-    return out, {**settings, 'frontend': frontend.name}
-
-
-def _loaded(source, data, n: int | None = None):
-    """(frontend, the loaded model, the samples lined up with its inputs, or None without data)."""
-    from hlsdiff import frontends
-    from hlsdiff.trace.load import fit_to_inputs, read_data
-
-    frontend = frontends.for_source(source)
-    model = frontend.load(source)
-    if data is None:
-        return frontend, model, None
-    arrays = read_data(data)
-    names, shapes = frontend.inputs(model, arrays)
-    return frontend, model, fit_to_inputs(arrays, names, shapes, n)
+    return out, {**settings, 'frontend': loaded.frontend.name}
 
 
 def _bits(text) -> int | None:
@@ -155,6 +163,7 @@ class FixState:
     """What one `fix` run carries from round to round."""
 
     config: dict
+    loaded: Loaded
     changes: list[Change] = field(default_factory=list)
     unfixable: list[Unfixable] = field(default_factory=list)
     tried: set = field(default_factory=set)
@@ -168,14 +177,15 @@ class FixState:
     notes: list = field(default_factory=list)
 
 
-def _make_predictor(source, data, collected, settings: dict):
+def _make_predictor(loaded: Loaded, collected, settings: dict):
     """A predictor on the samples the compare diagnosed, with the framework's values of every mapped layer."""
     from hlsdiff.predict import Predictor
+    from hlsdiff.trace.load import fit_to_inputs
 
-    n = collected.diagnosed_samples or collected.samples
-    frontend, model, samples = _loaded(source, data, n)
+    samples = fit_to_inputs(loaded.data, loaded.names, loaded.shapes, collected.diagnosed_samples or collected.samples)
     expected = {name: a.expected for name, a in collected.arrays.items() if a.expected is not None}
     softmax = tuple(info.name for info in collected.layers if info.class_name == 'Softmax')
+    frontend, model = loaded.frontend, loaded.model
     if frontend.name == 'keras2':
         return Predictor(model, samples.arrays, settings, expected, softmax)
     return Predictor(None, samples.arrays, settings, expected, softmax,
@@ -201,7 +211,7 @@ def _search_round(state: FixState, source, data, result, collected, settings, ga
     from hlsdiff.search import search
 
     if state.predictor is None:
-        state.predictor = _make_predictor(source, data, collected, settings)
+        state.predictor = _make_predictor(state.loaded, collected, settings)
     predictor = state.predictor
     assert predictor is not None
     found = search(predictor.predict, state.config, _space(result, collected, gates, opts), budget)
@@ -268,7 +278,7 @@ def _confirm(state: FixState, result, rnd: int) -> bool:
         c.verified = True
         c.status = 'kept' if helped else 'reverted'
         if not helped:
-            _restore(state.config, c.layer, c.key, c.config_before)
+            _set(state.config, c.layer, c.key, c.config_before)  # as it was (None: removed)
     if helped or not last:
         state.distance = measured
     return not helped and bool(last)
@@ -309,10 +319,11 @@ def fix_model(model, data, opts: dict) -> CompareResult:
     source = check_model_path(model, opts.get('weights'), opts.get('custom_objects'))
     started = time.perf_counter()
     budget = float(opts.get('budget') or 120.0)
-    config, settings = initial_config(source, opts, data)
+    loaded = load(source, data)
+    config, settings = initial_config(loaded, opts)
     base = {k: v for k, v in opts.items() if k not in ('config_path', 'precision', 'strategy', 'reuse_factor')}
     base['granularity'] = 'name'
-    state = FixState(config)
+    state = FixState(config, loaded)
     result, rounds = None, 0
     try:
         for rounds in range(1, max_rounds + 1):
@@ -424,12 +435,7 @@ def _verify(result, changes: list[Change], config: dict, rnd: int) -> None:
             change.status, change.verified = 'kept', True
         else:
             change.status = 'reverted'
-            _restore(config, change.layer, change.key, change.config_before)
-
-
-def _restore(config: dict, layer: str, key: str, value) -> None:
-    """Put a config entry back as it was; remove it if it was not there."""
-    put_entry(config, layer, key, value)
+            _set(config, change.layer, change.key, change.config_before)
 
 
 def _minimize(source, data, base, config, changes, gates, opts, err, best):

@@ -62,7 +62,8 @@ def _spec(layer, fused: bool) -> LayerSpec | str:
             return f'{layer.name} applies its activation inside the compared tensor'
         return _weighted(layer, kind, source)
     if kind == 'BatchNormalization':
-        return LayerSpec('batchnorm', bias=_bn(layer)[1], scale=_bn(layer)[0], source=source)
+        scale, shift = _bn(layer)
+        return LayerSpec('batchnorm', bias=shift, scale=scale, source=source)
     if kind in _POOLS:
         cfg = layer.get_config()
         attrs = pooling_attrs(_shape(layer.input), tuple(int(p) for p in cfg['pool_size']),

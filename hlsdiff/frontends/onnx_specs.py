@@ -39,9 +39,10 @@ def _chain_spec(chain: list, model) -> LayerSpec | str:
             continue
         if isinstance(spec, str) or spec.kind not in ('dense', 'conv'):
             return f'{after.op_type} {after.name} after {node.name} in this layer is not in the reference'
-        if after.op_type == 'Add' and _constant(model, after) is not None:
+        bias = _constant(model, after) if after.op_type == 'Add' else None
+        if bias is not None:
             assert spec.bias is not None
-            spec = LayerSpec(spec.kind, spec.kernel, spec.bias + _constant(model, after), attrs=spec.attrs,
+            spec = LayerSpec(spec.kind, spec.kernel, spec.bias + bias, attrs=spec.attrs,
                              source=f'{spec.source} with Add {after.name} folded in')
         elif after.op_type == 'BatchNormalization':
             spec = fold(spec, *_bn(model, after), f'BatchNormalization {after.name}')

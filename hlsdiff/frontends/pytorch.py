@@ -38,6 +38,7 @@ class TorchModel:
     # hls4ml Dense layers that read a channels-last tensor flattened as it is (hls4ml removed the transpose
     # before the flatten and reordered the weights instead: io_parallel)
     flat_channels_last: set[str] = field(default_factory=set)
+    shapes: dict[str, tuple[int, ...]] | None = None  # every node's output shape per sample (node_shapes), once
 
 
 def _import_user_file(spec: str | None) -> tuple[object | None, str | None]:
@@ -196,15 +197,18 @@ class TorchReference:
 
 
 def node_shapes(model: TorchModel) -> dict[str, tuple[int, ...]]:
-    """Every node's output shape per sample (no batch axis), from one run on zeros of the data's shape;
-    {} when the model cannot run on them (the reference cannot either: nothing is checked with them)."""
+    """Every node's output shape per sample (no batch axis), from one run on zeros of the data's shape (made
+    once per model); {} when the model cannot run on them (the reference cannot either: nothing is checked)."""
     import torch
 
-    try:
-        env = TorchReference(model, {}, {})._run([torch.zeros((2, *s)) for s in model.input_shapes])
-    except Exception:  # noqa: BLE001
-        return {}
-    return {name: tuple(int(x) for x in v.shape[1:]) for name, v in env.items() if hasattr(v, 'shape') and len(v.shape) > 0}
+    if model.shapes is None:
+        try:
+            env = TorchReference(model, {}, {})._run([torch.zeros((2, *s)) for s in model.input_shapes])
+        except Exception:  # noqa: BLE001
+            env = {}
+        model.shapes = {name: tuple(int(x) for x in v.shape[1:]) for name, v in env.items()
+                        if hasattr(v, 'shape') and len(v.shape) > 0}
+    return model.shapes
 
 
 def _sizes(model: TorchModel) -> dict[str, int]:

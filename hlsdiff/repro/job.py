@@ -40,8 +40,12 @@ def check_model(model) -> None:
     if isinstance(model, (str, Path)) and Path(model).exists():
         name = frontends.name_for_path(Path(model))
         if name not in CUTS:
-            raise BadInput(f'{model}: hlsdiff repro writes reproducers of Keras 2 and Keras 3 models for now; this '
-                           f'{frontends.get(name).label} model can be compared, patched (--patch) and fixed')
+            raise BadInput(f'{model}: {_not_cut(frontends.get(name).label)}')
+
+
+def _not_cut(label: str) -> str:
+    return (f'hlsdiff repro writes reproducers of Keras 2 and Keras 3 models for now; this {label} model can be '
+            'compared, patched (--patch) and fixed')
 
 
 def check_out_dir(out: Path) -> None:
@@ -73,7 +77,9 @@ def frontend_for(name: str) -> Frontend:
     import importlib
 
     if name not in CUTS:
-        raise BadInput(f'hlsdiff repro writes reproducers of Keras 2 and Keras 3 models for now, not {name}')
+        from hlsdiff import frontends
+
+        raise BadInput(_not_cut(frontends.get(name).label))
     importlib.import_module(CUTS[name])
     return registered(name)
 
