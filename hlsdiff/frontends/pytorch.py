@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from hlsdiff.batches import fixed_batches, in_fixed_batches
 from hlsdiff.errors import BadInput
 from hlsdiff.frontends import FrontendBase
 from hlsdiff.frontends.nodes import NodeGraph, channels_last, map_nodes
 
-BATCH = 256
 _FOLDABLE = frozenset({'BatchNorm1d', 'BatchNorm2d', 'Dropout', 'Identity'})
 
 
@@ -162,10 +162,9 @@ class TorchReference:
         return env
 
     def _batches(self, inputs: tuple):
-        for start in range(0, inputs[0].shape[0], BATCH):
-            batch = [self.torch.tensor(x[start:start + BATCH], dtype=self.torch.float32) for x in inputs]
-            env = self._run(batch)
-            yield [self._to_hls(t[1], env[t[1]]) for t in self.tensors]
+        for count, arrays in fixed_batches(inputs):
+            env = self._run([self.torch.tensor(x, dtype=self.torch.float32) for x in arrays])
+            yield [self._to_hls(t[1], env[t[1]])[:count] for t in self.tensors]
 
     def forward(self, inputs: tuple) -> dict:
         parts: dict = {t: [] for t in self.tensors}
@@ -182,6 +181,10 @@ class TorchReference:
         return peak
 
     def apply_chain(self, chain: list, arrays: list) -> np.ndarray:
+        """Run `chain` (see `Ref`) on input arrays shaped like the tensors they stand for, in fixed-size batches."""
+        return in_fixed_batches(lambda batch: self._apply_chain(chain, batch), arrays)
+
+    def _apply_chain(self, chain: list, arrays: list) -> np.ndarray:
         if not chain or chain[0][0] != 'from':
             raise ValueError('no chain')
         interp = self.torch.fx.Interpreter(self.gm)

@@ -11,9 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from hlsdiff.batches import fixed_batches, in_fixed_batches
 from hlsdiff.trace.mapping import Ref
-
-BATCH = 256
 
 
 class KerasReference:
@@ -61,11 +60,10 @@ class KerasReference:
 
     def _batches(self, inputs: tuple[np.ndarray, ...]):
         """The wanted tensors of each batch of samples, as a list in `self.tensors` order."""
-        n = inputs[0].shape[0]
-        for start in range(0, n, BATCH):
-            batch = [self.tf.constant(x[start : start + BATCH], dtype=self.tf.float32) for x in inputs]
+        for count, arrays in fixed_batches(inputs):
+            batch = [self.tf.constant(x, dtype=self.tf.float32) for x in arrays]
             outs = self.multi(batch if len(batch) > 1 else batch[0], training=False)
-            yield outs if isinstance(outs, (list, tuple)) else [outs]
+            yield [out[:count] for out in (outs if isinstance(outs, (list, tuple)) else [outs])]
 
     def forward(self, inputs: tuple[np.ndarray, ...]) -> dict[tuple, np.ndarray]:
         """Every wanted tensor for every sample, float64, one forward pass in batches."""
@@ -88,8 +86,11 @@ class KerasReference:
                     peak[t] = max(peak[t], float(np.max(np.abs(np.asarray(out, dtype=np.float64)))))
         return peak
 
-    def apply_chain(self, chain: list, arrays: list[np.ndarray]) -> np.ndarray:
-        """Run `chain` (see `Ref`) on input arrays shaped like the Keras tensors they stand for."""
+    def apply_chain(self, chain: list, arrays: list) -> np.ndarray:
+        """Run `chain` (see `Ref`) on input arrays shaped like the tensors they stand for, in fixed-size batches."""
+        return in_fixed_batches(lambda batch: self._apply_chain(chain, batch), arrays)
+
+    def _apply_chain(self, chain: list, arrays: list) -> np.ndarray:
         x = [self.tf.constant(a, dtype=self.tf.float32) for a in arrays]
         value = x if len(x) > 1 else x[0]
         for step in chain:
