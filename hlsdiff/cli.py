@@ -21,11 +21,10 @@ IO_TYPES = ('io_parallel', 'io_stream')
 BACKENDS = ('Vivado', 'Vitis')
 STRATEGIES = ('Latency', 'Resource')
 GRANULARITIES = ('model', 'type', 'name')
-REPORT_OPTIONS = ('json', 'csv', 'csv_channels', 'html', 'junit', 'markdown', 'save_traces')
 
 
 class Failure(click.ClickException):
-    """One line on stderr, then the detail, with DESIGN.md's exit code."""
+    """One line on stderr, then the detail, with its exit code (docs/exit-codes.md)."""
 
     def __init__(self, message: str, code: int, detail: str = ''):
         super().__init__(message)
@@ -40,7 +39,8 @@ class Failure(click.ClickException):
 
 
 def _handle_errors(fn):
-    """Turn HlsdiffError into one clear line and its exit code; anything else into exit 3."""
+    """Turn HlsdiffError into one clear line and its exit code; a signal into 130/143; anything else
+    into exit 4 (a bug in hlsdiff)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

@@ -1,4 +1,4 @@
-"""Exit codes (DESIGN.md) and the errors that carry them to the CLI."""
+"""Exit codes (docs/exit-codes.md) and the errors that carry them to the CLI."""
 
 from __future__ import annotations
 

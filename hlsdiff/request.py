@@ -105,10 +105,6 @@ class CompareRequest:
             verbose=bool(opts.get('verbose')),
         )
 
-    def with_config(self, config: dict) -> CompareRequest:
-        """The same request with another hls4ml config (what `fix` tries)."""
-        return dataclasses.replace(self, convert=dataclasses.replace(self.convert, config=config))
-
 
 def conversion_options(opts: Mapping[str, Any]) -> ConvertOptions:
     """The conversion the options ask for (one place for its defaults)."""

@@ -1,4 +1,4 @@
-"""The words of the report (DESIGN.md's diagnosis vocabulary), as types the code shares.
+"""The words of the report (docs/vocabulary.md), as types the code shares.
 
 The diagnosis sets them, the gate and the reports read them, the JSON carries them: one
 definition, so that a typo is a test failure (tests/test_vocabulary.py), not a silent new word.

@@ -2,7 +2,7 @@
 
 Reads only the project's own files (myproject.cpp, parameters.h, defines.h, weights/,
 hls4ml_config.yml, nnet_utils/) through hlsdiff/project, never TensorFlow or hls4ml. For each
-depthwise layer it finds which defects apply (DESIGN.md, patch section):
+depthwise layer it finds which defects apply (docs/patch.md):
 
 1. depth_multiplier > 1            -> the corrected kernel (nnet_depthwise_hlsdiff.h)
 2. Strategy Resource, io_parallel  -> the corrected kernel

@@ -1,15 +1,20 @@
 """Emulate exactly what each layer's hls4ml types imply, from the C-simulation's own inputs.
 
-For every kernel call of the generated project (`program.py` reads it), the values the
-kernel must write are computed in integer numpy (`kernels.py`, `arith.py`) from the values
-the C-simulation itself fed that layer (the trace of the layer before it). Then:
+For every kernel call of the generated project (`program.py` reads it through `hlsdiff/project/`),
+the values the kernel must write are computed in integer numpy (`kernels/`: one module per kernel
+kind, each registering the nnet:: functions it emulates; `arith.py`: ap_fixed arithmetic) from the
+values the C-simulation itself fed that layer (the trace of the layer before it). `Emulator` runs
+it layer by layer; `Emulation` is one layer's verdict:
 
 - C-simulation == emulation in every element: the layer computes what its configured types
   say. Any error it adds is the configuration's, and `what_if` re-runs it with one type
   changed to show which type is responsible.
 - They differ: the kernel does not compute what its types say: a kernel defect, proven.
 
-Pure: no hls4ml, no Keras; reads only the project's files.
+The framework's own layer is emulated at the project's types too (`spec.py`, `reference.py`), and
+a layer's own error is split over three links (`links.py`): see docs/emulation.md.
+
+Pure: no hls4ml, no framework; reads only the project's files.
 """
 
 from __future__ import annotations

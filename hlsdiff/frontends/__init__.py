@@ -1,17 +1,22 @@
 """One interface for every framework hls4ml converts: Keras 2, Keras 3 (+ HGQ2), PyTorch, ONNX/QONNX.
 
-A frontend does five things for the compare, and nothing else changes per framework (the diff,
-the emulation, the diagnosis and the reports read the same `LayerInfo`, `Ref` and arrays):
+What a frontend does for a compare; nothing else changes per framework (the diff, the emulation,
+the diagnosis and the reports read the same `LayerInfo`, `Ref` and arrays):
 
 - `load(source)`: the model from a file (or the object given to the Python API);
 - `inputs(model, data)`: the input names and per-sample shapes (PyTorch's come from the data);
-- `convert(model, opts, output_dir)`: hls4ml's conversion call for this framework, tracing every layer;
+- `convert(model, opts, output_dir)`: hls4ml's conversion call for this framework, tracing every layer
+  (the Keras 3, PyTorch and ONNX frontends also give `base_config`, `layer_names` and `hls4ml_convert`,
+  which the conversion, `fix` and `repro` call);
 - `map_layers(hls_model, model)`: each hls4ml layer -> the framework tensor it stands for (a `Ref`), or
   the reason it is not compared; axes moved from channels-first to channels-last are said in the note;
 - `reference(model, refs)`: every wanted tensor in one forward pass (`forward`, `scales`), and one
-  layer re-run on the C-simulation's inputs (`apply_chain`), in hls4ml's layout.
+  layer re-run on the C-simulation's inputs (`apply_chain`), in hls4ml's layout;
+- `layer_specs(model, refs)`: the framework's own layers for the reference emulation (the generator
+  link); `csim_layout`, `bit_exact` and `running` as declared below (`FrontendBase` gives defaults).
 
-Frontends register themselves by name; `for_source` picks one from a file's suffix and contents,
+The Keras 2 frontend (`keras2.py`) delegates to `hlsdiff/trace/`. Frontends are listed by name in
+`_REGISTRY` and imported on first use; `for_source` picks one from a file's suffix and contents,
 `for_object` from a model object. A frontend whose packages this environment lacks is not
 `available()`: the CLI then re-runs itself in the environment that has them (`stacks.py`).
 """

@@ -1,4 +1,4 @@
-"""Map hls4ml layers to Keras tensors, explicitly, following DESIGN.md's rules.
+"""Map hls4ml layers to Keras tensors, explicitly, following the rules in docs/mapping.md.
 
 hls4ml splits a fused `activation=` into the linear layer and `<name>_<activation>`, folds
 a BatchNormalization into the layer before it, inserts Clone/ZeroPadding/Transpose layers
