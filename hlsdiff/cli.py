@@ -46,7 +46,8 @@ def _handle_errors(fn):
     def wrapper(*args, **kwargs):
         from hlsdiff.csim import processes as children
 
-        debug = click.get_current_context().find_root().params.get('debug', False)
+        ctx = click.get_current_context()
+        debug = bool(ctx.find_root().params.get('debug') or ctx.meta.get(_DEBUG_KEY))
         previous = children.install_handlers()
         try:
             return fn(*args, **kwargs)
@@ -76,7 +77,30 @@ def _handle_errors(fn):
     return wrapper
 
 
-@click.group(context_settings={'help_option_names': ['-h', '--help']})
+_DEBUG_KEY = 'hlsdiff.debug'
+
+
+def _debug_option() -> click.Option:
+    """`--debug` after the subcommand too (`hlsdiff repro ... --debug`), as the error lines suggest it."""
+
+    def remember(ctx: click.Context, _param, value: bool) -> None:
+        if value:
+            ctx.meta[_DEBUG_KEY] = True
+
+    return click.Option(['--debug'], is_flag=True, expose_value=False, callback=remember,
+                        help='Show Python tracebacks on errors.')
+
+
+class _Group(click.Group):
+    """The command group: every subcommand also takes `--debug`."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any('--debug' in p.opts for p in cmd.params):
+            cmd.params.append(_debug_option())
+        super().add_command(cmd, name)
+
+
+@click.group(cls=_Group, context_settings={'help_option_names': ['-h', '--help']})
 @click.version_option(__version__, prog_name='hlsdiff')
 @click.option('--debug', is_flag=True, help='Show Python tracebacks on errors.')
 def main(debug: bool) -> None:
