@@ -1,4 +1,4 @@
-"""Every word the code writes into a report is one of DESIGN.md's (pure: reads the sources)."""
+"""Every word the code writes into a report is one of docs/vocabulary.md's (pure: reads the sources)."""
 
 from __future__ import annotations
 
