@@ -71,3 +71,21 @@ def test_scrub_leaves_no_folder_or_host(tmp_path):
     clean = issue.scrub(text)
     assert str(tmp_path) not in clean and 'nnet_sepconv2d_latency.h:38' in clean
     assert socket.gethostname() not in clean or len(socket.gethostname()) <= 2
+
+
+def test_issue_evidence_of_a_layer_with_no_own_error_and_numpy_figures():
+    """An UpSampling2D computed as nearest after a SeparableConv2D hls4ml splits: the compare has no error of the
+    layer's own (local_max_abs None), and its figures may be numpy scalars; ISSUE.md says so in plain numbers."""
+    import numpy as np
+
+    from hlsdiff.repro.target import Target
+    from hlsdiff.result import LayerResult
+
+    layer = LayerResult('up', 'up', 'Resize', 'ap_fixed<16,6>', [8, 8, 3], 'mismatch', max_abs=np.float64(0.4375),
+                        max_lsb=None, mismatched_fraction=np.float64(0.75), cause='generator-defect',
+                        local_max_abs=None, emulation={'status': 'differs', 'differing': np.int64(3),
+                                                       'max_lsb': np.float64(12.0), 'reason': None})
+    text = '\n'.join(issue.evidence(Target('up', 'Resize', 'generator-defect', ('up',), 0.01, layer)))
+    assert 'adds by itself (on the C-simulation\'s own inputs): not measured; in the full model 0.4375 max abs' in text
+    assert ', 3 elements differ, max 12 LSB' in text and '75.0% of the elements wrong' in text
+    assert 'np.' not in text and 'None' not in text

@@ -203,3 +203,29 @@ def test_a_defect_the_layer_alone_does_not_show_grows_the_cut(model_files, cache
     issue = (tmp_path / 'out' / 'ISSUE.md').read_text()
     assert 'the layer with the 2 before it, as the layer alone matches Keras' in issue
     print(f'repro (grown by 2 layers): {seconds:.1f} s')
+
+
+def test_bilinear_upsampling_after_a_separable_conv_is_reproduced(cache_dir, tmp_path):
+    """hls4ml computes an UpSampling2D(interpolation='bilinear') as nearest (a generator defect). After a
+    SeparableConv2D, which hls4ml splits, the compare measures no error of `up`'s own: ISSUE.md says so, in plain
+    numbers, instead of an internal error."""
+    import numpy as np
+
+    from . import models
+
+    keras = models._k()
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((6, 6, 2), name='inp')
+    x = keras.layers.SeparableConv2D(3, 3, padding='same', name='sep')(inp)
+    keras.Model(inp, keras.layers.UpSampling2D(2, interpolation='bilinear', name='up')(x)).save(tmp_path / 'm.h5')
+    np.save(tmp_path / 'x.npy', np.random.default_rng(0).normal(size=(16, 6, 6, 2)).astype(np.float32))
+    result, seconds = _cli('repro', tmp_path / 'm.h5', tmp_path / 'x.npy', '--layer', 'up', '-o', tmp_path / 'out',
+                           cache_dir=cache_dir, code=0)
+    folder = tmp_path / 'out'
+    assert _keras_layers(folder) == ['up']
+    out = _assert_reproduces(folder)
+    assert 'np.' not in out
+    issue = (folder / 'ISSUE.md').read_text()
+    assert 'generator-defect' in issue and 'bilinear' in issue and 'np.' not in issue
+    assert "adds by itself (on the C-simulation's own inputs): not measured;" in issue
+    print(f'repro (bilinear computed as nearest): {seconds:.1f} s')

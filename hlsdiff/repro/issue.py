@@ -76,7 +76,12 @@ def environment(src: Source) -> list[str]:
     return lines
 
 
-def _evidence(target: Target) -> list[str]:
+def _num(value, spec: str = '.4g') -> str:
+    """A figure of the compare as ISSUE.md shows it: `not measured` when there is none."""
+    return 'not measured' if value is None else format(float(value), spec)
+
+
+def evidence(target: Target) -> list[str]:
     """What hlsdiff measured on the full model: the link that carries the error, the emulation's figures."""
     layer = target.result
     if layer is None:
@@ -95,11 +100,14 @@ def _evidence(target: Target) -> list[str]:
     if em.get('status') == 'not-emulated':
         lines.append(f'- Emulation of the project\'s types: not emulated ({scrub(em.get("reason") or "no reason given")})')
     elif em:
-        lines.append(f'- Emulation of the project\'s types: {em.get("status")}, {em.get("differing", 0)} elements '
-                     f'differ, max {em.get("max_lsb", 0):.3g} LSB' + (f' ({scrub(em["reason"])})' if em.get('reason') else ''))
-    lines.append(f'- Error the layer adds by itself (on the C-simulation\'s own inputs): {layer.local_max_abs:.4g} '
-                 f'max abs; in the full model {layer.max_abs:.4g} max abs, {layer.max_lsb or 0:.1f} LSB of '
-                 f'`{layer.result_type}`, {layer.mismatched_fraction or 0:.1%} of the elements wrong')
+        differing = int(em.get('differing') or 0)
+        reason = f' ({scrub(em["reason"])})' if em.get('reason') else ''
+        lines.append(f'- Emulation of the project\'s types: {em.get("status")}, {differing} elements '
+                     f'differ, max {_num(em.get("max_lsb") or 0, ".3g")} LSB{reason}')
+    own = 'not measured' if layer.local_max_abs is None else f'{_num(layer.local_max_abs)} max abs'
+    lsb = f', {_num(layer.max_lsb, ".1f")} LSB of `{layer.result_type}`' if layer.max_lsb is not None else ''
+    lines.append(f'- Error the layer adds by itself (on the C-simulation\'s own inputs): {own}; in the full model '
+                 f'{_num(layer.max_abs)} max abs{lsb}, {_num(layer.mismatched_fraction or 0, ".1%")} of the elements wrong')
     if layer.pattern.get('detail'):
         lines.append(f'- Pattern in the full model: {layer.pattern["detail"]}')
     return lines
@@ -145,7 +153,7 @@ def render(found: Candidate, src: Source, target: Target, own: int, title: str) 
         out += [f'| {c} | {mx:.4g} | {mean:.4g} | {share:.0%} | {"wrong" if bad else "ok"} |'
                 for c, mx, mean, share, bad in rows]
         out += ['', f'Pattern: {pattern or "no channel pattern"}.', '']
-    out += ['## Evidence (hlsdiff)', '', *_evidence(target), '']
+    out += ['## Evidence (hlsdiff)', '', *evidence(target), '']
     return '\n'.join(out)
 
 

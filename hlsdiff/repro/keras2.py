@@ -51,7 +51,7 @@ err = np.abs(got - expected)
 print('channel  max |Keras - hls4ml|')
 for c, e in enumerate(err.reshape(-1, err.shape[-1]).max(axis=0)):
     print(f'{{c:7d}}  {{e:.4g}}')
-i = np.unravel_index(int(np.argmax(err)), err.shape)
+i = tuple(int(v) for v in np.unravel_index(int(np.argmax(err)), err.shape))  # plain ints when printed
 print(f'worst at {{i}}: expected (Keras) {{expected[i]:.6g}}, got (hls4ml) {{got[i]:.6g}}')
 if len(sys.argv) > 1:
     np.savez(sys.argv[1], x=x, expected=expected, got=got)
