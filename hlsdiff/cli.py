@@ -146,7 +146,11 @@ def conversion_options(fn):
         click.option('--fail-on-pattern', multiple=True, help='Gate: fail when a layer shows this pattern.'),
         click.option('--max-mismatched-fraction', type=click.FloatRange(0, 1), help='Gate: max share of mismatched elements.'),
         click.option('--min-agreement', type=click.FloatRange(0, 1),
-                     help='Gate: min share of samples whose top-1 prediction matches Keras (classifier outputs).'),
+                     help='Gate: min share of samples whose top-1 prediction matches Keras, on every classifier '
+                          'output [0.99].'),
+        click.option('--classifier', multiple=True,
+                     help='Gate: this output is a classifier (top-1 checked) though not recognised as one; '
+                          '`none`: no output is (repeatable).'),
         click.option('--json', 'json_path', type=click.Path(dir_okay=False), help='Write the JSON report.'),
         click.option('--csv', 'csv_path', type=click.Path(dir_okay=False), help='Write one CSV row per layer.'),
         click.option('--csv-channels', 'csv_channels_path', type=click.Path(dir_okay=False),
@@ -155,6 +159,8 @@ def conversion_options(fn):
         click.option('--junit', 'junit_path', type=click.Path(dir_okay=False), help='Write a JUnit XML report.'),
         click.option('--markdown', 'markdown_path', type=click.Path(dir_okay=False), help='Write a Markdown summary.'),
         click.option('--save-traces', 'traces_path', type=click.Path(dir_okay=False), help='Save both sides\' arrays (.npz).'),
+        click.option('--save-wrong', 'wrong_path', type=click.Path(dir_okay=False),
+                     help='Save the input samples wrong beyond rounding (.npy, or .npz by input name).'),
         click.option('-q', '--quiet', is_flag=True, help='No progress on stderr.'),
         click.option('-v', '--verbose', is_flag=True, help='Show timings.'),
     ]

@@ -158,34 +158,63 @@ class StatsAccumulator:
 def classifier_shaped(expected: np.ndarray, is_softmax: bool = False) -> bool:
     """A class axis of two or more whose Keras values are probabilities (non-negative rows
     summing to 1), or the output of a softmax."""
+    return classifier_kind(expected, is_softmax) is not None
+
+
+def classifier_kind(expected: np.ndarray, is_softmax: bool = False, logits_head: bool = False) -> str | None:
+    """How an output is recognised as a classifier (docs/gate.md): `softmax` (the output of a softmax),
+    `probabilities` (non-negative rows summing to 1 over a class axis of two or more), `logits` (a linear
+    dense head of two or more classes, as the caller decides), or None."""
     classes = expected.shape[-1] if expected.ndim >= 2 else 1
     if classes < 2:
-        return False
-    probs = bool(np.all(expected >= -1e-6)) and bool(np.allclose(expected.sum(axis=-1), 1.0, atol=1e-3))
-    return probs or is_softmax
+        return None
+    if is_softmax:
+        return 'softmax'
+    if bool(np.all(expected >= -1e-6)) and bool(np.allclose(expected.sum(axis=-1), 1.0, atol=1e-3)):
+        return 'probabilities'
+    return 'logits' if logits_head and expected.ndim == 2 else None
+
+
+WRONG_LISTED = 10_000  # an output's wrong samples listed in the JSON (the count is always given)
 
 
 class OutputAccumulator:
-    """One model output over chunks: top-1 agreement (classifier-shaped), max and mean abs error."""
+    """One model output over chunks: top-1 agreement (any class axis of two or more; reported for
+    classifiers), the samples whose top-1 flipped, each sample's largest error, max and mean abs error."""
 
-    def __init__(self, name: str, classifier: bool):
-        self.name, self.classifier = name, classifier
+    def __init__(self, name: str, classifier: bool | str | None):
+        self.name = name
+        self.kind = classifier if isinstance(classifier, str) else ('probabilities' if classifier else None)
         self.agree = self.rows = self.count = 0
         self.max_abs = self.sum_abs = 0.0
+        self.flipped: list[int] = []
+        self.sample_max: list[np.ndarray] = []
 
-    def add(self, expected: np.ndarray, actual: np.ndarray) -> None:
+    @property
+    def classifier(self) -> bool:
+        return self.kind is not None
+
+    def add(self, expected: np.ndarray, actual: np.ndarray, offset: int = 0) -> None:
+        """One chunk whose first sample is sample `offset`."""
         err = np.abs(np.asarray(expected, dtype=np.float64) - np.asarray(actual, dtype=np.float64))
         if err.size == 0:
             return
         self.max_abs = max(self.max_abs, float(err.max()))
         self.sum_abs += float(err.sum())
         self.count += int(err.size)
-        if self.classifier:
-            classes = expected.shape[-1]
+        self.sample_max.append(err.reshape(err.shape[0], -1).max(axis=1))
+        classes = expected.shape[-1] if expected.ndim >= 2 else 1
+        if classes >= 2:
             same = np.argmax(expected.reshape(-1, classes), axis=1) == np.argmax(actual.reshape(-1, classes), axis=1)
             self.agree += int(same.sum())
             self.rows += int(same.size)
+            if same.size == err.shape[0]:  # one class axis per sample: the flipped samples by index
+                self.flipped.extend(int(i) + offset for i in np.flatnonzero(~same))
 
     def result(self) -> dict:
-        return {'name': self.name, 'top1_agreement': (self.agree / self.rows) if self.classifier and self.rows else None,
-                'max_abs': self.max_abs, 'mean_abs': self.sum_abs / self.count if self.count else 0.0}
+        """The JSON figures; the per-sample ones (`top1`, `flipped`, `sample_max`) are kept apart by the caller."""
+        top1 = (self.agree / self.rows) if self.rows else None
+        return {'name': self.name, 'top1_agreement': top1 if self.classifier else None,
+                'max_abs': self.max_abs, 'mean_abs': self.sum_abs / self.count if self.count else 0.0,
+                'classifier': self.kind, '_top1': top1, '_flipped': self.flipped,
+                '_sample_max': np.concatenate(self.sample_max) if self.sample_max else np.zeros(0)}

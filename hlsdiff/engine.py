@@ -261,6 +261,9 @@ def _reference_and_emulate(s: _Session, plan: Plan, loaded: Loaded) -> Collected
             arrays = stages.assemble(plan.infos, plan.refs, reference, expected, csim.traces, by_name)
             s.lap('local')
             emulator, emulation = stages.emulate_layers(plan, csim.traces, by_name, s.notes)
+            checks: dict = {}
+            stages.check_elements(plan, arrays, emulator, emulation, checks, stages.layer_scales(plan, arrays), 0)
+            kept_rows = None
             s.lap('emulate')
         else:  # many samples: a first Keras pass for each layer's range, then chunk by chunk
             scales = reference.scales(samples.arrays)
@@ -269,15 +272,16 @@ def _reference_and_emulate(s: _Session, plan: Plan, loaded: Loaded) -> Collected
             s.lap('build+csim')
             streamed = stages.stream_chunks(plan, reference, scales, csim, samples, names, s.run.chunk, s.notes,
                                             s.run.spill)
-            arrays, stats, outputs, emulator, emulation = streamed
+            arrays, stats, outputs, emulator, emulation, checks, kept_rows = streamed
             s.lap('local+emulate')
-            s.notes.append(f'{samples.count} samples streamed in chunks of {s.run.chunk}: every figure, status and '
-                           f'the emulation cover all of them; patterns, causes and hints are drawn from the first '
-                           f'{s.run.chunk}')
+            extra = len(kept_rows) - min(s.run.chunk, samples.count)
+            s.notes.append(f'{samples.count} samples streamed in chunks of {s.run.chunk}: every figure, status, the '
+                           f'emulation and the rounding check cover all of them; patterns, causes and hints are drawn '
+                           f'from the first {s.run.chunk}' + (f' and {extra} samples wrong beyond rounding' if extra else ''))
         links = stages.measure_links(s.frontend, loaded.model, plan, emulator, arrays, s.notes)
         s.lap('reference')
     collected = _collected(s, plan, loaded, lib, csim, arrays, stats, outputs, emulator, emulation)
-    collected.links = links
+    collected.links, collected.checks, collected.kept_samples = links, checks, kept_rows
     return collected
 
 

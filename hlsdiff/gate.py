@@ -8,6 +8,7 @@ from hlsdiff import vocabulary
 from hlsdiff.errors import EXIT_GATE_FAILED, EXIT_OK, BadInput
 from hlsdiff.result import CompareResult
 
+DEFAULT_TOP1 = 0.99  # a classifier output passes the default gate at this top-1 agreement with the framework
 PATTERNS = tuple(p for p in vocabulary.PATTERNS if p != 'none')  # what --fail-on-pattern takes
 
 
@@ -20,6 +21,7 @@ class Gates:
     fail_on_pattern: tuple[str, ...] = ()
     max_mismatched_fraction: float | None = None
     min_agreement: float | None = None  # share of samples whose top-1 prediction matches Keras, per output
+    classifiers: tuple[str, ...] = ()  # outputs the user names as classifiers (`--classifier`); 'none': no auto
 
     @property
     def given(self) -> bool:
@@ -34,7 +36,15 @@ class Gates:
             out.append(f'max-mismatched-fraction {self.max_mismatched_fraction:g}')
         if self.min_agreement is not None:
             out.append(f'min-agreement {self.min_agreement:g}')
-        return out or ['no layer has status mismatch']
+        rules = [] if self.given else ['no layer has status mismatch']
+        rules += ['no layer wrong beyond rounding on any sample',
+                  f'top-1 agreement >= {self.top1_floor:.0%} on every classifier output']
+        return rules + out
+
+    @property
+    def top1_floor(self) -> float:
+        """The top-1 agreement every classifier output needs: --min-agreement, else the default."""
+        return self.min_agreement if self.min_agreement is not None else DEFAULT_TOP1
 
 
 def _fmt(key: str, value: float) -> str:
@@ -57,44 +67,68 @@ def parse_limits(values: tuple[str, ...], option: str) -> dict[str, float]:
 
 
 def apply(result: CompareResult, gates: Gates) -> list[str]:
-    """Evaluate the gates, record the failures on the layers and the result, set the verdict
-    and exit code. Returns warnings (limits naming layers that do not exist)."""
+    """Evaluate the gates (docs/gate.md), record the failures on the layers and the result, set the verdict
+    and exit code. Returns warnings (limits naming layers that do not exist).
+
+    Always: no layer wrong beyond rounding on any sample, and top-1 agreement on every classifier output
+    (`--min-agreement`, else 99%). With no gate option, also no layer with status mismatch; the options add
+    their own limits on top."""
     names = {layer.name for layer in result.layers}
     warnings = [f'gate names layer {k!r}, which the hls4ml model does not have'
                 for limits in (gates.max_error, gates.max_lsb) for k in limits if k and k not in names]
-    failed = False
     for layer in result.layers:
-        layer.gate_failures = []
-        if layer.status == 'not-compared':
-            continue
-        if not gates.given:
-            if layer.status == 'mismatch':
-                layer.gate_failures.append('status mismatch')
-        limit = gates.max_error.get(layer.name, gates.max_error.get(''))
-        if limit is not None and (layer.max_abs or 0.0) > limit:
-            layer.gate_failures.append(f'max error {layer.max_abs:.4g} > {limit:g}')
-        limit = gates.max_lsb.get(layer.name, gates.max_lsb.get(''))
-        if limit is not None and layer.max_lsb is not None and layer.max_lsb > limit:
-            layer.gate_failures.append(f'max error {layer.max_lsb:.1f} LSB > {limit:g} LSB')
-        if layer.pattern.get('kind') in gates.fail_on_pattern:
-            layer.gate_failures.append(f'pattern {layer.pattern["kind"]}')
-        if gates.max_mismatched_fraction is not None and (layer.mismatched_fraction or 0) > gates.max_mismatched_fraction:
-            layer.gate_failures.append(f'mismatched {layer.mismatched_fraction:.2%} > {gates.max_mismatched_fraction:.2%}')
-        failed |= bool(layer.gate_failures)
-    if gates.min_agreement is not None:
-        classifiers = [o for o in result.outputs if o.get('top1_agreement') is not None]
-        if not classifiers:
-            warnings.append('--min-agreement: no output is classifier-shaped (probabilities over a class axis); '
-                            'nothing to check')
-        by_name = {layer.name: layer for layer in result.layers}
-        for out in classifiers:
-            if out['top1_agreement'] < gates.min_agreement and out['name'] in by_name:
-                by_name[out['name']].gate_failures.append(
-                    f'top-1 agreement {out["top1_agreement"]:.2%} < {gates.min_agreement:.2%}')
-                failed = True
+        layer.gate_failures = [] if layer.status == 'not-compared' else _layer_failures(layer, gates)
+    warnings += _classifier_failures(result, gates)
+    failed = [f'{layer.name}: {why}' for layer in result.layers for why in layer.gate_failures]
     result.gates = gates.describe()
+    result.gate_failures = failed
     result.verdict = 'fail' if failed else 'pass'
     result.exit_code = EXIT_GATE_FAILED if failed else EXIT_OK
+    return warnings
+
+
+def _layer_failures(layer, gates: Gates) -> list[str]:
+    out = []
+    if layer.beyond_rounding:
+        out.append(f'own error beyond rounding on {layer.beyond_rounding} element(s)'
+                   + (f' of sample {layer.worst_wrong["sample"]} and others' if layer.worst_wrong else ''))
+    elif not gates.given and layer.status == 'mismatch':
+        out.append('status mismatch')
+    limit = gates.max_error.get(layer.name, gates.max_error.get(''))
+    if limit is not None and (layer.max_abs or 0.0) > limit:
+        out.append(f'max error {layer.max_abs:.4g} > {limit:g}')
+    limit = gates.max_lsb.get(layer.name, gates.max_lsb.get(''))
+    if limit is not None and layer.max_lsb is not None and layer.max_lsb > limit:
+        out.append(f'max error {layer.max_lsb:.1f} LSB > {limit:g} LSB')
+    if layer.pattern.get('kind') in gates.fail_on_pattern:
+        out.append(f'pattern {layer.pattern["kind"]}')
+    if gates.max_mismatched_fraction is not None and (layer.mismatched_fraction or 0) > gates.max_mismatched_fraction:
+        out.append(f'mismatched {layer.mismatched_fraction:.2%} > {gates.max_mismatched_fraction:.2%}')
+    return out
+
+
+def _classifier_failures(result: CompareResult, gates: Gates) -> list[str]:
+    """Top-1 agreement on every classifier output (recognised, or named by --classifier)."""
+    warnings = []
+    named = {n for n in gates.classifiers if n != 'none'}
+    outputs = {o['name']: o for o in result.outputs}
+    for name in sorted(named - set(outputs)):
+        warnings.append(f'--classifier names {name!r}, which is not a model output (outputs: {", ".join(outputs)})')
+    by_name = {layer.name: layer for layer in result.layers}
+    for out in result.outputs:
+        if out['name'] in named:
+            out['classifier'] = 'named'
+            out['top1_agreement'] = out.get('_top1', out.get('top1_agreement'))
+        elif 'none' in gates.classifiers:
+            out['classifier'], out['top1_agreement'] = None, None
+        top1 = out.get('top1_agreement')
+        if top1 is None or out['name'] not in by_name:
+            continue
+        if top1 < gates.top1_floor:
+            by_name[out['name']].gate_failures.append(f'top-1 agreement {top1:.2%} < {gates.top1_floor:.0%}')
+    if gates.min_agreement is not None and not any(o.get('top1_agreement') is not None for o in result.outputs):
+        warnings.append('--min-agreement: no output is a classifier (softmax, probabilities or logits); name one '
+                        'with --classifier')
     return warnings
 
 

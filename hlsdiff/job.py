@@ -62,10 +62,21 @@ def _compare_and_report(request: CompareRequest, opts: dict, repro_dir: Path | N
             result.notes.append(note)
     files.render_terminal(result, out, verbose=request.verbose)
     files.write_all(result, request.reports.as_dict(), outcome.collected)
+    if request.reports.wrong:
+        _save_wrong(request, result)
     if result.gate == 'stock' and result.error:  # the stock project could not run: say so in one line
         print(f'hlsdiff: error: the stock project failed ({result.error["message"].splitlines()[0]}); '
               'the verdict judges the stock project (--gate patched judges the patched one)', file=sys.stderr)
     return result.exit_code
+
+
+def _save_wrong(request: CompareRequest, result: CompareResult) -> None:
+    """--save-wrong: the input samples on which an output is wrong beyond rounding (docs/gate.md)."""
+    from hlsdiff.trace.load import read_data
+
+    wrong = sorted({int(i) for o in result.outputs for i in o.get('wrong_samples') or ()})
+    files.save_samples(read_data(request.data), wrong, str(request.reports.wrong))
+    print(f'hlsdiff: wrote {len(wrong)} wrong sample(s) to {request.reports.wrong}', file=sys.stderr)
 
 
 def _repro_for_onset(request: CompareRequest, opts: dict, out: Path, err: Console, result: CompareResult | None,

@@ -147,3 +147,6 @@ class Collected:
     spilled: object = None  # Path: every sample's arrays, one .npy per layer and side (streamed --save-traces)
     links: dict = field(default_factory=dict)  # hls4ml layer -> emulate.links.Links (precision, generator, kernel)
     bit_exact: bool = False  # the model promises bit-exactness with the firmware (an HGQ proxy model)
+    # hls4ml layer -> rounding.ElementCheck: the elements beyond what the layer's types explain, over every sample
+    checks: dict = field(default_factory=dict)
+    kept_samples: list | None = None  # the samples `arrays` holds, when not the first ones (wrong samples first)

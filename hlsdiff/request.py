@@ -21,7 +21,7 @@ from hlsdiff.gate import PATTERNS, Gates, parse_limits
 from hlsdiff.trace.convert import ConvertOptions, read_config
 from hlsdiff.writable import check_writable
 
-REPORTS = ('json', 'csv', 'csv_channels', 'html', 'junit', 'markdown', 'traces')
+REPORTS = ('json', 'csv', 'csv_channels', 'html', 'junit', 'markdown', 'traces', 'wrong')
 CONVERSION_GIVEN = ('io_type', 'backend', 'part', 'strategy', 'reuse_factor', 'precision')
 
 
@@ -53,11 +53,15 @@ class ReportPaths:
     junit: str | None = None
     markdown: str | None = None
     traces: str | None = None
+    wrong: str | None = None  # the samples wrong beyond rounding (--save-wrong)
 
     def check(self) -> None:
         """Every path writable, before any expensive work."""
+        flags = {'traces': '--save-traces', 'wrong': '--save-wrong'}
         for key, path in self.as_dict().items():
-            check_writable(path, '--save-traces' if key == 'traces' else f'--{key.replace("_", "-")}')
+            check_writable(path, flags.get(key, f'--{key.replace("_", "-")}'))
+        if self.wrong and Path(self.wrong).suffix.lower() not in ('.npy', '.npz'):
+            raise BadInput(f'--save-wrong {self.wrong}: give a .npy (one model input) or .npz file')
 
     def as_dict(self) -> dict[str, str | None]:
         return dataclasses.asdict(self)
@@ -143,6 +147,7 @@ def gates(opts: Mapping[str, Any]) -> Gates:
         fail_on_pattern=tuple(opts.get('fail_on_pattern') or ()),
         max_mismatched_fraction=opts.get('max_mismatched_fraction'),
         min_agreement=opts.get('min_agreement'),
+        classifiers=tuple(opts.get('classifier') or ()),
     )
 
 

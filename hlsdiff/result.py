@@ -58,6 +58,14 @@ class LayerResult:
     generator_evidence: list[dict] = field(default_factory=list)
     # how far rounding alone moves this layer (emulated): {inputs, types, bound}; `rounding` is said only within it
     rounding_bound: dict | None = None
+    # the per-element rounding check (docs/gate.md): elements whose own error is beyond what the layer's types
+    # explain, the samples wrong at this layer (its own or received; the count and the first 20), the worst
+    # element, and the largest own error rounding explains, in LSB
+    beyond_rounding: int = 0
+    wrong_samples_count: int = 0
+    wrong_samples: list[int] = field(default_factory=list)
+    worst_wrong: dict | None = None
+    rounding_bound_lsb: float | None = None
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -80,6 +88,7 @@ class CompareResult:
     unmatched_keras: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     gates: list[str] = field(default_factory=list)
+    gate_failures: list[str] = field(default_factory=list)  # '<layer>: <rule>' for every rule that failed
     timings: dict = field(default_factory=dict)
     hlsdiff_version: str = ''
     hls4ml_version: str = ''
@@ -160,12 +169,13 @@ class CompareResult:
             'onset': self.onset,
             'summary': self.summary,
             'layers': [layer.to_json() for layer in self.layers],
-            'outputs': self.outputs,
+            'outputs': [{k: v for k, v in o.items() if not k.startswith('_')} for o in self.outputs],
             **({'fix': self.fix} if self.fix is not None else {}),
             **({'gate': self.gate, 'verdicts': self.verdicts} if self.gate is not None else {}),
             'unmatched_keras': self.unmatched_keras,
             'notes': self.notes,
             'gates': self.gates,
+            'gate_failures': self.gate_failures,
             'timings': self.timings,
             'patched': self.patched.to_json() if self.patched is not None else None,
         }
@@ -182,7 +192,8 @@ class CompareResult:
             layers.append(LayerResult(**{k: v for k, v in raw.items() if k in known}))
         result = cls(model=data.get('model') or '', io_type=data.get('io_type') or '', backend=data.get('backend') or '',
                      samples=int(data.get('samples') or 0), layers=layers)
-        for k in ('onset', 'summary', 'verdict', 'exit_code', 'error', 'unmatched_keras', 'notes', 'gates', 'timings',
+        for k in ('onset', 'summary', 'verdict', 'exit_code', 'error', 'unmatched_keras', 'notes', 'gates', 'gate_failures',
+                  'timings',
                   'hlsdiff_version', 'hls4ml_version', 'outputs', 'fix', 'gate', 'verdicts'):
             if k in data and data[k] is not None:
                 setattr(result, k, data[k])

@@ -441,3 +441,53 @@ def qact_between_dense(seed=0):
     x = QActivation(quantized_bits(4, 0, alpha=1), name='qact')(x)
     x = QDense(3, kernel_quantizer=q(), bias_quantizer=q(), name='qfc2')(x)
     return keras.Model(inp, x)
+
+
+# ---- rare events: hls4ml is wrong on a few samples only (tests/test_rare_events_real.py) ----------------------
+
+def rare_mlp(seed=1):
+    """A small MLP; its data (`rare_data`) carries values beyond ap_fixed<16,6>'s +-32 on a few samples."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((16,), name='inp')
+    x = keras.layers.Dense(8, activation='relu', name='fc1')(inp)
+    x = keras.layers.Dense(1, name='out')(x)
+    return keras.Model(inp, x)
+
+
+def rare_relu_mlp(seed=1):
+    """fc1's first unit sums feature 0 twice over: a sample whose feature 0 is 20 gives a ReLU output of 40,
+    beyond ap_fixed<16,6>'s +-32, while its input (20) fits."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((8,), name='inp')
+    fc1 = keras.layers.Dense(4, activation='relu', name='fc1')
+    x = fc1(inp)
+    x = keras.layers.Dense(1, name='out')(x)
+    model = keras.Model(inp, x)
+    kernel, bias = fc1.get_weights()
+    kernel[:, 0] = 0.1
+    kernel[0, 0] = 2.0
+    fc1.set_weights([kernel, np.zeros_like(bias)])
+    return model
+
+
+def rare_gap(seed=1):
+    """GlobalAveragePooling2D over 6x6 values: the sum of a bright image (every pixel 2.0: 72) does not fit the
+    accumulator, while its average (2.0) fits the result."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((6, 6, 2), name='inp')
+    x = keras.layers.GlobalAveragePooling2D(name='gap')(inp)
+    x = keras.layers.Dense(1, name='out')(x)
+    return keras.Model(inp, x)
+
+
+def rare_data(shape, n=1000, rare=(17, 250, 480, 701, 999), value=None, seed=0):
+    """`n` samples of `shape`; the samples `rare` carry an outlier (`value(rng, k)` per sample, on the first
+    feature: a channel of an image, the first input of a vector)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 2, (n, *shape)).astype('float32')
+    for k, i in enumerate(rare):
+        x[(i, *([0] * (len(shape) - 1)), 0)] = value(rng, k) if value else 50.0
+    return x

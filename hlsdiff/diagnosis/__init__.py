@@ -20,10 +20,21 @@ import numpy as np
 
 from hlsdiff.diagnosis import causes, patterns
 from hlsdiff.diagnosis.links import generator_defect
-from hlsdiff.diff import NOISE_FRACTION, OutputAccumulator, Stats, classifier_shaped, diff, element_tolerance, scale_of, status_of
+from hlsdiff.diff import (
+    NOISE_FRACTION,
+    WRONG_LISTED,
+    OutputAccumulator,
+    Stats,
+    classifier_kind,
+    diff,
+    element_tolerance,
+    scale_of,
+    status_of,
+)
 from hlsdiff.fixedpoint import parse_type
 from hlsdiff.layers import Collected, LayerArrays, LayerInfo
 from hlsdiff.result import CompareResult, LayerResult
+from hlsdiff.rounding import FIRST_INDICES
 from hlsdiff.vocabulary import Evidence
 
 
@@ -37,6 +48,7 @@ class _Analysis:
     own_share: dict[str, float]
     own_significant: dict[str, bool]
     ancestors: dict[str, set[str]]
+    wrong: dict[str, set[int]] = field(default_factory=dict)  # samples wrong beyond rounding at each layer
     defects: list[str] = field(default_factory=list)  # the C-simulation differs from the project's emulation
     generated: list[str] = field(default_factory=list)  # hls4ml wrote something other than the framework's layer
 
@@ -46,10 +58,12 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
     state = _measure(collected)
     _attach_proofs(state)
     _bit_exact_findings(state)
+    _beyond_rounding(state)
     outputs = model_outputs(collected, state.results)
     _demote_to_noise(state, all(o['agree'] for o in outputs) if outputs else False)
     onset = _onset(state)
     _explain_layers(state, onset, headroom)
+    _name_range_events(state)
     onset = _dropped_settings(state, onset)
     if collected.bit_exact:
         collected.notes.append('an HGQ proxy model: it promises its quantizers\' outputs bit for bit, so any '
@@ -64,7 +78,7 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
         notes=list(collected.notes),
         timings=dict(collected.timings),
     )
-    result.outputs = [{k: v for k, v in o.items() if k != 'agree'} for o in outputs]
+    result.outputs = [_with_wrong_samples(o, state) for o in outputs]
     if onset:
         res = state.results[onset]
         em = (collected.emulation or {}).get(onset)
@@ -127,6 +141,8 @@ def _demote_to_noise(state: _Analysis, outputs_agree: bool) -> None:
     """When nothing is proven wrong and the model's outputs agree, the precision errors along the way
     are noise (never for an HGQ proxy model)."""
     results = state.results
+    if any(state.wrong.values()):  # a layer is wrong beyond rounding on some samples: those samples count
+        return
     if not state.defects and not state.generated and outputs_agree and not state.collected.bit_exact:
         # every layer emulated computes what its types say, and the model's outputs agree with
         # Keras: the precision errors along the way do not matter to the result
@@ -134,6 +150,63 @@ def _demote_to_noise(state: _Analysis, outputs_agree: bool) -> None:
             if results[name].status == 'mismatch':
                 results[name].status = 'noise'
                 state.own_significant[name] = False
+
+
+def _beyond_rounding(state: _Analysis) -> None:
+    """The per-element rounding check (hlsdiff/rounding.py): a layer with an own error beyond what its types
+    explain on any element of any sample is a mismatch that adds an error of its own, however rare; a layer
+    after it that differs from the framework on those samples is a mismatch too (propagated)."""
+    checks = state.collected.checks or {}
+    for name in state.order:
+        res, check = state.results[name], checks.get(name)
+        inherited: set[int] = set().union(*(state.wrong.get(p, set()) for p in state.infos[name].inputs))
+        own = set(check.samples) if check is not None else set()
+        state.wrong[name] = own | inherited
+        res.wrong_samples_count = len(state.wrong[name])
+        res.wrong_samples = sorted(state.wrong[name])[:FIRST_INDICES]
+        if check is not None:
+            res.beyond_rounding, res.rounding_bound_lsb = check.elements, check.bound_lsb
+            res.worst_wrong = check.worst.to_json() if check.worst is not None else None
+        if res.status == 'not-compared':
+            continue
+        if own:
+            res.status = 'mismatch'
+            state.own_significant[name] = True
+            state.own_share[name] = max(state.own_share[name], 1.0)
+        elif inherited and res.status == 'noise' and res.mismatched > 0:
+            res.status = 'mismatch'
+
+
+def _name_range_events(state: _Analysis) -> None:
+    """A layer wrong beyond rounding says on how many samples, and how far; where no other cause was proven,
+    the kind the element check found (a wrap, a saturation, an accumulator) is its cause."""
+    checks = state.collected.checks or {}
+    samples = state.collected.samples
+    for name in state.order:
+        check, res = checks.get(name), state.results[name]
+        if check is None or not check.elements:
+            continue
+        events = f'wrong beyond rounding on {check.describe(samples)}'
+        if check.worst is not None and check.worst.kind != 'beyond-bound' and res.cause in _UNPROVEN:
+            res.cause = check.worst.kind  # a vocabulary cause
+        res.cause_detail = f'{events}: {res.cause_detail}' if res.cause_detail else events
+
+
+# causes the element check may replace: nothing specific was proven on the layer
+_UNPROVEN = ('none', 'rounding', 'unexplained', 'unknown', 'input-quantization', 'propagated')
+
+
+def _with_wrong_samples(output: dict, state: _Analysis) -> dict:
+    """An output's JSON entry: its figures, and the samples on which it is wrong beyond rounding (a layer it
+    depends on erred beyond its types on them, or its top-1 flipped)."""
+    entry = {k: v for k, v in output.items() if k != 'agree'}
+    wrong = set(state.wrong.get(output['name'], set()))
+    if output.get('classifier'):
+        wrong |= set(output.get('_flipped') or ())
+    listed = sorted(wrong)
+    entry['wrong_samples_count'] = len(listed)
+    entry['wrong_samples'] = listed[:WRONG_LISTED]
+    return entry
 
 
 def _onset(state: _Analysis) -> str | None:
@@ -421,11 +494,11 @@ def _rounding_or_unexplained(res: LayerResult, info: LayerInfo, emulator) -> Non
 
 
 def model_outputs(collected: Collected, results: dict) -> list[dict]:
-    """Per model output: top-1 agreement for classifier-shaped outputs, max/mean abs error.
+    """Per model output: top-1 agreement for classifier outputs, max/mean abs error, and the per-sample
+    figures (`_top1`, `_flipped`, `_sample_max`) the gate and the wrong samples read.
 
-    The outputs are the compared layers nothing else reads. Classifier-shaped: a class axis of
-    two or more whose Keras values are probabilities (non-negative, rows summing to 1) or whose
-    layer is a softmax.
+    The outputs are the compared layers nothing else reads. A classifier (`diff.classifier_kind`): a
+    softmax, probabilities over a class axis of two or more, or logits (`logits_head`).
     """
     if collected.outputs is not None:  # measured over every sample while they streamed through
         measured = [dict(o) for o in collected.outputs]
@@ -435,7 +508,7 @@ def model_outputs(collected: Collected, results: dict) -> list[dict]:
             arrays = collected.arrays[info.name]
             if arrays.expected is None or arrays.actual is None:  # output_layers keeps only layers with both
                 continue
-            acc = OutputAccumulator(info.name, classifier_shaped(arrays.expected, is_softmax(info)))
+            acc = new_output(info, collected.layers, arrays.expected)
             acc.add(arrays.expected, arrays.actual)
             measured.append(acc.result())
     for entry in measured:
@@ -446,8 +519,27 @@ def model_outputs(collected: Collected, results: dict) -> list[dict]:
     return measured
 
 
+def new_output(info: LayerInfo, layers: list[LayerInfo], expected: np.ndarray) -> OutputAccumulator:
+    return OutputAccumulator(info.name, classifier_kind(expected, is_softmax(info), logits_head(info, layers)))
+
+
 def is_softmax(info: LayerInfo) -> bool:
     return info.class_name == 'Softmax' or info.hls.activation == 'softmax'
+
+
+# hls4ml classes of a dense layer (Keras Dense/QDense, PyTorch Linear, ONNX MatMul/Gemm all become one)
+DENSE_CLASSES = ('Dense', 'QDense', 'DenseBatchnorm', 'QDenseBatchnorm')
+
+
+def logits_head(info: LayerInfo, layers: list[LayerInfo]) -> bool:
+    """A classifier's logits: an output of two or more values from a dense layer with no activation, whose
+    size is not the model input's (an autoencoder's reconstruction is not a class axis)."""
+    if info.class_name not in DENSE_CLASSES or info.hls.activation not in (None, '', 'linear'):
+        return False
+    size = int(np.prod(info.shape)) if info.shape else 0
+    if len(info.shape) != 1 or size < 2:
+        return False
+    return all(int(np.prod(i.shape or (0,))) != size for i in layers if not i.inputs)
 
 
 def output_layers(layers: list[LayerInfo], arrays: dict) -> list[LayerInfo]:

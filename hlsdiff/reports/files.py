@@ -46,6 +46,23 @@ def render_terminal(result, console, verbose: bool = False) -> None:
     terminal.render(result, console, verbose)
 
 
+def save_samples(data, indices: list[int], path: str) -> None:
+    """These samples of the data: one array (.npy), or arrays by input name (.npz)."""
+    from hlsdiff.errors import BadInput
+
+    rows = np.asarray(indices, dtype=np.int64)
+    arrays = data if isinstance(data, dict) else {'x': data}
+    picked = {name: np.asarray(a)[rows] if np.asarray(a).ndim else np.asarray(a) for name, a in arrays.items()}
+    if path.lower().endswith('.npz'):
+        with open(path, 'wb') as fh:
+            np.savez(fh, **picked)
+    elif len(picked) == 1:
+        with open(path, 'wb') as fh:
+            np.save(fh, next(iter(picked.values())))
+    else:
+        raise BadInput(f'--save-wrong {path}: the model has {len(picked)} inputs; give a .npz file')
+
+
 def save_traces(collected, path) -> None:
     """Both sides' raw per-layer arrays: `<layer>:keras`, `<layer>:csim`, `<layer>:local`.
 

@@ -22,49 +22,118 @@ from hlsdiff.trace.run import run_library
 
 def stream_chunks(plan: Plan, reference, scales: dict, csim, samples, input_names, keep: int, notes: list[str],
             spill: Path | None = None):
-    """Chunk by chunk: statistics, model outputs and emulation over every sample; the arrays of
-    the first `keep` samples kept for the diagnosis (patterns, causes, what-if)."""
-    from hlsdiff.emulate import Emulator, merge, read_program
+    """Chunk by chunk: statistics, model outputs, emulation and the per-element rounding check over every
+    sample; the arrays of the first `keep` samples kept for the diagnosis (patterns, causes, what-if), and
+    before them up to `keep` samples that are wrong beyond rounding (the rare events are what counts)."""
+    from hlsdiff.emulate import Emulator
 
-    try:
-        program = read_program(plan.firmware, plan.sources.project_name)
-        program.preload()
-    except (OSError, ValueError) as exc:
-        notes.append(f'the project could not be read for the emulation ({exc}): no layer is emulated')
-        program = None
-    accs: dict = {}
-    outs: dict = {}
-    emulation: dict = {}
-    kept: dict[str, list] = {}
-    kept_traces: dict[str, list] = {}
+    program = _program(plan, notes)
+    s = _Stream(plan, keep)
     for i, (lo, hi, _) in enumerate(csim.chunks):
         traces = csim.read_chunk(i)
         chunk_inputs = tuple(a[lo:hi] for a in samples.arrays)
         data_by_name = laid_out(plan, input_names, chunk_inputs)
         expected = reference.forward(chunk_inputs)
         arrays = assemble(plan.infos, plan.refs, reference, expected, traces, data_by_name)
-        _add_stats(accs, plan, arrays, scales, samples, input_names, lo)
-        _add_outputs(outs, plan, arrays)
-        if program is not None:
-            chunk_emulator = Emulator(program, traces, _by_hls_input(plan, data_by_name))
-            for info in plan.infos:
-                verdict = chunk_emulator.verdict(info.name, traces.get(info.name))
-                emulation[info.name] = merge(emulation[info.name], verdict) if info.name in emulation else verdict
+        _add_stats(s.accs, plan, arrays, scales, samples, input_names, lo)
+        _add_outputs(s.outs, plan, arrays, lo)
+        chunk_emulator = Emulator(program, traces, _by_hls_input(plan, data_by_name)) if program is not None else None
+        verdicts = s.emulate(chunk_emulator, traces)
+        wrong = check_elements(plan, arrays, chunk_emulator, verdicts, s.checks, _scales_of(s.accs), lo)
         if spill is not None:
             _spill(spill, arrays, lo, samples.count)
-        if lo < keep:
-            _keep(kept, kept_traces, arrays, traces, min(hi, keep) - lo)
+        s.keep_rows(arrays, traces, lo, hi, wrong)
         del traces, expected, arrays
-    first = {name: LayerArrays(*(None if any(p is None for p in col) else np.concatenate(col)
-                                 for col in zip(*((p.expected, p.actual, p.local) for p in parts))))
-             for name, parts in kept.items()}
+    first = s.kept_arrays()
     emulator = None
     if program is not None:
-        n = min(keep, samples.count)
-        emulator = Emulator(program, {k: np.concatenate(v) for k, v in kept_traces.items()},
-                            _by_hls_input(plan, laid_out(plan, input_names, [a[:n] for a in samples.arrays])))
-    stats = {name: acc.stats() for name, acc in accs.items()}
-    return first, stats, [o.result() for o in outs.values()], emulator, emulation
+        rows = np.asarray(s.rows, dtype=np.int64)
+        emulator = Emulator(program, {k: np.concatenate(v) for k, v in s.kept_traces.items()},
+                            _by_hls_input(plan, laid_out(plan, input_names, [a[rows] for a in samples.arrays])))
+    stats = {name: acc.stats() for name, acc in s.accs.items()}
+    return first, stats, [o.result() for o in s.outs.values()], emulator, s.emulation, s.checks, s.rows
+
+
+def _program(plan: Plan, notes: list[str]):
+    from hlsdiff.emulate import read_program
+
+    try:
+        program = read_program(plan.firmware, plan.sources.project_name)
+        program.preload()
+    except (OSError, ValueError) as exc:
+        notes.append(f'the project could not be read for the emulation ({exc}): no layer is emulated')
+        return None
+    return program
+
+
+class _Stream:
+    """What the chunks add up to: statistics, outputs, emulation verdicts, element checks, kept rows."""
+
+    def __init__(self, plan: Plan, keep: int):
+        self.plan, self.keep = plan, keep
+        self.accs: dict = {}
+        self.outs: dict = {}
+        self.emulation: dict = {}
+        self.checks: dict = {}
+        self.kept: dict[str, list] = {}
+        self.kept_traces: dict[str, list] = {}
+        self.rows: list[int] = []  # the samples kept, in the order their arrays are kept
+        self.extra = 0  # wrong samples kept beyond the first `keep`
+
+    def emulate(self, emulator, traces: dict) -> dict:
+        """This chunk's emulation verdicts, merged into the whole run's."""
+        from hlsdiff.emulate import merge
+
+        if emulator is None:
+            return {}
+        verdicts = {info.name: emulator.verdict(info.name, traces.get(info.name)) for info in self.plan.infos}
+        for name, verdict in verdicts.items():
+            self.emulation[name] = merge(self.emulation[name], verdict) if name in self.emulation else verdict
+        return verdicts
+
+    def keep_rows(self, arrays: dict, traces: dict, lo: int, hi: int, wrong: list[int]) -> None:
+        """Keep the chunk's wrong samples (up to `keep` in all) and those among the first `keep`."""
+        first = set(range(0, max(0, min(hi, self.keep) - lo)))
+        room = max(0, self.keep - self.extra)
+        extra = [r for r in wrong if r not in first][:room]
+        self.extra += len(extra)
+        rows = sorted(first | set(extra))
+        if not rows:
+            return
+        self.rows.extend(lo + r for r in rows)
+        _keep(self.kept, self.kept_traces, arrays, traces, np.asarray(rows, dtype=np.int64))
+
+    def kept_arrays(self) -> dict[str, LayerArrays]:
+        return {name: LayerArrays(*(None if any(p is None for p in col) else np.concatenate(col)
+                                    for col in zip(*((p.expected, p.actual, p.local) for p in parts))))
+                for name, parts in self.kept.items()}
+
+
+def _scales_of(accs: dict) -> dict[str, float]:
+    return {name: acc.scale for name, acc in accs.items()}
+
+
+def check_elements(plan: Plan, arrays: dict, emulator, verdicts: dict, checks: dict, scales: dict,
+                   offset: int) -> list[int]:
+    """The per-element rounding check (hlsdiff/rounding.py) of every layer on these samples, added to
+    `checks`; returns the rows (of these samples) wrong beyond rounding in any layer."""
+    from hlsdiff.rounding import ElementCheck, check_chunk
+
+    wrong: set[int] = set()
+    for info in plan.infos:
+        a = arrays.get(info.name)
+        if a is None or a.actual is None:
+            continue
+        verdict = verdicts.get(info.name)
+        bit_exact = verdict is not None and verdict.status == 'bit-exact'
+        chunk = check_chunk(info, a, emulator, bit_exact, scales.get(info.name, 1.0))
+        if chunk is None:
+            continue
+        if info.name not in checks:
+            t = parse_type(info.result_type)
+            checks[info.name] = ElementCheck(chunk.method, t.lsb if t else None)
+        wrong.update(checks[info.name].add(chunk, offset))
+    return sorted(wrong)
 
 
 def _add_stats(accs: dict, plan: Plan, arrays, scales: dict, samples, input_names, lo: int) -> None:
@@ -83,27 +152,31 @@ def _add_stats(accs: dict, plan: Plan, arrays, scales: dict, samples, input_name
         accs[info.name].add(a.expected, a.actual, lo)
 
 
-def _add_outputs(outs: dict, plan: Plan, arrays) -> None:
+def _add_outputs(outs: dict, plan: Plan, arrays, offset: int = 0) -> None:
     """One chunk into the model outputs' agreement."""
-    from hlsdiff.diagnosis import is_softmax, output_layers
-    from hlsdiff.diff import OutputAccumulator, classifier_shaped
+    from hlsdiff.diagnosis import new_output
 
-    for info in output_layers(plan.infos, arrays):
+    for info in output_layers_of(plan, arrays):
         a = arrays[info.name]
-        if a.expected is None or a.actual is None:  # output_layers keeps only layers with both
-            continue
         if info.name not in outs:
-            outs[info.name] = OutputAccumulator(info.name, classifier_shaped(a.expected, is_softmax(info)))
-        outs[info.name].add(a.expected, a.actual)
+            outs[info.name] = new_output(info, plan.infos, a.expected)
+        outs[info.name].add(a.expected, a.actual, offset)
 
 
-def _keep(kept: dict, kept_traces: dict, arrays, traces, n: int) -> None:
-    """The first `n` samples of a chunk kept for the diagnosis."""
+def output_layers_of(plan: Plan, arrays) -> list:
+    from hlsdiff.diagnosis import output_layers
+
+    return [info for info in output_layers(plan.infos, arrays)
+            if arrays[info.name].expected is not None and arrays[info.name].actual is not None]
+
+
+def _keep(kept: dict, kept_traces: dict, arrays, traces, rows: np.ndarray) -> None:
+    """These rows of a chunk kept for the diagnosis."""
     for name, a in arrays.items():
-        kept.setdefault(name, []).append(LayerArrays(*(None if v is None else v[:n] for v in
+        kept.setdefault(name, []).append(LayerArrays(*(None if v is None else v[rows] for v in
                                                         (a.expected, a.actual, a.local))))
     for name, v in traces.items():
-        kept_traces.setdefault(name, []).append(v[:n])
+        kept_traces.setdefault(name, []).append(v[rows])
 
 
 def sets_precision(config: dict | None) -> bool:
@@ -148,16 +221,22 @@ def _input_scale(samples, input_names, ref) -> float:
 
 def emulate_layers(plan: Plan, traces: dict, data_by_name: dict, notes: list[str]):
     """Every layer emulated from the C-simulation's own inputs (hlsdiff/emulate)."""
-    from hlsdiff.emulate import Emulator, read_program
+    from hlsdiff.emulate import Emulator
 
-    try:
-        program = read_program(plan.firmware, plan.sources.project_name)
-    except (OSError, ValueError) as exc:
-        notes.append(f'the project could not be read for the emulation ({exc}): no layer is emulated')
+    program = _program(plan, notes)
+    if program is None:
         return None, {}
-    program.preload()
     emulator = Emulator(program, traces, _by_hls_input(plan, data_by_name))
     return emulator, {info.name: emulator.verdict(info.name, traces.get(info.name)) for info in plan.infos}
+
+
+def layer_scales(plan: Plan, arrays: dict[str, LayerArrays]) -> dict[str, float]:
+    """Each compared layer's range (diff.scale_of), for the stated bounds of the element check."""
+    from hlsdiff.diff import scale_of
+
+    return {info.name: scale_of(a.expected, a.actual) for info in plan.infos
+            if (a := arrays.get(info.name)) is not None and a.expected is not None and a.actual is not None
+            and a.expected.shape == a.actual.shape}
 
 
 def usable_cache(run: RunOptions, scratch: Path, notes: list[str]) -> RunOptions:
