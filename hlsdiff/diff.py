@@ -188,6 +188,7 @@ class OutputAccumulator:
         self.agree = self.rows = self.count = 0
         self.max_abs = self.sum_abs = 0.0
         self.flipped: list[int] = []
+        self.margins: list[float] = []  # per flipped sample: the framework's top score minus the chosen class's
         self.sample_max: list[np.ndarray] = []
 
     @property
@@ -205,16 +206,21 @@ class OutputAccumulator:
         self.sample_max.append(err.reshape(err.shape[0], -1).max(axis=1))
         classes = expected.shape[-1] if expected.ndim >= 2 else 1
         if classes >= 2:
-            same = np.argmax(expected.reshape(-1, classes), axis=1) == np.argmax(actual.reshape(-1, classes), axis=1)
+            want = np.asarray(expected, dtype=np.float64).reshape(-1, classes)
+            top, chosen = np.argmax(want, axis=1), np.argmax(np.asarray(actual).reshape(-1, classes), axis=1)
+            same = top == chosen
             self.agree += int(same.sum())
             self.rows += int(same.size)
             if same.size == err.shape[0]:  # one class axis per sample: the flipped samples by index
-                self.flipped.extend(int(i) + offset for i in np.flatnonzero(~same))
+                rows = np.flatnonzero(~same)
+                self.flipped.extend(int(i) + offset for i in rows)
+                self.margins.extend(float(m) for m in want[rows, top[rows]] - want[rows, chosen[rows]])
 
     def result(self) -> dict:
-        """The JSON figures; the per-sample ones (`top1`, `flipped`, `sample_max`) are kept apart by the caller."""
+        """The JSON figures; the per-sample ones (`_top1`, `_flipped`, `_margins`, `_sample_max`) stay out of the JSON."""
         top1 = (self.agree / self.rows) if self.rows else None
         return {'name': self.name, 'top1_agreement': top1 if self.classifier else None,
                 'max_abs': self.max_abs, 'mean_abs': self.sum_abs / self.count if self.count else 0.0,
-                'classifier': self.kind, '_top1': top1, '_flipped': self.flipped,
+                'classifier': self.kind, '_top1': top1, '_flipped': self.flipped, '_margins': self.margins,
+                '_rows': self.rows,
                 '_sample_max': np.concatenate(self.sample_max) if self.sample_max else np.zeros(0)}

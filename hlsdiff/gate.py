@@ -90,8 +90,9 @@ def apply(result: CompareResult, gates: Gates) -> list[str]:
 def _layer_failures(layer, gates: Gates) -> list[str]:
     out = []
     if layer.beyond_rounding:
+        worst = layer.worst_wrong
         out.append(f'own error beyond rounding on {layer.beyond_rounding} element(s)'
-                   + (f' of sample {layer.worst_wrong["sample"]} and others' if layer.worst_wrong else ''))
+                   + (f', worst {worst["abs"]:.4g} at sample {worst["sample"]}' if worst else ''))
     elif not gates.given and layer.status == 'mismatch':
         out.append('status mismatch')
     limit = gates.max_error.get(layer.name, gates.max_error.get(''))
@@ -108,7 +109,8 @@ def _layer_failures(layer, gates: Gates) -> list[str]:
 
 
 def _classifier_failures(result: CompareResult, gates: Gates) -> list[str]:
-    """Top-1 agreement on every classifier output (recognised, or named by --classifier)."""
+    """Top-1 agreement on every classifier output (recognised, or named by --classifier). A flip on a near tie
+    (the framework's top class ahead by no more than the output's tolerance) is not held against it."""
     warnings = []
     named = {n for n in gates.classifiers if n != 'none'}
     outputs = {o['name']: o for o in result.outputs}
@@ -121,11 +123,15 @@ def _classifier_failures(result: CompareResult, gates: Gates) -> list[str]:
             out['top1_agreement'] = out.get('_top1', out.get('top1_agreement'))
         elif 'none' in gates.classifiers:
             out['classifier'], out['top1_agreement'] = None, None
-        top1 = out.get('top1_agreement')
-        if top1 is None or out['name'] not in by_name:
+        if out.get('top1_agreement') is None or out['name'] not in by_name:
             continue
+        rows = out.get('_rows') or 0
+        decisive = len(out.get('_decisive') or ()) if rows else None
+        top1 = 1 - decisive / rows if decisive is not None else out['top1_agreement']
         if top1 < gates.top1_floor:
-            by_name[out['name']].gate_failures.append(f'top-1 agreement {top1:.2%} < {gates.top1_floor:.0%}')
+            ties = out.get('top1_near_ties') or 0
+            by_name[out['name']].gate_failures.append(
+                f'top-1 agreement {top1:.2%} < {gates.top1_floor:.0%}' + (f' ({ties} near ties not counted)' if ties else ''))
     if gates.min_agreement is not None and not any(o.get('top1_agreement') is not None for o in result.outputs):
         warnings.append('--min-agreement: no output is a classifier (softmax, probabilities or logits); name one '
                         'with --classifier')

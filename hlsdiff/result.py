@@ -8,7 +8,8 @@ from pathlib import Path
 
 from hlsdiff.vocabulary import Cause, Evidence, Origin, Status, Verdict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # docs/json-schema.md; version 1 files are read too (every field of 1 is in 2)
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass
@@ -29,7 +30,7 @@ class LayerResult:
     cause: Cause = 'none'
     hint: str = ''
     reason: str = ''
-    # beyond the DESIGN.md minimum
+    # beyond the minimum of docs/json-schema.md
     inputs: list[str] = field(default_factory=list)
     mapping_note: str = ''
     origin: Origin = 'model'  # where hls4ml's layer comes from (vocabulary.Origin)
@@ -143,7 +144,7 @@ class CompareResult:
         return html.render(self, _Traces(self.arrays) if self.arrays else None)
 
     def save(self, path: str | Path) -> None:
-        """The JSON report (DESIGN.md's schema)."""
+        """The JSON report (docs/json-schema.md)."""
         from hlsdiff.reports import files
 
         files.write_json(self, path)
@@ -182,8 +183,8 @@ class CompareResult:
 
     @classmethod
     def from_json(cls, data: dict) -> CompareResult:
-        if data.get('schema_version') != SCHEMA_VERSION:
-            raise ValueError(f'schema_version {data.get("schema_version")!r} is not {SCHEMA_VERSION}')
+        if data.get('schema_version') not in READABLE_VERSIONS:
+            raise ValueError(f'schema_version {data.get("schema_version")!r} is not one of {READABLE_VERSIONS}')
         layers = []
         known = set(LayerResult.__dataclass_fields__)
         for raw in data['layers']:

@@ -491,3 +491,16 @@ def rare_data(shape, n=1000, rare=(17, 250, 480, 701, 999), value=None, seed=0):
     for k, i in enumerate(rare):
         x[(i, *([0] * (len(shape) - 1)), 0)] = value(rng, k) if value else 50.0
     return x
+
+
+def dropout_mlp(seed=0):
+    """Dense -> Dropout -> Dense, as hls4ml's example models (KERAS_dense_16x100x...) have: Dropout is the
+    identity at inference, so hls4ml not computing it drops nothing."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((16,), name='inp')
+    x = keras.layers.Dense(12, activation='relu', name='fc1')(inp)
+    x = keras.layers.Dropout(0.2, name='dropout_1')(x)
+    x = keras.layers.Activation('linear', name='identity')(x)
+    x = keras.layers.Dense(5, name='out')(x)
+    return keras.Model(inp, x)

@@ -147,7 +147,7 @@ def test_json_report_follows_the_schema(hlsdiff, model_files):
     model, data = model_files('float_cnn')
     run = hlsdiff('compare', model, data, '--precision', 'ap_fixed<32,16>', code=0)
     j = run.json
-    assert j['schema_version'] == 1
+    assert j['schema_version'] == 2
     for key in ('hlsdiff_version', 'hls4ml_version', 'model', 'io_type', 'backend', 'samples', 'verdict', 'exit_code',
                 'error', 'onset', 'layers'):
         assert key in j

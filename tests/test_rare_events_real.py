@@ -89,3 +89,11 @@ def test_a_pooling_accumulator_that_wraps_on_2_bright_images_fails_at_the_poolin
     assert gap['wrong_samples'] == list(GAP_RARE) and gap['worst_wrong']['channel'] == 0
     assert run.json['outputs'][0]['wrong_samples'] == list(GAP_RARE)
     assert wrong_in_hls4ml_alone(model, x, 'ap_fixed<16,6>', tmp_path, 0.05) <= set(GAP_RARE)
+
+
+def test_a_layer_the_framework_skips_at_inference_is_not_a_dropped_layer(hlsdiff, model_files):
+    """Dropout and a linear Activation before a dense layer: hls4ml agrees with Keras, so does hlsdiff."""
+    model, data = model_files('dropout_mlp', n=64)
+    run = hlsdiff('compare', model, data, code=0)
+    assert run.json['onset'] is None and run.json['outputs'][0]['classifier'] == 'logits'
+    assert all(layer['cause'] != 'generator-defect' for layer in run.json['layers'])

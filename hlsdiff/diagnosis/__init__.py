@@ -198,11 +198,17 @@ _UNPROVEN = ('none', 'rounding', 'unexplained', 'unknown', 'input-quantization',
 
 def _with_wrong_samples(output: dict, state: _Analysis) -> dict:
     """An output's JSON entry: its figures, and the samples on which it is wrong beyond rounding (a layer it
-    depends on erred beyond its types on them, or its top-1 flipped)."""
+    depends on erred beyond its types on them, or its top-1 flipped where the framework's decision was not a
+    near tie: its top class ahead of the chosen one by more than the output's tolerance)."""
     entry = {k: v for k, v in output.items() if k != 'agree'}
+    res = state.results.get(output['name'])
+    tol = res.tolerance if res is not None and res.tolerance is not None else 0.0
+    flips = list(zip(output.get('_flipped') or (), output.get('_margins') or ()))
+    entry['_decisive'] = [s for s, margin in flips if margin > tol]
+    entry['top1_near_ties'] = len(flips) - len(entry['_decisive'])
     wrong = set(state.wrong.get(output['name'], set()))
     if output.get('classifier'):
-        wrong |= set(output.get('_flipped') or ())
+        wrong |= set(entry['_decisive'])
     listed = sorted(wrong)
     entry['wrong_samples_count'] = len(listed)
     entry['wrong_samples'] = listed[:WRONG_LISTED]

@@ -8,6 +8,8 @@ import io
 
 import numpy as np
 
+from hlsdiff.reports.terminal import output_line
+
 STATUS_COLOUR = {'ok': '#2e7d32', 'noise': '#b58900', 'mismatch': '#c62828', 'not-compared': '#888'}
 
 
@@ -102,6 +104,14 @@ def _n(v, fmt='.3g'):
     return '-' if v is None else format(v, fmt)
 
 
+def _wrong(layer) -> str:
+    """A layer's samples wrong beyond rounding: the count and the first indices."""
+    if not layer.wrong_samples_count:
+        return '-'
+    more = ', ...' if layer.wrong_samples_count > len(layer.wrong_samples) else ''
+    return f'{layer.wrong_samples_count}: {", ".join(str(i) for i in layer.wrong_samples[:10])}{more}'
+
+
 def _rows(result) -> list[str]:
     """One table row per layer."""
     rows = []
@@ -113,6 +123,7 @@ def _rows(result) -> list[str]:
             f'<td>{h.escape(layer.keras or layer.reason or "-")}</td><td><code>{h.escape(layer.result_type or "-")}</code></td>'
             f'<td style="color:{colour};font-weight:bold">{layer.status}</td><td>{_n(layer.max_abs)}</td>'
             f'<td>{_n(layer.max_lsb, ".1f")}</td><td>{_n(layer.mismatched_fraction, ".1%")}</td>'
+            f'<td>{_wrong(layer)}</td>'
             f'<td>{h.escape(layer.pattern.get("kind", ""))}</td><td>{h.escape(layer.cause)}</td>'
             f'<td>{h.escape(layer.hint)}</td></tr>'
         )
@@ -152,8 +163,12 @@ hls4ml {h.escape(str(result.hls4ml_version))} · hlsdiff {h.escape(str(result.hl
 {_img(heat, 'layer by channel error heatmap', 'heatmap', 'heatmap') if heat else '<p>No compared layers.</p>'}
 <h2>Layers</h2>
 <table><tr><th>hls4ml layer</th><th>Keras tensor</th><th>result type</th><th>status</th><th>max abs</th><th>max LSB</th>
-<th>mismatched</th><th>pattern</th><th>cause</th><th>hint</th></tr>
+<th>mismatched</th><th>wrong samples</th><th>pattern</th><th>cause</th><th>hint</th></tr>
 {''.join(rows)}</table>
+<h2>Outputs</h2>
+<ul>{''.join(f'<li><b>{h.escape(o["name"])}</b>: {h.escape(output_line(o, result.samples))}</li>' for o in result.outputs)}</ul>
+<p>Gate: {h.escape('; '.join(result.gates))}</p>
+<ul>{''.join(f'<li>✗ {h.escape(f)}</li>' for f in result.gate_failures)}</ul>
 {'<h2>Keras vs C-simulation (mismatched layers)</h2>' + ''.join(scatters) if scatters else ''}
 <h2>Layer mapping</h2>
 <table><tr><th>hls4ml layer</th><th>Keras tensor</th><th>note</th></tr>{mapping}</table>

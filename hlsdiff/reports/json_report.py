@@ -1,4 +1,4 @@
-"""The JSON report: DESIGN.md's schema, version 1."""
+"""The JSON report: docs/json-schema.md (its version is result.SCHEMA_VERSION)."""
 
 from __future__ import annotations
 

@@ -25,6 +25,18 @@ DROPPED_SETTINGS = {
 _RESHAPES = ('Flatten', 'Reshape')
 _FOLDABLE = ('BatchNormalization', 'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout')
 QUANTIZER_LAYERS = ('FixedPointQuantizer',)  # HGQ v1 proxy models
+# layers the framework itself skips at inference: hls4ml not computing them drops nothing
+_INFERENCE_IDENTITY = ('Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'SpatialDropout3D', 'AlphaDropout',
+                       'GaussianNoise', 'GaussianDropout', 'ActivityRegularization')
+
+
+def identity_at_inference(layer) -> bool:
+    """A framework layer that is the identity at inference (Dropout, GaussianNoise, a linear Activation)."""
+    kind = type(layer).__name__
+    if kind in _INFERENCE_IDENTITY:
+        return True
+    activation = getattr(layer, 'activation', None)
+    return kind == 'Activation' and getattr(activation, '__name__', str(activation)) == 'linear'
 _INSERTED = {
     'ZeroPadding1D': 'padding inserted by hls4ml (no Keras tensor)',
     'ZeroPadding2D': 'padding inserted by hls4ml (no Keras tensor)',
@@ -217,7 +229,7 @@ class _Mapping:
         fused = any(c in self.split for c in g.children.get(after or name, []))
         parents = self.compared_parents(name)
         before = self._keras_between(k, parents)
-        dropped = [b.name for b in before if type(b).__name__ not in _RESHAPES]
+        dropped = [b.name for b in before if type(b).__name__ not in _RESHAPES and not identity_at_inference(b)]
         steps = [('layer', b.name) for b in before]
         note = 'after ' + ', '.join(dropped) + ', which no hls4ml layer computes' if dropped else ''
         if fused:
