@@ -109,6 +109,18 @@ def fix(model, X, hls_config: dict | None = None, output: str | os.PathLike = 'h
         return fix_model(source, _data(X), opts)
 
 
+def sweep(model, X, grid, labels=None, client=None, verbose: bool = False, **options):
+    """`hlsdiff sweep` on objects: every point of `grid` (a mapping name -> values, or a YAML path) predicted,
+    the Pareto front marked and its best points measured; returns the table (a pandas DataFrame).
+
+    `client`: a dask.distributed.Client to run the points on (else a local cluster). Options: out_dir (where
+    the points are kept: a re-run resumes; a temporary folder when not given), confirm=1, workers=N, and
+    compare's (precision=..., io_type=..., samples=..., cache_dir=...)."""
+    from hlsdiff.sweep.library import sweep_objects
+
+    return sweep_objects(model, X, grid, labels, client, verbose, options)
+
+
 def patch(project_dir: str | os.PathLike, mode: str = 'write', build: bool = True) -> int:
     """`hlsdiff patch`: mode 'write', 'check', 'diff' or 'revert'; returns the CLI's exit code."""
     from hlsdiff.cpp.patcher import run_patch_command

@@ -232,6 +232,28 @@ def repro(model, data, layer, out_dir, **opts):
 
 
 @main.command()
+@click.argument('model', type=click.Path())
+@click.argument('data', type=click.Path())
+@click.option('--grid', required=True, type=click.Path(dir_okay=False),
+              help='YAML: names -> lists of values (precision, io_type, strategy, reuse_factor, LayerName.<layer>.<key>, '
+                   'Model.<key>); the sweep is their product.')
+@click.option('--labels', type=click.Path(dir_okay=False), help='Class labels (.npy, (N,) or one-hot): accuracy and AUC.')
+@click.option('--confirm', type=click.IntRange(min=0), default=1, show_default=True,
+              help='Confirm the best K points of the Pareto front with the C-simulation.')
+@click.option('--workers', type=click.IntRange(min=1), help='Worker processes of the local Dask cluster [the cores].')
+@click.option('--scheduler', help='Address of an existing Dask scheduler to run the points on.')
+@click.option('-o', '--output', 'out_dir', required=True, type=click.Path(file_okay=False),
+              help='Folder of the results (points are kept there: a re-run resumes).')
+@conversion_options
+@_handle_errors
+def sweep(model, data, **opts):
+    """Predict MODEL on DATA for every point of a grid of hls4ml configs, mark the Pareto front, confirm it."""
+    from hlsdiff.sweep.command import run_sweep_command
+
+    sys.exit(run_sweep_command(model, data, opts))
+
+
+@main.command()
 @conversion_options
 @_handle_errors
 def demo(**opts):
