@@ -13,6 +13,7 @@ cure (a kernel defect, a Keras setting hls4ml drops) is listed with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import sys
 import time
@@ -296,8 +297,20 @@ def _record(state: FixState, rnd: int, what: str, predicted: float, measured: fl
 
 
 def run_fix(model: str, data: str, opts: dict) -> int:
-    """`hlsdiff fix`: the exit code (0: the written config passes; 1: the gate was not reached)."""
-    return fix_model(model, data, opts).exit_code
+    """`hlsdiff fix`: the exit code (0: the written config passes; 1: the gate was not reached). --json is
+    written on every exit code: on bad input or a failed conversion or build, with the error."""
+    from hlsdiff.errors import HlsdiffError
+    from hlsdiff.reports import files
+    from hlsdiff.result import error_result
+
+    try:
+        return fix_model(model, data, opts).exit_code
+    except HlsdiffError as exc:
+        if opts.get('json_path'):
+            failed = error_result(exc.kind, exc.message, exc.exit_code, str(model), layer=exc.layer)
+            with contextlib.suppress(OSError):  # an unwritable --json is the error itself: said once, by the raise
+                files.write_json(failed, opts['json_path'])
+        raise
 
 
 def fix_model(model, data, opts: dict) -> CompareResult:
@@ -352,10 +365,22 @@ def fix_model(model, data, opts: dict) -> CompareResult:
     finally:
         if state.predictor is not None:
             state.predictor.close()
+    _take_back_unmeasured(state, rounds)
     passed = result is not None and result.verdict == 'pass'
     if opts.get('minimize') and passed:
         state.config, result = _minimize(source, data, base, state.config, state.changes, gates, opts, err, result)
     return _finish(state, result, rounds, passed, output, settings, paths, opts, started)
+
+
+def _take_back_unmeasured(state: FixState, rounds: int) -> None:
+    """Changes applied after the last round's C-simulation were never measured: `fix` writes none of them
+    (the rounds ran out before their confirmation), and says so."""
+    for c in state.changes:
+        if c.round == rounds and c.status == 'applied':
+            _set(state.config, c.layer, c.key, c.config_before)
+            c.status = 'reverted'
+            state.notes.append(f'{c.key} of {c.layer} -> {c.after} was found in the last round and not measured by the '
+                               'C-simulation: not written (raise --max-rounds to confirm it)')
 
 
 def _compare_round(state: FixState, source, data, base: dict, err: Console, rnd: int):
