@@ -40,8 +40,10 @@ class Fx:
 
 def exact(values: np.ndarray, f: int) -> Fx:
     """Values already representable at `f` fractional bits (C-simulation traces), as mantissas."""
-    scaled = np.asarray(values, dtype=np.float64) * 2.0**f
-    return Fx(np.rint(scaled).astype(np.int64), f)
+    scaled = np.rint(np.asarray(values, dtype=np.float64) * 2.0**f)
+    if scaled.size and float(np.max(np.abs(scaled))) >= 2.0**SAFE_BITS:  # a double that large is an integer
+        return Fx(np.array([int(x) for x in scaled.reshape(-1)], dtype=object).reshape(scaled.shape), f)
+    return Fx(scaled.astype(np.int64), f)
 
 
 def from_double(values: np.ndarray, t: FixedType) -> Fx:
@@ -91,8 +93,15 @@ def _widen(v: np.ndarray) -> np.ndarray:
     return v if v.dtype == object else v.astype(object)
 
 
+def widened_for(v: np.ndarray, bound: int) -> np.ndarray:
+    """`v` as Python integers when it meets a constant beyond SAFE_BITS (int64 would overflow or refuse it)."""
+    return _widen(v) if abs(bound) >= 1 << SAFE_BITS else v
+
+
 def shift_right(v: np.ndarray, s: int, mode: str) -> np.ndarray:
     """Drop `s` low bits of the mantissas with a quantization mode."""
+    if s > SAFE_BITS and v.dtype != object:  # the rounding constants leave int64
+        v = _widen(v)
     if s <= 0:
         return v * (1 << -s) if v.dtype == object else np.left_shift(v, -s)
     half = 1 << (s - 1)
@@ -124,13 +133,16 @@ def limits(t: FixedType) -> tuple[int, int]:
 
 
 def overflow(v: np.ndarray, t: FixedType) -> np.ndarray:
-    """Mantissas at t's resolution, brought into t's range by its overflow mode."""
+    """Mantissas at t's resolution, brought into t's range by its overflow mode. A type wider than SAFE_BITS
+    is computed on Python integers: its limits and wrap period leave int64."""
     lo, hi = limits(t)
     mode = t.saturation
+    if v.dtype.kind not in 'iO':
+        raise TypeError(f'mantissas must be integers, got {v.dtype}')
+    if t.width > SAFE_BITS:
+        v = _widen(v)
     if mode == 'WRAP':
         span = 1 << t.width
-        if v.dtype != object and t.width >= 64:
-            return v
         if v.dtype != object:
             low = v & (span - 1)  # two's complement: the low W bits, then sign-extended
             return np.where(low > hi, low - span, low) if t.signed else low
@@ -147,7 +159,7 @@ def cast(x: Fx, t: FixedType) -> Fx:
     """`(T) x`: quantize to T's resolution by its quantization mode, then its overflow mode."""
     v = x.v
     s = x.f - t.fractional
-    if s < 0 and v.dtype != object and _bits(v) - s > SAFE_BITS:
+    if s < 0 and v.dtype != object and bits(v) - s > SAFE_BITS:
         v = _widen(v)
     v = shift_right(v, s, t.rounding)
     v = overflow(v, t)
@@ -156,7 +168,7 @@ def cast(x: Fx, t: FixedType) -> Fx:
     return Fx(v, t.fractional)
 
 
-def _bits(v: np.ndarray) -> int:
+def bits(v: np.ndarray) -> int:
     if v.size == 0:
         return 1
     peak = int(np.max(np.abs(v)))
@@ -187,7 +199,7 @@ def sub(a: Fx, b: Fx) -> Fx:
 def mul(a: Fx, b: Fx) -> Fx:
     """The exact product (ap_fixed's operator* widens its result)."""
     va, vb = a.v, b.v
-    if va.dtype != object and vb.dtype != object and _bits(va) + _bits(vb) > SAFE_BITS:
+    if va.dtype != object and vb.dtype != object and bits(va) + bits(vb) > SAFE_BITS:
         va, vb = _widen(va), _widen(vb)
     return Fx(va * vb, a.f + b.f)
 

@@ -16,7 +16,8 @@ def relu(x: Fx, result: FixedType) -> Fx:
 
 def relu_max(x: Fx, result: FixedType, top: int) -> Fx:
     cap = top << x.f if x.f >= 0 else top >> -x.f
-    return arith.cast(Fx(np.where(x.v < 0, 0, np.where(x.v > cap, cap, x.v)), x.f), result)
+    v = arith.widened_for(x.v, cap)
+    return arith.cast(Fx(np.where(v < 0, 0, np.where(v > cap, cap, v)), x.f), result)
 
 
 @register('relu')

@@ -21,8 +21,10 @@ def mac(x: Fx, w: Fx, b: Fx | None, accum: FixedType, result: FixedType) -> Fx:
     m = w.v.shape[1]
     prod_f = x.f + w.f
     bias = arith.cast(b, accum).v if b is not None else np.zeros(m, dtype=np.int64)
-    exact_products = accum.fractional >= prod_f and accum.saturation == 'WRAP'
-    wide = x.v.dtype == object or w.v.dtype == object or arith._bits(x.v) + arith._bits(w.v) + int(np.ceil(np.log2(k + 1))) > 62
+    # int64 sums are exact modulo 2**64, a multiple of the accumulator's wrap period while it is 64 bits at most
+    exact_products = accum.fractional >= prod_f and accum.saturation == 'WRAP' and accum.width <= 64
+    wide = (x.v.dtype == object or w.v.dtype == object or accum.width > arith.SAFE_BITS
+            or arith.bits(x.v) + arith.bits(w.v) + int(np.ceil(np.log2(k + 1))) > arith.SAFE_BITS)
     if exact_products and not wide:
         # every product fits the accumulator's resolution: shifted, summed modulo 2**64
         # (a multiple of the wrap period 2**W), then wrapped once

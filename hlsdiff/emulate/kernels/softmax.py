@@ -20,13 +20,14 @@ def top_bits(x: Fx, t: FixedType, n: int) -> np.ndarray:
     if t.width < n:
         raise NotEmulated(f'a table of 2**{n} entries addressed by a {t.width}-bit type')
     span = 1 << t.width
+    v = arith.widened_for(v, span)
     raw = np.where(v < 0, v + span, v)  # two's complement bits
-    return (raw >> (t.width - n)) & ((1 << n) - 1)
+    return ((raw >> (t.width - n)) & ((1 << n) - 1)).astype(np.int64)
 
 
 def real_from_index(t: FixedType, n: int, size: int) -> np.ndarray:
     """softmax_real_val_from_idx: the value whose top N bits are i (the others 0), as float."""
-    i = np.arange(size, dtype=np.int64)
+    i = arith.widened_for(np.arange(size, dtype=np.int64), 1 << t.width)
     raw = i << (t.width - n)
     if t.signed:
         raw = np.where(raw >= (1 << (t.width - 1)), raw - (1 << t.width), raw)

@@ -41,8 +41,10 @@ def sigmoid_like(k: KernelCall) -> Fx:
         span = 8
     tab = arith.from_double(table, table_t) if fn == 'tanh' else float_table(table, table_t)
     # data_round = data * table_size / 16 (exact, then int(): toward zero); index = data_round + 8 * size / 16
-    scaled = x.v * size
+    # the largest number below: |x.v| * size, shifted by |x.f|, or the divisor span << x.f
+    bound = 1 << (arith.bits(x.v) + size.bit_length() + abs(x.f) + span.bit_length())
+    scaled = arith.widened_for(x.v, bound) * size
     q = np.where(scaled >= 0, scaled // (span << x.f) if x.f >= 0 else scaled * (1 << -x.f) // span,
                  -((-scaled) // (span << x.f)) if x.f >= 0 else -((-scaled) * (1 << -x.f) // span))
-    index = np.clip(q + (span // 2) * size // span, 0, size - 1)
+    index = np.clip(q + (span // 2) * size // span, 0, size - 1).astype(np.int64)
     return arith.cast(Fx(tab.v[index], tab.f), result)
