@@ -29,13 +29,38 @@ def clean(proto_or_wrapper):
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
     from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+    from qonnx.transformation.general import RemoveStaticGraphInputs
     from qonnx.util.cleanup import cleanup_model
 
     model = proto_or_wrapper if isinstance(proto_or_wrapper, ModelWrapper) else ModelWrapper(proto_or_wrapper)
-    model = cleanup_model(model)
-    model = model.transform(ConvertToChannelsLastAndClean())
-    model = model.transform(GemmToMatMul())
-    return cleanup_model(model)
+    batch = fixed_batch(model)
+    if batch:  # the weights some exporters list as graph inputs out of the way: the data input is input[0]
+        model = model.transform(RemoveStaticGraphInputs())
+    model = cleanup_model(model, override_inpsize=1 if batch else None)  # qonnx's ChangeBatchSize
+    notes = [f'ONNX: the graph fixes a batch of {batch}; qonnx\'s cleanup_model(override_inpsize=1) set it to 1'
+             ] if batch else []
+    try:
+        model = model.transform(ConvertToChannelsLastAndClean())
+    except Exception as exc:  # hls4ml is given the graph as it is, and says what it cannot convert in it
+        notes.append(f'ONNX: qonnx\'s ConvertToChannelsLastAndClean does not apply to this graph ({_first_line(exc)}); '
+                     'hls4ml converts it as it is')
+    model = cleanup_model(model.transform(GemmToMatMul()))
+    model.hlsdiff_notes = notes  # said by `convert`
+    return model
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def fixed_batch(model) -> int | None:
+    """The batch size an exported graph fixes on its data input when it is not 1 (torch.onnx.export without
+    dynamic axes writes the example's batch); hlsdiff runs one sample at a time, hls4ml converts batch 1."""
+    data = [i for i in model.graph.input if model.get_initializer(i.name) is None]
+    dims = data[0].type.tensor_type.shape.dim if data else []
+    batch = dims[0].dim_value if dims and dims[0].HasField('dim_value') else None
+    return int(batch) if batch and batch != 1 else None
 
 
 class OnnxReference:
@@ -166,6 +191,7 @@ class Onnx(FrontendBase):
 
         converted = convert(model, opts, output_dir, calls=self)
         converted.warnings.append(f'ONNX: cleaned with {CLEANING}; the cleaned, channels-last graph is the reference')
+        converted.warnings.extend(getattr(model, 'hlsdiff_notes', []))
         return converted
 
     def graph(self, model) -> NodeGraph:
