@@ -20,6 +20,7 @@ import io
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,7 +169,10 @@ class Predictor:
         if self.settings.get('part'):
             kwargs['part'] = self.settings['part']
         try:
-            with contextlib.redirect_stdout(io.StringIO()):
+            # what hls4ml says of a candidate config (printed or warned) is not the user's: a change that is
+            # kept is converted again by the confirming compare, whose notes carry hls4ml's words
+            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+                warnings.simplefilter('ignore')
                 if self._convert is not None:
                     hls_model = self._convert(**kwargs)
                 else:

@@ -71,7 +71,7 @@ class Keras3Reference:
         assert self.multi is not None
         for count, arrays in fixed_batches(inputs):
             batch = [x.astype(np.float32) for x in arrays]
-            outs = self.multi(batch if len(batch) > 1 else batch[0], training=False)
+            outs = self.multi(batch, training=False)  # a list, as `multi`'s inputs are (one warning per call else)
             outs = outs if isinstance(outs, (list, tuple)) else [outs]
             yield [np.asarray(_keras().ops.convert_to_numpy(o), dtype=np.float64)[:count] for o in outs]
 

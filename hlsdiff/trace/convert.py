@@ -170,7 +170,15 @@ def hls4ml_voice(notes: list[str]):
                 notes.append(note)
 
 
+_NOT_HLS4ML_CATEGORIES = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+
+
 def _from_hls4ml(w) -> bool:
+    """A warning hls4ml raises about the model or its config. A deprecation that NumPy (or another library)
+    raises about a call in hls4ml's code is attributed to that call's file, but it is the library's, about
+    the Python stack, not hls4ml's word on the model: it is not a note."""
+    if issubclass(getattr(w, 'category', UserWarning), _NOT_HLS4ML_CATEGORIES):
+        return False
     return 'hls4ml' in str(getattr(w, 'filename', ''))
 
 

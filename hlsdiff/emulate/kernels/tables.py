@@ -11,8 +11,10 @@ from hlsdiff.fixedpoint import FixedType
 
 
 def expf(x: np.ndarray) -> np.ndarray:
-    """std::exp on floats: the correctly rounded single-precision result (as glibc's expf)."""
-    return np.exp(np.asarray(x, dtype=np.float32).astype(np.float64)).astype(np.float32)
+    """std::exp on floats: the correctly rounded single-precision result (as glibc's expf). Beyond float's range
+    it is inf, as expf's is: numpy's overflow warning says what is expected here."""
+    with np.errstate(over='ignore'):
+        return np.exp(np.asarray(x, dtype=np.float32).astype(np.float64)).astype(np.float32)
 
 
 def float_table(values: np.ndarray, t: FixedType) -> Fx:
