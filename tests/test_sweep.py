@@ -156,6 +156,43 @@ def test_a_front_config_with_hls4ml_alone_gives_the_figures_of_points_csv(swept,
     assert np.mean(np.argmax(got, axis=1) == y) == frame.loc[point, 'accuracy']
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group('sweep')
+def test_a_worker_killed_mid_sweep_changes_no_figure(swept, classifier, cache_dir, tmp_path):
+    """One of the 2 worker processes killed (SIGKILL) once the first point is stored: Dask runs its task again,
+    and every figure equals the undisturbed sweep's."""
+    import threading
+    import time
+
+    import psutil
+
+    out = tmp_path / 'killed'
+    killed: list[tuple[int, int]] = []  # (points stored when killed, pid)
+
+    def kill_one_worker() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not killed:
+            stored = len(list((out / 'points').glob('*.json'))) if (out / 'points').is_dir() else 0
+            workers = [p for p in psutil.Process().children(recursive=True) if 'spawn_main' in ' '.join(p.cmdline())]
+            if stored >= 1 and workers:
+                workers[0].kill()
+                workers[0].wait(10)
+                killed.append((stored, workers[0].pid))
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_one_worker)
+    killer.start()
+    run = _sweep(classifier, GRID, out, cache_dir, '--workers', 2, '--confirm', 0)
+    killer.join()
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert killed and killed[0][0] < 12, killed
+    undisturbed = pd.read_csv(swept[0] / 'points.csv')
+    after = pd.read_csv(out / 'points.csv')
+    assert (after['method'] == 'predicted').all() and not after['reused'].any()
+    figures = [c for c in undisturbed.columns if c.startswith(('max_abs.', 'top1.', 'accuracy', 'auc', 'bops', 'bits.'))]
+    pd.testing.assert_frame_equal(undisturbed[['point', 'key', *figures, 'front']], after[['point', 'key', *figures, 'front']])
+
+
 @pytest.mark.xdist_group('sweep')
 @pytest.mark.parametrize('grid, says', [
     ({'precison': ['ap_fixed<8,3>']}, 'precison: not a name a grid takes'),
@@ -193,6 +230,33 @@ def test_api_on_a_given_client_is_silent(classifier, tmp_path, capsys):
     assert frame['accuracy'].notna().all() and set(frame['method']) == {'predicted'}
     captured = capsys.readouterr()
     assert captured.out == '' and captured.err == ''
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group('sweep')
+def test_a_point_the_emulation_does_not_cover_is_measured_by_the_csim(cache_dir, tmp_path):
+    """A softsign activation (not emulated): the point's figures come from the C-simulation, and the row says so."""
+    from dask.distributed import Client, LocalCluster
+
+    import hlsdiff
+    from hlsdiff.trace import stack
+
+    keras = stack.load().keras
+    keras.utils.set_random_seed(5)
+    inp = keras.Input((6,), name='inp')
+    h = keras.layers.Dense(4, name='fc')(inp)
+    h = keras.layers.Activation('softsign', name='soft')(h)
+    model = keras.Model(inp, keras.layers.Dense(2, name='out')(h))
+    x = np.random.default_rng(5).normal(size=(32, 6)).astype('float32')
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        frame = hlsdiff.sweep(model, x, {'precision': ['ap_fixed<16,6>']}, client=client, confirm=0,
+                              out_dir=tmp_path / 'out', cache_dir=cache_dir)
+    row = frame.iloc[0]
+    assert row['method'] == 'csim' and 'not emulated' in row['note'] and 'soft' in row['note'], row['note']
+    assert np.isfinite(row['max_abs.out']) and row['bops'] > 0
+    summary = json.loads((tmp_path / 'out' / 'sweep.json').read_text())
+    assert (summary['csim_fallback'], summary['predicted']) == (1, 0)
 
 
 def test_auc_is_the_share_of_positive_negative_pairs_ranked_right():
