@@ -171,7 +171,8 @@ class Predictor:
         try:
             # what hls4ml says of a candidate config (printed or warned) is not the user's: a change that is
             # kept is converted again by the confirming compare, whose notes carry hls4ml's words
-            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                    warnings.catch_warnings():
                 warnings.simplefilter('ignore')
                 if self._convert is not None:
                     hls_model = self._convert(**kwargs)

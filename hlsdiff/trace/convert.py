@@ -68,6 +68,9 @@ def _deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+HLS4ML_SUFFIXES = ('linear', 'relu', 'softmax', 'sigmoid', 'tanh', 'alpha', 'scale', 'rescale', 'act')
+
+
 def build_config(model, opts: ConvertOptions, calls=None) -> tuple[dict, dict, list[str]]:
     """The hls4ml HLS config and the project-level settings, with the user's config merged in.
 
@@ -88,12 +91,13 @@ def build_config(model, opts: ConvertOptions, calls=None) -> tuple[dict, dict, l
     kwargs = {'granularity': granularity, 'backend': settings['backend']}
     if precision:
         kwargs['default_precision'] = precision
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):  # said by convert
         base = calls.base_config(model, opts, **kwargs) if calls else hls4ml.utils.config_from_keras_model(model, **kwargs)
-    # hls4ml's own names (`<layer>_relu`, `<layer>_softmax`, `<layer>_linear`) are valid keys too
+    # hls4ml's own names (`<layer>_relu`, `<layer>_softmax`, `<layer>_linear`; a QKeras layer's `_alpha`; the
+    # scale, rescale and activation it makes of a QONNX Quant node) are valid keys too
     names = calls.layer_names(model) if calls else {layer.name for layer in model.layers}
     known = names | set(base.get('LayerName') or {})
-    known |= {f'{name}_{suffix}' for name in known for suffix in ('linear', 'relu', 'softmax', 'sigmoid', 'tanh')}
+    known |= {f'{name}_{suffix}' for name in known for suffix in HLS4ML_SUFFIXES}
     unknown = sorted(set(user.get('LayerName') or {}) - known)
     if unknown:
         warnings.append(f'--config names layers the model does not have (ignored): {", ".join(unknown)}')
@@ -153,16 +157,20 @@ def _apply_options(cfg: dict, user: dict, opts: ConvertOptions, warnings: list[s
 @contextlib.contextmanager
 def hls4ml_voice(notes: list[str]):
     """What hls4ml prints as a warning (it uses print(), e.g. "WARNING: Invalid ReuseFactor=4 ...
-    Using ReuseFactor=3") and its Python warnings, kept as notes of the compare instead of lost."""
+    Using ReuseFactor=3"), what it prints on stderr (e.g. "Function da_call requires da4ml..., but package
+    da4ml is missing", once per layer) and its Python warnings, kept as notes of the compare, each once,
+    instead of lost or repeated."""
     import warnings
 
-    out = io.StringIO()
+    out, err = io.StringIO(), io.StringIO()
     try:
-        with contextlib.redirect_stdout(out), warnings.catch_warnings(record=True) as caught:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
             yield
     finally:
         printed = [line.strip() for line in out.getvalue().splitlines() if line.strip().upper().startswith('WARNING')]
+        printed += [line.strip() for line in err.getvalue().splitlines() if line.strip()]
         raised = [str(w.message).strip() for w in caught if _from_hls4ml(w)]
         for line in printed + raised:
             note = 'hls4ml: ' + line.removeprefix('WARNING:').strip()
