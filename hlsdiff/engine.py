@@ -262,7 +262,8 @@ def _reference_and_emulate(s: _Session, plan: Plan, loaded: Loaded) -> Collected
             s.lap('local')
             emulator, emulation = stages.emulate_layers(plan, csim.traces, by_name, s.notes)
             checks: dict = {}
-            stages.check_elements(plan, arrays, emulator, emulation, checks, stages.layer_scales(plan, arrays), 0)
+            stages.check_elements(plan, arrays, emulator, emulation, checks, stages.layer_scales(plan, arrays), 0,
+                                  csim.traces)
             kept_rows = None
             s.lap('emulate')
         else:  # many samples: a first Keras pass for each layer's range, then chunk by chunk

@@ -109,6 +109,12 @@ class ElementCheck:
         return text
 
 
+def inserted(info: LayerInfo) -> bool:
+    """A layer hls4ml inserted with no framework layer of its own (a scale into a quantizer's integer domain,
+    an alpha scale, a transpose, padding): checked against its range-free emulation."""
+    return info.origin in _INSERTED
+
+
 def check_chunk(info: LayerInfo, arrays: LayerArrays, emulator, bit_exact: bool, scale: float) -> ChunkCheck | None:
     """The per-element check of one layer on one chunk (None: nothing to check it against)."""
     actual = arrays.actual
@@ -125,7 +131,7 @@ def check_chunk(info: LayerInfo, arrays: LayerArrays, emulator, bit_exact: bool,
         beyond = error > allowed * (1 + 1e-9)
         kinds = _range_kind(arrays.local, t, info.accum_type)
         return ChunkCheck(beyond, error, _largest(error, ~beyond), kinds, 'emulated')
-    if free is not None and info.origin in _INSERTED:
+    if free is not None and inserted(info):
         error = np.abs(actual - free)
         beyond = error > (lsb or 0.0) * (1 + 1e-9)
         return ChunkCheck(beyond, error, _largest(error, ~beyond), _range_kind(free, t, info.accum_type), 'inserted')
@@ -176,3 +182,31 @@ def _range_kind(reference: np.ndarray, t: FixedType | None, accum_type: str | No
     outside = (reference > t.max + t.lsb) | (reference < t.min - t.lsb)
     own = 'saturation' if t.saturation != 'WRAP' else 'overflow-wrap'
     return np.where(outside, own, inner).astype(object)
+
+
+def widened_range(emulator, layer: str) -> tuple[str, str, str, float] | None:
+    """The one type of `layer` whose integer bits alone, widened the least, give the range-free values
+    (emulated): (key, type before, type after, largest error left), or None when no single type does."""
+    try:
+        types = emulator.types(layer)
+        free = np.asarray(emulator.what_if(layer, {k: str(t.with_integer_bits(t.integer + RANGE_BITS))
+                                                   for k, text in types.items() if k not in _ADDRESS_TYPES
+                                                   and (t := parse_type(text)) is not None}), dtype=np.float64)
+    except Exception:  # noqa: BLE001 - nothing emulated, nothing claimed
+        return None
+    result_t = parse_type(types.get('result'))
+    step = result_t.lsb if result_t else 0.0
+    for key, text in types.items():
+        t = parse_type(text)
+        if t is None or key in _ADDRESS_TYPES:
+            continue
+        for extra in range(1, RANGE_BITS + 1):
+            wider = t.with_integer_bits(t.integer + extra)
+            try:
+                values = np.asarray(emulator.what_if(layer, {key: str(wider)}), dtype=np.float64)
+            except Exception:  # noqa: BLE001 - a type the emulation cannot take is not a candidate
+                break
+            error = float(np.max(np.abs(values - free), initial=0.0))
+            if error <= step * (1 + 1e-9):
+                return key, str(t), str(wider), error
+    return None

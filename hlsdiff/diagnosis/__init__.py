@@ -63,6 +63,7 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
     _demote_to_noise(state, all(o['agree'] for o in outputs) if outputs else False)
     onset = _onset(state)
     _explain_layers(state, onset, headroom)
+    onset = _explained_by_rounding(state, onset, all(o['agree'] for o in outputs) if outputs else False)
     _name_range_events(state)
     onset = _dropped_settings(state, onset)
     if collected.bit_exact:
@@ -139,17 +140,36 @@ def _bit_exact_findings(state: _Analysis) -> None:
 
 def _demote_to_noise(state: _Analysis, outputs_agree: bool) -> None:
     """When nothing is proven wrong and the model's outputs agree, the precision errors along the way
-    are noise (never for an HGQ proxy model)."""
+    are noise. For an HGQ proxy model, a point it promises bit for bit keeps any difference (its
+    accumulators before a quantizer are not such points: their rounding is the types')."""
     results = state.results
     if any(state.wrong.values()):  # a layer is wrong beyond rounding on some samples: those samples count
         return
-    if not state.defects and not state.generated and outputs_agree and not state.collected.bit_exact:
-        # every layer emulated computes what its types say, and the model's outputs agree with
-        # Keras: the precision errors along the way do not matter to the result
-        for name in state.order:
-            if results[name].status == 'mismatch':
-                results[name].status = 'noise'
-                state.own_significant[name] = False
+    if state.defects or state.generated or not outputs_agree:
+        return
+    # every layer emulated computes what its types say, and the model's outputs agree with the framework:
+    # the precision errors along the way do not matter to the result
+    for name in state.order:
+        promised = state.collected.bit_exact and state.infos[name].bit_exact_point
+        if results[name].status == 'mismatch' and not promised:
+            results[name].status = 'noise'
+            state.own_significant[name] = False
+
+
+def _explained_by_rounding(state: _Analysis, onset: str | None, outputs_agree: bool) -> str | None:
+    """A layer whose own error the emulation proves within rounding is not a mismatch: when every mismatch
+    left is such a layer or propagated from one, and the outputs agree, they are noise and there is no onset
+    (an HGQ accumulator before its quantizer, whose rounding the quantizer takes back)."""
+    mismatched = [n for n in state.order if state.results[n].status == 'mismatch']
+    if not mismatched or not outputs_agree or any(state.wrong.values()) or state.defects or state.generated:
+        return onset
+    proven = {n for n in mismatched if state.results[n].cause == 'rounding' and state.results[n].evidence == 'emulation'}
+    if not proven or any(n not in proven and state.results[n].propagated_from not in proven for n in mismatched):
+        return onset
+    for name in mismatched:
+        state.results[name].status = 'noise'
+        state.own_significant[name] = False
+    return None
 
 
 def _beyond_rounding(state: _Analysis) -> None:
@@ -167,9 +187,9 @@ def _beyond_rounding(state: _Analysis) -> None:
         if check is not None:
             res.beyond_rounding, res.rounding_bound_lsb = check.elements, check.bound_lsb
             res.worst_wrong = check.worst.to_json() if check.worst is not None else None
-        if res.status == 'not-compared':
+        if res.status == 'not-compared' and not (own and check is not None and check.method == 'inserted'):
             continue
-        if own:
+        if own:  # a layer hls4ml inserted is measured against its exact arithmetic (its range-free emulation)
             res.status = 'mismatch'
             state.own_significant[name] = True
             state.own_share[name] = max(state.own_share[name], 1.0)
@@ -189,11 +209,35 @@ def _name_range_events(state: _Analysis) -> None:
         events = f'wrong beyond rounding on {check.describe(samples)}'
         if check.worst is not None and check.worst.kind != 'beyond-bound' and res.cause in _UNPROVEN:
             res.cause = check.worst.kind  # a vocabulary cause
+        if check.method == 'inserted' and state.collected.emulator is not None:
+            _inserted_remedy(res, state.collected.emulator)
         res.cause_detail = f'{events}: {res.cause_detail}' if res.cause_detail else events
 
 
 # causes the element check may replace: nothing specific was proven on the layer
 _UNPROVEN = ('none', 'rounding', 'unexplained', 'unknown', 'input-quantization', 'propagated')
+
+
+def _inserted_remedy(res: LayerResult, emulator) -> None:
+    """A layer hls4ml inserted that is wrong beyond rounding: the one type of it whose integer bits, widened
+    (emulated), give its exact values; the narrowest such type is the hint and the remedy."""
+    from hlsdiff.diagnosis.precision import PRECISION_KEYS
+    from hlsdiff.rounding import widened_range
+
+    found = widened_range(emulator, res.name)
+    if found is None:
+        res.hint = res.hint or ('No single type of this layer, widened, gives its exact values (emulated): '
+                                'compare it by hand (--save-traces)')
+        return
+    key, before, after, error = found
+    config_key = f'LayerName.{res.name}.Precision.{PRECISION_KEYS.get(key, key.removesuffix("_t"))}'
+    res.evidence = 'emulation'
+    res.cause_detail = (f'hls4ml inserted this layer; its {key} {before} does not hold its values: with {after} it '
+                        f'computes them exactly (emulated, error {error:.4g})')
+    res.hint = f'Set {config_key} to {after}'
+    layer, _, sub = config_key.removeprefix('LayerName.').rpartition('.Precision.')
+    res.remedy = {'layer': layer, 'key': f'Precision.{sub}', 'before': before, 'after': after,
+                  'own_error_before': (res.worst_wrong or {}).get('abs'), 'own_error_after': error, 'verified': True}
 
 
 def _with_wrong_samples(output: dict, state: _Analysis) -> dict:

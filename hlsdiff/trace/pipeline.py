@@ -39,7 +39,7 @@ def stream_chunks(plan: Plan, reference, scales: dict, csim, samples, input_name
         _add_outputs(s.outs, plan, arrays, lo)
         chunk_emulator = Emulator(program, traces, _by_hls_input(plan, data_by_name)) if program is not None else None
         verdicts = s.emulate(chunk_emulator, traces)
-        wrong = check_elements(plan, arrays, chunk_emulator, verdicts, s.checks, _scales_of(s.accs), lo)
+        wrong = check_elements(plan, arrays, chunk_emulator, verdicts, s.checks, _scales_of(s.accs), lo, traces)
         if spill is not None:
             _spill(spill, arrays, lo, samples.count)
         s.keep_rows(arrays, traces, lo, hi, wrong)
@@ -113,15 +113,18 @@ def _scales_of(accs: dict) -> dict[str, float]:
     return {name: acc.scale for name, acc in accs.items()}
 
 
-def check_elements(plan: Plan, arrays: dict, emulator, verdicts: dict, checks: dict, scales: dict,
-                   offset: int) -> list[int]:
+def check_elements(plan: Plan, arrays: dict, emulator, verdicts: dict, checks: dict, scales: dict, offset: int,
+                   traces: dict | None = None) -> list[int]:
     """The per-element rounding check (hlsdiff/rounding.py) of every layer on these samples, added to
-    `checks`; returns the rows (of these samples) wrong beyond rounding in any layer."""
-    from hlsdiff.rounding import ElementCheck, check_chunk
+    `checks`; returns the rows (of these samples) wrong beyond rounding in any layer. A layer hls4ml inserted
+    with no framework tensor is checked from its trace against its range-free emulation."""
+    from hlsdiff.rounding import ElementCheck, check_chunk, inserted
 
     wrong: set[int] = set()
     for info in plan.infos:
         a = arrays.get(info.name)
+        if (a is None or a.actual is None) and inserted(info) and (traces or {}).get(info.name) is not None:
+            a = LayerArrays(None, np.asarray(traces[info.name], dtype=np.float64))  # type: ignore[index]
         if a is None or a.actual is None:
             continue
         verdict = verdicts.get(info.name)
