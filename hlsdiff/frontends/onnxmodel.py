@@ -39,13 +39,14 @@ def clean(proto_or_wrapper):
     model = cleanup_model(model, override_inpsize=1 if batch else None)  # qonnx's ChangeBatchSize
     notes = [f'ONNX: the graph fixes a batch of {batch}; qonnx\'s cleanup_model(override_inpsize=1) set it to 1'
              ] if batch else []
+    unclean = None
     try:
         model = model.transform(ConvertToChannelsLastAndClean())
-    except Exception as exc:  # hls4ml is given the graph as it is, and says what it cannot convert in it
-        notes.append(f'ONNX: qonnx\'s ConvertToChannelsLastAndClean does not apply to this graph ({_first_line(exc)}); '
-                     'hls4ml converts it as it is')
+    except Exception as exc:  # hls4ml is given the graph as it is, to say what it cannot convert in it
+        unclean = f'qonnx\'s cleaning, which hls4ml\'s ONNX frontend needs first, failed: {_first_line(exc)}'
     model = cleanup_model(model.transform(GemmToMatMul()))
     model.hlsdiff_notes = notes  # said by `convert`
+    model.hlsdiff_unclean = unclean  # what `hls4ml_convert` refuses with when hls4ml has nothing to say
     return model
 
 
@@ -184,7 +185,10 @@ class Onnx(FrontendBase):
     def hls4ml_convert(self, model, **kwargs):
         import hls4ml
 
-        return hls4ml.converters.convert_from_onnx_model(model, **kwargs)
+        hls_model = hls4ml.converters.convert_from_onnx_model(model, **kwargs)
+        if getattr(model, 'hlsdiff_unclean', None):  # converted, but not channels-last: nothing to compare with
+            raise RuntimeError(model.hlsdiff_unclean)
+        return hls_model
 
     def convert(self, model, opts, output_dir: Path):
         from hlsdiff.trace.convert import convert
