@@ -173,11 +173,14 @@ def test_a_worker_killed_mid_sweep_changes_no_figure(swept, classifier, cache_di
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and not killed:
             stored = len(list((out / 'points').glob('*.json'))) if (out / 'points').is_dir() else 0
-            workers = [p for p in psutil.Process().children(recursive=True) if 'spawn_main' in ' '.join(p.cmdline())]
-            if stored >= 1 and workers:
-                workers[0].kill()
-                workers[0].wait(10)
-                killed.append((stored, workers[0].pid))
+            workers = [p for p in psutil.Process().children(recursive=True) if _is_dask_worker(p)] if stored else []
+            try:
+                if workers:
+                    workers[0].kill()
+                    workers[0].wait(10)
+                    killed.append((stored, workers[0].pid))
+            except psutil.Error:  # gone before the kill: the next one
+                pass
             time.sleep(0.01)
 
     killer = threading.Thread(target=kill_one_worker)
@@ -191,6 +194,16 @@ def test_a_worker_killed_mid_sweep_changes_no_figure(swept, classifier, cache_di
     assert (after['method'] == 'predicted').all() and not after['reused'].any()
     figures = [c for c in undisturbed.columns if c.startswith(('max_abs.', 'top1.', 'accuracy', 'auc', 'bops', 'bits.'))]
     pd.testing.assert_frame_equal(undisturbed[['point', 'key', *figures, 'front']], after[['point', 'key', *figures, 'front']])
+
+
+def _is_dask_worker(process) -> bool:
+    """A worker process of the local cluster (spawned by multiprocessing); a process that is gone is not one."""
+    import psutil
+
+    try:
+        return 'spawn_main' in ' '.join(process.cmdline())
+    except psutil.Error:
+        return False
 
 
 @pytest.mark.xdist_group('sweep')
@@ -230,6 +243,21 @@ def test_api_on_a_given_client_is_silent(classifier, tmp_path, capsys):
     assert frame['accuracy'].notna().all() and set(frame['method']) == {'predicted'}
     captured = capsys.readouterr()
     assert captured.out == '' and captured.err == ''
+
+
+@pytest.mark.xdist_group('sweep')
+def test_scheduler_runs_the_points_on_an_existing_cluster(classifier, tmp_path):
+    from dask.distributed import LocalCluster
+
+    grid = {'precision': ['ap_fixed<8,3>', 'ap_fixed<12,5>']}
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        run = _sweep(classifier, grid, tmp_path / 'out', tmp_path / 'cache', '--scheduler', address, '--confirm', 0)
+        assert run.exit_code == 0, run.stdout + run.stderr
+        both = _sweep(classifier, grid, tmp_path / 'both', tmp_path / 'cache', '--scheduler', address, '--workers', 2)
+    summary = json.loads((tmp_path / 'out' / 'sweep.json').read_text())
+    assert (summary['points'], summary['predicted']) == (2, 2) and address in summary['cluster']
+    assert both.exit_code == 2 and 'give one of them' in both.stderr
 
 
 @pytest.mark.slow
