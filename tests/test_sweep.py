@@ -287,6 +287,24 @@ def test_a_point_the_emulation_does_not_cover_is_measured_by_the_csim(cache_dir,
     assert (summary['csim_fallback'], summary['predicted']) == (1, 0)
 
 
+def test_a_point_sets_the_options_and_the_config_keys_it_names():
+    from hlsdiff.sweep.grid import read_grid
+    from hlsdiff.trace.convert import ConvertOptions
+
+    grid = read_grid({'strategy': ['resource'], 'reuse_factor': [4], 'Model.Precision.default': ['ap_fixed<10,4>'],
+                      'LayerName.fc1.Precision.weight': ['ap_fixed<6,1>', 'auto'], 'LayerName.out_softmax.TableSize': [2048]})
+    points = grid.points()
+    assert len(points) == 2 and points[1].value('LayerName.fc1.Precision.weight') == 'auto'
+    options = points[0].convert_options(ConvertOptions(precision='ap_fixed<16,6>', granularity='model'))
+    assert (options.strategy, options.reuse_factor, options.precision, options.granularity) == \
+        ('Resource', 4, 'ap_fixed<16,6>', 'name')
+    config = {'Model': {'Precision': 'ap_fixed<16,6>'}, 'LayerName': {'fc1': {'Precision': {'weight': 'auto'}}}}
+    points[0].edit(config)
+    assert config['Model']['Precision'] == {'default': 'ap_fixed<10,4>'}
+    assert config['LayerName']['fc1']['Precision']['weight'] == 'ap_fixed<6,1>'
+    assert config['LayerName']['out_softmax']['TableSize'] == 2048
+
+
 def test_auc_is_the_share_of_positive_negative_pairs_ranked_right():
     rng = np.random.default_rng(0)
     score = np.round(rng.normal(size=200), 1)  # ties
