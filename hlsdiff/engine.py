@@ -262,9 +262,10 @@ def _reference_and_emulate(s: _Session, plan: Plan, loaded: Loaded) -> Collected
             s.lap('local')
             emulator, emulation = stages.emulate_layers(plan, csim.traces, by_name, s.notes)
             checks: dict = {}
+            started = time.perf_counter()
             stages.check_elements(plan, arrays, emulator, emulation, checks, stages.layer_scales(plan, arrays), 0,
                                   csim.traces)
-            kept_rows = None
+            kept_rows, check_seconds = None, time.perf_counter() - started
             s.lap('emulate')
         else:  # many samples: a first Keras pass for each layer's range, then chunk by chunk
             scales = reference.scales(samples.arrays)
@@ -273,7 +274,7 @@ def _reference_and_emulate(s: _Session, plan: Plan, loaded: Loaded) -> Collected
             s.lap('build+csim')
             streamed = stages.stream_chunks(plan, reference, scales, csim, samples, names, s.run.chunk, s.notes,
                                             s.run.spill)
-            arrays, stats, outputs, emulator, emulation, checks, kept_rows = streamed
+            arrays, stats, outputs, emulator, emulation, checks, kept_rows, check_seconds = streamed
             s.lap('local+emulate')
             extra = len(kept_rows) - min(s.run.chunk, samples.count)
             s.notes.append(f'{samples.count} samples streamed in chunks of {s.run.chunk}: every figure, status, the '
@@ -283,6 +284,7 @@ def _reference_and_emulate(s: _Session, plan: Plan, loaded: Loaded) -> Collected
         s.lap('reference')
     collected = _collected(s, plan, loaded, lib, csim, arrays, stats, outputs, emulator, emulation)
     collected.links, collected.checks, collected.kept_samples = links, checks, kept_rows
+    collected.timings['rounding_check_seconds'] = round(check_seconds, 3)  # inside emulate / local+emulate
     return collected
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,9 @@ def stream_chunks(plan: Plan, reference, scales: dict, csim, samples, input_name
         _add_outputs(s.outs, plan, arrays, lo)
         chunk_emulator = Emulator(program, traces, _by_hls_input(plan, data_by_name)) if program is not None else None
         verdicts = s.emulate(chunk_emulator, traces)
+        started = time.perf_counter()
         wrong = check_elements(plan, arrays, chunk_emulator, verdicts, s.checks, _scales_of(s.accs), lo, traces)
+        s.check_seconds += time.perf_counter() - started
         if spill is not None:
             _spill(spill, arrays, lo, samples.count)
         s.keep_rows(arrays, traces, lo, hi, wrong)
@@ -51,7 +54,7 @@ def stream_chunks(plan: Plan, reference, scales: dict, csim, samples, input_name
         emulator = Emulator(program, {k: np.concatenate(v) for k, v in s.kept_traces.items()},
                             _by_hls_input(plan, laid_out(plan, input_names, [a[rows] for a in samples.arrays])))
     stats = {name: acc.stats() for name, acc in s.accs.items()}
-    return first, stats, [o.result() for o in s.outs.values()], emulator, s.emulation, s.checks, s.rows
+    return first, stats, [o.result() for o in s.outs.values()], emulator, s.emulation, s.checks, s.rows, s.check_seconds
 
 
 def _program(plan: Plan, notes: list[str]):
@@ -79,6 +82,7 @@ class _Stream:
         self.kept_traces: dict[str, list] = {}
         self.rows: list[int] = []  # the samples kept, in the order their arrays are kept
         self.extra = 0  # wrong samples kept beyond the first `keep`
+        self.check_seconds = 0.0  # spent in the per-element rounding check
 
     def emulate(self, emulator, traces: dict) -> dict:
         """This chunk's emulation verdicts, merged into the whole run's."""
