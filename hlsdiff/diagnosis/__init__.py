@@ -64,7 +64,7 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
     onset = _onset(state)
     _explain_layers(state, onset, headroom)
     onset = _explained_by_rounding(state, onset, all(o['agree'] for o in outputs) if outputs else False)
-    _name_range_events(state)
+    _name_range_events(state, headroom)
     onset = _dropped_settings(state, onset)
     if collected.bit_exact:
         collected.notes.append('an HGQ proxy model: it promises its quantizers\' outputs bit for bit, so any '
@@ -197,7 +197,7 @@ def _beyond_rounding(state: _Analysis) -> None:
             res.status = 'mismatch'
 
 
-def _name_range_events(state: _Analysis) -> None:
+def _name_range_events(state: _Analysis, headroom: int = 1) -> None:
     """A layer wrong beyond rounding says on how many samples, and how far; where no other cause was proven,
     the kind the element check found (a wrap, a saturation, an accumulator) is its cause."""
     checks = state.collected.checks or {}
@@ -211,11 +211,32 @@ def _name_range_events(state: _Analysis) -> None:
             res.cause = check.worst.kind  # a vocabulary cause
         if check.method == 'inserted' and state.collected.emulator is not None:
             _inserted_remedy(res, state.collected.emulator)
+        elif check.method == 'input':
+            _input_remedy(res, state.collected.arrays.get(name), headroom)
         res.cause_detail = f'{events}: {res.cause_detail}' if res.cause_detail else events
 
 
 # causes the element check may replace: nothing specific was proven on the layer
 _UNPROVEN = ('none', 'rounding', 'unexplained', 'unknown', 'input-quantization', 'propagated')
+
+
+def _input_remedy(res: LayerResult, arrays: LayerArrays | None, headroom: int) -> None:
+    """An input whose data does not fit its type: the type with the integer bits the data needs (+ headroom),
+    shown to hold every sample the diagnosis keeps (the wrong ones first) within one LSB."""
+    from hlsdiff.fixedpoint import integer_bits_needed, quantize
+
+    t = parse_type(res.result_type)
+    if t is None or arrays is None or arrays.expected is None:
+        return
+    data = np.asarray(arrays.expected, dtype=np.float64)
+    proposed = t.with_integer_bits(max(integer_bits_needed(data, t.signed) + headroom, t.integer + 1))
+    error = float(np.max(np.abs(quantize(data, proposed) - data), initial=0.0))
+    if error > proposed.lsb * (1 + 1e-9):
+        return
+    res.evidence = 'emulation'
+    res.hint = f'Set LayerName.{res.name}.Precision.result to {proposed}'
+    res.remedy = {'layer': res.name, 'key': 'Precision.result', 'before': str(t), 'after': str(proposed),
+                  'own_error_before': (res.worst_wrong or {}).get('abs'), 'own_error_after': error, 'verified': True}
 
 
 def _inserted_remedy(res: LayerResult, emulator) -> None:
