@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -184,12 +185,16 @@ def _make_predictor(loaded: Loaded, collected, settings: dict):
     from hlsdiff.trace.load import fit_to_inputs
 
     samples = fit_to_inputs(loaded.data, loaded.names, loaded.shapes, collected.diagnosed_samples or collected.samples)
+    arrays = samples.arrays
+    if collected.kept_samples is not None:  # many samples streamed: the ones the compare kept, wrong ones included
+        rows = np.asarray(collected.kept_samples, dtype=np.int64)
+        arrays = tuple(a[rows] for a in arrays)
     expected = {name: a.expected for name, a in collected.arrays.items() if a.expected is not None}
     softmax = tuple(info.name for info in collected.layers if info.class_name == 'Softmax')
     frontend, model = loaded.frontend, loaded.model
     if frontend.name == 'keras2':
-        return Predictor(model, samples.arrays, settings, expected, softmax)
-    return Predictor(None, samples.arrays, settings, expected, softmax,
+        return Predictor(model, arrays, settings, expected, softmax)
+    return Predictor(None, arrays, settings, expected, softmax,
                      convert=lambda **kwargs: frontend.hls4ml_convert(model, **kwargs), input_layout=frontend.csim_layout)
 
 

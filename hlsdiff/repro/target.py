@@ -93,7 +93,8 @@ def abort_target(layer: str, message: str, model) -> Target:
 
 
 def worst_samples(collected: Collected | None, target: Target, count: int) -> np.ndarray:
-    """The samples that show the defect most (at most MAX_SAMPLES), in their order in the data."""
+    """The samples that show the defect most (at most MAX_SAMPLES), in their order in the data (the samples
+    wrong beyond rounding are among the ones a streamed compare keeps)."""
     arrays = collected.arrays.get(target.layer) if collected is not None else None
     if arrays is None or arrays.actual is None:
         return np.arange(min(count, MAX_SAMPLES))
@@ -102,4 +103,7 @@ def worst_samples(collected: Collected | None, target: Target, count: int) -> np
     per_sample = err.reshape(err.shape[0], -1).max(axis=1)
     order = np.argsort(-per_sample, kind='stable')
     showing = [int(i) for i in order if per_sample[i] > target.tolerance][:MAX_SAMPLES]
-    return np.array(sorted(showing or [int(i) for i in order[:MAX_SAMPLES]]))
+    rows = sorted(showing or [int(i) for i in order[:MAX_SAMPLES]])
+    kept = collected.kept_samples if collected is not None else None
+    # many samples streamed: the compare kept some (the ones wrong beyond rounding among them), row by row
+    return np.array([int(kept[r]) for r in rows] if kept is not None else rows, dtype=np.int64)
