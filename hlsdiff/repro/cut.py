@@ -45,6 +45,16 @@ class Candidate:
     model: Any  # the cut model
 
 
+def kept_rows(src: Source) -> np.ndarray:
+    """The rows of the compare's kept arrays that hold the chosen samples (the same indices unless many
+    samples streamed and the compare kept some of them)."""
+    kept = src.collected.kept_samples if src.collected is not None else None
+    if kept is None:
+        return src.chosen
+    where = {int(sample): row for row, sample in enumerate(kept)}
+    return np.array([where[int(i)] for i in src.chosen], dtype=np.int64)
+
+
 def cut_input(src: Source, first: str) -> tuple[np.ndarray, str | None]:
     """The values that feed `first` in the C-simulation for the chosen samples (the framework's own values
     where hls4ml traced none), and the type they had."""
@@ -59,7 +69,7 @@ def cut_input(src: Source, first: str) -> tuple[np.ndarray, str | None]:
     arrays = src.collected.arrays.get(info.name) if info is not None and src.collected is not None else None
     shape = src.frontend.input_shape(src.model, first)
     if arrays is not None and arrays.actual is not None:
-        values = np.asarray(arrays.actual, np.float64)[src.chosen]
+        values = np.asarray(arrays.actual, np.float64)[kept_rows(src)]
     else:
         values = src.frontend.values(src.model, src.samples[src.chosen], feeding)
     return values.reshape((len(src.chosen), *shape)), info.result_type if info is not None else None
