@@ -128,10 +128,10 @@ def _predictor(payload: Payload) -> SweepPredictor:
         for old in _LOADED.values():
             old.close()
         _LOADED.clear()
-        folder = Path(tempfile.mkdtemp(prefix='hlsdiff-sweep-model-'))
-        path = folder / f'model{payload.model_suffix}'
-        path.write_bytes(payload.model_bytes)
-        model = load_model(check_model_path(path))
+        with tempfile.TemporaryDirectory(prefix='hlsdiff-sweep-model-') as folder:  # the model is read whole
+            path = Path(folder) / f'model{payload.model_suffix}'
+            path.write_bytes(payload.model_bytes)
+            model = load_model(check_model_path(path))
         _LOADED[payload.digest] = SweepPredictor(model, payload.x, Settings().as_dict())
     return _LOADED[payload.digest]
 
