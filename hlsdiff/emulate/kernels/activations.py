@@ -56,3 +56,20 @@ def leaky_relu(k: KernelCall) -> Fx:
     neg = arith.mul(x, Fx(a.v.reshape(1, 1), a.f))
     pos_v, neg_v, f = arith.align(x, neg)
     return arith.cast(Fx(np.where(x.v > 0, pos_v, neg_v), f), result)
+
+
+@register('thresholded_relu')
+def thresholded_relu(k: KernelCall) -> Fx:
+    """`res = data > theta ? data : 0`, theta a literal stored in the parameter type (Keras 3's ReLU with a
+    threshold, and its plain ReLU, which hls4ml 1.3.0 converts to this kernel with theta 0)."""
+    program, call, x, result = k.program, k.call, k.x, k.result
+    param_t = program.fixed(call.type_args[1]) if len(call.type_args) > 3 else None
+    try:
+        theta = float(call.args[1].rstrip('fF'))
+    except (IndexError, ValueError):
+        raise NotEmulated(f'thresholded_relu theta {call.args[1:2]!r} is not a literal') from None
+    if param_t is None:
+        raise NotEmulated('thresholded_relu without a fixed-point parameter type')
+    t = arith.from_double(np.array([theta]), param_t)
+    xv, tv, f = arith.align(x, Fx(t.v.reshape(1, 1), t.f))
+    return arith.cast(Fx(np.where(xv > tv, xv, 0), f), result)
