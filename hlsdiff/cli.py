@@ -54,8 +54,8 @@ def _handle_errors(fn):
         except children.Interrupted as exc:
             raise Failure(exc.message, exc.exit_code) from None
         except HlsdiffError as exc:
-            if children.received():  # a step that failed because the run was being stopped
-                raise Failure(children.stopped_message(children.received()), children.exit_code(children.received())) from None
+            if (signum := children.received()) is not None:  # a step that failed because the run was being stopped
+                raise Failure(children.stopped_message(signum), children.exit_code(signum)) from None
             if debug:
                 traceback.print_exc()
             raise Failure(exc.message, exc.exit_code, exc.detail) from None
@@ -65,8 +65,8 @@ def _handle_errors(fn):
             children.kill_all()
             raise Failure('interrupted', children.EXIT_SIGINT) from None
         except Exception as exc:  # a bug of hlsdiff's: still one line, and its own exit code
-            if children.received():  # a library wrapped the stop in an exception of its own
-                raise Failure(children.stopped_message(children.received()), children.exit_code(children.received())) from None
+            if (signum := children.received()) is not None:  # a library wrapped the stop in an exception of its own
+                raise Failure(children.stopped_message(signum), children.exit_code(signum)) from None
             if debug:
                 traceback.print_exc()
             raise Failure(f'internal error (a bug in hlsdiff, please report it): {type(exc).__name__}: {exc} '

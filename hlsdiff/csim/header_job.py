@@ -29,7 +29,7 @@ class HeaderJob:
 
     def __init__(self):
         self.future = None
-        self.level = None
+        self.level: str | None = None  # set by start()
         self.idle_core_ahead = False
         self.started = 0.0
         self.stop = threading.Event()
@@ -60,10 +60,12 @@ class HeaderJob:
     def _build(self, headers, cache_dir):
         try:
             try:
+                level = self.level
+                assert level is not None  # start() sets it before submitting this
                 found = headers()
                 if not found or self.stop.is_set():
                     return None
-                args = (found, build_mod.compile_flags(self.level), cache_dir, 'g++',
+                args = (found, build_mod.compile_flags(level), cache_dir, 'g++',
                         build_mod.compiler_identity()[0])
                 self.cached = pch_mod.ensure(*args, build=False, notes=self.notes)
             finally:

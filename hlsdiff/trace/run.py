@@ -187,8 +187,8 @@ def _wait_all(shards, timeout, progress):
                     reap(proc, 0)
             return [None if not d else s for d, s in zip(done, statuses)], peak
         if progress is not None:
-            counts = [_last_progress(shard / 'stderr.txt') for _, shard in shards]
-            if all(counts):
+            counts = [c for _, shard in shards if (c := _last_progress(shard / 'stderr.txt')) is not None]
+            if len(counts) == len(shards):
                 progress((sum(c[0] for c in counts), sum(c[1] for c in counts)))
         time.sleep(0.02)
     return statuses, peak
