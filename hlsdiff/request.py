@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -19,27 +19,11 @@ from hlsdiff.csim.compile import DEFAULT_OPT_LEVEL
 from hlsdiff.errors import BadInput
 from hlsdiff.gate import PATTERNS, Gates, parse_limits
 from hlsdiff.trace.convert import ConvertOptions, read_config
+from hlsdiff.trace.run import RunOptions
 from hlsdiff.writable import check_writable
 
 REPORTS = ('json', 'csv', 'csv_channels', 'html', 'junit', 'markdown', 'traces', 'wrong')
 CONVERSION_GIVEN = ('io_type', 'backend', 'part', 'strategy', 'reuse_factor', 'precision')
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How to build and run: everything that is not about the conversion itself."""
-
-    samples: int | None = None
-    project_dir: Path | None = None
-    output_dir: Path | None = None
-    opt_level: str = DEFAULT_OPT_LEVEL
-    cache_dir: Path | None = None
-    use_cache: bool = True
-    timeout: float | None = None
-    prepare_project: Callable[[Path], Any] | None = None  # run on the project before the build (the patcher)
-    plain_build: bool = False  # compile as hls4ml writes it: no split top unit, no precompiled header
-    chunk: int = 128  # samples held in memory at once; more samples stream through in chunks of this many
-    spill: Path | None = None  # when streaming: write every sample's arrays here, layer by layer (--save-traces)
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,8 @@ def get(name: str) -> Frontend:
 
 def name_for_path(path: Path) -> str:
     """The frontend a model file needs, from its suffix (and a `.keras` file's Keras version)."""
+    from hlsdiff.trace.load import keras_file_version
+
     suffix = path.suffix.lower()
     if suffix in TORCH_SUFFIXES:
         return 'pytorch'
@@ -122,22 +124,6 @@ def name_for_path(path: Path) -> str:
     if suffix == '.keras' and keras_file_version(path).startswith('3'):
         return 'keras3'
     return 'keras2'
-
-
-def keras_file_version(path: Path) -> str:
-    """The Keras version a `.keras` archive was saved with ('' when it does not say)."""
-    import json
-    import zipfile
-
-    if not zipfile.is_zipfile(path):
-        return ''
-    with zipfile.ZipFile(path) as z:
-        names = z.namelist()
-        try:
-            meta = json.loads(z.read('metadata.json')) if 'metadata.json' in names else {}
-        except ValueError:
-            meta = {}
-    return str(meta.get('keras_version', ''))
 
 
 def for_source(source) -> Frontend:

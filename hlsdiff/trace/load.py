@@ -146,10 +146,23 @@ def _weights_for(arch: Path, weights) -> Path:
     return w
 
 
+def keras_file_version(path: Path) -> str:
+    """The Keras version a `.keras` archive was saved with ('' when it does not say)."""
+    import json
+
+    if not zipfile.is_zipfile(path):
+        return ''
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        try:
+            meta = json.loads(z.read('metadata.json')) if 'metadata.json' in names else {}
+        except ValueError:
+            meta = {}
+    return str(meta.get('keras_version', ''))
+
+
 def _keras_version(path: Path) -> str:
     """The Keras version a `.keras` file was saved with (a Keras 3 one goes to the Keras 3 frontend)."""
-    from hlsdiff.frontends import keras_file_version
-
     try:
         return keras_file_version(path)
     except (OSError, zipfile.BadZipFile, KeyError) as exc:

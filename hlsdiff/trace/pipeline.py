@@ -15,10 +15,9 @@ from hlsdiff.csim import processes as children
 from hlsdiff.fixedpoint import parse_type, quantize
 from hlsdiff.layers import LayerArrays
 from hlsdiff.project import open_project, read_sources, traced_sources
-from hlsdiff.request import RunOptions
 from hlsdiff.trace.convert import ConvertOptions, write_project
 from hlsdiff.trace.plan import Plan
-from hlsdiff.trace.run import run_library
+from hlsdiff.trace.run import RunOptions, run_library
 
 
 def stream_chunks(plan: Plan, reference, scales: dict, csim, samples, input_names, keep: int, notes: list[str],

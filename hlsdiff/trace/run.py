@@ -9,16 +9,35 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from hlsdiff.csim import processes as children
-from hlsdiff.csim.compile import reap
+from hlsdiff.csim.compile import DEFAULT_OPT_LEVEL, reap
 from hlsdiff.errors import SimulationFailed
 
 _ASSERT_RE = re.compile(r"(?P<file>[^\s:]+\.h):(?P<line>\d+): (?P<func>.*?): Assertion [`'](?P<expr>.*)' failed")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to build and run: everything that is not about the conversion itself."""
+
+    samples: int | None = None
+    project_dir: Path | None = None
+    output_dir: Path | None = None
+    opt_level: str = DEFAULT_OPT_LEVEL
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    timeout: float | None = None
+    prepare_project: Callable[[Path], Any] | None = None  # run on the project before the build (the patcher)
+    plain_build: bool = False  # compile as hls4ml writes it: no split top unit, no precompiled header
+    chunk: int = 128  # samples held in memory at once; more samples stream through in chunks of this many
+    spill: Path | None = None  # when streaming: write every sample's arrays here, layer by layer (--save-traces)
 
 
 @dataclass(frozen=True)
