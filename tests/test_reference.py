@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hlsdiff.emulate import arith
-from hlsdiff.emulate.kernels import KernelCall
+from hlsdiff.emulate.kernels import EmulatedCall
 from hlsdiff.emulate.kernels.mac import dense
 from hlsdiff.emulate.links import measure
 from hlsdiff.emulate.program import Call, Config, Program
@@ -34,7 +34,7 @@ def _program(weights: np.ndarray, strategy: str = 'latency') -> tuple[Program, C
 
 
 def _emulate(program: Program, call: Call) -> arith.Fx:
-    return dense(KernelCall(program, call, [X], RESULT))
+    return dense(EmulatedCall(program, call, [X], RESULT))
 
 
 class _Emulator:

@@ -5,9 +5,10 @@ the diagnosis and the reports read the same `LayerInfo`, `Ref` and arrays):
 
 - `load(source)`: the model from a file (or the object given to the Python API);
 - `inputs(model, data)`: the input names and per-sample shapes (PyTorch's come from the data);
-- `convert(model, opts, output_dir)`: hls4ml's conversion call for this framework, tracing every layer
-  (the Keras 3, PyTorch and ONNX frontends also give `base_config`, `layer_names` and `hls4ml_convert`,
-  which the conversion, `fix` and `repro` call);
+- `convert(model, opts, output_dir)`: hls4ml's conversion call for this framework, tracing every layer;
+- `base_config(model, opts, **kwargs)`, `layer_names(model)`, `hls4ml_convert(model, **kwargs)`: hls4ml's
+  own calls for this framework (its default config, the names a user's config may use, its converter),
+  which the conversion, `fix` and `repro` call;
 - `map_layers(hls_model, model)`: each hls4ml layer -> the framework tensor it stands for (a `Ref`), or
   the reason it is not compared; axes moved from channels-first to channels-last are said in the note;
 - `reference(model, refs)`: every wanted tensor in one forward pass (`forward`, `scales`), and one
@@ -54,6 +55,18 @@ class Frontend(Protocol):
     def inputs(self, model, data) -> tuple[list[str], list[tuple[int, ...]]]: ...
 
     def convert(self, model, opts, output_dir: Path): ...
+
+    def base_config(self, model, opts, **kwargs) -> dict:
+        """hls4ml's own config for the model (`config_from_<framework>_model` with `kwargs`)."""
+        ...
+
+    def layer_names(self, model) -> set[str]:
+        """The model's layer names, the keys a user's config may give."""
+        ...
+
+    def hls4ml_convert(self, model, **kwargs) -> Any:
+        """hls4ml's converter for this framework (`convert_from_<framework>_model(model, **kwargs)`)."""
+        ...
 
     def map_layers(self, hls_model, model) -> tuple[list, dict, list]: ...
 

@@ -28,6 +28,19 @@ class Keras2(FrontendBase):
 
         return convert(model, opts, output_dir)
 
+    def base_config(self, model, opts, **kwargs) -> dict:
+        from hlsdiff.trace import stack
+
+        return stack.load().hls4ml.utils.config_from_keras_model(model, **kwargs)
+
+    def layer_names(self, model) -> set[str]:
+        return {layer.name for layer in model.layers}
+
+    def hls4ml_convert(self, model, **kwargs):
+        from hlsdiff.trace import stack
+
+        return stack.load().hls4ml.converters.convert_from_keras_model(model, **kwargs)
+
     def map_layers(self, hls_model, model):
         from hlsdiff.trace.mapping import map_layers
 

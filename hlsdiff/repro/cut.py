@@ -14,7 +14,7 @@ from hlsdiff.errors import BadInput
 from hlsdiff.layers import Collected
 from hlsdiff.repro import confirm
 from hlsdiff.repro.config import reduced
-from hlsdiff.repro.frontend import Frontend, ScriptFacts
+from hlsdiff.repro.frontend import ReproFrontend, ScriptFacts
 from hlsdiff.repro.target import Target
 
 INPUT_NAME = 'repro_input'
@@ -25,7 +25,7 @@ class Source:
     """What every candidate is cut from."""
 
     model: Any  # the user's model, loaded
-    frontend: Frontend
+    frontend: ReproFrontend
     collected: Collected | None  # None when the C-simulation aborted
     samples: np.ndarray  # the model's input data, all samples
     chosen: np.ndarray  # the indices of the samples that show the defect

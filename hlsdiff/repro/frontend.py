@@ -22,7 +22,7 @@ class ScriptFacts:
     kernels: bool  # the DIR carries hand-edited kernel headers to copy into the project
 
 
-class Frontend(Protocol):
+class ReproFrontend(Protocol):
     name: str
 
     def cut(self, model: Any, layers: list[str], input_name: str) -> Any:
@@ -57,14 +57,14 @@ class Frontend(Protocol):
         """The framework packages' versions, by name."""
 
 
-_FRONTENDS: dict[str, Frontend] = {}
+_FRONTENDS: dict[str, ReproFrontend] = {}
 
 
-def register(frontend: Frontend) -> Frontend:
+def register(frontend: ReproFrontend) -> ReproFrontend:
     _FRONTENDS[frontend.name] = frontend
     return frontend
 
 
-def registered(name: str) -> Frontend:
+def registered(name: str) -> ReproFrontend:
     """The frontend registered under `name` (its module imported first by the caller)."""
     return _FRONTENDS[name]

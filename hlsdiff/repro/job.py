@@ -13,7 +13,7 @@ from hlsdiff.csim import processes as children
 from hlsdiff.errors import BadInput, ConversionFailed, HlsdiffError
 from hlsdiff.layers import Collected
 from hlsdiff.repro import cut, issue
-from hlsdiff.repro.frontend import Frontend, registered
+from hlsdiff.repro.frontend import ReproFrontend, registered
 from hlsdiff.repro.target import NotADefect, Target, abort_target, resolve, worst_samples
 from hlsdiff.result import CompareResult
 from hlsdiff.writable import writable
@@ -72,7 +72,7 @@ def write_repro(model: str, data: str, layer: str, opts: dict, out: Path, compar
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def frontend_for(name: str) -> Frontend:
+def frontend_for(name: str) -> ReproFrontend:
     """The repro frontend of the compare's frontend `name` (its module registers itself on import)."""
     import importlib
 
@@ -104,7 +104,7 @@ def _source(model: str, data: str, layer: str, opts: dict, compared: Compared, c
     names, shapes = compared_with.inputs(keras_model, arrays)
     samples = fit_to_inputs(arrays, names, shapes, opts.get('samples')).arrays[0]
     project = open_project(opts['project_dir']) if opts.get('project_dir') else None
-    hls, settings = full_config(keras_model, conv, project, None if compared_with.name == 'keras2' else compared_with)
+    hls, settings = full_config(keras_model, conv, project, compared_with)
     kernels = edited_headers(project.path, settings['Backend']) if project is not None else []
     chosen = worst_samples(compared.collected, target, samples.shape[0])
     suffix = Path(str(path.path)).suffix.lower()

@@ -8,7 +8,7 @@ import numpy as np
 
 from hlsdiff.errors import EXIT_GATE_FAILED, BadInput, HlsdiffError
 from hlsdiff.layers import Collected, LayerInfo
-from hlsdiff.repro.frontend import Frontend
+from hlsdiff.repro.frontend import ReproFrontend
 from hlsdiff.result import CompareResult, LayerResult
 
 # what hls4ml itself gets wrong (not a type the user chose): what a reproducer is for
@@ -35,7 +35,7 @@ class Target:
     abort: str = ''  # the abort's message
 
 
-def resolve(name: str, result: CompareResult, collected: Collected, model, frontend: Frontend) -> Target:
+def resolve(name: str, result: CompareResult, collected: Collected, model, frontend: ReproFrontend) -> Target:
     """The layer `--layer NAME` means (an hls4ml layer, or a Keras layer one stands for), checked to be a
     defect that a reproducer can show."""
     info = _info(name, collected)
@@ -70,7 +70,7 @@ def _info(name: str, collected: Collected) -> LayerInfo:
     raise BadInput(f'--layer {name}: no such layer (hls4ml layers: {known})')
 
 
-def keras_chain(info: LayerInfo, model, frontend: Frontend) -> list[str]:
+def keras_chain(info: LayerInfo, model, frontend: ReproFrontend) -> list[str]:
     """The Keras layers from the one hls4ml named this layer after to the one whose output it is compared
     with (e.g. [dw, bn] for a BatchNormalization folded into dw)."""
     end = (info.keras or info.name).split(' (')[0]

@@ -6,7 +6,7 @@ import numpy as np
 
 from hlsdiff.emulate import arith
 from hlsdiff.emulate.arith import Fx
-from hlsdiff.emulate.kernels.base import STREAM_FUNCTIONS, KernelCall, NotEmulated, register
+from hlsdiff.emulate.kernels.base import STREAM_FUNCTIONS, EmulatedCall, NotEmulated, register
 from hlsdiff.fixedpoint import FixedType
 
 
@@ -21,28 +21,28 @@ def relu_max(x: Fx, result: FixedType, top: int) -> Fx:
 
 
 @register('relu')
-def relu_kernel(k: KernelCall) -> Fx:
+def relu_kernel(k: EmulatedCall) -> Fx:
     return relu(k.x, k.result)
 
 
 @register('relu6')
-def relu6(k: KernelCall) -> Fx:
+def relu6(k: EmulatedCall) -> Fx:
     return relu_max(k.x, k.result, 6)
 
 
 @register('relu1')
-def relu1(k: KernelCall) -> Fx:
+def relu1(k: EmulatedCall) -> Fx:
     return relu_max(k.x, k.result, 1)
 
 
 @register('linear', *STREAM_FUNCTIONS)
-def copy(k: KernelCall) -> Fx:
+def copy(k: EmulatedCall) -> Fx:
     """linear, and the io_stream copies (clone, repack, broadcast): the input cast to the result type."""
     return arith.cast(k.x, k.result)
 
 
 @register('leaky_relu')
-def leaky_relu(k: KernelCall) -> Fx:
+def leaky_relu(k: EmulatedCall) -> Fx:
     program, call, x, result = k.program, k.call, k.x, k.result
     alpha_text = call.args[1]
     param_t = program.fixed(call.type_args[1]) if len(call.type_args) > 3 else None
@@ -59,7 +59,7 @@ def leaky_relu(k: KernelCall) -> Fx:
 
 
 @register('thresholded_relu')
-def thresholded_relu(k: KernelCall) -> Fx:
+def thresholded_relu(k: EmulatedCall) -> Fx:
     """`res = data > theta ? data : 0`, theta a literal stored in the parameter type (Keras 3's ReLU with a
     threshold, and its plain ReLU, which hls4ml 1.3.0 converts to this kernel with theta 0)."""
     program, call, x, result = k.program, k.call, k.x, k.result

@@ -19,7 +19,7 @@ class NotEmulated(Exception):
 
 
 @dataclass(frozen=True)
-class KernelCall:
+class EmulatedCall:
     """One kernel call of the project: the call, its program (types, configs, weights), the exact values
     of its inputs (one row per sample, flat channels-last), the result type, and the input's type."""
 
@@ -47,13 +47,13 @@ class KernelCall:
         return (cfg is not None and str(cfg.values.get('io_type', '')) == 'io_stream') or 'stream' in self.call.function
 
 
-Compute = Callable[[KernelCall], Fx]
+Compute = Callable[[EmulatedCall], Fx]
 _KERNELS: dict[str, Compute] = {}  # nnet:: function name -> its emulation, filled as the kernel modules load
 _PREFIXES: dict[str, Compute] = {}  # function name prefix -> emulation (concatenate1d/2d/3d)
 
 
 def register(*functions: str, prefix: bool = False) -> Callable[[Compute], Compute]:
-    """Register the decorated `compute(KernelCall) -> Fx` as the emulation of these nnet:: functions."""
+    """Register the decorated `compute(EmulatedCall) -> Fx` as the emulation of these nnet:: functions."""
 
     def add(compute: Compute) -> Compute:
         for name in functions:
@@ -69,7 +69,7 @@ def run(program: Program, call: Call, inputs: list[Fx], result: FixedType, data_
         (c for p, c in _PREFIXES.items() if call.function.startswith(p)), None)
     if compute is None:
         raise NotEmulated(f'nnet::{call.function} is not emulated yet')
-    return compute(KernelCall(program, call, inputs, result, data_t))
+    return compute(EmulatedCall(program, call, inputs, result, data_t))
 
 
 def registered() -> tuple[str, ...]:

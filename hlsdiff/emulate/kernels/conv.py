@@ -7,7 +7,7 @@ import numpy as np
 from hlsdiff.emulate import arith
 from hlsdiff.emulate.arith import Fx
 from hlsdiff.emulate.kernels.base import (
-    KernelCall,
+    EmulatedCall,
     NotEmulated,
     accum_of,
     check_product,
@@ -47,7 +47,7 @@ def patches(x: Fx, g: dict) -> np.ndarray:
         raise NotEmulated('the output size does not fit the input, padding and stride')
     return img[:, idx_h[:, None, :, None], idx_w[None, :, None, :], :]
 
-def _parts(k: KernelCall) -> tuple[dict, Fx, Fx, FixedType]:
+def _parts(k: EmulatedCall) -> tuple[dict, Fx, Fx, FixedType]:
     """(geometry, weights, biases, accumulator type) of a convolution call, as the project writes them."""
     program, call, cfg = k.program, k.call, k.config
     check_product(program, cfg)
@@ -60,7 +60,7 @@ def _parts(k: KernelCall) -> tuple[dict, Fx, Fx, FixedType]:
 
 
 @register('conv_2d_cl', 'pointwise_conv_2d_cl', 'conv_1d_cl', 'pointwise_conv_1d_cl')
-def conv(k: KernelCall) -> Fx:
+def conv(k: EmulatedCall) -> Fx:
     program, call, inputs, result, cfg = k.program, k.call, k.inputs, k.result, k.config
     g, w, b, accum = _parts(k)
     fh, fw, c, f = g['filt_height'], g['filt_width'], g['n_chan'], g['n_filt']
@@ -76,7 +76,7 @@ def conv(k: KernelCall) -> Fx:
     return Fx(out.v.reshape(n, -1), out.f)
 
 @register('depthwise_conv_2d_cl', 'depthwise_conv_1d_cl')
-def depthwise(k: KernelCall) -> Fx:
+def depthwise(k: EmulatedCall) -> Fx:
     program, call, inputs, result, cfg = k.program, k.call, k.inputs, k.result, k.config
     g = geometry(cfg, '2d' in call.function)
     c = g['n_chan']

@@ -6,11 +6,11 @@ import numpy as np
 
 from hlsdiff.emulate import arith
 from hlsdiff.emulate.arith import Fx
-from hlsdiff.emulate.kernels.base import KernelCall, NotEmulated, register
+from hlsdiff.emulate.kernels.base import EmulatedCall, NotEmulated, register
 
 
 @register('zeropad2d_cl', 'zeropad1d_cl')
-def zeropad(k: KernelCall) -> Fx:
+def zeropad(k: EmulatedCall) -> Fx:
     x, result, two_d = k.x, k.result, k.call.function == 'zeropad2d_cl'
     cfg = k.config
     g = {key: cfg.int(key, 0) for key in ('in_height', 'in_width', 'n_chan', 'pad_top', 'pad_bottom', 'pad_left', 'pad_right')}
@@ -24,7 +24,7 @@ def zeropad(k: KernelCall) -> Fx:
 
 
 @register('resize_nearest')
-def resize_nearest(k: KernelCall) -> Fx:
+def resize_nearest(k: EmulatedCall) -> Fx:
     """UpSampling (nnet_image.h): source pixel (i * ratio) >> 16, ratio = (size << 16) / new + 1."""
     x, result = k.x, k.result
     cfg = k.config

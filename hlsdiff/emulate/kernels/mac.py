@@ -11,7 +11,7 @@ import numpy as np
 
 from hlsdiff.emulate import arith
 from hlsdiff.emulate.arith import Fx
-from hlsdiff.emulate.kernels.base import KernelCall, NotEmulated, accum_of, check_product, expect_size, load_weights, register
+from hlsdiff.emulate.kernels.base import EmulatedCall, NotEmulated, accum_of, check_product, expect_size, load_weights, register
 from hlsdiff.fixedpoint import FixedType
 
 
@@ -49,7 +49,7 @@ def mac(x: Fx, w: Fx, b: Fx | None, accum: FixedType, result: FixedType) -> Fx:
     return arith.cast(Fx(out, accum.fractional), result)
 
 @register('dense')
-def dense(k: KernelCall) -> Fx:
+def dense(k: EmulatedCall) -> Fx:
     program, call, inputs, result = k.program, k.call, k.inputs, k.result
     cfg = k.config
     check_product(program, cfg)

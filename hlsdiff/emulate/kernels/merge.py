@@ -6,11 +6,11 @@ import numpy as np
 
 from hlsdiff.emulate import arith
 from hlsdiff.emulate.arith import Fx
-from hlsdiff.emulate.kernels.base import KernelCall, NotEmulated, register
+from hlsdiff.emulate.kernels.base import EmulatedCall, NotEmulated, register
 
 
 @register('add', 'subtract', 'multiply', 'average', 'maximum', 'minimum')
-def merge(k: KernelCall) -> Fx:
+def merge(k: EmulatedCall) -> Fx:
     fn, a, b, result = k.call.function, k.inputs[0], k.inputs[1], k.result
     if fn == 'add':
         return arith.cast(arith.add(a, b), result)
@@ -29,7 +29,7 @@ def merge(k: KernelCall) -> Fx:
 
 
 @register('concatenate', prefix=True)
-def concatenate(k: KernelCall) -> Fx:
+def concatenate(k: EmulatedCall) -> Fx:
     call, a, b, result = k.call, k.inputs[0], k.inputs[1], k.result
     cfg = k.config
     axis = cfg.int('axis', -1)

@@ -6,11 +6,11 @@ import numpy as np
 
 from hlsdiff.emulate import arith
 from hlsdiff.emulate.arith import Fx
-from hlsdiff.emulate.kernels.base import KernelCall, check_product, load_weights, register
+from hlsdiff.emulate.kernels.base import EmulatedCall, check_product, load_weights, register
 
 
 @register('normalize')
-def normalize(k: KernelCall) -> Fx:
+def normalize(k: EmulatedCall) -> Fx:
     """BatchNormalization: `x * scale + bias` exact, cast to the result (nnet_batchnorm.h)."""
     program, call, inputs, result = k.program, k.call, k.inputs, k.result
     cfg = k.config

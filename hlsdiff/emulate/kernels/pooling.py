@@ -6,7 +6,7 @@ import numpy as np
 
 from hlsdiff.emulate import arith
 from hlsdiff.emulate.arith import Fx
-from hlsdiff.emulate.kernels.base import KernelCall, NotEmulated, register
+from hlsdiff.emulate.kernels.base import EmulatedCall, NotEmulated, register
 from hlsdiff.fixedpoint import FixedType
 
 
@@ -25,7 +25,7 @@ def sum_in(values: list[Fx], accum: FixedType) -> Fx:
 
 
 @register('pooling2d_cl', 'pooling1d_cl')
-def pooling(k: KernelCall) -> Fx:
+def pooling(k: EmulatedCall) -> Fx:
     x, result, two_d, stream = k.x, k.result, k.call.function == 'pooling2d_cl', k.stream
     cfg = k.config
     op = str(cfg.values.get('pool_op', 'Max'))
@@ -62,7 +62,7 @@ def pooling(k: KernelCall) -> Fx:
 
 
 @register('global_pooling2d_cl', 'global_pooling1d_cl')
-def global_pooling(k: KernelCall) -> Fx:
+def global_pooling(k: EmulatedCall) -> Fx:
     x, result = k.x, k.result
     cfg = k.config
     op = str(cfg.values.get('pool_op', 'Max'))

@@ -8,7 +8,7 @@ import numpy as np
 
 from hlsdiff.emulate import arith
 from hlsdiff.emulate.arith import Fx
-from hlsdiff.emulate.kernels.base import KernelCall, NotEmulated, register, required_type
+from hlsdiff.emulate.kernels.base import EmulatedCall, NotEmulated, register, required_type
 from hlsdiff.emulate.kernels.tables import expf, float_table
 from hlsdiff.emulate.program import Config
 from hlsdiff.fixedpoint import FixedType
@@ -74,7 +74,7 @@ def tables(cfg: Config, data_t: FixedType) -> Tables:
 
 
 @register('softmax')
-def softmax(k: KernelCall) -> Fx:
+def softmax(k: EmulatedCall) -> Fx:
     """softmax latency/stable (nnet_activation.h): exp and 1/x tables addressed by the top bits."""
     x, result, data_t = k.x, k.result, k.data_t
     if data_t is None:

@@ -6,7 +6,7 @@ import numpy as np
 
 from hlsdiff.emulate import arith
 from hlsdiff.emulate.arith import Fx
-from hlsdiff.emulate.kernels.base import KernelCall, NotEmulated, register
+from hlsdiff.emulate.kernels.base import EmulatedCall, NotEmulated, register
 from hlsdiff.fixedpoint import FixedType
 
 
@@ -23,7 +23,7 @@ def float_table(values: np.ndarray, t: FixedType) -> Fx:
 
 
 @register('sigmoid', 'tanh')
-def sigmoid_like(k: KernelCall) -> Fx:
+def sigmoid_like(k: EmulatedCall) -> Fx:
     """sigmoid/tanh: a table over [-8, 8) (sigmoid) or [-4, 4) (tanh), indexed by int(x * N / range)."""
     x, result, fn = k.x, k.result, k.call.function
     cfg = k.config

@@ -6,7 +6,7 @@ import numpy as np
 
 from hlsdiff.emulate import arith
 from hlsdiff.emulate.arith import Fx
-from hlsdiff.emulate.kernels.base import KernelCall, NotEmulated, register
+from hlsdiff.emulate.kernels.base import EmulatedCall, NotEmulated, register
 
 
 def _ints(value) -> tuple[int, ...]:
@@ -17,7 +17,7 @@ def _ints(value) -> tuple[int, ...]:
 
 
 @register('transpose')
-def transpose(k: KernelCall) -> Fx:
+def transpose(k: EmulatedCall) -> Fx:
     """out[to index] = in[from index], the axes of `from_shape` moved by `perm`; then cast to the result type."""
     from_shape, perm = _ints(k.config.values.get('from_shape')), _ints(k.config.values.get('perm'))
     if sorted(perm) != list(range(len(from_shape))) or int(np.prod(from_shape)) != k.x.v.shape[1]:
