@@ -30,7 +30,7 @@ def main() -> None:
     from hlsdiff.project import read_sources
     from hlsdiff.trace.convert import ConvertOptions, convert, write_project
     from hlsdiff.trace.load import load_model
-    from hlsdiff.trace.run import run_library
+    from hlsdiff.trace.run import CsimTarget, run_library
 
     model = load_model(MODEL)
     data = np.load(DATA).astype(np.float64)
@@ -56,8 +56,9 @@ def main() -> None:
                 lib = build_mod.build(read_sources(prj, 'myproject'), level, work / 'cache', use_cache=False,
                                       pch=headers.get(level), plain=args.plain)
                 started = time.perf_counter()
-                run = run_library(lib.path, prj / 'firmware', 'myproject_double', (data,),
-                                  [int(v.size()) for v in hm.get_output_variables()], traced, {})
+                target = CsimTarget(lib.path, prj / 'firmware', 'myproject_double',
+                                    [int(v.size()) for v in hm.get_output_variables()], traced, {})
+                run = run_library(target, (data,))
                 per_sample = (time.perf_counter() - started) / len(data)
                 same = reference is None or all(np.array_equal(run.traces[k], reference[k]) for k in reference)
                 reference = reference or run.traces

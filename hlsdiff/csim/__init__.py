@@ -8,6 +8,7 @@ runs and reaps every child (compilers, C-simulation) and handles SIGINT/SIGTERM.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from hlsdiff.csim import compile as _compile
@@ -22,7 +23,7 @@ from hlsdiff.csim.compile import (
 from hlsdiff.csim.header_job import HeaderJob
 from hlsdiff.project import Sources
 
-__all__ = ['library', 'cached', 'HeaderJob', 'BuiltLibrary', 'Sources', 'DEFAULT_OPT_LEVEL', 'choose_opt_level',
+__all__ = ['library', 'cached', 'BuildSettings', 'HeaderJob', 'BuiltLibrary', 'Sources', 'DEFAULT_OPT_LEVEL', 'choose_opt_level',
            'default_cache_dir', 'cache_usage', 'clear_cache']
 
 
@@ -37,13 +38,27 @@ def cached(sources: Sources, io_type: str, n_samples: int, opt_level: str, cache
     return _compile.cached_library(sources, levels, cache_dir, plain=plain, notes=notes)
 
 
-def library(sources: Sources, io_type: str, n_samples: int, opt_level: str, cache_dir: Path | None,
-            use_cache: bool = True, plain: bool = False, header: HeaderJob | None = None,
+@dataclass(frozen=True)
+class BuildSettings:
+    """What a build is asked for: the project's IOType and sample count (they choose the level when it is
+    'auto'), the optimisation level, the cache (its folder; whether to use it), a plain build (as hls4ml
+    writes it: no split top unit, no precompiled header)."""
+
+    io_type: str
+    n_samples: int
+    opt_level: str
+    cache_dir: Path | None
+    use_cache: bool = True
+    plain: bool = False
+
+
+def library(sources: Sources, build: BuildSettings, header: HeaderJob | None = None,
             notes: list[str] | None = None) -> BuiltLibrary:
     """The library for these sources: from the cache, or built now (and cached)."""
-    found = cached(sources, io_type, n_samples, opt_level, cache_dir, use_cache, plain, notes)
+    found = cached(sources, build.io_type, build.n_samples, build.opt_level, build.cache_dir, build.use_cache,
+                   build.plain, notes)
     if found is not None:
         return found
-    level = choose_opt_level(opt_level, io_type, n_samples)
+    level = choose_opt_level(build.opt_level, build.io_type, build.n_samples)
     pch = (lambda: header.get(level)) if header is not None else None
-    return _compile.build(sources, level, cache_dir, use_cache, pch=pch, plain=plain, notes=notes)
+    return _compile.build(sources, level, build.cache_dir, build.use_cache, pch=pch, plain=build.plain, notes=notes)

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
+from hlsdiff.csim import BuildSettings, library
 from hlsdiff.csim import compile as build_mod
-from hlsdiff.csim import library
 from hlsdiff.csim import processes as children
 from hlsdiff.fixedpoint import parse_type, quantize
 from hlsdiff.layers import LayerArrays
 from hlsdiff.project import open_project, read_sources, traced_sources
 from hlsdiff.trace.convert import ConvertOptions, write_project
 from hlsdiff.trace.plan import Plan
-from hlsdiff.trace.run import RunOptions, run_library
+from hlsdiff.trace.run import CsimSettings, CsimTarget, RunOptions, run_library
 
 
 def stream_chunks(plan: Plan, reference, scales: dict, csim, samples, input_names, keep: int, notes: list[str],
@@ -307,24 +307,16 @@ def build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None =
                    notes: list[str] | None = None):
     """Build (or find) the library, then run it on every sample."""
     progress.step('build')
-    lib = library(plan.sources, settings_of(conv)['io_type'], samples.count, run.opt_level, run.cache_dir,
-                        run.use_cache, run.plain_build, header, notes)
+    build = BuildSettings(settings_of(conv)['io_type'], samples.count, run.opt_level, run.cache_dir, run.use_cache,
+                          run.plain_build)
+    lib = library(plan.sources, build, header, notes)
     progress.step('csim')
     by_name = laid_out(plan, plan.input_names, samples.arrays)
-    csim = run_library(
-        lib.path,
-        plan.firmware,
-        f'{plan.sources.project_name}_double',
-        tuple(by_name[name] for name in plan.hls_inputs),
-        plan.output_sizes,
-        plan.traced,
-        plan.layer_by_index,
-        timeout=run.timeout,
-        progress=progress.csim,
-        shards=shards,
-        chunk=run.chunk if stream_dir is not None else None,
-        workdir=stream_dir,
-    )
+    target = CsimTarget(lib.path, plan.firmware, f'{plan.sources.project_name}_double', plan.output_sizes,
+                        plan.traced, plan.layer_by_index)
+    how = CsimSettings(timeout=run.timeout, progress=progress.csim, shards=shards,
+                       chunk=run.chunk if stream_dir is not None else None, workdir=stream_dir)
+    csim = run_library(target, tuple(by_name[name] for name in plan.hls_inputs), how)
     return lib, csim
 
 

@@ -54,25 +54,40 @@ class CsimRun:
             return {k[len('trace:'):]: res[k] for k in res.files if k.startswith('trace:')}
 
 
-def run_library(
-    library: Path,
-    firmware_dir: Path,
-    function: str,
-    inputs: tuple[np.ndarray, ...],
-    output_sizes: list[int],
-    traced: dict[str, int],
-    layer_by_index: dict[int, str],
-    timeout: float | None = None,
-    progress=None,
-    shards: int | None = None,
-    chunk: int | None = None,
-    workdir: Path | None = None,
-) -> CsimRun:
-    """Run `function` of `library` on every sample, with `firmware_dir` as working directory.
+@dataclass(frozen=True)
+class CsimTarget:
+    """A built C-simulation library: its file, the firmware folder it runs in, the function to call and
+    what that function writes (its outputs' sizes, the traced layers' sizes, hls4ml's layer indices)."""
 
-    The samples are split over `shards` child processes (one per core, by default) that run
+    library: Path
+    firmware_dir: Path
+    function: str
+    output_sizes: list[int]
+    traced: dict[str, int]
+    layer_by_index: dict[int, str]
+
+
+@dataclass(frozen=True)
+class CsimSettings:
+    """How to run it: the time limit, the progress callback ((done, total) samples), the child processes
+    (`shards`; one per core by default), streaming in chunks of `chunk` samples into `workdir`."""
+
+    timeout: float | None = None
+    progress: Callable[[tuple[int, int]], Any] | None = None
+    shards: int | None = None
+    chunk: int | None = None
+    workdir: Path | None = None
+
+
+def run_library(target: CsimTarget, inputs: tuple[np.ndarray, ...], how: CsimSettings = CsimSettings()) -> CsimRun:
+    """Run `target.function` of `target.library` on every sample, with `target.firmware_dir` as working directory.
+
+    The samples are split over `how.shards` child processes (one per core, by default) that run
     at once; their traces are put back together in sample order.
     """
+    library, firmware_dir, function = target.library, target.firmware_dir, target.function
+    output_sizes, traced, layer_by_index = target.output_sizes, target.traced, target.layer_by_index
+    timeout, progress, shards, chunk, workdir = how.timeout, how.progress, how.shards, how.chunk, how.workdir
     n = int(inputs[0].shape[0])
     if shards is None:
         shards = min(os.cpu_count() or 1, 2) if n >= 8 else 1
