@@ -14,12 +14,11 @@ from pathlib import Path
 
 import click
 
+from hlsdiff import backends
 from hlsdiff._version import __version__
 from hlsdiff.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, BadInput, HlsdiffError
 
 IO_TYPES = ('io_parallel', 'io_stream')
-BACKENDS = ('Vivado', 'Vitis')
-STRATEGIES = ('Latency', 'Resource')
 GRANULARITIES = ('model', 'type', 'name')
 
 
@@ -107,6 +106,16 @@ def main(debug: bool) -> None:
     """Find where and why the hls4ml C-simulation disagrees with Keras."""
 
 
+def _available_backend(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A backend this machine can build, before any work: one line and exit 2 otherwise."""
+    if value is None:
+        return None
+    try:
+        return backends.require(value)
+    except BadInput as exc:
+        raise Failure(exc.message, EXIT_BAD_INPUT) from None
+
+
 def conversion_options(fn):
     """Options shared by `compare` and `demo`."""
     options = [
@@ -117,8 +126,10 @@ def conversion_options(fn):
                                               'the model class (FILE.py:Class for a state_dict).'),
         click.option('--config', 'config_path', type=click.Path(dir_okay=False), help='hls4ml config (YAML/JSON) to merge.'),
         click.option('--io-type', type=click.Choice(IO_TYPES), default=None, help='hls4ml IOType [io_parallel].'),
-        click.option('--backend', type=click.Choice(BACKENDS), default=None, help='hls4ml backend [Vivado].'),
-        click.option('--strategy', type=click.Choice(STRATEGIES, case_sensitive=False), help='Model-level Strategy.'),
+        click.option('--backend', type=click.Choice(backends.NAMES, case_sensitive=False), default=None,
+                     callback=_available_backend, help='hls4ml backend [Vivado] (docs/backends.md).'),
+        click.option('--strategy', type=click.Choice(backends.STRATEGIES, case_sensitive=False),
+                     help='Model-level Strategy (distributed_arithmetic: with da4ml, docs/compare.md).'),
         click.option('--reuse-factor', type=click.IntRange(min=1), help='Model-level ReuseFactor.'),
         click.option('--precision', help="Default precision, e.g. 'ap_fixed<16,6>'."),
         click.option('--granularity', type=click.Choice(GRANULARITIES), default='name', show_default=True,

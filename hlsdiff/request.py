@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from hlsdiff import backends
 from hlsdiff.csim.compile import DEFAULT_OPT_LEVEL
 from hlsdiff.errors import BadInput
 from hlsdiff.gate import PATTERNS, Gates, parse_limits
@@ -99,8 +100,8 @@ def conversion_options(opts: Mapping[str, Any]) -> ConvertOptions:
     config = opts.get('config') or (read_config(opts['config_path']) if opts.get('config_path') else None)
     return ConvertOptions(
         io_type=opts.get('io_type') or 'io_parallel',
-        backend=opts.get('backend') or 'Vivado',
-        strategy=opts['strategy'].capitalize() if opts.get('strategy') else None,
+        backend=backends.require(opts.get('backend')),
+        strategy=backends.strategy(opts['strategy']) if opts.get('strategy') else None,
         reuse_factor=opts.get('reuse_factor'),
         precision=opts.get('precision'),
         granularity=opts.get('granularity') or 'name',

@@ -19,7 +19,6 @@ from typing import Any, Literal
 import numpy as np
 
 VERSION = '1.3.0'
-BACKENDS = ('Vivado', 'Vitis')
 
 # ---- files -------------------------------------------------------------------------------------
 

@@ -1,0 +1,50 @@
+"""The backends hlsdiff takes (hlsdiff/backends.py) and their seam (hlsdiff/project/backend.py). Fast: no g++,
+no framework, no hls4ml."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from hlsdiff import backends
+from hlsdiff.demo import DATA, MODEL
+from hlsdiff.errors import BadInput
+from hlsdiff.request import conversion_options
+
+
+@pytest.mark.parametrize('name, tool', [('oneAPI', 'icpx'), ('Libero', 'shls'), ('oneapi', 'icpx')])
+def test_a_backend_whose_tool_is_missing_is_one_line_and_exit_2_before_any_work(hlsdiff, tmp_path, name, tool):
+    if shutil.which(tool):
+        pytest.skip(f'{tool} is on this machine')
+    for command in ('compare', 'fix', 'demo'):
+        args = [command, MODEL, DATA] if command != 'demo' else [command]
+        run = hlsdiff(*args, '--backend', name, '--output-dir', tmp_path / command, code=2)
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1, run.stderr
+        assert f'`{tool}`' in lines[0] and 'was not found' in lines[0] and 'Traceback' not in run.stderr
+        assert not (tmp_path / command).exists()  # nothing converted, nothing written
+        assert run.json is None
+
+
+def test_the_api_and_every_entry_point_check_the_backend_through_the_request():
+    if shutil.which('icpx'):
+        pytest.skip('icpx is on this machine')
+    with pytest.raises(BadInput, match='`icpx`'):
+        conversion_options({'backend': 'oneAPI'})
+    assert conversion_options({'backend': 'vitis'}).backend == 'Vitis'
+    assert conversion_options({}).backend == backends.DEFAULT
+
+
+def test_strategies_are_spelt_as_hls4ml_reads_them():
+    # hls4ml 1.3.0 compares `distributed_arithmetic` case-sensitively: capitalising it would turn it off
+    assert conversion_options({'strategy': 'DISTRIBUTED_ARITHMETIC'}).strategy == 'distributed_arithmetic'
+    assert conversion_options({'strategy': 'latency'}).strategy == 'Latency'
+    with pytest.raises(BadInput, match='--strategy'):
+        backends.strategy('unrolled-ish')
+
+
+def test_the_cli_lists_the_one_table(hlsdiff):
+    out = hlsdiff('compare', '--help', code=0).stdout.lower()
+    for name in (*backends.NAMES, *backends.STRATEGIES):
+        assert name.lower() in out
