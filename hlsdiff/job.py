@@ -38,10 +38,10 @@ def run_compare(model: str, data: str, opts: dict) -> int:
     err = Console(stderr=True, quiet=request.quiet)
     out = Console() if sys.stdout.isatty() else Console(width=200)
     with engine.spill_folder(request) as spill:
-        return _compare_and_report(request, opts, repro_dir, err, out, spill)
+        return _compare_and_report(request, repro_dir, err, out, spill)
 
 
-def _compare_and_report(request: CompareRequest, opts: dict, repro_dir: Path | None, err: Console, out: Console,
+def _compare_and_report(request: CompareRequest, repro_dir: Path | None, err: Console, out: Console,
                         spill: Path | None) -> int:
     model = request.model
     try:
@@ -49,7 +49,7 @@ def _compare_and_report(request: CompareRequest, opts: dict, repro_dir: Path | N
             outcome = engine.compare(request, progress, spill)
     except HlsdiffError as exc:
         if exc.layer and repro_dir is not None:  # a kernel abort: its reproducer, then the error as before
-            _repro_for_onset(request, opts, repro_dir, err, None, None, exc)
+            _repro_for_onset(request, repro_dir, err, None, None, exc)
         if request.reports.json:
             failed = error_result(exc.kind, exc.message, exc.exit_code, str(model), layer=exc.layer,
                                   cause='kernel-abort' if exc.layer else None)
@@ -57,7 +57,7 @@ def _compare_and_report(request: CompareRequest, opts: dict, repro_dir: Path | N
         raise
     result = outcome.result
     if repro_dir is not None:
-        note = _repro_for_onset(request, opts, repro_dir, err, result, outcome.collected, None)
+        note = _repro_for_onset(request, repro_dir, err, result, outcome.collected, None)
         if note:
             result.notes.append(note)
     files.render_terminal(result, out, verbose=request.verbose)
@@ -79,7 +79,7 @@ def _save_wrong(request: CompareRequest, result: CompareResult) -> None:
     print(f'hlsdiff: wrote {len(wrong)} wrong sample(s) to {request.reports.wrong}', file=sys.stderr)
 
 
-def _repro_for_onset(request: CompareRequest, opts: dict, out: Path, err: Console, result: CompareResult | None,
+def _repro_for_onset(request: CompareRequest, out: Path, err: Console, result: CompareResult | None,
                      collected: Collected | None, abort: HlsdiffError | None) -> str:
     """`compare --repro DIR`: the reproducer of the onset when hls4ml is at fault; a note saying what
     happened (the compare's own verdict and exit code are not changed by it)."""
@@ -92,8 +92,7 @@ def _repro_for_onset(request: CompareRequest, opts: dict, out: Path, err: Consol
     layer = str(abort.layer if abort is not None else onset['layer'])
     try:
         check_out_dir(out)
-        written = write_repro(str(request.model), str(request.data), layer, opts, out,
-                              Compared(result, collected, abort), err, request.convert)
+        written = write_repro(request, layer, out, Compared(result, collected, abort), err)
     except HlsdiffError as exc:
         note = f'--repro: no reproducer written for {layer}: {exc.message}'
     else:
@@ -125,7 +124,7 @@ def run_repro(model: str, data: str, layer: str, opts: dict, out_dir: str) -> in
             raise BadInput(f'the C-simulation aborted in {exc.layer} before {layer} could be compared: '
                            f'reproduce that one (--layer {exc.layer})') from None
         compared = Compared(None, None, exc)
-    written = write_repro(model, data, layer, opts, out, compared, err, request.convert)
+    written = write_repro(request, layer, out, compared, err)
     print(f'hlsdiff: wrote {written.folder} ({written.summary}) in {time.perf_counter() - started:.1f} s')
     return 0
 

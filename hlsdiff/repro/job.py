@@ -15,6 +15,7 @@ from hlsdiff.layers import Collected
 from hlsdiff.repro import cut, issue
 from hlsdiff.repro.frontend import ReproFrontend, registered
 from hlsdiff.repro.target import NotADefect, Target, abort_target, resolve, worst_samples
+from hlsdiff.request import CompareRequest
 from hlsdiff.result import CompareResult
 from hlsdiff.writable import writable
 
@@ -59,11 +60,10 @@ def check_out_dir(out: Path) -> None:
         raise BadInput(f'-o {out}: not writable')
 
 
-def write_repro(model: str, data: str, layer: str, opts: dict, out: Path, compared: Compared, err: Console,
-                conv) -> issue.Written:
+def write_repro(request: CompareRequest, layer: str, out: Path, compared: Compared, err: Console) -> issue.Written:
     """Cut, confirm in a fresh process, grow while it does not reproduce, then write DIR. `compared`: the
-    compare it starts from; `conv`: that compare's ConvertOptions."""
-    src, target = _source(model, data, layer, opts, compared, conv)
+    compare it starts from, made by `request`."""
+    src, target = _source(request, layer, compared)
     scratch = children.temp_dir('hlsdiff-')  # the prefix a killed run's leftovers are reclaimed by
     try:
         best = _reduce(src, target, scratch, err)
@@ -84,14 +84,14 @@ def frontend_for(name: str) -> ReproFrontend:
     return registered(name)
 
 
-def _source(model: str, data: str, layer: str, opts: dict, compared: Compared, conv) -> tuple[cut.Source, Target]:
+def _source(request: CompareRequest, layer: str, compared: Compared) -> tuple[cut.Source, Target]:
     from hlsdiff import frontends
     from hlsdiff.project import open_project
     from hlsdiff.repro.config import full_config
     from hlsdiff.repro.kernels import edited_headers
     from hlsdiff.trace.load import check_model_path, fit_to_inputs, read_data
 
-    path = check_model_path(model, opts.get('weights'), opts.get('custom_objects'))
+    path = check_model_path(str(request.model), request.weights, request.custom_objects)
     compared_with = frontends.for_source(path)
     keras_model = compared_with.load(path)
     frontend = frontend_for(compared_with.name)
@@ -100,11 +100,11 @@ def _source(model: str, data: str, layer: str, opts: dict, compared: Compared, c
     else:
         assert compared.result is not None and compared.collected is not None
         target = resolve(layer, compared.result, compared.collected, keras_model, frontend)
-    arrays = read_data(data)
+    arrays = read_data(str(request.data))
     names, shapes = compared_with.inputs(keras_model, arrays)
-    samples = fit_to_inputs(arrays, names, shapes, opts.get('samples')).arrays[0]
-    project = open_project(opts['project_dir']) if opts.get('project_dir') else None
-    hls, settings = full_config(keras_model, conv, project, compared_with)
+    samples = fit_to_inputs(arrays, names, shapes, request.run.samples).arrays[0]
+    project = open_project(request.run.project_dir) if request.run.project_dir else None
+    hls, settings = full_config(keras_model, request.convert, project, compared_with)
     kernels = edited_headers(project.path, settings['Backend']) if project is not None else []
     chosen = worst_samples(compared.collected, target, samples.shape[0])
     suffix = Path(str(path.path)).suffix.lower()
