@@ -90,7 +90,7 @@ def reference(program: Program, call: Call, spec: LayerSpec, emulate) -> Referen
     for role, values, key in _tensors(spec, call, cfg):
         array = call.args[2 if role != 'bias' else 3]
         laid = _text_rounded(values, program, array, cfg, key)
-        diff = _compare_tensor(role, program, array, laid, spec, call, cfg, key)
+        diff = _compare_tensor(_Compared(program, call, cfg, spec), role, array, laid, key)
         if diff is not None:
             diffs.append(diff)
         loaded[array], sizes[array] = laid, str(laid.size)
@@ -162,9 +162,20 @@ def _text_rounded(values: np.ndarray, program: Program, array: str, cfg: Config,
     return np.array([float(f'{v:.{digits}f}') for v in flat], dtype=np.float64)
 
 
-def _compare_tensor(role: str, program: Program, array: str, laid: np.ndarray, spec: LayerSpec, call: Call,
-                    cfg: Config, key: str) -> Difference | None:
-    """The project's file against the framework's values, both cast to the project's type."""
+@dataclass(frozen=True)
+class _Compared:
+    """One layer on both sides: the project's program, its call and config struct; the framework's layer."""
+
+    program: Program
+    call: Call
+    cfg: Config
+    spec: LayerSpec
+
+
+def _compare_tensor(layer: _Compared, role: str, array: str, laid: np.ndarray, key: str) -> Difference | None:
+    """The project's file `array` (the `role` tensor, typed by the config's `key`) against the framework's
+    values `laid`, both cast to the project's type."""
+    program, call, cfg, spec = layer.program, layer.call, layer.cfg, layer.spec
     t = _weight_type(program, array, cfg, key)
     ours = arith.from_double(laid, t).v
     theirs_all = arith.from_double(program.load_weights(array), t).v
