@@ -61,6 +61,10 @@ def compare(request: CompareRequest, progress: Progress | None = None, spill: Pa
     `request.patch` the patched one beside it (`result.patched`). `spill`: a folder (`spill_folder`) where
     many samples' arrays stream to disk for --save-traces; it must outlive the writing of the reports."""
     outcome = _with_patch(request, progress, spill) if request.patch else run_once(request, progress, spill=spill)
+    if not outcome.result.error and not request.patch and outcome.collected is not None:
+        from hlsdiff.headline import check_at_outputs
+
+        check_at_outputs(outcome.result, outcome.collected, outcome.collected.model_object, request)
     if not outcome.result.error:
         outcome.result.notes.extend(apply(outcome.result, request.gates))
     judge_patched(outcome.result, request.gate)
@@ -284,6 +288,7 @@ def _reference_and_emulate(s: _Session, plan: Plan, loaded: Loaded) -> Collected
         s.lap('reference')
     collected = _collected(s, plan, loaded, lib, csim, arrays, stats, outputs, emulator, emulation)
     collected.links, collected.checks, collected.kept_samples = links, checks, kept_rows
+    collected.frontend, collected.model_object = s.frontend, loaded.model
     collected.timings['rounding_check_seconds'] = round(check_seconds, 3)  # inside emulate / local+emulate
     return collected
 

@@ -19,9 +19,8 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -31,6 +30,7 @@ from hlsdiff.remedy import Unfixable
 from hlsdiff.remedy import get as get_entry
 from hlsdiff.remedy import put as put_entry
 from hlsdiff.result import CompareResult
+from hlsdiff.whatif import Loaded, initial_config, load, make_predictor, yaml_ready
 
 if TYPE_CHECKING:
     from hlsdiff.layers import Collected
@@ -73,49 +73,6 @@ def _get(config: dict, layer: str, key: str):
 def _set(config: dict, layer: str, key: str, value) -> None:
     """Set one entry of the config hls4ml reads for `layer`; None removes it (a change taken back)."""
     put_entry(config, layer, key, value)
-
-
-@dataclass
-class Loaded:
-    """The model as its frontend loads it, and the data lined up with its inputs: loaded once per `fix`."""
-
-    frontend: Any
-    model: Any
-    data: Any  # what read_data gave
-    names: list[str]
-    shapes: list[tuple[int, ...]]
-
-
-def load(source, data) -> Loaded:
-    from hlsdiff import frontends
-    from hlsdiff.trace.load import read_data
-
-    frontend = frontends.for_source(source)
-    model = frontend.load(source)
-    arrays = read_data(data)
-    names, shapes = frontend.inputs(model, arrays)
-    return Loaded(frontend, model, arrays, names, shapes)
-
-
-def initial_config(loaded: Loaded, opts: dict) -> tuple[dict, dict]:
-    """hls4ml's own config for the model (Model / LayerName, as config_from_keras_model writes it; for
-    PyTorch also InputShape, as config_from_pytorch_model does) with the user's config and options merged
-    in. The settings carry the frontend's name (`frontend`)."""
-    from hlsdiff.request import conversion_options
-    from hlsdiff.trace.convert import build_config
-
-    calls = None if loaded.frontend.name == 'keras2' else loaded.frontend
-    cfg, settings, _ = build_config(loaded.model, conversion_options(opts), calls)
-    cfg = copy.deepcopy(cfg)
-    for entry in (cfg.get('LayerName') or {}).values():
-        entry.pop('Trace', None)
-    keep = ('Model', 'LayerName') + (('InputShape',) if 'InputShape' in cfg else ())  # not the model object
-    out = {k: _yaml_ready(cfg.get(k, {})) for k in keep}
-    if 'InputShape' in out and all(isinstance(d, int) for d in out['InputShape']):
-        # one input's shape as a list of shapes: hls4ml reads a tuple as one shape and a list as several, and a
-        # YAML file has no tuples
-        out['InputShape'] = [out['InputShape']]
-    return out, {**settings, 'frontend': loaded.frontend.name}
 
 
 def _bits(text) -> int | None:
@@ -179,25 +136,6 @@ class FixState:
     notes: list = field(default_factory=list)
 
 
-def _make_predictor(loaded: Loaded, collected, settings: dict):
-    """A predictor on the samples the compare diagnosed, with the framework's values of every mapped layer."""
-    from hlsdiff.predict import Predictor
-    from hlsdiff.trace.load import fit_to_inputs
-
-    samples = fit_to_inputs(loaded.data, loaded.names, loaded.shapes, collected.diagnosed_samples or collected.samples)
-    arrays = samples.arrays
-    if collected.kept_samples is not None:  # many samples streamed: the ones the compare kept, wrong ones included
-        rows = np.asarray(collected.kept_samples, dtype=np.int64)
-        arrays = tuple(a[rows] for a in arrays)
-    expected = {name: a.expected for name, a in collected.arrays.items() if a.expected is not None}
-    softmax = tuple(info.name for info in collected.layers if info.class_name == 'Softmax')
-    frontend, model = loaded.frontend, loaded.model
-    if frontend.name == 'keras2':
-        return Predictor(model, arrays, settings, expected, softmax)
-    return Predictor(None, arrays, settings, expected, softmax,
-                     convert=lambda **kwargs: frontend.hls4ml_convert(model, **kwargs), input_layout=frontend.csim_layout)
-
-
 def _space(result, collected, gates, opts: dict):
     from hlsdiff.search import Space
 
@@ -217,7 +155,7 @@ def _search_round(state: FixState, source, data, result, collected, settings, ga
     from hlsdiff.search import search
 
     if state.predictor is None:
-        state.predictor = _make_predictor(state.loaded, collected, settings)
+        state.predictor = make_predictor(state.loaded, collected, settings)
     predictor = state.predictor
     assert predictor is not None
     found = search(predictor.predict, state.config, _space(result, collected, gates, opts), budget)
@@ -322,6 +260,7 @@ def fix_model(model, data, opts: dict) -> CompareResult:
     """The rounds of `fix`; the final compare, with `.fix` (rounds, changes, unfixable, config)."""
     from hlsdiff.gate import apply
     from hlsdiff.job import check_paths
+    from hlsdiff.request import conversion_options
     from hlsdiff.request import gates as request_gates
     from hlsdiff.trace.load import check_model_path
     from hlsdiff.writable import check_writable
@@ -338,7 +277,7 @@ def fix_model(model, data, opts: dict) -> CompareResult:
     started = time.perf_counter()
     budget = float(opts.get('budget') or 120.0)
     loaded = load(source, data)
-    config, settings = initial_config(loaded, opts)
+    config, settings = initial_config(loaded, conversion_options(opts))
     base = {k: v for k, v in opts.items() if k not in ('config_path', 'precision', 'strategy', 'reuse_factor')}
     base['granularity'] = 'name'
     state = FixState(config, loaded)
@@ -522,22 +461,13 @@ def _write_config(path: Path, config: dict, settings: dict, passed: bool, result
                     'ConvertToChannelsLastAndClean, GemmToMatMul, cleanup_model')
     if not passed:
         head.insert(0, '# NOT PASSING: the gate was not reached; this is the best config found')
-    body = yaml.safe_dump(_yaml_ready(config), sort_keys=False, default_flow_style=False)
+    body = yaml.safe_dump(yaml_ready(config), sort_keys=False, default_flow_style=False)
     tmp = path.with_name(f'.{path.name}.tmp')
     tmp.write_text('\n'.join(head) + '\n' + body)
     if path.exists():
         backup = path.with_name(path.name + '.bak')
         path.replace(backup)
     tmp.replace(path)
-
-
-def _yaml_ready(value):
-    """The config as YAML's safe dumper takes it: tuples (a PyTorch InputShape) as lists."""
-    if isinstance(value, dict):
-        return {k: _yaml_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_yaml_ready(v) for v in value]
-    return value
 
 
 def render_changes(fix: dict, console: Console) -> None:

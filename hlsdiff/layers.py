@@ -150,3 +150,5 @@ class Collected:
     # hls4ml layer -> rounding.ElementCheck: the elements beyond what the layer's types explain, over every sample
     checks: dict = field(default_factory=dict)
     kept_samples: list | None = None  # the samples `arrays` holds, when not the first ones (wrong samples first)
+    frontend: object = None  # the frontend that loaded the model, and the model: what a prediction converts
+    model_object: object = None

@@ -64,6 +64,7 @@ class LayerPrediction:
     status: str  # ok | noise | mismatch, by the compare's own policy (diff.status_of)
     scale: float  # Keras's largest |value| of this layer
     tolerance: float  # the element tolerance the status used
+    beyond: int = 0  # an input's elements beyond one LSB of its data: values its type does not hold (docs/gate.md)
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,8 @@ class Predictor:
         hls_model = self._write(config, folder)
         try:
             program = read_program(folder / 'firmware', 'myproject')
-            emulator, values, missing = _chain(program, self._inputs(hls_model))
+            inputs = self._inputs(hls_model)
+            emulator, values, missing = _chain(program, inputs)
             outputs = self._outputs(hls_model, program, values)
             types = {name: _types(emulator, name) for name in values}
             for call in program.calls:  # the kernel each layer calls: which keys it reads
@@ -141,18 +143,21 @@ class Predictor:
         if self.compared_layers is None:
             self.compared_layers = {c.layer for c in program.calls if c.layer}
         moved = _unfolded(program, self.compared_layers)
-        layers = {name: self._layer(values[name], types[name].get('result'), self.expected_layers[name])
+        layers = {name: self._layer(values[name], types[name].get('result'), self.expected_layers[name], name in inputs)
                   for name in values if name in self.expected_layers and name not in moved
                   and self.expected_layers[name].size == values[name].size}
         return Prediction(tuple(outputs), layers, types, missing, round(time.perf_counter() - started, 3))
 
     @staticmethod
-    def _layer(values: np.ndarray, result: str | None, expected: np.ndarray) -> LayerPrediction:
+    def _layer(values: np.ndarray, result: str | None, expected: np.ndarray, is_input: bool = False) -> LayerPrediction:
         t = parse_type(result) if result else None
         lsb = t.lsb if t is not None else None
         stats = diff(expected, values.reshape(expected.shape), lsb)
+        beyond = 0
+        if is_input and lsb:  # the data stored in the input type: one LSB, or the value does not fit
+            beyond = int(np.count_nonzero(np.abs(values.reshape(expected.shape) - expected) > lsb * (1 + 1e-9)))
         return LayerPrediction(stats.max_abs, stats.max_lsb, stats.mismatched_fraction, status_of(stats, lsb),
-                               stats.scale, stats.tolerance)
+                               stats.scale, stats.tolerance, beyond)
 
     def effect(self, config: dict, remedies) -> Prediction:
         """The predicted effect of applying `remedies` (remedy.Remedy) to `config`."""

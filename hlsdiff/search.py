@@ -83,7 +83,9 @@ def failing(p: Prediction, gates: Gates) -> list[tuple[str, str]]:
     """(layer, why) for every part of the gate the prediction fails."""
     out = []
     for name, layer in p.layers.items():
-        if not gates.given and layer.status == 'mismatch':
+        if layer.beyond:  # the default gate's rule 2 holds with any options (docs/gate.md)
+            out.append((name, f'wrong beyond rounding on {layer.beyond} element(s)'))
+        elif not gates.given and layer.status == 'mismatch':
             out.append((name, 'status mismatch'))
         limit = gates.max_error.get(name, gates.max_error.get(''))
         if limit is not None and layer.max_abs > limit:
@@ -108,6 +110,7 @@ def distance(p: Prediction, gates: Gates) -> float:
     layers = list(p.layers.values())
     if layers:
         d += sum(l_.mismatched_fraction for l_ in layers if l_.status == 'mismatch') / len(layers)
+        d += sum(1.0 for l_ in layers if l_.beyond)  # values a type does not hold: first to cure
     return d
 
 

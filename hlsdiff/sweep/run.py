@@ -80,9 +80,9 @@ def prepare(request: SweepRequest) -> Prepared:
     """Load the model and the data, check the grid against the model, build every point's task."""
     from hlsdiff._version import __version__
     from hlsdiff.engine import hls4ml_version
-    from hlsdiff.fix import load
     from hlsdiff.trace.convert import build_config
     from hlsdiff.trace.load import check_model_path, fit_to_inputs
+    from hlsdiff.whatif import load
 
     source = check_model_path(request.compare.model, request.compare.weights, request.compare.custom_objects)
     model_bytes, suffix = _model_bytes(source)

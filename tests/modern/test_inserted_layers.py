@@ -50,7 +50,7 @@ def test_a_wrapping_scale_hls4ml_inserts_is_the_onset_with_a_hint_that_makes_it_
     assert scale['origin'] == 'inserted' and scale['status'] == 'mismatch' and scale['beyond_rounding'] > 0
     remedy = scale['remedy']
     assert remedy['key'] == 'Precision.scale' and remedy['before'] == 'ap_fixed<16,6>' and remedy['verified']
-    assert scale['hint'] == f'Set LayerName.Quant_0_scale.Precision.scale to {remedy["after"]}'
+    assert scale['hint'].startswith(f'Set LayerName.Quant_0_scale.Precision.scale to {remedy["after"]}')
     # the hint applied as a config, measured again by the real C-simulation: the inserted layer is exact
     config = tmp_path / 'scale.yml'
     config.write_text(f'LayerName:\n  Quant_0_scale:\n    Precision:\n      scale: {remedy["after"]}\n')
