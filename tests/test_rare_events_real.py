@@ -50,6 +50,8 @@ def test_an_input_that_wraps_on_5_of_1000_samples_fails_with_every_wrong_sample(
     inp = run.layer('inp')
     assert inp['status'] == 'mismatch' and inp['wrong_samples'] == list(INPUT_RARE)
     assert inp['worst_wrong']['channel'] == 0 and inp['worst_wrong']['lsb'] > 1000
+    # the hint (an input type that holds the data) checked at the outputs by prediction
+    assert inp['hint'].startswith('Set LayerName.inp.Precision.result to ') and 'the outputs then pass the gate' in inp['hint']
     out = run.json['outputs'][0]
     assert out['wrong_samples'] == list(INPUT_RARE) and out['wrong_samples_count'] == 5
     assert '5 of 1000 samples (0.5%)' in run.stdout
