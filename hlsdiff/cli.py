@@ -116,6 +116,14 @@ def _available_backend(_ctx: click.Context, _param: click.Parameter, value: str 
         raise Failure(exc.message, EXIT_BAD_INPUT) from None
 
 
+def _backend_options() -> list:
+    """--backend and --strategy, from the one table of hlsdiff/backends.py."""
+    return [click.option('--backend', type=click.Choice(backends.NAMES, case_sensitive=False), default=None,
+                         callback=_available_backend, help='hls4ml backend [Vivado] (docs/backends.md).'),
+            click.option('--strategy', type=click.Choice(backends.STRATEGIES, case_sensitive=False),
+                         help='Model-level Strategy (distributed_arithmetic: with da4ml, docs/backends.md).')]
+
+
 def conversion_options(fn):
     """Options shared by `compare` and `demo`."""
     options = [
@@ -126,10 +134,7 @@ def conversion_options(fn):
                                               'the model class (FILE.py:Class for a state_dict).'),
         click.option('--config', 'config_path', type=click.Path(dir_okay=False), help='hls4ml config (YAML/JSON) to merge.'),
         click.option('--io-type', type=click.Choice(IO_TYPES), default=None, help='hls4ml IOType [io_parallel].'),
-        click.option('--backend', type=click.Choice(backends.NAMES, case_sensitive=False), default=None,
-                     callback=_available_backend, help='hls4ml backend [Vivado] (docs/backends.md).'),
-        click.option('--strategy', type=click.Choice(backends.STRATEGIES, case_sensitive=False),
-                     help='Model-level Strategy (distributed_arithmetic: with da4ml, docs/compare.md).'),
+        *_backend_options(),
         click.option('--reuse-factor', type=click.IntRange(min=1), help='Model-level ReuseFactor.'),
         click.option('--precision', help="Default precision, e.g. 'ap_fixed<16,6>'."),
         click.option('--granularity', type=click.Choice(GRANULARITIES), default='name', show_default=True,

@@ -30,6 +30,7 @@ from hlsdiff.emulate.arith import Fx
 from hlsdiff.emulate.kernels import NotEmulated, run
 from hlsdiff.emulate.program import Call, Program, read_program
 from hlsdiff.fixedpoint import FixedType, parse_type
+from hlsdiff.project import writer
 
 __all__ = ['Emulation', 'Emulator', 'NotEmulated', 'read_program']
 
@@ -66,7 +67,9 @@ class Emulator:
         return cls(read_program(firmware, project_name), traces, inputs)
 
     def _result_type(self, call: Call) -> FixedType:
-        name = call.type_args[1] if call.function == 'clone_stream' else call.type_args[-2]
+        name = writer.result_type_arg(call.function, list(call.type_args), set(self.program.configs))
+        if name is None:
+            raise NotEmulated(f'nnet::{call.function} names no result type')
         t = self.program.fixed(name)
         if t is None:
             raise NotEmulated(f'result type {self.program.resolve(name)} is not an ap_fixed type')

@@ -259,6 +259,33 @@ def call_kind(function: str) -> CallKind:
     return 'kernel'
 
 
+def result_type_arg(function: str, type_args: list[str], configs: set[str]) -> str | None:
+    """The template argument that names the type a call writes: `res_T` before the config struct that closes
+    `f<data_T, res_T, CONFIG_T>`; the last one where no config struct closes the list (da4ml's
+    `dense_da_<n><input_t, result_t>`, a distributed-arithmetic `conv2d_cl<config, input_t, result_t>`)."""
+    if function == 'clone_stream':  # clone_stream<data_T, res_T, N>
+        return type_args[1] if len(type_args) > 1 else None
+    if not type_args:
+        return None
+    if type_args[-1] in configs:
+        return type_args[-2] if len(type_args) > 1 else None
+    return type_args[-1]
+
+
+# Distributed arithmetic (Strategy: distributed_arithmetic, with da4ml): each constant matrix becomes an adder
+# graph da4ml writes as straight-line C++ into nnet_utils/nnet_code_gen.h, called directly in io_parallel
+# (`dense_da_<n>`, `einsum_<n>_da_<i>_of_<k>`) or through a config struct whose strategy says so.
+DA_STRATEGY = 'nnet::distributed_arithmetic'
+_DA_FUNCTION = re.compile(r'^(dense_da_\d+|einsum_\d+_da_\d+_of_\d+|einsum_dense\d+_da_kernel)$')
+DA_GENERATED = 'nnet_code_gen.h'  # under nnet_utils/
+
+
+def distributed_arithmetic(function: str, config_texts: Iterable[str]) -> bool:
+    """True for a call of a kernel da4ml generated: by its name, or by a config struct it takes."""
+    return bool(_DA_FUNCTION.match(function)) or any(
+        re.search(rf'strategy\s*=\s*{DA_STRATEGY}\b', text) for text in config_texts)
+
+
 # ---- headers ---------------------------------------------------------------------------------------
 
 _TYPEDEF = re.compile(r'typedef\s+(?P<type>.+?)\s+(?P<name>\w+)\s*;')

@@ -10,6 +10,7 @@ from hlsdiff.emulate import arith
 from hlsdiff.emulate.arith import Fx
 from hlsdiff.emulate.program import Call, Config, Program
 from hlsdiff.fixedpoint import FixedType
+from hlsdiff.project import writer
 
 STREAM_FUNCTIONS = ('clone_stream', 'repack_stream', 'broadcast_stream')
 
@@ -65,6 +66,11 @@ def register(*functions: str, prefix: bool = False) -> Callable[[Compute], Compu
 
 def run(program: Program, call: Call, inputs: list[Fx], result: FixedType, data_t: FixedType | None) -> Fx:
     """The values `call` writes, given the exact values of its inputs."""
+    configs = [program.configs[a].text for a in call.type_args if a in program.configs]
+    if writer.distributed_arithmetic(call.function, configs):
+        raise NotEmulated(f'nnet::{call.function} is a kernel da4ml generated (Strategy: distributed_arithmetic, '
+                          f'nnet_utils/{writer.DA_GENERATED}): its adder graph is not emulated; its values are '
+                          'compared with the framework, and the layers after it are emulated from its trace')
     compute = _KERNELS.get(call.function) or next(
         (c for p, c in _PREFIXES.items() if call.function.startswith(p)), None)
     if compute is None:
