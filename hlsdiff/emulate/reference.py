@@ -50,17 +50,17 @@ class Difference:
 
 
 @dataclass(frozen=True)
-class Reference:
+class EmulatedReference:
     """The reference values of one layer (None when the attributes change its size), and what differs."""
 
     values: arith.Fx | None
     differences: tuple[Difference, ...]
 
 
-def reference(program: Program, call: Call, spec: LayerSpec, emulate) -> Reference:
+def reference(program: Program, call: Call, spec: LayerSpec, emulate) -> EmulatedReference:
     """`emulate(program, call)` runs the project emulation on a program; this gives it the framework's."""
     if spec.dropped:  # the framework's input differs from the project's: named, not computed
-        return Reference(None, tuple(Difference('function', name.split(' ')[1], f'hls4ml dropped {name} before this '
+        return EmulatedReference(None, tuple(Difference('function', name.split(' ')[1], f'hls4ml dropped {name} before this '
                                                 'layer: nothing in the project computes it') for name in spec.dropped))
     cfg = program.configs.get(call.type_args[-1]) or Config('')
     if spec.kind == 'activation':
@@ -69,9 +69,9 @@ def reference(program: Program, call: Call, spec: LayerSpec, emulate) -> Referen
         return _resize(program, call, spec, emulate)
     if spec.kind == 'merge':
         if call.function != spec.attrs['function']:
-            return Reference(None, (Difference('function', call.function, f'the framework computes '
+            return EmulatedReference(None, (Difference('function', call.function, f'the framework computes '
                                                f'{spec.attrs["function"]}; the project calls nnet::{call.function}'),))
-        return Reference(emulate(program, call), ())
+        return EmulatedReference(emulate(program, call), ())
     if call.function not in _WEIGHTED.get(spec.kind, ()):
         raise NotEmulated(f'the framework computes a {spec.kind} layer; the project calls nnet::{call.function}')
     loaded = dict(program._loaded)
@@ -100,7 +100,7 @@ def reference(program: Program, call: Call, spec: LayerSpec, emulate) -> Referen
     ref_program = dataclasses.replace(program, configs=configs, _loaded=loaded, weight_sizes=sizes) if changed \
         else program
     out = emulate(ref_program, call)
-    return Reference(out, tuple(diffs))
+    return EmulatedReference(out, tuple(diffs))
 
 
 _PADS = ('pad_top', 'pad_bottom', 'pad_left', 'pad_right')
@@ -260,7 +260,7 @@ def _diagonal_of(theirs_all: np.ndarray, ours: np.ndarray, spec: LayerSpec) -> s
     return ''
 
 
-def _activation(program: Program, call: Call, spec: LayerSpec, emulate) -> Reference:
+def _activation(program: Program, call: Call, spec: LayerSpec, emulate) -> EmulatedReference:
     fn = spec.attrs['function']
     if call.function not in _ACTIVATION_FUNCTIONS:
         raise NotEmulated(f'the framework applies {fn}; the project calls nnet::{call.function}')
@@ -270,7 +270,7 @@ def _activation(program: Program, call: Call, spec: LayerSpec, emulate) -> Refer
         diffs.append(Difference('function', call.function, f'the framework applies {fn}; the project calls '
                                                            f'nnet::{call.function}'))
         if fn not in ('relu', 'linear'):  # they need no config: others are only named
-            return Reference(None, tuple(diffs))
+            return EmulatedReference(None, tuple(diffs))
         new = dataclasses.replace(call, function=fn)
     if fn == 'leaky_relu' and call.function == 'leaky_relu':
         alpha = float(spec.attrs['alpha'])
@@ -281,13 +281,13 @@ def _activation(program: Program, call: Call, spec: LayerSpec, emulate) -> Refer
         if have is None or not np.isclose(have, alpha, rtol=1e-6):
             diffs.append(Difference('attribute', 'alpha', f'alpha: the framework has {alpha:g}, the project {have}'))
         new = dataclasses.replace(call, args=[call.args[0], repr(alpha), *call.args[2:]])
-    return Reference(emulate(program, new), tuple(diffs))
+    return EmulatedReference(emulate(program, new), tuple(diffs))
 
 
-def _resize(program: Program, call: Call, spec: LayerSpec, emulate) -> Reference:
+def _resize(program: Program, call: Call, spec: LayerSpec, emulate) -> EmulatedReference:
     """An upsampling: the project's kernel must interpolate as the framework does."""
     method = str(spec.attrs.get('interpolation', 'nearest'))
     if call.function != f'resize_{method}':
-        return Reference(None, (Difference('function', call.function, f'the framework interpolates {method}; the '
+        return EmulatedReference(None, (Difference('function', call.function, f'the framework interpolates {method}; the '
                                            f'project calls nnet::{call.function}'),))
-    return Reference(emulate(program, call), ())
+    return EmulatedReference(emulate(program, call), ())

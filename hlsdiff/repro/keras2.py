@@ -78,7 +78,7 @@ for name in os.listdir(kernels):
 '''
 
 
-class Keras2:
+class Keras2Repro:
     name = 'keras2'
 
     def cut(self, model: Any, layers: list[str], input_name: str) -> Any:
@@ -166,4 +166,4 @@ def _hgq_objects(model: Any) -> dict:
     return hgq_objects('model') if is_hgq_proxy(model) else {}
 
 
-register(Keras2())
+register(Keras2Repro())

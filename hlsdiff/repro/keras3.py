@@ -26,7 +26,7 @@ def _source(tensor) -> str:
     return tensor._keras_history.operation.name
 
 
-class Keras3:
+class Keras3Repro:
     name = 'keras3'
 
     def cut(self, model: Any, layers: list[str], input_name: str) -> Any:
@@ -89,4 +89,4 @@ class Keras3:
         return found
 
 
-register(Keras3())
+register(Keras3Repro())
