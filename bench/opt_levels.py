@@ -40,8 +40,8 @@ def main() -> None:
         for level in args.levels.split(','):
             if not args.plain:
                 started = time.perf_counter()
-                headers[level] = pch.ensure(pch.template_headers('Vivado'), build_mod.compile_flags(level), work / 'cache',
-                                            'g++', build_mod.compiler_identity()[0])
+                compiler = pch.Compiler(build_mod.compile_flags(level), 'g++', build_mod.compiler_identity()[0])
+                headers[level] = pch.ensure(pch.template_headers('Vivado'), compiler, work / 'cache')
                 print(f'precompiled header -O{level}: {time.perf_counter() - started:.1f} s')
         for io_type in args.io_type or ('io_stream', 'io_parallel'):
             converted = convert(model, ConvertOptions(io_type=io_type, precision='ap_fixed<16,6>'), work / io_type)

@@ -32,7 +32,8 @@ def cache_dir(tmp_path_factory) -> Path:
 
     path = os.environ.get('HLSDIFF_TEST_CACHE')
     path = Path(path) if path else tmp_path_factory.mktemp('cache')
-    pch.ensure(pch.template_headers('Vivado'), build_mod.compile_flags('g'), path, 'g++', build_mod.compiler_identity()[0])
+    compiler = pch.Compiler(build_mod.compile_flags('g'), 'g++', build_mod.compiler_identity()[0])
+    pch.ensure(pch.template_headers('Vivado'), compiler, path)
     return path
 
 

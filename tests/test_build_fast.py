@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow  # real g++ builds (the name is the build's: fast,
 def _header(cache_dir, level='g'):
     """The precompiled header of the installed Vivado templates, built now if missing."""
     flags = build_mod.compile_flags(level)
-    header = pch.ensure(pch.template_headers('Vivado'), flags, cache_dir, 'g++', build_mod.compiler_identity()[0])
+    header = pch.ensure(pch.template_headers('Vivado'), pch.Compiler(flags, 'g++', build_mod.compiler_identity()[0]), cache_dir)
     assert header is not None and (header.folder / f'{pch.HEADER}.gch').stat().st_size > 10_000_000
     return header
 
@@ -91,7 +91,7 @@ def test_a_header_build_left_behind_finishes_on_its_own(tmp_path):
     stop = threading.Event()
     stop.set()  # the compare is over before the header is built
     flags = build_mod.compile_flags('0')
-    args = (pch.template_headers('Vivado'), flags, tmp_path, 'g++', build_mod.compiler_identity()[0])
+    args = (pch.template_headers('Vivado'), pch.Compiler(flags, 'g++', build_mod.compiler_identity()[0]), tmp_path)
     assert pch.ensure(*args, stop) is None
     deadline = time.monotonic() + 900  # a wait, not a budget: generous for a loaded machine; ends when built
     while not list((tmp_path / 'pch').glob('[0-9a-f]*/manifest.json')) and time.monotonic() < deadline:

@@ -65,8 +65,8 @@ class HeaderJob:
                 found = headers()
                 if not found or self.stop.is_set():
                     return None
-                args = (found, build_mod.compile_flags(level), cache_dir, 'g++',
-                        build_mod.compiler_identity()[0])
+                args = (found, pch_mod.Compiler(build_mod.compile_flags(level), 'g++', build_mod.compiler_identity()[0]),
+                        cache_dir)
                 self.cached = pch_mod.ensure(*args, build=False, notes=self.notes)
             finally:
                 self.looked_up.set()

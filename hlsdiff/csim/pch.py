@@ -90,18 +90,27 @@ def project_headers(firmware: Path) -> dict[str, Path]:
             for p in sorted((firmware / 'ap_types').rglob('*')) if p.is_file()}
 
 
-def ensure(headers: dict[str, Path], flags: list[str], cache_dir: Path, cxx: str, compiler: str,
-           stop: threading.Event | None = None, build: bool = True,
-           launched: threading.Event | None = None, notes: list[str] | None = None) -> Pch | None:
-    """The precompiled header for these headers and flags: from the cache, or built now
-    (unless `build` is False; `launched` is set once the compiler runs).
+@dataclass(frozen=True)
+class Compiler:
+    """What a header is compiled with: the flags, the compiler's command and its identity (in the cache key)."""
+
+    flags: list[str]
+    cxx: str
+    identity: str
+
+
+def ensure(headers: dict[str, Path], compiler: Compiler, cache_dir: Path, stop: threading.Event | None = None,
+           build: bool = True, launched: threading.Event | None = None, notes: list[str] | None = None) -> Pch | None:
+    """The precompiled header for these headers, compiled with `compiler` and its flags: from the cache,
+    or built now (unless `build` is False; `launched` is set once the compiler runs).
 
     None if it cannot be built, or if `stop` is set first: the compiler then goes on on its
     own, at the lowest priority, and the header is there for the next build.
     """
+    flags, cxx = compiler.flags, compiler.cxx
     contents = {rel: path.read_bytes() for rel, path in headers.items()}
     root = Path(cache_dir) / 'pch'
-    final = root / _key(contents, flags, compiler)
+    final = root / _key(contents, flags, compiler.identity)
     if (final / 'manifest.json').exists():
         os.utime(final)
         return _load(final, notes)
