@@ -104,7 +104,7 @@ PENDING_PARAMETERS = {  # function names (they may move between modules meanwhil
     '_collected', '_search_round', '_finish', '_minimize', 'responsible_type', '_type_remedy',
     'stream_chunks', 'convert_model', 'build_and_run', 'check_elements', 'cached', 'build',
 }
-PENDING_NAME_CHECKS = {'fix.py', 'whatif.py', 'sweep/run.py'}
+PENDING_NAME_CHECKS = {'fix.py', 'whatif.py'}
 PENDING_CLASS_NAMES = {'Loaded', 'Outcome'}
 FRONTEND_NAMES = {'keras2', 'keras3', 'pytorch', 'onnx'}
 

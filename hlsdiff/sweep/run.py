@@ -123,9 +123,9 @@ def _model_bytes(source) -> tuple[bytes, str]:
     import tempfile
 
     if source.obj is not None:
-        from hlsdiff.frontends import name_for_object
+        from hlsdiff.frontends import name_for_object, stack_of
 
-        if name_for_object(source.obj) != 'keras2':
+        if stack_of(name_for_object(source.obj) or '') != 'classic':  # the workers run in this environment
             raise BadInput('sweep takes Keras 2 (tf_keras / QKeras) models for now')
         with tempfile.TemporaryDirectory(prefix='hlsdiff-sweep-') as tmp:
             path = Path(tmp) / 'model.h5'
