@@ -9,7 +9,7 @@ import pytest
 
 from hlsdiff import backends
 from hlsdiff.demo import DATA, MODEL
-from hlsdiff.errors import BadInput
+from hlsdiff.errors import BadInput, NotAProject
 from hlsdiff.request import conversion_options
 
 
@@ -48,3 +48,26 @@ def test_the_cli_lists_the_one_table(hlsdiff):
     out = hlsdiff('compare', '--help', code=0).stdout.lower()
     for name in (*backends.NAMES, *backends.STRATEGIES):
         assert name.lower() in out
+
+
+def test_every_compared_backend_has_its_family_and_no_other():
+    from hlsdiff.project.backend import FAMILIES, VIVADO, backend_for
+
+    assert set(backends.COMPARED) <= set(FAMILIES)
+    assert backend_for('vitis') is VIVADO and backend_for(None) is VIVADO
+    with pytest.raises(NotAProject, match='Quartus project'):
+        backend_for('Quartus')
+
+
+def test_the_vivado_family_holds_what_the_build_and_the_type_reader_ask(tmp_path):
+    from hlsdiff.csim import pch
+    from hlsdiff.fixedpoint import FixedType
+    from hlsdiff.project.backend import VIVADO
+
+    assert VIVADO.include_dirs(tmp_path) == [tmp_path / 'firmware' / 'ap_types', tmp_path / 'firmware', tmp_path]
+    assert VIVADO.parse_type('ap_fixed<16,6,AP_RND,AP_SAT>') == FixedType(16, 6, True, 'RND', 'SAT')
+    assert VIVADO.parse_type('ap_ufixed<8,0>') == FixedType(8, 0, False)
+    # the precompiled header is made of the Vivado family's type headers: Vitis gets them, another family none
+    headers = pch.template_headers('Vitis')
+    assert headers is not None and {f'ap_types/{h}' for h in VIVADO.precompiled} <= set(headers)
+    assert pch.template_headers('Quartus') is None and pch.template_headers('oneAPI') is None

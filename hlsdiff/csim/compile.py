@@ -25,7 +25,8 @@ from pathlib import Path
 from hlsdiff.csim import processes as children
 from hlsdiff.csim.split import split_top
 from hlsdiff.errors import BadInput, BuildFailed
-from hlsdiff.project import Sources
+from hlsdiff.project import Sources, writer
+from hlsdiff.project.backend import backend_for
 
 OPT_LEVELS = ('0', 'g', '1', '2', '3', 's')
 DEFAULT_OPT_LEVEL = 'auto'
@@ -162,7 +163,7 @@ def content_digest(sources: Sources) -> str:
     h = hashlib.sha256()
     h.update(sources.top_cpp.encode())
     h.update(sources.bridge_cpp.encode())
-    firmware = sources.project_dir / 'firmware'
+    firmware = sources.project_dir / writer.FIRMWARE
     for path in sorted(firmware.rglob('*')):
         if path.is_file() and path.suffix not in ('.so', '.o'):
             h.update(str(path.relative_to(firmware)).encode() + b'\0')
@@ -224,7 +225,8 @@ def build(
         parts = None if plain or _cores() < 2 or not _OBJCOPY else split_top(sources.top_cpp, sources.project_name,
                                                                               _units(sources))
         header = None if plain else pch() if callable(pch) else pch
-        extra = header.flags if header is not None and header.fits(prj / 'firmware', sources.top_cpp, sources.bridge_cpp) else []
+        fits = header is not None and header.fits(prj / writer.FIRMWARE, sources.top_cpp, sources.bridge_cpp)
+        extra = header.flags if header is not None and fits else []
         log = work / 'build.log'
         try:
             lib, peak, extra = _compile(sources, parts, flags, extra, cxx, work, log)
@@ -261,7 +263,7 @@ def _store(lib: Path, target: Path, cache_dir: Path, key: str, use_cache: bool, 
 def _units(sources: Sources) -> int | None:
     """Two units, or None to let the split spread big io_parallel kernels (SPREAD_LINES)."""
     try:
-        generated = (sources.project_dir / 'firmware' / 'nnet_utils' / 'nnet_code_gen.h').read_bytes().count(b'\n')
+        generated = (sources.project_dir / writer.FIRMWARE / writer.NNET_UTILS / writer.GENERATED_CODE).read_bytes().count(b'\n')
     except OSError:
         generated = 0
     return None if generated >= SPREAD_LINES else 2
@@ -284,7 +286,7 @@ def _compile(sources: Sources, parts, flags, extra, cxx, work: Path, log: Path) 
         (work / name).write_text(text)
         units.append((work / name, work / f'unit{n}.o'))
     prj = sources.project_dir
-    includes = [f'-I{prj / "firmware" / "ap_types"}', f'-I{prj / "firmware"}', f'-I{prj}']
+    includes = [f'-I{folder}' for folder in backend_for(sources.backend).include_dirs(prj)]
     peak = _run_jobs([[cxx, *flags, *GC_PARAMS, *extra, *includes, '-c', str(src), '-o', str(obj)]
                       for src, obj in units], log)
     if extra and '.gch: not used because' in log.read_text(errors='replace'):

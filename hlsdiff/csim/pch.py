@@ -34,12 +34,16 @@ from pathlib import Path
 
 from hlsdiff.csim import processes as children
 from hlsdiff.csim.compile import GC_PARAMS
+from hlsdiff.errors import NotAProject
+from hlsdiff.project.backend import VIVADO, backend_for
 
 HEADER = 'hlsdiff_pch.h'
-# What myproject.h includes before anything else; every hls4ml project includes all three.
-AP_TYPES = ('ap_fixed.h', 'ap_int.h', 'hls_stream.h')
+# The header is made of the Vivado family's type headers (hlsdiff/project/backend.py): what myproject.h includes
+# before anything else; every project of that family includes all three. Other families get none.
+FAMILY = VIVADO
+AP_TYPES = FAMILY.precompiled
 HEADER_TEXT = '\n'.join(['// hlsdiff: precompiled header (see hlsdiff/csim/pch.py)',
-                         *(f'#include "ap_types/{h}"' for h in AP_TYPES)]) + '\n'
+                         *(f'#include "{FAMILY.type_headers}/{h}"' for h in AP_TYPES)]) + '\n'
 
 
 @dataclass(frozen=True)
@@ -75,19 +79,24 @@ class Pch:
 
 
 def template_headers(backend: str) -> dict[str, Path] | None:
-    """The ap_types files hls4ml copies into a project for this backend, by path under firmware/."""
-    if str(backend).lower() not in ('vivado', 'vitis'):  # Vitis projects get Vivado's ap_types
+    """The type headers hls4ml copies into a project for this backend, by path under firmware/; None when the
+    backend is not of the family the header is made for."""
+    try:
+        family = backend_for(backend)
+    except NotAProject:
+        return None
+    if family != FAMILY:
         return None
     spec = importlib.util.find_spec('hls4ml')  # does not import hls4ml
     if spec is None or not spec.submodule_search_locations:
         return None
-    return project_headers(Path(list(spec.submodule_search_locations)[0]) / 'templates' / 'vivado')
+    return project_headers(family.template_firmware(Path(list(spec.submodule_search_locations)[0])))
 
 
 def project_headers(firmware: Path) -> dict[str, Path]:
-    """The ap_types files under `firmware` (a project's, or hls4ml's templates)."""
-    return {f'ap_types/{p.relative_to(firmware / "ap_types")}': p
-            for p in sorted((firmware / 'ap_types').rglob('*')) if p.is_file()}
+    """The type headers under `firmware` (a project's, or hls4ml's templates)."""
+    types = firmware / FAMILY.type_headers
+    return {f'{FAMILY.type_headers}/{p.relative_to(types)}': p for p in sorted(types.rglob('*')) if p.is_file()}
 
 
 @dataclass(frozen=True)
@@ -122,8 +131,8 @@ def ensure(headers: dict[str, Path], compiler: Compiler, cache_dir: Path, stop: 
     # -I of its own ap_types copy: if GCC ever rejects the .gch it parses the same headers.
     # The folder is renamed into place only once the header is complete: atomic, and a
     # concurrent compare that won the race keeps its copy (the loser's is trimmed later).
-    compile_cmd = [cxx, *flags, *GC_PARAMS, f'-I{work / "ap_types"}', f'-I{work}', '-x', 'c++-header', str(work / HEADER),
-                   '-o', str(work / f'{HEADER}.gch')]
+    compile_cmd = [cxx, *flags, *GC_PARAMS, f'-I{work / FAMILY.type_headers}', f'-I{work}', '-x', 'c++-header',
+                   str(work / HEADER), '-o', str(work / f'{HEADER}.gch')]
     # A failed build, or the loser of a race with another compare, removes its folder itself:
     # nobody may be waiting for it any more.
     script = ('"$@" >/dev/null 2>&1 || { rm -rf "$HLSDIFF_WORK"; exit 3; }; '

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from hlsdiff.backends import DEFAULT as DEFAULT_BACKEND
 from hlsdiff.errors import NotAProject
 from hlsdiff.project.adapter import writer
 
@@ -20,6 +21,7 @@ class Sources:
     project_name: str
     top_cpp: str
     bridge_cpp: str
+    backend: str = DEFAULT_BACKEND  # the backend hls4ml wrote them for (its family: project/backend.py)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class Project:
         return p.read_text() if p.exists() else None
 
     def sources(self) -> Sources:
-        return read_sources(self.path, self.name)
+        return read_sources(self.path, self.name, self.backend)
 
 
 def open_project(path: str | Path) -> Project:
@@ -87,11 +89,11 @@ def is_project(path: str | Path) -> bool:
     return True
 
 
-def read_sources(project_dir: Path, name: str) -> Sources:
-    """The two translation units of a project as written (e.g. just written by hls4ml)."""
+def read_sources(project_dir: Path, name: str, backend: str | None = None) -> Sources:
+    """The two translation units of a project as written (e.g. just written by hls4ml for `backend`)."""
     project_dir = Path(project_dir)
     return Sources(project_dir, name, (project_dir / writer.top_file(name)).read_text(),
-                   (project_dir / writer.bridge_file(name)).read_text())
+                   (project_dir / writer.bridge_file(name)).read_text(), backend or DEFAULT_BACKEND)
 
 
 def read_weights(firmware: Path, file: str) -> np.ndarray:

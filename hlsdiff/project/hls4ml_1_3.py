@@ -277,7 +277,7 @@ def result_type_arg(function: str, type_args: list[str], configs: set[str]) -> s
 # (`dense_da_<n>`, `einsum_<n>_da_<i>_of_<k>`) or through a config struct whose strategy says so.
 DA_STRATEGY = 'nnet::distributed_arithmetic'
 _DA_FUNCTION = re.compile(r'^(dense_da_\d+|einsum_\d+_da_\d+_of_\d+|einsum_dense\d+_da_kernel)$')
-DA_GENERATED = 'nnet_code_gen.h'  # under nnet_utils/
+GENERATED_CODE = 'nnet_code_gen.h'  # under nnet_utils/: code generated per model (im2col, da4ml's kernels)
 
 
 def distributed_arithmetic(function: str, config_texts: Iterable[str]) -> bool:

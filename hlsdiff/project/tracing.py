@@ -10,6 +10,7 @@ from typing import Any
 
 from hlsdiff.errors import NotAProject
 from hlsdiff.project.adapter import writer
+from hlsdiff.project.backend import backend_for
 from hlsdiff.project.folder import Project, Sources
 
 
@@ -21,20 +22,12 @@ def layer_traces(hls_model: Any) -> dict[str, list[writer.Traced]]:
 
 
 def traced_sources(project: Project, hls_model: Any) -> tuple[Sources, bool]:
-    """The project's two translation units, with trace calls added where it has none.
+    """The project's two translation units, with trace calls added where it has none (as its backend traces).
     Returns (sources, added)."""
     sources = project.sources()
-    top, bridge = sources.top_cpp, sources.bridge_cpp
-    layers = layer_traces(hls_model)
-    added = False
-    if not writer.has_trace_calls(top):
-        top = writer.with_trace_calls(top, layers)
-        added = True
-    if not writer.has_trace_storage(bridge):
-        extended = writer.with_trace_storage(bridge, [t for traced in layers.values() for t in traced])
-        if extended is None:
-            raise NotAProject(f'{project.path}: {writer.bridge_file(project.name)} has no allocate_trace_storage '
-                              'to extend')
-        bridge = extended
-        added = True
-    return Sources(project.path, project.name, top, bridge), added
+    traced = backend_for(project.backend).traced(sources.top_cpp, sources.bridge_cpp, layer_traces(hls_model))
+    if traced is None:
+        raise NotAProject(f'{project.path}: {writer.bridge_file(project.name)} has no allocate_trace_storage '
+                          'to extend')
+    top, bridge, added = traced
+    return Sources(project.path, project.name, top, bridge, sources.backend), added

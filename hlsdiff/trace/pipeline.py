@@ -280,7 +280,7 @@ def convert_model(frontend, model, input_names, input_shapes, conv, run, project
         write_project(converted, model_in_yml=run.output_dir is not None)
         if run.prepare_project is not None:
             run.prepare_project(out)
-        sources = read_sources(out, conv.project_name)
+        sources = read_sources(out, conv.project_name, conv.backend)
         firmware = out / 'firmware'
     hls_model = converted.hls_model
     layers = list(hls_model.get_layers())

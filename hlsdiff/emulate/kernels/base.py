@@ -69,7 +69,7 @@ def run(program: Program, call: Call, inputs: list[Fx], result: FixedType, data_
     configs = [program.configs[a].text for a in call.type_args if a in program.configs]
     if writer.distributed_arithmetic(call.function, configs):
         raise NotEmulated(f'nnet::{call.function} is a kernel da4ml generated (Strategy: distributed_arithmetic, '
-                          f'nnet_utils/{writer.DA_GENERATED}): its adder graph is not emulated; its values are '
+                          f'nnet_utils/{writer.GENERATED_CODE}): its adder graph is not emulated; its values are '
                           'compared with the framework, and the layers after it are emulated from its trace')
     compute = _KERNELS.get(call.function) or next(
         (c for p, c in _PREFIXES.items() if call.function.startswith(p)), None)
