@@ -105,7 +105,7 @@ PENDING_PARAMETERS = {  # function names (they may move between modules meanwhil
     'stream_chunks', 'convert_model', 'build_and_run', 'check_elements', 'cached', 'build',
 }
 PENDING_NAME_CHECKS = {'fix.py', 'whatif.py'}
-PENDING_CLASS_NAMES = {'Loaded', 'Outcome'}
+PENDING_CLASS_NAMES = {'Loaded'}
 FRONTEND_NAMES = {'keras2', 'keras3', 'pytorch', 'onnx'}
 
 

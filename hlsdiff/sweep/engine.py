@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from hlsdiff.sweep.run import Outcome, SweepProgress, SweepRequest, compute, confirm, is_emulation_bug, prepare
+from hlsdiff.sweep.run import SweepOutcome, SweepProgress, SweepRequest, compute, confirm, is_emulation_bug, prepare
 
 
 @dataclass
@@ -47,7 +47,7 @@ def run_sweep(request: SweepRequest, progress: SweepProgress | None = None) -> S
     return SweepResult(frame, summary)
 
 
-def _summary(request: SweepRequest, outcome: Outcome, frame: pd.DataFrame, front: list[int], bugs: set[str]) -> dict:
+def _summary(request: SweepRequest, outcome: SweepOutcome, frame: pd.DataFrame, front: list[int], bugs: set[str]) -> dict:
     from hlsdiff._version import __version__
     from hlsdiff.engine import hls4ml_version
 

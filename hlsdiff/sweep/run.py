@@ -66,7 +66,7 @@ class Prepared:
 
 
 @dataclass
-class Outcome:
+class SweepOutcome:
     """What the sweep computed: every point's figures, what was reused, the confirmations."""
 
     prepared: Prepared
@@ -155,12 +155,12 @@ def _array(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
-def compute(request: SweepRequest, prepared: Prepared, progress: SweepProgress) -> Outcome:
+def compute(request: SweepRequest, prepared: Prepared, progress: SweepProgress) -> SweepOutcome:
     """Every point: reused from the folder, else predicted on the cluster (stored as it finishes), else
     (the emulation cannot cover it) measured with the C-simulation."""
     started = time.perf_counter()
     store = Store(request.out_dir)
-    outcome = Outcome(prepared, {})
+    outcome = SweepOutcome(prepared, {})
     pending = []
     for task in prepared.tasks:
         kept = store.get('points', task.key)
@@ -194,7 +194,7 @@ def compute(request: SweepRequest, prepared: Prepared, progress: SweepProgress) 
     return outcome
 
 
-def confirm(request: SweepRequest, outcome: Outcome, keys: list[str], progress: SweepProgress) -> None:
+def confirm(request: SweepRequest, outcome: SweepOutcome, keys: list[str], progress: SweepProgress) -> None:
     """The given points measured with the C-simulation (reused from the folder when measured before)."""
     store = Store(request.out_dir)
     by_key = {t.key: t for t in outcome.prepared.tasks}
