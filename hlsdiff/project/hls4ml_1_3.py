@@ -280,6 +280,31 @@ _DA_FUNCTION = re.compile(r'^(dense_da_\d+|einsum_\d+_da_\d+_of_\d+|einsum_dense
 GENERATED_CODE = 'nnet_code_gen.h'  # under nnet_utils/: code generated per model (im2col, da4ml's kernels)
 
 
+DA_KERNEL = re.compile(r'^(dense_da_\d+)$')
+_DA_NAMED = re.compile(r'dense_da\s*=\s*nnet::(?P<fn>dense_da_\d+)\s*<')
+
+
+def da_kernel(function: str, config_texts: Iterable[str]) -> str | None:
+    """The function da4ml generated that computes a call's whole output from its whole input: the call itself
+    (io_parallel's `dense_da_<n>`), or the one the config of io_stream's `dense` names; None for the others (a
+    convolution runs its `dense_da` once per window)."""
+    if DA_KERNEL.match(function):
+        return function
+    if function == 'dense':
+        return next((m.group('fn') for text in config_texts if (m := _DA_NAMED.search(text))), None)
+    return None
+
+
+def da_body(code_gen: str, function: str) -> tuple[int, int, list[str]] | None:
+    """A da4ml kernel in nnet_code_gen.h: (inputs, outputs, its statements one a line, comments dropped)."""
+    m = re.search(rf'void\s+{re.escape(function)}\s*\(\s*inp_t\s+model_inp\[(\d+)\]\s*,\s*out_t\s+model_out\[(\d+)\]'
+                  r'\s*\)\s*\{(.*?)\n\}', code_gen, re.S)
+    if m is None:
+        return None
+    lines = [line.split('//')[0].strip() for line in m.group(3).splitlines()]
+    return int(m.group(1)), int(m.group(2)), [line for line in lines if line and not line.startswith('#pragma')]
+
+
 def distributed_arithmetic(function: str, config_texts: Iterable[str]) -> bool:
     """True for a call of a kernel da4ml generated: by its name, or by a config struct it takes."""
     return bool(_DA_FUNCTION.match(function)) or any(

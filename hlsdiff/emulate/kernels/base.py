@@ -13,6 +13,8 @@ from hlsdiff.fixedpoint import FixedType
 from hlsdiff.project import writer
 
 STREAM_FUNCTIONS = ('clone_stream', 'repack_stream', 'broadcast_stream')
+# the name every kernel da4ml generated is registered under (they are told apart by writer.distributed_arithmetic)
+DISTRIBUTED_ARITHMETIC = 'distributed_arithmetic'
 
 
 class NotEmulated(Exception):
@@ -67,10 +69,8 @@ def register(*functions: str, prefix: bool = False) -> Callable[[Compute], Compu
 def run(program: Program, call: Call, inputs: list[Fx], result: FixedType, data_t: FixedType | None) -> Fx:
     """The values `call` writes, given the exact values of its inputs."""
     configs = [program.configs[a].text for a in call.type_args if a in program.configs]
-    if writer.distributed_arithmetic(call.function, configs):
-        raise NotEmulated(f'nnet::{call.function} is a kernel da4ml generated (Strategy: distributed_arithmetic, '
-                          f'nnet_utils/{writer.GENERATED_CODE}): its adder graph is not emulated; its values are '
-                          'compared with the framework, and the layers after it are emulated from its trace')
+    if writer.distributed_arithmetic(call.function, configs):  # kernels/da.py
+        return _KERNELS[DISTRIBUTED_ARITHMETIC](EmulatedCall(program, call, inputs, result, data_t))
     compute = _KERNELS.get(call.function) or next(
         (c for p, c in _PREFIXES.items() if call.function.startswith(p)), None)
     if compute is None:
