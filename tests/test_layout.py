@@ -157,3 +157,26 @@ def test_no_two_classes_share_a_name():
                 where.setdefault(node.name, []).append(f'{p.relative_to(PACKAGE).as_posix()}:{node.lineno}')
     shared = {name: places for name, places in where.items() if len(places) > 1}
     assert set(shared) <= PENDING_CLASS_NAMES, {n: p for n, p in shared.items() if n not in PENDING_CLASS_NAMES}
+
+
+def _methods(tree: ast.Module, cls: str) -> set[str]:
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == cls:
+            return {n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    raise AssertionError(f'no class {cls}')
+
+
+def test_every_frontend_gives_what_the_frontend_protocol_declares():
+    """Callers use a frontend through the protocol only, so each one (or FrontendBase under it) defines all of it."""
+    package = ast.parse((PACKAGE / 'frontends' / '__init__.py').read_text())
+    declared = _methods(package, 'Frontend')
+    shared = _methods(package, 'FrontendBase')
+    assert {'base_config', 'layer_names', 'hls4ml_convert'} <= declared
+    registry = next(n.value for n in package.body if isinstance(n, ast.AnnAssign) and getattr(n.target, 'id', '') == '_REGISTRY')
+    modules = [ast.literal_eval(v) for v in registry.values]
+    for module in modules:
+        tree = ast.parse((PACKAGE.parent / (module.replace('.', '/') + '.py')).read_text())
+        made = next(n.value for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], 'id', '') == 'FRONTEND')
+        cls = made.func.id
+        missing = declared - _methods(tree, cls) - shared
+        assert not missing, (module, cls, sorted(missing))
