@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import io
 import shutil
 import tempfile
@@ -32,6 +33,7 @@ from hlsdiff.diff import OutputAccumulator, classifier_shaped, diff, status_of
 from hlsdiff.emulate import Emulator, NotEmulated, arith, read_program
 from hlsdiff.errors import ConversionFailed
 from hlsdiff.fixedpoint import parse_type
+from hlsdiff.rounding import predicted_range_events
 
 # a prediction agrees with the C-simulation when it is off by at most this share, or one LSB
 TOLERANCE = 0.10
@@ -146,6 +148,12 @@ class Predictor:
         layers = {name: self._layer(values[name], types[name].get('result'), self.expected_layers[name], name in inputs)
                   for name in values if name in self.expected_layers and name not in moved
                   and self.expected_layers[name].size == values[name].size}
+        for name, layer in layers.items():
+            if name not in inputs and layer.status != 'ok':  # where a type's range moved a value (docs/gate.md)
+                t = parse_type(types[name].get('result'))
+                events = predicted_range_events(emulator, name, values[name], self.expected_layers[name],
+                                                layer.tolerance, t.lsb if t is not None else None)
+                layers[name] = dataclasses.replace(layer, beyond=events) if events else layer
         return Prediction(tuple(outputs), layers, types, missing, round(time.perf_counter() - started, 3))
 
     @staticmethod

@@ -217,3 +217,18 @@ def widened_range(emulator, layer: str) -> tuple[str, str, str, float] | None:
             if error <= step * (1 + 1e-9):
                 return key, str(t), str(wider), error
     return None
+
+
+def predicted_range_events(emulator, layer: str, values: np.ndarray, expected: np.ndarray, tol: float,
+                           lsb: float | None) -> int:
+    """In a prediction (every layer emulated from the emulated layer before it): the elements off the framework
+    by more than the stated bound where the layer's range-free emulation differs from it by more than one LSB,
+    i.e. where a type's range moved the value. 0 where nothing is off, without emulating again."""
+    values = np.asarray(values, dtype=np.float64).reshape(expected.shape)
+    off = np.abs(values - expected) > tol
+    if not off.any():
+        return 0
+    free = _range_free(emulator, layer, expected.shape)
+    if free is None:
+        return 0
+    return int(np.count_nonzero(off & (np.abs(values - free) > (lsb or 0.0) * (1 + 1e-9))))
