@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
 from hlsdiff.cli import main
 from hlsdiff.repro import config, issue
+
+DEMO = Path(__file__).resolve().parents[1] / 'hlsdiff' / 'demo'
 
 
 def test_output_in_a_read_only_folder_is_bad_input_before_any_work(tmp_path):
@@ -89,3 +93,19 @@ def test_issue_evidence_of_a_layer_with_no_own_error_and_numpy_figures():
     assert 'adds by itself (on the C-simulation\'s own inputs): not measured; in the full model 0.4375 max abs' in text
     assert ', 3 elements differ, max 12 LSB' in text and '75.0% of the elements wrong' in text
     assert 'np.' not in text and 'None' not in text
+
+
+def test_the_keras2_frontend_gives_the_config_keras2_always_had():
+    """repro (and fix) hand every frontend to the conversion, Keras 2's too: its hls4ml calls give the config the
+    default Keras 2 path gives, the unknown layer name warned about alike."""
+    from hlsdiff import frontends
+    from hlsdiff.request import conversion_options
+    from hlsdiff.trace.convert import build_config
+    from hlsdiff.trace.load import check_model_path
+
+    path = check_model_path(str(DEMO / 'demo_model.h5'), None, None)
+    frontend = frontends.for_source(path)
+    model = frontend.load(path)
+    conv = conversion_options({'precision': 'ap_fixed<10,4>', 'config': {'LayerName': {'nope': {}}}})
+    assert frontend.name == 'keras2'
+    assert build_config(model, conv, frontend) == build_config(model, conv, None)
