@@ -91,6 +91,35 @@ def parse_type(text: str | None) -> FixedType | None:
     return FixedType(width, integer, signed, rounding, saturation)
 
 
+_AC_TYPE_RE = re.compile(r'^\s*(ac_fixed|ac_int)\s*<\s*([^>]*)>\s*$')
+# the quantization modes this arithmetic computes (hls4ml writes these; AC_RND_CONV_ODD has no counterpart here)
+_MODES = ('TRN', 'TRN_ZERO', 'RND', 'RND_ZERO', 'RND_INF', 'RND_MIN_INF', 'RND_CONV')
+_OVERFLOWS = ('WRAP', 'SAT', 'SAT_ZERO', 'SAT_SYM')
+
+
+def parse_ac_type(text: str | None) -> FixedType | None:
+    """Parse Algorithmic C's `ac_fixed<W,I,S,Q,O>` (S `true`/`false`; Q `AC_TRN`...; O `AC_WRAP`...) and
+    `ac_int<W,S>`, as hls4ml's Quartus and Catapult backends write them, into the one FixedType: AC_<mode> is
+    AP_<mode> (the same rounding and overflow). None for another type or a mode not computed here."""
+    match = _AC_TYPE_RE.match(str(text or ''))
+    if not match:
+        return None
+    kind, args = match.groups()
+    parts = [p.strip() for p in args.split(',') if p.strip()]
+    try:
+        width = int(parts[0])
+        integer = width if kind == 'ac_int' else int(parts[1])
+    except (IndexError, ValueError):
+        return None
+    rest = parts[1:] if kind == 'ac_int' else parts[2:]
+    signed = (rest[0] if rest else 'true') in ('true', '1')
+    rounding = rest[1].upper().removeprefix('AC_') if len(rest) > 1 else 'TRN'
+    saturation = rest[2].upper().removeprefix('AC_') if len(rest) > 2 else 'WRAP'
+    if (rest and rest[0] not in ('true', 'false', '1', '0')) or rounding not in _MODES or saturation not in _OVERFLOWS:
+        return None
+    return FixedType(width, integer, signed, rounding, saturation)
+
+
 def round_scaled(scaled: np.ndarray, mode: str) -> np.ndarray:
     """A quantization mode on values already scaled by 2**F (exact in doubles below 2**52)."""
     if mode == 'TRN':
