@@ -33,6 +33,7 @@ from hlsdiff.diff import OutputAccumulator, classifier_shaped, diff, status_of
 from hlsdiff.emulate import Emulator, NotEmulated, arith, read_program
 from hlsdiff.errors import ConversionFailed
 from hlsdiff.fixedpoint import parse_type
+from hlsdiff.project import writer
 from hlsdiff.rounding import predicted_range_events
 
 # a prediction agrees with the C-simulation when it is off by at most this share, or one LSB
@@ -219,7 +220,8 @@ class Predictor:
             got = values.get(layer) if layer else None
             if want is None:
                 continue
-            t = program.fixed(call.type_args[-2]) if call is not None else None
+            name = writer.result_type_arg(call.function, list(call.type_args), set(program.configs)) if call else None
+            t = program.fixed(name) if name is not None else None
             if got is None or got.size != want.size:
                 continue
             got = got.reshape(want.shape)

@@ -42,8 +42,7 @@ def initial_config(loaded: Loaded, conv: ConvertOptions) -> tuple[dict, dict]:
     in. The settings carry the frontend's name (`frontend`)."""
     from hlsdiff.trace.convert import build_config
 
-    calls = None if loaded.frontend.name == 'keras2' else loaded.frontend
-    cfg, settings, _ = build_config(loaded.model, conv, calls)
+    cfg, settings, _ = build_config(loaded.model, conv, loaded.frontend)
     cfg = copy.deepcopy(cfg)
     for entry in (cfg.get('LayerName') or {}).values():
         entry.pop('Trace', None)
