@@ -63,6 +63,23 @@ def test_the_issue1472_model_at_16_12_io_parallel_by_prediction(hlsdiff, tmp_pat
     assert float(np.max(np.abs(head - want[1]))) <= 0.05 * float(np.ptp(want[1]))
 
 
+def test_the_issue1472_model_at_16_12_meets_the_default_gate(hlsdiff, tmp_path):
+    """With no gate option, fix targets the default gate (docs/gate.md): nothing beyond rounding on any sample
+    (the demo data reaches 4.05 in the input's ap_fixed<9,3> on one sample) and top-1 >= 99% on the classifier
+    (a logits head); the written config, by hls4ml alone, keeps every top-1 and the classifier within 5% of its
+    range."""
+    x = np.load(DATA)[:32]
+    out = tmp_path / 'fixed.yml'
+    run = hlsdiff('fix', MODEL, DATA, '--precision', 'ap_fixed<16,12>', '--samples', 32, '-o', out, code=0)
+    assert run.json['fix']['passed'] and run.json['outputs'][0]['classifier'] == 'logits'
+    assert all(o['wrong_samples_count'] == 0 for o in run.json['outputs'])
+    changes = {(c['layer'], c['key']) for c in run.json['fix']['changes'] if c['status'] == 'kept'}
+    assert ('input_1', 'Precision.result') in changes
+    got, want = hls4ml_alone(MODEL, x, out, 'io_parallel', tmp_path)
+    assert top1(got[0], want[0]) >= 0.99
+    assert float(np.max(np.abs(got[0] - want[0]))) <= 0.05 * float(np.ptp(want[0]))
+
+
 def test_a_softmax_with_wide_logits_passes_in_hls4ml_alone(hlsdiff, model_files, tmp_path):
     model, data = model_files('dense_softmax', n=64)
     out = tmp_path / 'fixed.yml'
