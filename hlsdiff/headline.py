@@ -14,6 +14,8 @@ from typing import Any
 
 from hlsdiff.result import CompareResult, LayerResult
 
+HEADLINE_SAMPLES = 64  # the samples the check predicts: the wrong ones first, then the first ones
+
 
 def check_at_outputs(result: CompareResult, collected: Any, model: Any, request: Any) -> None:
     """Annotate the onset's hint (and the summary) with its predicted effect at the outputs."""
@@ -46,7 +48,7 @@ def _predicted_effect(layer: LayerResult, collected: Any, model: Any, request: A
     config, settings = initial_config(loaded, request.convert)
     changed = copy.deepcopy(config)
     put(changed, remedy['layer'], remedy['key'], remedy['after'])
-    predictor = make_predictor(loaded, collected, settings)
+    predictor = make_predictor(loaded, collected, settings, limit=HEADLINE_SAMPLES)
     try:
         before, after = predictor.predict(config), predictor.predict(changed)
     finally:

@@ -55,23 +55,41 @@ def initial_config(loaded: Loaded, conv: ConvertOptions) -> tuple[dict, dict]:
     return out, {**settings, 'frontend': loaded.frontend.name}
 
 
-def make_predictor(loaded: Loaded, collected, settings: dict):
-    """A predictor on the samples the compare diagnosed, with the framework's values of every mapped layer."""
+def make_predictor(loaded: Loaded, collected, settings: dict, limit: int | None = None):
+    """A predictor on the samples the compare diagnosed, with the framework's values of every mapped layer.
+    `limit`: at most this many of them, the samples wrong beyond rounding first (a what-if holds every
+    layer's values of every sample it runs: the headline check keeps it small)."""
     from hlsdiff.predict import Predictor
     from hlsdiff.trace.load import fit_to_inputs
 
     samples = fit_to_inputs(loaded.data, loaded.names, loaded.shapes, collected.diagnosed_samples or collected.samples)
-    arrays = samples.arrays
-    if collected.kept_samples is not None:  # many samples streamed: the ones the compare kept, wrong ones included
-        rows = np.asarray(collected.kept_samples, dtype=np.int64)
-        arrays = tuple(a[rows] for a in arrays)
-    expected = {name: a.expected for name, a in collected.arrays.items() if a.expected is not None}
+    kept = _kept_rows(collected, samples.count, limit)
+    arrays = tuple(a[kept.samples] for a in samples.arrays)
+    expected = {name: a.expected[kept.rows] for name, a in collected.arrays.items() if a.expected is not None}
     softmax = tuple(info.name for info in collected.layers if info.class_name == 'Softmax')
     frontend, model = loaded.frontend, loaded.model
     if frontend.name == 'keras2':
         return Predictor(model, arrays, settings, expected, softmax)
     return Predictor(None, arrays, settings, expected, softmax,
                      convert=lambda **kwargs: frontend.hls4ml_convert(model, **kwargs), input_layout=frontend.csim_layout)
+
+
+@dataclass(frozen=True)
+class _Kept:
+    rows: np.ndarray  # rows of the compare's kept arrays
+    samples: np.ndarray  # the same samples' indices in the data
+
+
+def _kept_rows(collected, count: int, limit: int | None) -> _Kept:
+    """The compare's kept rows (all samples, or the first chunk and the wrong ones when many streamed), at most
+    `limit`, the wrong ones first, in their order in the data."""
+    first = next((a.expected.shape[0] for a in collected.arrays.values() if a.expected is not None), count)
+    kept = list(collected.kept_samples) if collected.kept_samples is not None else list(range(min(first, count)))
+    order = list(range(len(kept)))
+    if limit is not None and len(order) > limit:
+        wrong = {s for check in (collected.checks or {}).values() for s in check.samples}
+        order = sorted(sorted(order, key=lambda r: kept[r] not in wrong)[:limit])
+    return _Kept(np.asarray(order, dtype=np.int64), np.asarray([kept[r] for r in order], dtype=np.int64))
 
 
 def yaml_ready(value):

@@ -24,7 +24,7 @@ def stream_chunks(plan: Plan, reference, scales: dict, csim, samples, input_name
             spill: Path | None = None):
     """Chunk by chunk: statistics, model outputs, emulation and the per-element rounding check over every
     sample; the arrays of the first `keep` samples kept for the diagnosis (patterns, causes, what-if), and
-    before them up to `keep` samples that are wrong beyond rounding (the rare events are what counts)."""
+    beside them up to KEEP_WRONG samples that are wrong beyond rounding (the rare events are what counts)."""
     from hlsdiff.emulate import Emulator
 
     program = _program(plan, notes)
@@ -68,6 +68,9 @@ def _program(plan: Plan, notes: list[str]):
     return program
 
 
+KEEP_WRONG = 32  # samples wrong beyond rounding kept for the diagnosis beside the first chunk (memory: every layer)
+
+
 class _Stream:
     """What the chunks add up to: statistics, outputs, emulation verdicts, element checks, kept rows."""
 
@@ -97,7 +100,7 @@ class _Stream:
     def keep_rows(self, arrays: dict, traces: dict, lo: int, hi: int, wrong: list[int]) -> None:
         """Keep the chunk's wrong samples (up to `keep` in all) and those among the first `keep`."""
         first = set(range(0, max(0, min(hi, self.keep) - lo)))
-        room = max(0, self.keep - self.extra)
+        room = max(0, min(self.keep, KEEP_WRONG) - self.extra)
         extra = [r for r in wrong if r not in first][:room]
         self.extra += len(extra)
         rows = sorted(first | set(extra))
