@@ -68,23 +68,10 @@ def parse_type(text: str | None) -> FixedType | None:
 
     Returns None for types that have no fixed resolution (float, double, half, unparsable).
     """
-    if not text:
+    read = _widths(_TYPE_RE, text, lambda kind: kind.endswith('int'))
+    if read is None:
         return None
-    match = _TYPE_RE.match(str(text))
-    if not match:
-        return None
-    kind, args = match.groups()
-    parts = [p.strip() for p in args.split(',') if p.strip()]
-    try:
-        width = int(parts[0])
-        if kind.endswith('int'):
-            integer = width
-            rest = []
-        else:
-            integer = int(parts[1])
-            rest = parts[2:]
-    except (IndexError, ValueError):
-        return None
+    kind, width, integer, rest = read
     signed = not (kind.startswith('ap_u') or kind.startswith('u'))
     rounding = rest[0].upper().replace('AP_', '') if len(rest) > 0 else 'TRN'
     saturation = rest[1].upper().replace('AP_', '') if len(rest) > 1 else 'WRAP'
@@ -97,21 +84,32 @@ _MODES = ('TRN', 'TRN_ZERO', 'RND', 'RND_ZERO', 'RND_INF', 'RND_MIN_INF', 'RND_C
 _OVERFLOWS = ('WRAP', 'SAT', 'SAT_ZERO', 'SAT_SYM')
 
 
-def parse_ac_type(text: str | None) -> FixedType | None:
-    """Parse Algorithmic C's `ac_fixed<W,I,S,Q,O>` (S `true`/`false`; Q `AC_TRN`...; O `AC_WRAP`...) and
-    `ac_int<W,S>`, as hls4ml's Quartus and Catapult backends write them, into the one FixedType: AC_<mode> is
-    AP_<mode> (the same rounding and overflow). None for another type or a mode not computed here."""
-    match = _AC_TYPE_RE.match(str(text or ''))
+def _widths(pattern: re.Pattern, text: str | None, is_int, int_keeps_sign: bool = False):
+    """(kind, width, integer bits, the other template arguments) of a type `pattern` matches, else None. An
+    integer type's integer bits are its width (ac_int<W,S> keeps its signedness argument in the rest)."""
+    match = pattern.match(str(text or ''))
     if not match:
         return None
     kind, args = match.groups()
     parts = [p.strip() for p in args.split(',') if p.strip()]
     try:
         width = int(parts[0])
-        integer = width if kind == 'ac_int' else int(parts[1])
+        integer = width if is_int(kind) else int(parts[1])
     except (IndexError, ValueError):
         return None
-    rest = parts[1:] if kind == 'ac_int' else parts[2:]
+    if is_int(kind):
+        return kind, width, integer, parts[1:] if int_keeps_sign else []
+    return kind, width, integer, parts[2:]
+
+
+def parse_ac_type(text: str | None) -> FixedType | None:
+    """Parse Algorithmic C's `ac_fixed<W,I,S,Q,O>` (S `true`/`false`; Q `AC_TRN`...; O `AC_WRAP`...) and
+    `ac_int<W,S>`, as hls4ml's Quartus and Catapult backends write them, into the one FixedType: AC_<mode> is
+    AP_<mode> (the same rounding and overflow). None for another type or a mode not computed here."""
+    read = _widths(_AC_TYPE_RE, text, lambda kind: kind == 'ac_int', int_keeps_sign=True)
+    if read is None:
+        return None
+    kind, width, integer, rest = read
     signed = (rest[0] if rest else 'true') in ('true', '1')
     rounding = rest[1].upper().removeprefix('AC_') if len(rest) > 1 else 'TRN'
     saturation = rest[2].upper().removeprefix('AC_') if len(rest) > 2 else 'WRAP'
