@@ -240,8 +240,10 @@ def fix(model, data, **opts):
 @_handle_errors
 def repro(model, data, layer, out_dir, **opts):
     """Write a minimal hls4ml bug report for LAYER's defect: model, data, config, repro.py, ISSUE.md."""
+    from hlsdiff.frontends.stacks import maybe_rerun
     from hlsdiff.job import run_repro
 
+    maybe_rerun(model)  # a model the other environment loads: the same command there, as compare does
     if opts.get('apply_patch') or opts.get('gate'):
         raise BadInput('repro reproduces what hls4ml writes: --patch and --gate do not apply')
     sys.exit(run_repro(model, data, layer, opts, out_dir))

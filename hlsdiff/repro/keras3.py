@@ -41,9 +41,11 @@ class Keras3Repro:
         return keras.Model(inp, x, name='repro')
 
     def input_of(self, model: Any, layer: str) -> str | None:
+        """A loaded Sequential calls each layer twice (its own build and its functional graph): the nodes
+        that read the same layers are one input."""
         nodes = getattr(model.get_layer(layer), '_inbound_nodes', [])
-        feeding = [_source(t) for t in nodes[0].input_tensors] if nodes else []
-        if len(nodes) != 1 or len(feeding) != 1:
+        sources = {tuple(_source(t) for t in node.input_tensors) for node in nodes}
+        if len(sources) != 1 or len(feeding := next(iter(sources))) != 1:
             return ''
         inputs = {_source(t) for t in model.inputs}
         return None if feeding[0] in inputs else feeding[0]
