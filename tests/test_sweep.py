@@ -305,6 +305,22 @@ def test_a_point_sets_the_options_and_the_config_keys_it_names():
     assert config['LayerName']['out_softmax']['TableSize'] == 2048
 
 
+def test_strategies_are_spelt_as_hls4ml_spells_them():
+    """The names of hlsdiff/backends.py, distributed_arithmetic in hls4ml's snake case (its passes compare it
+    case-sensitively); a strategy hls4ml 1.3.0 does not have is refused."""
+    from hlsdiff import backends
+    from hlsdiff.errors import BadInput
+    from hlsdiff.sweep.grid import read_grid
+
+    grid = read_grid({'strategy': ['latency', 'RESOURCE', 'Distributed_Arithmetic'],
+                      'LayerName.fc1.Strategy': ['resource'], 'Model.Strategy': ['distributed_arithmetic']})
+    assert grid.to_json()['strategy'] == list(backends.STRATEGIES)
+    assert grid.to_json()['LayerName.fc1.Strategy'] == ['Resource']
+    assert grid.to_json()['Model.Strategy'] == ['distributed_arithmetic']
+    with pytest.raises(BadInput, match="'Unrolled' is not a value hls4ml takes"):
+        read_grid({'strategy': ['Unrolled']})
+
+
 def test_auc_is_the_share_of_positive_negative_pairs_ranked_right():
     rng = np.random.default_rng(0)
     score = np.round(rng.normal(size=200), 1)  # ties

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hlsdiff import backends
 from hlsdiff.errors import BadInput
 from hlsdiff.remedy import TYPEDEF_OF, put
 from hlsdiff.trace.convert import ConvertOptions
 
 OPTIONS = ('precision', 'io_type', 'strategy', 'reuse_factor')
 IO_TYPES = ('io_parallel', 'io_stream')
-STRATEGIES = ('latency', 'resource', 'unrolled')
 IMPLEMENTATIONS = ('stable', 'latency', 'legacy', 'argmax')
 # the keys of a LayerName / Model entry a grid may set, and the kind of value each takes
 LAYER_KEYS = {'Precision': 'precision', 'ReuseFactor': 'count', 'Strategy': 'strategy', 'TableSize': 'count',
@@ -46,8 +46,6 @@ class Point:
     def convert_options(self, base: ConvertOptions) -> ConvertOptions:
         """The conversion this point asks for: the grid's options over the user's."""
         given = {k: v for k, v in self.values if k in OPTIONS}
-        if 'strategy' in given:
-            given['strategy'] = str(given['strategy']).capitalize()
         if 'reuse_factor' in given:
             given['reuse_factor'] = int(given['reuse_factor'])
         return dataclasses.replace(base, **given, granularity='name',
@@ -102,9 +100,7 @@ def read_grid(source: str | Path | Mapping[str, Any]) -> Grid:
         if not values:
             raise BadInput(f'grid: {name}: an empty list (give at least one value)')
         kind = kind_of(name)
-        for value in values:
-            check_value(name, kind, value)
-        axes.append((name, values))
+        axes.append((name, tuple(check_value(name, kind, value) for value in values)))
     return Grid(tuple(axes))
 
 
@@ -135,18 +131,21 @@ def kind_of(name: str) -> str:
                    f'LayerName.<layer>.{{{",".join(LAYER_KEYS)}}}[.<type>], Model.{{{",".join(MODEL_KEYS)}}})')
 
 
-def check_value(name: str, kind: str, value: Any) -> None:
-    """A value hls4ml takes for this kind of name, else one line."""
+def check_value(name: str, kind: str, value: Any) -> Any:
+    """The value as hls4ml takes it for this kind of name (a strategy spelt as hls4ml spells it, from the one
+    table of hlsdiff/backends.py), else one line."""
+    strategies = {s.lower(): s for s in backends.STRATEGIES}
     ok = {'count': lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
           'io_type': lambda v: v in IO_TYPES,
-          'strategy': lambda v: isinstance(v, str) and v.lower() in STRATEGIES,
+          'strategy': lambda v: isinstance(v, str) and v.lower() in strategies,
           'implementation': lambda v: isinstance(v, str) and v.lower() in IMPLEMENTATIONS,
           'precision': lambda v: _precision_ok(v, auto=name.startswith('LayerName.'))}[kind]
     if not ok(value):
         expected = {'count': 'a whole number >= 1', 'io_type': ' or '.join(IO_TYPES),
-                    'strategy': '/'.join(s.capitalize() for s in STRATEGIES), 'implementation': '/'.join(IMPLEMENTATIONS),
+                    'strategy': '/'.join(backends.STRATEGIES), 'implementation': '/'.join(IMPLEMENTATIONS),
                     'precision': "a type hls4ml reads, e.g. 'ap_fixed<16,6>'"}[kind]
         raise BadInput(f'grid: {name}: {value!r} is not a value hls4ml takes ({expected})')
+    return strategies[value.lower()] if kind == 'strategy' else value
 
 
 def _precision_ok(value: Any, auto: bool) -> bool:
