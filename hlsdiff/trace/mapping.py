@@ -173,7 +173,8 @@ class _Mapping:
         """The layer's parents, looking through inserted layers that are not compared."""
         g, out = self.g, []
         for p in g.parents[name]:
-            while p in self.not_compared and len(g.parents.get(p, [])) == 1 and g.by_name[p].class_name in _INSERTED:
+            while p in self.not_compared and len(g.parents.get(p, [])) == 1 and (
+                    g.by_name[p].class_name in _INSERTED or _separable_half(g, p) == 'depthwise'):
                 p = g.parents[p][0]
             out.append(p)
         return out
@@ -205,6 +206,8 @@ class _Mapping:
                 f'; {note}' if note else ''), ''
         if k is not None:
             return (*self._keras_layer(name, k), '')
+        if _separable_half(g, name):
+            return self._separable(name)
         if cls == 'Clone' and g.parents[name]:
             src = self.compared_parents(name)[0]
             if src in self.refs:
@@ -244,6 +247,17 @@ class _Mapping:
             self.folded[consumer.name] = name
             ref = Ref(('out', consumer.name), ref.chain + [('layer', consumer.name)], ref.inputs)
             note, last = f'{kind} {consumer.name} folded into this layer', consumer
+
+    def _separable(self, name: str) -> tuple[Ref | None, object, str, str]:
+        """A half of a SeparableConv2D hls4ml split in two: the depthwise half has no Keras tensor; the
+        pointwise half is compared with the Keras layer's output, re-run from the depthwise half's input."""
+        base, _, half = name.rpartition('_')
+        k = self.g.klayers[base]
+        if half == 'depthwise':
+            return None, k, '', (f'the depthwise half of {base} (hls4ml splits the {type(k).__name__} in two; Keras '
+                                 f'has no tensor between them): compared after {base}_pointwise')
+        ref = Ref(('out', base), [('layer', base)], self.compared_parents(name))
+        return ref, k, f'{base} (hls4ml splits the {type(k).__name__} into {base}_depthwise and this layer)', ''
 
     def _absorbed_quantizer(self, name: str):
         """The Keras quantizer that reads only this input and that hls4ml has no layer for (it became the input type)."""
@@ -414,6 +428,15 @@ def weight_quantization(layer) -> WeightLoss | None:
 def _tensor_label(tensor: tuple) -> str:
     kind, name = tensor
     return {'out': name, 'pre': f'{name} (pre-activation)', 'input': f'{name} (input)'}[kind]
+
+
+def _separable_half(g: _Graph, name: str) -> str:
+    """'depthwise' or 'pointwise' for a half of a Keras SeparableConv2D hls4ml split in two, else ''."""
+    base, _, half = name.rpartition('_')
+    k = g.klayers.get(base)
+    if half in ('depthwise', 'pointwise') and k is not None and 'SeparableConv' in type(k).__name__:
+        return half
+    return ''
 
 
 def _inbound_layers(klayer) -> list:
