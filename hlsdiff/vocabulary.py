@@ -12,7 +12,7 @@ Status = Literal['ok', 'noise', 'mismatch', 'not-compared']
 Cause = Literal['none', 'rounding', 'input-quantization', 'overflow-wrap', 'saturation', 'accumulator', 'table-range',
                 'propagated', 'kernel-defect', 'generator-defect', 'kernel-abort', 'unsupported-attribute',
                 'shape-mismatch', 'weights', 'unexplained', 'unknown']
-PatternKind = Literal['none', 'all-channels', 'alternating', 'strided', 'block', 'few-channels', 'dead-channels',
+PatternKind = Literal['none', 'all-channels', 'most-channels', 'alternating', 'strided', 'block', 'few-channels', 'dead-channels',
                       'passthrough', 'permuted', 'per-channel-scale', 'per-channel-offset', 'spatial', 'shape']
 EmulationStatus = Literal['bit-exact', 'differs', 'not-emulated']
 Evidence = Literal['emulation', 'heuristic']

@@ -11,7 +11,7 @@ from hlsdiff.demo import DATA, MODEL
 pytestmark = pytest.mark.slow
 
 STATUSES = {'ok', 'noise', 'mismatch', 'not-compared'}
-PATTERNS = {'none', 'all-channels', 'alternating', 'strided', 'block', 'few-channels', 'dead-channels', 'passthrough',
+PATTERNS = {'none', 'all-channels', 'most-channels', 'alternating', 'strided', 'block', 'few-channels', 'dead-channels', 'passthrough',
             'permuted', 'per-channel-scale', 'per-channel-offset', 'spatial', 'shape'}
 CAUSES = {'none', 'rounding', 'input-quantization', 'overflow-wrap', 'saturation', 'accumulator', 'table-range',
           'propagated', 'kernel-defect', 'kernel-abort', 'unsupported-attribute', 'shape-mismatch', 'weights', 'unknown',

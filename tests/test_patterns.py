@@ -39,6 +39,14 @@ def test_few_and_all():
     assert patterns.channel_set(mask(8, [])).kind == 'none'
 
 
+@pytest.mark.parametrize('wrong', [[0, 1, 2, 4, 5, 7, 9, 12, 14], [c for c in range(16) if c not in (3, 10)]])
+def test_most_but_not_all_channels_is_named_for_what_it_shows(wrong):
+    """9 (or 14) of 16 channels wrong is not `all-channels`: the pattern says how many, and which."""
+    p = patterns.channel_set(mask(16, wrong))
+    assert p.kind == 'most-channels' and p.channels == tuple(wrong)
+    assert p.detail.startswith(f'{len(wrong)} of 16 channels wrong') and 'all' not in p.detail
+
+
 def _maps(c=6):
     ref = rng.normal(size=(4, 5, 5, c))
     return ref, ref.copy()

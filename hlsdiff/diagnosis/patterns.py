@@ -2,7 +2,7 @@
 
 Two kinds of detector, each a small pure function over numpy arrays:
 - channel-set detectors look only at *which* channels are wrong (a boolean per channel):
-  alternating, strided, block, few-channels, all-channels;
+  alternating, strided, block, few-channels, most-channels, all-channels;
 - relation detectors look at *what* the wrong channels hold: zeros (dead), the layer's
   input (passthrough), another channel (permuted), a scaled or shifted copy of the right
   value (per-channel-scale/offset), or errors confined to borders, rows or columns (spatial).
@@ -64,10 +64,19 @@ def few(bad: np.ndarray) -> Pattern | None:
 
 
 def every(bad: np.ndarray) -> Pattern | None:
-    """Most channels wrong (more than three quarters)."""
+    """Every channel wrong, or most of them (more than three quarters): named for which."""
     if bad.size and bad.mean() > 0.75:
-        return Pattern('all-channels', tuple(int(c) for c in np.flatnonzero(bad)), detail='all channels wrong')
+        return _most(bad)
     return None
+
+
+def _most(bad: np.ndarray) -> Pattern:
+    """`all-channels` when every channel is wrong; otherwise `most-channels`, listing them."""
+    wrong = np.flatnonzero(bad)
+    if wrong.size == bad.size:
+        return Pattern('all-channels', tuple(int(c) for c in wrong), detail='all channels wrong')
+    return Pattern('most-channels', tuple(int(c) for c in wrong),
+                   detail=f'{wrong.size} of {bad.size} channels wrong: {_list(wrong)}')
 
 
 CHANNEL_SET_DETECTORS = (periodic, block, every, few)
@@ -81,8 +90,9 @@ def channel_set(bad: np.ndarray) -> Pattern:
     wrong = np.flatnonzero(bad)
     if wrong.size == 0:
         return Pattern()
-    return Pattern('few-channels' if wrong.size <= bad.size // 2 else 'all-channels', tuple(int(c) for c in wrong),
-                   detail=f'channels {_list(wrong)} wrong')
+    if wrong.size > bad.size // 2:
+        return _most(bad)
+    return Pattern('few-channels', tuple(int(c) for c in wrong), detail=f'channels {_list(wrong)} wrong')
 
 
 # ---- relation detectors ----------------------------------------------------------------
