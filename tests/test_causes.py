@@ -62,6 +62,18 @@ def test_table_range_only_for_table_activations():
     assert causes.table_range(facts(ref * 0, ref, cls='Activation', hls=HlsAttrs(activation='relu'))) is None
 
 
+def test_table_range_hints_are_true_for_each_kind_of_layer():
+    """Only softmax has an Implementation to choose; a recurrent layer's hint names its own keys."""
+    ref = rng.uniform(size=(4, 3))
+    lstm = causes.table_range(facts(ref * 0, ref, cls='LSTM', hls=HlsAttrs(activation='tanh')))
+    assert 'Implementation' not in lstm.hint and 'softmax' not in lstm.hint + lstm.detail
+    assert 'LayerName.L.table_size / Precision.table' in lstm.hint and 'recurrent activation' in lstm.detail
+    sigmoid = causes.table_range(facts(ref * 0, ref, cls='Activation', hls=HlsAttrs(activation='sigmoid')))
+    assert 'Implementation' not in sigmoid.hint and 'Precision.table' in sigmoid.hint
+    softmax = causes.table_range(facts(ref * 0, ref, cls='Softmax'))
+    assert 'Implementation: stable' in softmax.hint and 'Precision.exp_table' in softmax.hint
+
+
 def test_kernel_defect_for_folded_bn_on_depthwise():
     ref = rng.normal(size=(4, 3))
     bn = (Folded('BatchNormalization', 'bn'),)
@@ -85,3 +97,28 @@ def test_weight_quantization_and_close_miss():
     assert f.cause == 'weights' and 'Precision.weight' in f.hint
     small = dataclasses.replace(loss, rel=0.001)
     assert causes.weight_quantization(facts(ref, ref, loss=small)) is None
+
+
+def test_a_batchnorm_folded_into_a_depthwise_layer_offers_the_patch_and_the_config_workaround():
+    """compare's hint names both cures `fix` and `patch` know: the corrected kernel, or an explicit result type
+    (hls4ml then does not fold the BatchNormalization)."""
+    from types import SimpleNamespace
+
+    from hlsdiff.diagnosis import links
+    from hlsdiff.result import LayerResult
+
+    ref = rng.normal(size=(4, 3))
+    bn = (Folded('BatchNormalization', 'bn'),)
+    heuristic = causes.kernel_defect(facts(ref * 3, ref, cls='DepthwiseConv2D', folded=bn)).hint
+    assert 'hlsdiff patch' in heuristic and 'LayerName.L.Precision.result' in heuristic
+    res = LayerResult('dw', 'bn', 'DepthwiseConv2D', 'ap_fixed<16,6>', [4, 4, 3], 'mismatch',
+                      folded=['BatchNormalization bn'])
+    diff = SimpleNamespace(detail='the weights are broadcast, not on the diagonal', permutation=None,
+                           to_json=lambda: {})
+    links.generator_defect(res, SimpleNamespace(differences=[diff], generator=1.0, generator_fraction=0.5, kernel=0.0),
+                           'DepthwiseConv2D')
+    assert 'hlsdiff patch' in res.hint and 'LayerName.dw.Precision.result' in res.hint
+    unfolded = LayerResult('dw', 'dw', 'DepthwiseConv2D', 'ap_fixed<16,6>', [4, 4, 3], 'mismatch')
+    links.generator_defect(unfolded, SimpleNamespace(differences=[diff], generator=1.0, generator_fraction=0.5,
+                                                     kernel=0.0), 'DepthwiseConv2D')
+    assert 'hlsdiff patch' in unfolded.hint and 'Precision.result' not in unfolded.hint

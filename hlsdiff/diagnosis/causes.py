@@ -18,6 +18,7 @@ from hlsdiff.vocabulary import Cause
 TABLE_CLASSES = ('Softmax',)
 TABLE_ACTIVATIONS = ('softmax', 'sigmoid', 'tanh')
 DEPTHWISE_CLASSES = ('DepthwiseConv1D', 'DepthwiseConv2D')
+RECURRENT_CLASSES = ('SimpleRNN', 'LSTM', 'GRU', 'Bidirectional')  # their activations read tables too
 
 
 @dataclass(frozen=True)
@@ -88,17 +89,18 @@ def table_range(f: Facts) -> Finding | None:
     act = (f.hls.activation or '').lower()
     if f.class_name not in TABLE_CLASSES and act not in TABLE_ACTIVATIONS:
         return None
-    keys = ['table_size']
+    size = f' of {f.hls.table_size} entries' if f.hls.table_size else ''
     if f.class_name == 'Softmax' or act == 'softmax':
-        keys += ['Precision.exp_table', 'Precision.inv_table']
-    else:
-        keys += ['Precision.table']
-    size = f.hls.table_size
-    return Finding('table-range',
-                   f'{act or f.class_name} is computed from a lookup table' + (f' of {size} entries' if size else '')
-                   + ' that does not cover its input range at this resolution',
-                   f'Raise LayerName.{f.name}.' + ' / '.join(keys) + ', or keep the input range small '
-                   '(e.g. Implementation: stable for softmax)')
+        return Finding('table-range', f'softmax is computed from lookup tables{size} that do not cover its input '
+                       'range at this resolution', f'Raise LayerName.{f.name}.table_size / Precision.exp_table / '
+                       'Precision.inv_table, or set its Implementation: stable (it subtracts the maximum first)')
+    if f.class_name in RECURRENT_CLASSES:
+        return Finding('table-range', f'{f.class_name} {f.name}\'s activations ({act} and its recurrent activation) '
+                       f'are computed from lookup tables{size} that do not cover their input range at this resolution',
+                       f'Raise LayerName.{f.name}.table_size / Precision.table (both tables take them)')
+    return Finding('table-range', f'{act or f.class_name} is computed from a lookup table{size} that does not cover '
+                   'its input range at this resolution',
+                   f'Raise LayerName.{f.name}.table_size / Precision.table, or keep its input within the table\'s range')
 
 
 def wrap(f: Facts) -> Finding | None:
@@ -178,8 +180,16 @@ def kernel_defect(f: Facts) -> Finding | None:
         reasons.append("alpha='auto_po2' on the depthwise quantizer (scaled weights wrap)")
     if not reasons:
         return None
+    folded = any(part.kind == 'BatchNormalization' for part in f.folded)
     return Finding('kernel-defect', 'known hls4ml 1.3.0 depthwise defect: ' + '; '.join(reasons),
-                   'Run `hlsdiff patch <project>` (or `hlsdiff compare ... --patch`)')
+                   'Run `hlsdiff patch <project>` (or `hlsdiff compare ... --patch`)'
+                   + (f'; or {unfold_workaround(f.name)}' if folded and len(reasons) == 1 else ''))
+
+
+def unfold_workaround(layer: str) -> str:
+    """The configuration workaround of a BatchNormalization folded into a depthwise layer (what `fix` finds)."""
+    return (f'set LayerName.{layer}.Precision.result to an explicit type: hls4ml 1.3.0 folds the BatchNormalization '
+            'only into a layer whose result is auto, and computes it on its own then (`hlsdiff fix` finds the type)')
 
 
 def weight_quantization(f: Facts) -> Finding | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hlsdiff.diagnosis.causes import DEPTHWISE_CLASSES
+from hlsdiff.diagnosis.causes import DEPTHWISE_CLASSES, unfold_workaround
 from hlsdiff.result import LayerResult
 
 
@@ -27,8 +27,9 @@ def generator_defect(res: LayerResult, links, keras_class: str | None) -> None:
 
 def _hint(res: LayerResult, links, keras_class: str | None) -> str:
     if res.class_name in DEPTHWISE_CLASSES and any('diagonal' in d.detail for d in links.differences):
+        folded = any(part.startswith('BatchNormalization ') for part in res.folded)
         return ('Run `hlsdiff patch` on the project (or compare --patch): it writes the folded depthwise weights '
-                'hls4ml should have written')
+                'hls4ml should have written' + (f'; or {unfold_workaround(res.name)}' if folded else ''))
     if any(d.permutation and 'Resource' in d.permutation for d in links.differences):
         return ('Convert the model with Strategy: Latency (hls4ml then writes these weights in the order its kernel '
                 f'reads; a LayerName.{res.name}.Strategy alone does not change the order), and report the Resource '
