@@ -1,4 +1,4 @@
-"""hlsdiff: find where and why the hls4ml C-simulation disagrees with Keras.
+"""hlsdiff: find where and why the hls4ml C-simulation disagrees with the ML framework (Keras, PyTorch, ONNX).
 
 As a library (TensorFlow and hls4ml are imported on first use, not by `import hlsdiff`):
 

@@ -103,7 +103,7 @@ class _Group(click.Group):
 @click.version_option(__version__, prog_name='hlsdiff')
 @click.option('--debug', is_flag=True, help='Show Python tracebacks on errors.')
 def main(debug: bool) -> None:
-    """Find where and why the hls4ml C-simulation disagrees with Keras."""
+    """Find where and why the hls4ml C-simulation disagrees with the ML framework (Keras, PyTorch, ONNX)."""
 
 
 def _available_backend(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:

@@ -23,6 +23,15 @@ def test_help_does_not_import_tensorflow():
     subprocess.run([sys.executable, '-c', code], check=True)
 
 
+def test_help_names_the_framework_not_keras_alone():
+    from click.testing import CliRunner
+
+    from hlsdiff.cli import main
+
+    out = ' '.join(CliRunner().invoke(main, ['--help']).output.split())
+    assert 'disagrees with Keras' not in out and 'disagrees with the ML framework (Keras, PyTorch, ONNX)' in out
+
+
 def test_keras_and_qkeras_layers_come_from_one_package():
     code = ('from hlsdiff.trace import stack; s = stack.load(); import qkeras; '
             'from qkeras import QDense; '
