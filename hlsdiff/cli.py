@@ -124,6 +124,15 @@ def _backend_options() -> list:
                          help='Model-level Strategy (distributed_arithmetic: with da4ml, docs/backends.md).')]
 
 
+def cluster_options(fn):
+    """--workers and --scheduler (`sweep`: its points; `compare`: its samples' C-simulation), ending in the
+    request's ClusterSpec (hlsdiff/cluster.py)."""
+    fn = click.option('--scheduler', help='Address of an existing Dask scheduler to run on (docs/sweep.md).')(fn)
+    return click.option('--workers', type=click.IntRange(min=1),
+                        help='Worker processes of a local Dask cluster (sweep: its points [the cores]; compare: '
+                             'the samples\' C-simulation [none: this process]).')(fn)
+
+
 def conversion_options(fn):
     """Options shared by `compare` and `demo`."""
     options = [
@@ -189,6 +198,7 @@ def conversion_options(fn):
 @click.argument('model', type=click.Path())
 @click.argument('data', type=click.Path())
 @conversion_options
+@cluster_options
 @click.option('--repro', 'repro_dir', type=click.Path(file_okay=False),
               help='When the onset is an hls4ml defect (kernel, generator, abort), write a minimal reproducer here.')
 @_handle_errors
@@ -258,8 +268,7 @@ def repro(model, data, layer, out_dir, **opts):
 @click.option('--labels', type=click.Path(dir_okay=False), help='Class labels (.npy, (N,) or one-hot): accuracy and AUC.')
 @click.option('--confirm', type=click.IntRange(min=0), default=1, show_default=True,
               help='Confirm the best K points of the Pareto front with the C-simulation.')
-@click.option('--workers', type=click.IntRange(min=1), help='Worker processes of the local Dask cluster [the cores].')
-@click.option('--scheduler', help='Address of an existing Dask scheduler to run the points on.')
+@cluster_options
 @click.option('-o', '--output', 'out_dir', required=True, type=click.Path(file_okay=False),
               help='Folder of the results (points are kept there: a re-run resumes).')
 @conversion_options

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hlsdiff import backends
+from hlsdiff.cluster import cluster_spec
 from hlsdiff.csim.compile import DEFAULT_OPT_LEVEL
 from hlsdiff.errors import BadInput
 from hlsdiff.gate import PATTERNS, Gates, parse_limits
@@ -122,6 +123,7 @@ def run_options(opts: Mapping[str, Any]) -> RunOptions:
         timeout=opts.get('timeout'),
         plain_build=bool(opts.get('plain_build')),
         chunk=int(opts.get('chunk') or 128),
+        cluster=cluster_spec(opts.get('workers'), opts.get('scheduler')),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import types
 
-from hlsdiff.sweep.cluster import ClusterSpec
+from hlsdiff.cluster import ClusterSpec
 from hlsdiff.sweep.engine import SweepResult, run_sweep
 from hlsdiff.sweep.grid import Grid, read_grid
 from hlsdiff.sweep.run import SweepProgress, SweepRequest

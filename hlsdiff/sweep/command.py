@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from hlsdiff.errors import BadInput
-from hlsdiff.sweep.cluster import ClusterSpec
 from hlsdiff.sweep.engine import SweepResult, run_sweep
 from hlsdiff.sweep.grid import read_grid
 from hlsdiff.sweep.run import SweepProgress, SweepRequest
@@ -33,15 +32,12 @@ def request_from_options(model: str, data: str, opts: dict) -> SweepRequest:
     given = [flag for key, flag in NOT_FOR_SWEEP.items() if opts.get(key) not in (None, (), False)]
     if given:
         raise BadInput(f'sweep converts every point itself and has no gate: {", ".join(given)} do(es) not apply')
-    if opts.get('workers') and opts.get('scheduler'):
-        raise BadInput('--workers starts a local cluster, --scheduler uses an existing one: give one of them')
     grid = read_grid(opts['grid'])
     out_dir = Path(opts['out_dir'])
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInput(f'-o {out_dir}: not a folder')
     compare = CompareRequest.from_options(model, data, {**opts, 'granularity': 'name', 'quiet': True})
-    cluster = ClusterSpec(workers=opts.get('workers'), scheduler=opts.get('scheduler'))
-    return SweepRequest(compare, grid, out_dir, opts.get('labels'), int(opts.get('confirm') or 0), cluster)
+    return SweepRequest(compare, grid, out_dir, opts.get('labels'), int(opts.get('confirm') or 0), compare.run.cluster)
 
 
 def run_sweep_command(model: str, data: str, opts: dict) -> int:

@@ -25,8 +25,8 @@ def sweep_objects(model: Any, X: Any, grid: Any, labels: Any, client: Any, verbo
     `out_dir`, the points are kept in a temporary folder (nothing to resume)."""
     from rich.console import Console
 
+    from hlsdiff.cluster import cluster_spec
     from hlsdiff.request import CompareRequest
-    from hlsdiff.sweep.cluster import ClusterSpec
     from hlsdiff.sweep.command import progress_bar
     from hlsdiff.sweep.engine import run_sweep
     from hlsdiff.sweep.grid import read_grid
@@ -44,6 +44,6 @@ def sweep_objects(model: Any, X: Any, grid: Any, labels: Any, client: Any, verbo
     with tempfile.TemporaryDirectory(prefix='hlsdiff-sweep-') as tmp:
         out_dir = Path(options['out_dir']) if options.get('out_dir') else Path(tmp) / 'sweep'
         request = SweepRequest(CompareRequest.from_options(model, data, opts), read_grid(grid), out_dir, labels,
-                               int(options.get('confirm', 1)), ClusterSpec(workers=options.get('workers'), client=client))
+                               int(options.get('confirm', 1)), cluster_spec(options.get('workers'), None, client))
         with progress_bar(Console(stderr=True, quiet=not verbose)) as progress:
             return run_sweep(request, progress).frame

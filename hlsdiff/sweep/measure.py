@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from hlsdiff.cluster import ClusterSpec
 from hlsdiff.errors import HlsdiffError
 from hlsdiff.request import CompareRequest, RunOptions
 from hlsdiff.sweep.metrics import TaskMetrics, task_metrics
@@ -40,7 +41,8 @@ def measure(how: Measure, task: PointTask, note: str = '') -> PointResult:
     settings = task.settings
     convert = ConvertOptions(io_type=settings.io_type, backend=settings.backend, part=settings.part,
                              config=task.config, granularity='name')
-    run: RunOptions = dataclasses.replace(how.request.run, samples=how.samples, chunk=max(how.request.run.chunk, how.samples))
+    run: RunOptions = dataclasses.replace(how.request.run, samples=how.samples, chunk=max(how.request.run.chunk, how.samples),
+                                          cluster=ClusterSpec())  # one point's compare runs here
     request = dataclasses.replace(how.request, convert=convert, quiet=True, run=run)
     try:
         outcome = engine.run_once(request)

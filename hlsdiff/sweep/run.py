@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from hlsdiff.cluster import ClusterSpec, client_for
 from hlsdiff.errors import BadInput
 from hlsdiff.request import CompareRequest
-from hlsdiff.sweep.cluster import ClusterSpec, client_for, run_points
+from hlsdiff.sweep.cluster import run_points
 from hlsdiff.sweep.grid import Grid, check_layers
 from hlsdiff.sweep.measure import EMULATION_TOLERANCE, Measure, disagreement, measure
 from hlsdiff.sweep.metrics import TaskMetrics, class_labels, task_metrics

@@ -319,8 +319,15 @@ def build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None =
                         plan.traced, plan.layer_by_index)
     how = CsimSettings(timeout=run.timeout, progress=progress.csim, shards=shards,
                        chunk=run.chunk if stream_dir is not None else None, workdir=stream_dir)
-    csim = run_library(target, tuple(by_name[name] for name in plan.hls_inputs), how)
-    return lib, csim
+    inputs = tuple(by_name[name] for name in plan.hls_inputs)
+    if run.cluster.given:  # --workers / --scheduler: the samples spread over a Dask cluster
+        from hlsdiff.trace.cluster_run import run_on_cluster
+
+        csim = run_on_cluster(target, inputs, how, run.cluster)
+        if notes is not None:
+            notes.append(f'the C-simulation ran on {run.cluster.describe()}, {samples.count} samples')
+        return lib, csim
+    return lib, run_library(target, inputs, how)
 
 
 def start_header(header, conv, run, project, data, cache_dir) -> None:

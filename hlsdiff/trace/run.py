@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from hlsdiff.cluster import ClusterSpec
 from hlsdiff.csim import processes as children
 from hlsdiff.csim.compile import DEFAULT_OPT_LEVEL, reap
 from hlsdiff.errors import SimulationFailed
@@ -38,6 +39,7 @@ class RunOptions:
     plain_build: bool = False  # compile as hls4ml writes it: no split top unit, no precompiled header
     chunk: int = 128  # samples held in memory at once; more samples stream through in chunks of this many
     spill: Path | None = None  # when streaming: write every sample's arrays here, layer by layer (--save-traces)
+    cluster: ClusterSpec = ClusterSpec()  # --workers / --scheduler: the samples spread over a Dask cluster
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def run_library(target: CsimTarget, inputs: tuple[np.ndarray, ...], how: CsimSet
     n = int(inputs[0].shape[0])
     if shards is None:
         shards = min(os.cpu_count() or 1, 2) if n >= 8 else 1
-    bounds = np.linspace(0, n, shards + 1).astype(int)
+    bounds = share_bounds(n, shards, chunk)
     owned = workdir is None
     tmp = children.temp_dir('hlsdiff-run-') if workdir is None else Path(workdir)
     tmp.mkdir(parents=True, exist_ok=True)
@@ -123,6 +125,18 @@ def run_library(target: CsimTarget, inputs: tuple[np.ndarray, ...], how: CsimSet
     traces = {k[len('trace:'):]: np.concatenate([p[k] for p in parts]) for k in parts[0] if k.startswith('trace:')}
     outputs = [np.concatenate([p[f'output:{k}'] for p in parts]) for k in range(len(output_sizes))]
     return CsimRun(traces, outputs, seconds, peak_kb / 1024.0)
+
+
+def share_bounds(n: int, shares: int, chunk: int | None = None) -> np.ndarray:
+    """Where `n` samples are cut into (at most) `shares` runs; streamed, at whole chunks from sample 0, so that
+    the chunks are the same however many processes (or cluster workers) run them: the figures summed over
+    chunks then add up in the same order."""
+    bounds = np.linspace(0, n, max(1, shares) + 1)
+    if chunk:
+        bounds = np.minimum(np.round(bounds / chunk) * chunk, n)
+        bounds[-1] = n
+    out = np.unique(bounds.astype(int))
+    return out if len(out) > 1 else np.array([0, n])
 
 
 def _private_copy(tmp: Path, library: Path, firmware_dir: Path) -> Path:
