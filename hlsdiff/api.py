@@ -99,14 +99,20 @@ def compare(model, X, hls_config: dict | None = None, verbose: bool = False, **o
 def fix(model, X, hls_config: dict | None = None, output: str | os.PathLike = 'hlsdiff_fixed.yml',
         max_rounds: int = 8, minimize: str | None = None, budget: float = 120.0, verbose: bool = False,
         **options) -> CompareResult:
-    """`hlsdiff fix` on objects: returns the final compare, with `.fix` (rounds, changes, unfixable, config)."""
-    from hlsdiff.fix import fix_model
+    """`hlsdiff fix` on objects: returns the final compare, with `.fix` (rounds, changes, unfixable, config).
+    Prints nothing unless `verbose` (then progress on stderr, the result and the changes on stdout)."""
+    from hlsdiff.fixing.rounds import fix_model
+    from hlsdiff.job import fix_progress, render_fixed
+    from hlsdiff.request import FixRequest
 
     opts = _opts(hls_config, options)
     opts.update(output=str(output), max_rounds=max_rounds, minimize=minimize, budget=budget, quiet=not verbose)
     with tempfile.TemporaryDirectory(prefix='hlsdiff-api-') as tmp:
-        source = _source(model, opts, Path(tmp))
-        return fix_model(source, _data(X), opts)
+        request = FixRequest.from_options(_source(model, opts, Path(tmp)), _data(X), opts)
+        result = fix_model(request, fix_progress(Console(stderr=True, quiet=not verbose)))
+    if verbose:
+        render_fixed(result, Console(), verbose=False)
+    return result
 
 
 def sweep(model, X, grid, labels=None, client=None, verbose: bool = False, **options):

@@ -231,8 +231,8 @@ def compare(model, data, **opts):
 @_handle_errors
 def fix(model, data, **opts):
     """Find the hls4ml config changes that make MODEL pass the gate on DATA, verify them, write the config."""
-    from hlsdiff.fix import run_fix
     from hlsdiff.frontends.stacks import maybe_rerun
+    from hlsdiff.job import run_fix
 
     maybe_rerun(model)
     if opts.get('project_dir') or opts.get('apply_patch') or opts.get('gate'):

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hlsdiff._version import __version__
 from hlsdiff.csim import HeaderJob, cached
@@ -34,6 +34,9 @@ from hlsdiff.trace import pipeline as stages
 from hlsdiff.trace.convert import ConvertOptions
 from hlsdiff.trace.load import Samples, check_model_path, fit_to_inputs, read_data
 from hlsdiff.trace.plan import Plan
+
+if TYPE_CHECKING:
+    from hlsdiff.frontends import Frontend
 
 STEPS = {'load': 'loading model and data', 'convert': 'converting with hls4ml (tracing every layer)',
          'build': 'building the C-simulation library', 'csim': 'running the C-simulation',
@@ -136,7 +139,7 @@ def hls4ml_version() -> str:
 
 
 @dataclass
-class Loaded:
+class LoadedInputs:
     """The load stage: the model, its inputs, and the samples fitted to them."""
 
     model: Any
@@ -155,13 +158,13 @@ class _Session:
     progress: Progress
     scratch: Path
     project: Project | None
+    frontend: Frontend  # hlsdiff.frontends: Keras 2/3, PyTorch, ONNX
     notes: list[str] = field(default_factory=list)
     build_notes: list[str] = field(default_factory=list)  # damaged cache entries met on the way
     timings: dict[str, Any] = field(default_factory=dict)
     header: HeaderJob = field(default_factory=HeaderJob)
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1))
     pending: Future | None = None
-    frontend: Any = None  # hlsdiff.frontends: Keras 2/3, PyTorch, ONNX
     stream_dir: Path | None = None
     clock: float = field(default_factory=time.perf_counter)
 
@@ -179,11 +182,11 @@ def collect(model_path: Any, data_path: Any, conv: ConvertOptions, run: RunOptio
     model_path = check_model_path(model_path)
     data = read_data(data_path)
     project = open_project(run.project_dir) if run.project_dir else None
-    scratch = children.temp_dir('hlsdiff-')
-    s = _Session(model_path, conv, run, progress, scratch, project)
     from hlsdiff import frontends
 
-    s.frontend = frontends.for_source(model_path)
+    frontend = frontends.for_source(model_path)
+    scratch = children.temp_dir('hlsdiff-')
+    s = _Session(model_path, conv, run, progress, scratch, project, frontend)
     s.run = stages.usable_cache(run, scratch, s.notes)
     children.reclaim(s.run.cache_dir if s.run.use_cache else None)
     try:
@@ -196,7 +199,7 @@ def collect(model_path: Any, data_path: Any, conv: ConvertOptions, run: RunOptio
     return collected
 
 
-def _load_and_convert(s: _Session, data: Any) -> tuple[Plan, Loaded]:
+def _load_and_convert(s: _Session, data: Any) -> tuple[Plan, LoadedInputs]:
     """The load and convert stages; the build and the C-simulation start as soon as a project exists
     (before TensorFlow is loaded when the conversion is cached)."""
     run = s.run
@@ -232,14 +235,14 @@ def _load_and_convert(s: _Session, data: Any) -> tuple[Plan, Loaded]:
     return plan, loaded
 
 
-def _load_model(s: _Session, data: Any, samples: Samples | None) -> Loaded:
+def _load_model(s: _Session, data: Any, samples: Samples | None) -> LoadedInputs:
     model = s.frontend.load(s.source)
     input_names, input_shapes = s.frontend.inputs(model, data)
     if any(d < 0 for shape in input_shapes for d in shape):
         raise BadInput(f'the model input shape {input_shapes} has unknown dimensions; hls4ml needs fixed shapes')
     if samples is None:
         samples = fit_to_inputs(data, input_names, input_shapes, s.run.samples)
-    return Loaded(model, input_names, input_shapes, samples)
+    return LoadedInputs(model, input_names, input_shapes, samples)
 
 
 def _start_build(s: _Session, plan: Plan, samples: Samples, shards: int | None) -> None:
@@ -249,7 +252,7 @@ def _start_build(s: _Session, plan: Plan, samples: Samples, shards: int | None) 
                               s.stream_dir, s.build_notes)
 
 
-def _reference_and_emulate(s: _Session, plan: Plan, loaded: Loaded) -> Collected:
+def _reference_and_emulate(s: _Session, plan: Plan, loaded: LoadedInputs) -> Collected:
     """The reference stage (Keras, in this process, while the C-simulation runs) and the emulate stage."""
     samples, names = loaded.samples, loaded.input_names
     by_name = stages.laid_out(plan, names, samples.arrays)
@@ -293,7 +296,7 @@ def _reference_and_emulate(s: _Session, plan: Plan, loaded: Loaded) -> Collected
     return collected
 
 
-def _collected(s: _Session, plan: Plan, loaded: Loaded, lib: Any, csim: Any, arrays: dict[str, LayerArrays],
+def _collected(s: _Session, plan: Plan, loaded: LoadedInputs, lib: Any, csim: Any, arrays: dict[str, LayerArrays],
                stats: dict | None, outputs: list | None, emulator: Any, emulation: dict) -> Collected:
     s.notes.extend(dict.fromkeys(s.build_notes + s.header.notes))
     if not lib.cached and not s.run.use_cache:

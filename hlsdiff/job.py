@@ -13,16 +13,9 @@ from hlsdiff import engine
 from hlsdiff.errors import BadInput, HlsdiffError, SimulationFailed
 from hlsdiff.layers import Collected
 from hlsdiff.reports import files
-from hlsdiff.request import CompareRequest
+from hlsdiff.request import CompareRequest, FixRequest
 from hlsdiff.result import CompareResult, error_result, load
 from hlsdiff.writable import check_writable
-
-
-def check_paths(opts: dict) -> dict:
-    """The report paths, each checked for writability before any work."""
-    reports = CompareRequest.from_options(None, None, {**opts, 'config': {}, 'config_path': None}).reports
-    reports.check()
-    return reports.as_dict()
 
 
 def run_compare(model: str, data: str, opts: dict) -> int:
@@ -127,6 +120,53 @@ def run_repro(model: str, data: str, layer: str, opts: dict, out_dir: str) -> in
     written = write_repro(request, layer, out, compared, err)
     print(f'hlsdiff: wrote {written.folder} ({written.summary}) in {time.perf_counter() - started:.1f} s')
     return 0
+
+
+def run_fix(model: str, data: str, opts: dict) -> int:
+    """`hlsdiff fix`: the rounds (hlsdiff/fixing/), the compare's reports and fix's own; the exit code (0: the
+    written config passes; 1: the gate was not reached). --json is written on every exit code: on bad input or a
+    failed conversion or build, with the error."""
+    try:
+        return _fix_and_report(FixRequest.from_options(model, data, opts)).exit_code
+    except HlsdiffError as exc:
+        if opts.get('json_path'):
+            failed = error_result(exc.kind, exc.message, exc.exit_code, str(model), layer=exc.layer)
+            with contextlib.suppress(OSError):  # an unwritable --json is the error itself: said once, by the raise
+                files.write_json(failed, opts['json_path'])
+        raise
+
+
+def _fix_and_report(request: FixRequest) -> CompareResult:
+    from hlsdiff.fixing.rounds import fix_model
+    from hlsdiff.reports import fix_report
+
+    err = Console(stderr=True, quiet=request.compare.quiet)
+    result = fix_model(request, fix_progress(err))
+    out = Console() if sys.stdout.isatty() else Console(width=200)
+    render_fixed(result, out, request.compare.verbose)
+    reports = request.compare.reports
+    files.write_all(result, reports.as_dict(), None)
+    if reports.markdown and result.fix is not None:
+        path = Path(reports.markdown)
+        path.write_text(path.read_text() + '\n' + fix_report.markdown(result.fix))
+    return result
+
+
+def render_fixed(result: CompareResult, out: Console, verbose: bool) -> None:
+    """The final compare and fix's changes, on the terminal."""
+    from hlsdiff.reports import fix_report
+
+    files.render_terminal(result, out, verbose=verbose)
+    if result.fix is not None:
+        fix_report.render(result.fix, out)
+
+
+def fix_progress(err: Console):
+    """fix's progress on stderr: each round's start, each compare's steps (nothing when quiet)."""
+    from hlsdiff.fixing.rounds import FixProgress
+
+    return FixProgress(round=lambda number: err.print(f'hlsdiff fix: round {number}', highlight=False),
+                       compare=lambda: console_progress(err))
 
 
 @contextlib.contextmanager

@@ -96,6 +96,39 @@ class CompareRequest:
         )
 
 
+@dataclass(frozen=True)
+class FixRequest:
+    """One `hlsdiff fix`: each round's compare, the user's conversion, where the config goes, the rounds' limits."""
+
+    compare: CompareRequest  # each round's compare (granularity name; the round's config replaces the user's)
+    initial: ConvertOptions  # the user's conversion: hls4ml's own config for the model, the user's merged in
+    output: Path = Path('hlsdiff_fixed.yml')
+    max_rounds: int = 8
+    budget: float = 120.0  # seconds the search by prediction (and --minimize) may spend
+    minimize: Literal['widened', 'all'] | None = None
+    allow_argmax: bool = False  # the search may pass an output on its argmax alone (no entry point sets it)
+
+    @classmethod
+    def from_options(cls, model: Any, data: Any, opts: Mapping[str, Any]) -> FixRequest:
+        """The request `hlsdiff fix`'s (or the API's) options describe."""
+        rounds = {k: v for k, v in opts.items() if k not in ('config_path', 'precision', 'strategy', 'reuse_factor')}
+        return cls(
+            compare=CompareRequest.from_options(model, data, {**rounds, 'granularity': 'name'}),
+            initial=conversion_options(opts),
+            output=Path(opts.get('output') or cls.output),
+            max_rounds=int(opts.get('max_rounds') or cls.max_rounds),
+            budget=float(opts.get('budget') or cls.budget),
+            minimize=opts.get('minimize'),
+        )
+
+    def check(self) -> None:
+        """The report paths and the config's writable, the rounds at least one: before any work."""
+        self.compare.reports.check()
+        check_writable(str(self.output), '-o')
+        if self.max_rounds < 1:
+            raise BadInput(f'--max-rounds must be at least 1, got {self.max_rounds}')
+
+
 def conversion_options(opts: Mapping[str, Any]) -> ConvertOptions:
     """The conversion the options ask for (one place for its defaults)."""
     config = opts.get('config') or (read_config(opts['config_path']) if opts.get('config_path') else None)

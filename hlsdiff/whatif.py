@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from hlsdiff.frontends import Frontend
+    from hlsdiff.predict import Predictor
     from hlsdiff.trace.convert import ConvertOptions
 
 
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
 class Loaded:
     """The model as its frontend loads it, and the data lined up with its inputs: loaded once per `fix`."""
 
-    frontend: Any
+    frontend: Frontend
     model: Any
     data: Any  # what read_data gave
     names: list[str]
@@ -39,7 +41,7 @@ def load(source, data) -> Loaded:
 def initial_config(loaded: Loaded, conv: ConvertOptions) -> tuple[dict, dict]:
     """hls4ml's own config for the model (Model / LayerName, as config_from_keras_model writes it; for
     PyTorch also InputShape, as config_from_pytorch_model does) with the user's config and options merged
-    in. The settings carry the frontend's name (`frontend`)."""
+    in, and hls4ml's settings (io_type, backend, part)."""
     from hlsdiff.trace.convert import build_config
 
     cfg, settings, _ = build_config(loaded.model, conv, loaded.frontend)
@@ -52,14 +54,13 @@ def initial_config(loaded: Loaded, conv: ConvertOptions) -> tuple[dict, dict]:
         # one input's shape as a list of shapes: hls4ml reads a tuple as one shape and a list as several, and a
         # YAML file has no tuples
         out['InputShape'] = [out['InputShape']]
-    return out, {**settings, 'frontend': loaded.frontend.name}
+    return out, dict(settings)
 
 
-def make_predictor(loaded: Loaded, collected, settings: dict, limit: int | None = None):
+def make_predictor(loaded: Loaded, collected, settings: dict, limit: int | None = None) -> Predictor:
     """A predictor on the samples the compare diagnosed, with the framework's values of every mapped layer.
     `limit`: at most this many of them, the samples wrong beyond rounding first (a what-if holds every
     layer's values of every sample it runs: the headline check keeps it small)."""
-    from hlsdiff.predict import Predictor
     from hlsdiff.trace.load import fit_to_inputs
 
     samples = fit_to_inputs(loaded.data, loaded.names, loaded.shapes, collected.diagnosed_samples or collected.samples)
@@ -67,11 +68,7 @@ def make_predictor(loaded: Loaded, collected, settings: dict, limit: int | None 
     arrays = tuple(a[kept.samples] for a in samples.arrays)
     expected = {name: a.expected[kept.rows] for name, a in collected.arrays.items() if a.expected is not None}
     softmax = tuple(info.name for info in collected.layers if info.class_name == 'Softmax')
-    frontend, model = loaded.frontend, loaded.model
-    if frontend.name == 'keras2':
-        return Predictor(model, arrays, settings, expected, softmax)
-    return Predictor(None, arrays, settings, expected, softmax,
-                     convert=lambda **kwargs: frontend.hls4ml_convert(model, **kwargs), input_layout=frontend.csim_layout)
+    return loaded.frontend.predictor(loaded.model, arrays, settings, expected, softmax)
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,8 @@ def _compare_result():
     from hlsdiff.emulate import Emulation
     from hlsdiff.emulate.links import Links
     from hlsdiff.emulate.reference import Difference
-    from hlsdiff.fix import Change
     from hlsdiff.fixedpoint import FixedType, quantize
+    from hlsdiff.fixing.changes import Change
     from hlsdiff.gate import Gates, apply, judge_patched
     from hlsdiff.layers import Collected, LayerArrays, LayerInfo
     from hlsdiff.remedy import Unfixable
@@ -131,9 +131,9 @@ def source_json_keys(fields: set[str]) -> set[str]:
     function of a field's name, of the records it appends to a list such a literal holds, and the timings it
     records (`lap('name')`, `timings.update(k=...)`)."""
     keys: set[str] = set()
-    for path in PACKAGE.rglob('*.py'):
-        tree = ast.parse(path.read_text())
-        containers: set[str] = set()
+    containers: set[str] = set()  # the lists a JSON dict literal holds, by attribute name, in any module
+    trees = [ast.parse(path.read_text()) for path in PACKAGE.rglob('*.py')]
+    for tree in trees:
         for node in ast.walk(tree):
             value = None
             if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
@@ -153,6 +153,7 @@ def source_json_keys(fields: set[str]) -> set[str]:
                 found, held = _dict_keys(value)
                 keys |= found
                 containers |= held
+    for tree in trees:
         for node in ast.walk(tree):  # records appended to the lists a JSON dict literal holds
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == 'append'
                     and isinstance(node.func.value, ast.Attribute) and node.func.value.attr in containers and node.args):

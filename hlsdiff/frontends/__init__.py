@@ -28,9 +28,12 @@ import contextlib
 import importlib.util
 import os
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from hlsdiff.errors import BadInput
+
+if TYPE_CHECKING:
+    from hlsdiff.predict import Predictor
 
 
 class Reference(Protocol):
@@ -83,6 +86,15 @@ class Frontend(Protocol):
 
     def csim_layout(self, hls_model) -> dict[str, tuple[int, ...]]: ...
 
+    def predictor(self, model, inputs: tuple, settings: dict, expected: dict, softmax: tuple[str, ...]) -> Predictor:
+        """A what-if predictor (predict.Predictor) of the model on `inputs`: hls4ml's converter for this
+        framework, the framework's values of the mapped layers (`expected`) as the reference."""
+        ...
+
+    def config_usage(self, io_type: str, backend: str) -> list[str]:
+        """The comment lines that head the config `fix` writes: how hls4ml takes it for this framework."""
+        ...
+
 
 class FrontendBase:
     """What most frontends share: availability from the modules they need, no reference emulation of the
@@ -107,6 +119,19 @@ class FrontendBase:
 
     def csim_layout(self, hls_model) -> dict[str, tuple[int, ...]]:
         return {}
+
+    converter = 'convert_from_keras_model'  # hls4ml's converter for the framework, named in a written config
+
+    def predictor(self, model, inputs: tuple, settings: dict, expected: dict, softmax: tuple[str, ...]) -> Predictor:
+        from hlsdiff.predict import Predictor
+
+        frontend = cast(Frontend, self)  # every frontend defines hls4ml_convert (tests/test_layout.py)
+        return Predictor(None, inputs, settings, expected, softmax,
+                         convert=lambda **kwargs: frontend.hls4ml_convert(model, **kwargs), input_layout=self.csim_layout)
+
+    def config_usage(self, io_type: str, backend: str) -> list[str]:
+        return [f'# use with: {self.converter}(model, hls_config=yaml.safe_load(open(...)), '
+                f"io_type='{io_type}', backend='{backend}')"]
 
 
 _REGISTRY: dict[str, str] = {  # name -> module defining FRONTEND; imported on first use

@@ -41,6 +41,12 @@ class Keras2(FrontendBase):
 
         return stack.load().hls4ml.converters.convert_from_keras_model(model, **kwargs)
 
+    def predictor(self, model, inputs: tuple, settings: dict, expected: dict, softmax: tuple[str, ...]):
+        """Keras 2's outputs are predicted by the Keras model itself (hls4ml's Keras converter)."""
+        from hlsdiff.predict import Predictor
+
+        return Predictor(model, inputs, settings, expected, softmax)
+
     def map_layers(self, hls_model, model):
         from hlsdiff.trace.mapping import map_layers
 

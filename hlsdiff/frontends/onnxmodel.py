@@ -149,6 +149,7 @@ def quant_layers(hls_model, model) -> tuple[dict[str, str], dict[str, str]]:
 class Onnx(FrontendBase):
     name = 'onnx'
     label = 'ONNX/QONNX'
+    converter = 'convert_from_onnx_model'
     requires = ('onnx', 'onnxruntime', 'qonnx', 'hls4ml')
 
     def load(self, source):
@@ -189,6 +190,11 @@ class Onnx(FrontendBase):
         if getattr(model, 'hlsdiff_unclean', None):  # converted, but not channels-last: nothing to compare with
             raise RuntimeError(model.hlsdiff_unclean)
         return hls_model
+
+    def config_usage(self, io_type: str, backend: str) -> list[str]:
+        return [*super().config_usage(io_type, backend),
+                '# the ONNX model cleaned first as hls4ml\'s ONNX frontend expects (qonnx): cleanup_model, '
+                'ConvertToChannelsLastAndClean, GemmToMatMul, cleanup_model']
 
     def convert(self, model, opts, output_dir: Path):
         from hlsdiff.trace.convert import convert

@@ -235,6 +235,7 @@ def _flat_channels_last(hls_model) -> set[str]:
 class PyTorch(FrontendBase):
     name = 'pytorch'
     label = 'PyTorch'
+    converter = 'convert_from_pytorch_model'
     requires = ('torch', 'hls4ml')
 
     def load(self, source) -> TorchModel:
