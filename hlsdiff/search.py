@@ -288,13 +288,27 @@ def _step(predict: Callable[[dict], Prediction], current: dict, now: Prediction,
             step = (score, cand, pred)
         if not score[0] or distance(pred, space.gates) < TAKE_AT_ONCE * distance(now, space.gates):
             return step, n  # it meets the gate (narrowing finds the fewest bits from here), or it is the main step
-    combined = _combine(helpful)
+    combined = _combine(helpful) if helpful else broad(current, now, space)
     if step is not None and len(combined) > 1 and time.perf_counter() < deadline:
         pred = _try(predict, applied_edits(current, combined))
         n += 1
         if pred is not None and pred.complete and _score(pred, space.gates, edits + combined, base) < step[0]:
             step = (_score(pred, space.gates, edits + combined, base), combined, pred)
     return step, n
+
+
+def broad(config: dict, p: Prediction, space: Space) -> list[Edit]:
+    """Every type of every layer widened at once, as one change: where the error comes from many layers
+    together (a deep model whose every weight type is narrow), no single change brings the outputs closer,
+    but all of them do; narrowing then takes back what the gate does not need."""
+    out: list[Edit] = []
+    for layer in space.graph:
+        keys: set[str] = set()
+        for e in _layer_edits(config, p, space, layer):
+            if e[1].startswith('Precision.') and e[1] not in keys:
+                keys.add(e[1])
+                out.append(e)
+    return out
 
 
 def _combine(helpful: list[tuple[float, list[Edit]]], layers: int = 4) -> list[Edit]:
@@ -350,6 +364,12 @@ def narrow(predict: Callable[[dict], Prediction], config: dict, edits: list[Edit
     prediction still meets the gate."""
     started, n = time.perf_counter(), 0
     edits, wide = list(edits), now
+    for edit in list(edits) if len(edits) > 1 else []:  # first each change taken back whole, if the gate holds
+        trial = [e for e in edits if e != edit]
+        pred = _try(predict, applied_edits(config, trial)) if time.perf_counter() - started < budget else None
+        n += pred is not None
+        if pred is not None and pred.complete and not gate_failures(pred, gates) and _keeps(pred, wide):
+            edits, now = trial, pred
     for i in range(len(edits)):
         for step in ('fractional', 'integer'):
             t = parse_type(str(edits[i][2]))
