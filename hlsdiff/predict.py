@@ -79,6 +79,7 @@ class Prediction:
     types: dict[str, dict[str, str]] = field(default_factory=dict)  # layer -> its types in the written project
     not_emulated: dict[str, str] = field(default_factory=dict)  # layer -> why: the prediction is incomplete
     seconds: float = 0.0
+    samples: int = 0  # how many samples it covers (the compare's kept rows; the measurement may cover more)
 
     @property
     def complete(self) -> bool:
@@ -155,7 +156,8 @@ class Predictor:
                 events = predicted_range_events(emulator, name, values[name], self.expected_layers[name],
                                                 layer.tolerance, t.lsb if t is not None else None)
                 layers[name] = dataclasses.replace(layer, beyond=events) if events else layer
-        return Prediction(tuple(outputs), layers, types, missing, round(time.perf_counter() - started, 3))
+        return Prediction(tuple(outputs), layers, types, missing, round(time.perf_counter() - started, 3),
+                          int(self.x[0].shape[0]) if self.x else 0)
 
     @staticmethod
     def _layer(values: np.ndarray, result: str | None, expected: np.ndarray, is_input: bool = False) -> LayerPrediction:

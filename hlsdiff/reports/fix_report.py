@@ -25,8 +25,10 @@ def render(fix: dict, console: Console) -> None:
                   f'predicted, {fix["builds"]} C-simulation build(s), {fix["seconds"]} s')
     for row in fix['predicted_vs_measured']:
         mark = 'ok' if row['within_tolerance'] else '[red]MISSED[/]'
+        k, n = row.get('predicted_samples'), row.get('measured_samples')
+        subset = f' (predicted on {k} of {n} samples)' if k and n and k < n else ''
         console.print(f'  round {row["round"]} {row["what"]}: predicted {_num(row["predicted_max_abs"])}, '
-                      f'measured {_num(row["measured_max_abs"])} {mark}')
+                      f'measured {_num(row["measured_max_abs"])} {mark}{subset}')
     for bug in fix['emulation_bugs']:
         console.print(f'[red]emulation bug[/]: {bug}')
     for note in fix['notes']:
