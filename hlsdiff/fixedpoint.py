@@ -64,13 +64,14 @@ class FixedType:
 
 
 def parse_type(text: str | None) -> FixedType | None:
-    """Parse `ap_fixed<16,6,AP_RND,AP_SAT>`, `ap_ufixed<8,0>`, `ap_int<8>`, hls4ml's `fixed<16,6,TRN,WRAP,0>`.
+    """Parse `ap_fixed<16,6,AP_RND,AP_SAT>`, `ap_ufixed<8,0>`, `ap_int<8>`, hls4ml's `fixed<16,6,TRN,WRAP,0>`, and
+    the `ac_fixed<W,I,S,Q,O>` / `ac_int<W,S>` of Quartus and Catapult projects (parse_ac_type).
 
     Returns None for types that have no fixed resolution (float, double, half, unparsable).
     """
     read = _widths(_TYPE_RE, text, lambda kind: kind.endswith('int'))
     if read is None:
-        return None
+        return parse_ac_type(text)
     kind, width, integer, rest = read
     signed = not (kind.startswith('ap_u') or kind.startswith('u'))
     rounding = rest[0].upper().replace('AP_', '') if len(rest) > 0 else 'TRN'

@@ -201,7 +201,7 @@ class Predictor:
         return hls_model
 
     def _inputs(self, hls_model) -> dict[str, np.ndarray]:
-        names = [v.name for v in hls_model.get_input_variables()]
+        names = [writer.plain_var(v.name) for v in hls_model.get_input_variables()]  # Quartus: inputs.x
         layout = self._input_layout(hls_model) if self._input_layout is not None else {}
         by_layer = {layer.get_output_variable().name: layer.name for layer in hls_model.get_layers()
                     if layer.class_name == 'Input'}
@@ -215,7 +215,8 @@ class Predictor:
     def _outputs(self, hls_model, program, values: dict[str, np.ndarray]) -> list[OutputPrediction]:
         out = []
         for k, var in enumerate(hls_model.get_output_variables()):
-            call = program.calls[program.producer[var.name]] if var.name in program.producer else None
+            produced = writer.plain_var(var.name)  # Quartus io_parallel: outputs.y
+            call = program.calls[program.producer[produced]] if produced in program.producer else None
             layer = call.layer if call is not None else var.name
             want = self.keras_outputs[k] if self.keras_outputs is not None and k < len(self.keras_outputs) \
                 else self.expected_layers.get(layer or '')

@@ -55,8 +55,19 @@ def test_every_compared_backend_has_its_family_and_no_other():
 
     assert set(backends.COMPARED) <= set(FAMILIES)
     assert backend_for('vitis') is VIVADO and backend_for(None) is VIVADO
-    with pytest.raises(NotAProject, match='Quartus project'):
-        backend_for('Quartus')
+    assert backend_for('quartus').family == 'Quartus'
+    with pytest.raises(NotAProject, match='Catapult project'):
+        backend_for('Catapult')
+
+
+def test_the_quartus_family_reads_ac_types_and_builds_with_the_headers_hls4ml_ships(tmp_path):
+    from hlsdiff.fixedpoint import FixedType
+    from hlsdiff.project.backend import QUARTUS
+
+    assert QUARTUS.include_dirs(tmp_path)[0] == tmp_path / 'firmware' / 'ac_types'
+    assert QUARTUS.precompiled == ()  # the precompiled header holds ap_types
+    assert QUARTUS.parse_type('ac_fixed<16,6,true,AC_RND,AC_SAT>') == FixedType(16, 6, True, 'RND', 'SAT')
+    assert QUARTUS.parse_type('ap_fixed<16,6>') is None
 
 
 def test_the_vivado_family_holds_what_the_build_and_the_type_reader_ask(tmp_path):

@@ -29,7 +29,7 @@ every unit needs, but that is cheaper than the growth.
 
 from __future__ import annotations
 
-from hlsdiff.project import read_top
+from hlsdiff.project import read_top, writer
 from hlsdiff.project.split import THUNK, movable_calls, thunked_units
 
 __all__ = ['THUNK', 'split_top']
@@ -58,7 +58,7 @@ def split_top(text: str, function: str, parts: int | None = None) -> list[str] |
     that together define `function` exactly as `text` does, or None when the file does not
     look like an hls4ml top function (then it is compiled whole)."""
     top = read_top(text, function)
-    if len(top.heads) != 1 or THUNK in text:
+    if len(top.heads) != 1 or THUNK in text or writer.has_global_objects(text):
         return None
     calls = movable_calls(top)
     if len(calls) < MIN_CALLS:

@@ -18,7 +18,7 @@ from typing import overload
 import numpy as np
 
 from hlsdiff.fixedpoint import FixedType, parse_type
-from hlsdiff.project import Headers, evaluate, read_headers, read_top_file, read_weights
+from hlsdiff.project import Headers, backend_family, evaluate, read_headers, read_top_file, read_weights
 
 
 @dataclass
@@ -74,6 +74,7 @@ class Program:
     top_inputs: list[str]  # the top function's input variables, in order
     producer: dict[str, int]  # variable -> index of the call that writes it
     aliases: dict[str, str] = field(default_factory=dict)  # `auto& a = b;` (a Flatten hls4ml made a no-op)
+    family: str = 'Vivado'  # the backend family whose nnet_utils the calls run (project/backend.py)
     _loaded: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def source(self, var: str) -> str:
@@ -128,4 +129,5 @@ def read_program(firmware: Path, project_name: str = 'myproject') -> Program:
     inputs = [name for name in top.arguments if name not in producer]
     weights = {w.array: (w.type, w.file) for w in top.loads.values()}
     sizes = {w.array: w.size for w in top.loads.values()}
-    return Program(firmware, calls, headers.typedefs, configs, weights, sizes, inputs, producer, top.aliases)
+    return Program(firmware, calls, headers.typedefs, configs, weights, sizes, inputs, producer, top.aliases,
+                   backend_family(firmware.parent))

@@ -14,11 +14,12 @@
 from __future__ import annotations
 
 from hlsdiff.project.adapter import writer
+from hlsdiff.project.backend import family_of_project as backend_family
 from hlsdiff.project.folder import Project, Sources, is_project, open_project, read_sources, read_weights
 from hlsdiff.project.headers import ConfigStruct, Headers, evaluate, headers_of, read_headers
 from hlsdiff.project.top import KernelCall, TopFunction, WeightsLoad, read_top, read_top_file
-from hlsdiff.project.tracing import traced_sources
+from hlsdiff.project.tracing import retrace_written, traced_sources
 
 __all__ = ['ConfigStruct', 'Headers', 'KernelCall', 'Project', 'Sources', 'TopFunction', 'WeightsLoad', 'evaluate',
            'headers_of', 'is_project', 'open_project', 'read_headers', 'read_sources', 'read_top', 'read_top_file',
-           'read_weights', 'traced_sources', 'writer']
+           'read_weights', 'retrace_written', 'traced_sources', 'writer', 'backend_family']

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from hlsdiff.backends import COMPARED, DEFAULT
 from hlsdiff.errors import NotAProject
-from hlsdiff.fixedpoint import FixedType, parse_type
+from hlsdiff.fixedpoint import FixedType, parse_ac_type, parse_type
 from hlsdiff.project.adapter import writer
 
 
@@ -86,10 +86,43 @@ class VivadoFamily:
         return top, bridge, added
 
 
+@dataclass(frozen=True)
+class QuartusFamily:
+    """hls4ml 1.3.0's Quartus projects: `ac_types` (shipped with hls4ml), `ac_fixed<W,I,S,Q,O>`, weights compiled
+    in from `weights/<name>.h`, trace calls guarded by HLS_SYNTHESIS and written anew after each layer's call (in
+    io_stream hls4ml's own trace the output stream under every name). No precompiled header: the one hlsdiff
+    makes holds `ap_types`."""
+
+    family: str = 'Quartus'
+    type_headers: str = 'ac_types'
+    precompiled: tuple[str, ...] = ()
+
+    def include_dirs(self, project_dir: Path) -> list[Path]:
+        firmware = Path(project_dir) / writer.FIRMWARE
+        return [firmware / self.type_headers, firmware / 'ap_types', firmware, Path(project_dir)]
+
+    def template_firmware(self, hls4ml_root: Path) -> Path:
+        return Path(hls4ml_root) / 'templates' / 'quartus'
+
+    def parse_type(self, text: str | None) -> FixedType | None:
+        return parse_ac_type(text)
+
+    def traced(self, top: str, bridge: str, layers: dict[str, list[writer.Traced]]) -> tuple[str, str, bool] | None:
+        new_top = writer.with_trace_calls_after_writers(top, layers)
+        added = new_top != top
+        if not writer.has_trace_storage(bridge):
+            extended = writer.with_trace_storage(bridge, [t for traced in layers.values() for t in traced])
+            if extended is None:
+                return None
+            bridge, added = extended, True
+        return new_top, bridge, added
+
+
 VIVADO = VivadoFamily()
+QUARTUS = QuartusFamily()
 # every backend hlsdiff compares (COMPARED), by the name hls4ml gives it; a --project hls4ml wrote for
 # VivadoAccelerator (Vivado's templates, a board's wrapper around them) builds as Vivado's
-FAMILIES: dict[str, Backend] = {'Vivado': VIVADO, 'Vitis': VIVADO, 'VivadoAccelerator': VIVADO}
+FAMILIES: dict[str, Backend] = {'Vivado': VIVADO, 'Vitis': VIVADO, 'VivadoAccelerator': VIVADO, 'Quartus': QUARTUS}
 
 
 def backend_for(name: str | None) -> Backend:
@@ -102,3 +135,14 @@ def backend_for(name: str | None) -> Backend:
             return family
     raise NotAProject(f'a {name} project: hlsdiff compares {", ".join(COMPARED)} projects '
                       '(docs/backends.md)')
+
+
+def family_of_project(project_dir: Path) -> str:
+    """The backend family of the project in `project_dir`, by the Backend its hls4ml_config.yml names (Vivado's
+    when it names none or cannot be read)."""
+    path = Path(project_dir) / writer.CONFIG_FILE
+    try:
+        name = writer.read_config(path.read_text(errors='replace')).get('Backend')
+        return backend_for(name).family
+    except (OSError, ValueError, NotAProject):
+        return VIVADO.family

@@ -97,5 +97,7 @@ def read_sources(project_dir: Path, name: str, backend: str | None = None) -> So
 
 
 def read_weights(firmware: Path, file: str) -> np.ndarray:
-    """The doubles the C-simulation reads from a weights file (before the cast to its type)."""
-    return writer.weights_values((Path(firmware) / writer.WEIGHTS / file).read_text())
+    """The doubles the C-simulation reads from a weights file (before the cast to its type); a header (`.h`)
+    holds them as the initialiser the library is compiled with (Quartus)."""
+    text = (Path(firmware) / writer.WEIGHTS / file).read_text()
+    return writer.header_weights_values(text) if file.endswith('.h') else writer.weights_values(text)

@@ -106,8 +106,9 @@ CallKind = Literal['trace', 'weights', 'data-movement', 'element-wise', 'pooling
 
 
 def is_head(line: str, name: str) -> bool:
-    """The line that starts the top function `void name(`."""
-    return re.match(rf'^\s*void\s+{re.escape(name)}\s*\(', line) is not None
+    """The line that starts the top function `void name(` (Quartus io_parallel: `output_data name(`; its
+    synthesis copy, `component ... name(`, is not the one g++ compiles)."""
+    return re.match(rf'^\s*(?:void|output_data)\s+{re.escape(name)}\s*\(', line) is not None
 
 
 def rename_head(line: str, name: str, new: str) -> str:
@@ -115,14 +116,43 @@ def rename_head(line: str, name: str, new: str) -> str:
 
 
 def io_type(signature: str) -> str:
-    """io_stream when the top function takes streams."""
-    return 'io_stream' if 'hls::stream' in signature else 'io_parallel'
+    """io_stream when the top function takes streams (Quartus: `stream_in<T> &x_stream`)."""
+    return 'io_stream' if 'hls::stream' in signature or 'stream_in<' in signature else 'io_parallel'
 
 
 def argument_names(signature: str) -> list[str]:
     """The top function's argument variables, in order."""
     inner = signature[signature.find('(') + 1:signature.rfind(')')] if '(' in signature else ''
     return [m.group(1) for arg in split_top_level(inner) if (m := _ARG_NAME.search(arg))]
+
+
+# Quartus's top function: io_parallel takes `input_data inputs` and returns `output_data outputs`, whose members
+# the kernels read and write (`inputs.input_1`, `outputs.layer6_out`); io_stream copies its `x_stream` arguments
+# to and from global streams `x`, which the kernels read and write.
+_MEMBER = re.compile(r'^(?:inputs|outputs)\.(\w+)$')
+
+
+def plain_var(arg: str) -> str:
+    """A call's argument as the variable it names (Quartus's `inputs.x` / `outputs.y` as x / y)."""
+    m = _MEMBER.match(arg)
+    return m.group(1) if m else arg
+
+
+def top_variables(signature: str, body: str) -> list[str]:
+    """The variables that carry the top function's arguments through its calls, in order: its arguments
+    (Vivado/Vitis); the members of Quartus's `inputs` and `outputs`; Quartus's streams without `_stream`."""
+    names = argument_names(signature)
+    if re.search(r'\binput_data\s+inputs\b', signature):
+        return list(dict.fromkeys(re.findall(r'\b(?:inputs|outputs)\.(\w+)', body)))
+    if 'stream_in<' in signature:
+        return [n.removesuffix('_stream') for n in names]
+    return names
+
+
+def has_global_objects(text: str) -> bool:
+    """The top file defines objects at namespace scope (Quartus io_stream: `stream<input_t> input_1;`): compiled
+    into two units, their constructors and destructors would run twice on the one object the linker keeps."""
+    return re.search(r'^stream<[^;\n]+>\s+\w+\s*;', text, re.M) is not None
 
 
 def aliases(body: str) -> dict[str, str]:
@@ -223,6 +253,14 @@ def trace_target(function: str, args: list[str]) -> tuple[str, str] | None:
         return None
     m = re.fullmatch(r'"([^"]+)"', args[1])
     return (args[0], m.group(1)) if m else None
+
+
+_WEIGHTS_INCLUDE = re.compile(r'^\s*#include\s+"weights/(\w+)\.h"', re.M)
+
+
+def included_weights(top: str) -> list[str]:
+    """The weights arrays a top file includes as headers, compiled in (Quartus: `#include "weights/w2.h"`)."""
+    return _WEIGHTS_INCLUDE.findall(top)
 
 
 def weights_load(function: str, type_args: list[str], args: list[str]) -> tuple[str, str, str, str] | None:
@@ -369,6 +407,14 @@ def weights_values(text: str) -> np.ndarray:
     return np.array([float(tok) for tok in first.split(',') if tok.strip()], dtype=np.float64)
 
 
+def header_weights_values(text: str) -> np.ndarray:
+    """The values of a weights header compiled into the library (Quartus: `static const T w2[48] = {...};`)."""
+    m = re.search(r'=\s*\{([^}]*)\}', text)
+    if m is None:
+        raise ValueError('no initialiser in braces')
+    return np.array([float(tok) for tok in m.group(1).split(',') if tok.strip()], dtype=np.float64)
+
+
 def weights_text(values: np.ndarray) -> str:
     return ', '.join(f'{v:.10f}' for v in values) + '\n'
 
@@ -439,3 +485,30 @@ def with_trace_storage(bridge: str, traced: list[Traced]) -> str | None:
                      f'(void *) malloc({t.size} * element_size)));\n' for t in traced)
     new, n = re.subn(r'(nnet::trace_type_size = element_size;\n)', lambda m: m.group(1) + allocs, bridge, count=1)
     return new if n == 1 else None
+
+
+# Quartus guards its trace calls with HLS_SYNTHESIS; in io_stream hls4ml 1.3.0's quartus_writer traces the model's
+# output stream under every layer's name (its `vars` is the last layer's), so they are written anew, one block after
+# the call that writes each traced variable.
+_GUARDED_TRACES = re.compile(r'^#ifndef HLS_SYNTHESIS\n(?:[ \t]*nnet::save_layer_output<[^\n]*\n)+#endif\n', re.M)
+
+
+def with_trace_calls_after_writers(top: str, layers: dict[str, list[Traced]]) -> str:
+    """The top function with its trace blocks replaced by one after each call that writes a traced variable (the
+    variable as the call writes it: `outputs.y` for Quartus's io_parallel output)."""
+    text = _GUARDED_TRACES.sub('', top)
+    by_var = {plain_var(t.var): t for traced in layers.values() for t in traced}
+    weights = set(included_weights(text))
+    pieces, last = [], 0
+    for s in statements(text):
+        args = split_top_level(s.args)
+        written = {plain_var(a): a for a in args}
+        saves = [f'    nnet::{TRACE_FUNCTION}<{t.type}>({written[v]}, "{t.layer}", {t.size});'
+                 for v in outputs(s.function, list(written), weights) if (t := by_var.get(v)) is not None]
+        if not saves:
+            continue
+        eol = text.find('\n', s.end)
+        eol = len(text) if eol < 0 else eol + 1
+        pieces += [text[last:eol], '\n'.join(['#ifndef HLS_SYNTHESIS', *saves, '#endif']) + '\n']
+        last = eol
+    return ''.join(pieces) + text[last:]

@@ -78,7 +78,7 @@ class TopFunction:
 
     @property
     def arguments(self) -> list[str]:
-        return writer.argument_names(self.signature)
+        return writer.top_variables(self.signature, self.text[self.text.find(self.signature):])
 
     def kernels(self) -> list[KernelCall]:
         return [c for c in self.calls if c.is_kernel]
@@ -95,7 +95,10 @@ def read_top(text: str, name: str) -> TopFunction:
     brace = text.find('{', offset)
     top.signature = text[offset:brace if brace >= 0 else len(text)]
     found = writer.statements(text, offset + len(lines[heads[0]]))
-    parsed = [(s, writer.split_top_level(s.type_args), writer.split_top_level(s.args)) for s in found]
+    parsed = [(s, writer.split_top_level(s.type_args), [writer.plain_var(a) for a in writer.split_top_level(s.args)])
+              for s in found]
+    for array in writer.included_weights(text):  # compiled in (Quartus): read from the header itself
+        top.loads[array] = WeightsLoad(array, '', '', f'{array}.h')
     for s, targs, args in parsed:
         traced = writer.trace_target(s.function, args)
         if traced:
@@ -110,7 +113,7 @@ def read_top(text: str, name: str) -> TopFunction:
         top.calls.append(KernelCall(s.function, s.namespace, s.callee, targs, args, s.args, text[s.start:s.end],
                                     s.indent, s.rest, _line_of(starts, s.start), _line_of(starts, s.end - 1), outs,
                                     layer))
-    top.aliases = writer.aliases(text[brace:] if brace >= 0 else '')
+    top.aliases = writer.aliases(text)  # in the body; Quartus io_stream's at namespace scope, with its streams
     return top
 
 

@@ -6,12 +6,13 @@ Only the top function and the bridge are touched, in memory: `nnet_utils/`, weig
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hlsdiff.errors import NotAProject
 from hlsdiff.project.adapter import writer
 from hlsdiff.project.backend import backend_for
-from hlsdiff.project.folder import Project, Sources
+from hlsdiff.project.folder import Project, Sources, open_project
 
 
 def layer_traces(hls_model: Any) -> dict[str, list[writer.Traced]]:
@@ -31,3 +32,15 @@ def traced_sources(project: Project, hls_model: Any) -> tuple[Sources, bool]:
                           'to extend')
     top, bridge, added = traced
     return Sources(project.path, project.name, top, bridge, sources.backend), added
+
+
+def retrace_written(project_dir: Path, hls_model: Any) -> bool:
+    """Correct, on disk, the trace calls of a project hlsdiff just had hls4ml write, where its backend writes them
+    anew (Quartus: hls4ml 1.3.0's io_stream traces name the output stream); True when the top file changed."""
+    project = open_project(project_dir)
+    sources = project.sources()
+    traced = backend_for(project.backend).traced(sources.top_cpp, sources.bridge_cpp, layer_traces(hls_model))
+    if traced is None or traced[0] == sources.top_cpp:
+        return False
+    (project.path / project.top_file).write_text(traced[0])
+    return True

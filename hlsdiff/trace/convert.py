@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hlsdiff.errors import BadInput, ConversionFailed
+from hlsdiff.project import retrace_written
 
 
 @dataclass(frozen=True)
@@ -245,4 +246,9 @@ def write_project(converted: Converted, model_in_yml: bool = True) -> Path:
     finally:
         if keras_model is not None:
             config['KerasModel'] = keras_model
-    return Path(converted.hls_model.config.get_output_dir())
+    written = Path(converted.hls_model.config.get_output_dir())
+    if retrace_written(written, converted.hls_model):
+        converted.warnings.append('the trace calls hls4ml wrote were corrected: each follows the call that writes its '
+                                  "layer's output (hls4ml 1.3.0's Quartus io_stream writer traces the output stream "
+                                  "under every layer's name)")
+    return written

@@ -9,6 +9,9 @@ from hlsdiff.emulate.arith import Fx
 from hlsdiff.emulate.kernels.base import STREAM_FUNCTIONS, EmulatedCall, NotEmulated, register
 from hlsdiff.fixedpoint import FixedType
 
+# Quartus's nnet_activation.h computes these the same way (compared bit for bit in tests/test_quartus_real.py)
+BOTH = ('Vivado', 'Quartus')
+
 
 def relu(x: Fx, result: FixedType) -> Fx:
     return arith.cast(Fx(np.where(x.v > 0, x.v, 0), x.f), result)
@@ -20,28 +23,28 @@ def relu_max(x: Fx, result: FixedType, top: int) -> Fx:
     return arith.cast(Fx(np.where(v < 0, 0, np.where(v > cap, cap, v)), x.f), result)
 
 
-@register('relu')
+@register('relu', families=BOTH)
 def relu_kernel(k: EmulatedCall) -> Fx:
     return relu(k.x, k.result)
 
 
-@register('relu6')
+@register('relu6', families=BOTH)
 def relu6(k: EmulatedCall) -> Fx:
     return relu_max(k.x, k.result, 6)
 
 
-@register('relu1')
+@register('relu1', families=BOTH)
 def relu1(k: EmulatedCall) -> Fx:
     return relu_max(k.x, k.result, 1)
 
 
-@register('linear', *STREAM_FUNCTIONS)
+@register('linear', *STREAM_FUNCTIONS, families=BOTH)
 def copy(k: EmulatedCall) -> Fx:
     """linear, and the io_stream copies (clone, repack, broadcast): the input cast to the result type."""
     return arith.cast(k.x, k.result)
 
 
-@register('leaky_relu')
+@register('leaky_relu', families=BOTH)
 def leaky_relu(k: EmulatedCall) -> Fx:
     program, call, x, result = k.program, k.call, k.x, k.result
     alpha_text = call.args[1]

@@ -51,16 +51,21 @@ class EmulatedCall:
 
 
 Compute = Callable[[EmulatedCall], Fx]
-_KERNELS: dict[str, Compute] = {}  # nnet:: function name -> its emulation, filled as the kernel modules load
-_PREFIXES: dict[str, Compute] = {}  # function name prefix -> emulation (concatenate1d/2d/3d)
+# (backend family, nnet:: function name) -> its emulation, filled as the kernel modules load: each backend family
+# writes its own nnet_utils, so a kernel is emulated for a family only where its arithmetic was checked there
+_KERNELS: dict[tuple[str, str], Compute] = {}
+_PREFIXES: dict[tuple[str, str], Compute] = {}  # (family, function name prefix) -> emulation (concatenate1d/2d/3d)
+VIVADO = 'Vivado'
 
 
-def register(*functions: str, prefix: bool = False) -> Callable[[Compute], Compute]:
+def register(*functions: str, prefix: bool = False, families: tuple[str, ...] = (VIVADO,)
+             ) -> Callable[[Compute], Compute]:
     """Register the decorated `compute(EmulatedCall) -> Fx` as the emulation of these nnet:: functions."""
 
     def add(compute: Compute) -> Compute:
-        for name in functions:
-            (_PREFIXES if prefix else _KERNELS)[name] = compute
+        for family in families:
+            for name in functions:
+                (_PREFIXES if prefix else _KERNELS)[family, name] = compute
         return compute
 
     return add
@@ -69,17 +74,24 @@ def register(*functions: str, prefix: bool = False) -> Callable[[Compute], Compu
 def run(program: Program, call: Call, inputs: list[Fx], result: FixedType, data_t: FixedType | None) -> Fx:
     """The values `call` writes, given the exact values of its inputs."""
     configs = [program.configs[a].text for a in call.type_args if a in program.configs]
-    if writer.distributed_arithmetic(call.function, configs):  # kernels/da.py
-        return _KERNELS[DISTRIBUTED_ARITHMETIC](EmulatedCall(program, call, inputs, result, data_t))
-    compute = _KERNELS.get(call.function) or next(
-        (c for p, c in _PREFIXES.items() if call.function.startswith(p)), None)
+    function = DISTRIBUTED_ARITHMETIC if writer.distributed_arithmetic(call.function, configs) else call.function
+    compute = find(program.family, function)
     if compute is None:
+        if program.family != VIVADO and find(VIVADO, function) is not None:
+            raise NotEmulated(f"nnet::{call.function} is {program.family}'s own template, not emulated yet (its "
+                              "arithmetic is not checked against the emulation of Vivado's)")
         raise NotEmulated(f'nnet::{call.function} is not emulated yet')
     return compute(EmulatedCall(program, call, inputs, result, data_t))
 
 
-def registered() -> tuple[str, ...]:
-    return tuple(_KERNELS) + tuple(f'{p}*' for p in _PREFIXES)
+def find(family: str, function: str) -> Compute | None:
+    """The emulation of `function` as `family`'s templates write it, or None."""
+    return _KERNELS.get((family, function)) or next(
+        (c for (fam, p), c in _PREFIXES.items() if fam == family and function.startswith(p)), None)
+
+
+def registered(family: str = VIVADO) -> tuple[str, ...]:
+    return tuple(n for fam, n in _KERNELS if fam == family) + tuple(f'{p}*' for fam, p in _PREFIXES if fam == family)
 
 
 def fixed_type(program: Program, name: str, what: str) -> FixedType:
