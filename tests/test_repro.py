@@ -109,3 +109,26 @@ def test_the_keras2_frontend_gives_the_config_keras2_always_had():
     conv = conversion_options({'precision': 'ap_fixed<10,4>', 'config': {'LayerName': {'nope': {}}}})
     assert frontend.name == 'keras2'
     assert build_config(model, conv, frontend) == build_config(model, conv, None)
+
+
+def test_the_compares_wrong_samples_come_first():
+    """The samples the compare's element check found wrong beyond rounding at the layer are taken before others
+    whose error is merely larger (a rare event is what the report is about); kept rows map back to samples."""
+    import numpy as np
+
+    from hlsdiff.layers import Collected, LayerArrays
+    from hlsdiff.repro.target import MAX_SAMPLES, Target, worst_samples
+    from hlsdiff.rounding import ElementCheck
+
+    expected = np.zeros((20, 3))
+    actual = expected.copy()
+    actual[:12] = 1.0  # twelve samples over the tolerance, all alike
+    actual[17] = 0.5  # the one the element check found wrong beyond rounding
+    check = ElementCheck('stated', 0.01, samples=[17])
+    collected = Collected([], {'dw': LayerArrays(expected, actual)}, [], checks={'dw': check})
+    target = Target('dw', 'DepthwiseConv2D', 'kernel-defect', ('dw',), 0.1)
+    chosen = worst_samples(collected, target, 20)
+    assert 17 in chosen and len(chosen) == MAX_SAMPLES and list(chosen) == sorted(chosen)
+    collected.kept_samples = [100 + i for i in range(20)]  # streamed: row r holds sample 100 + r
+    check.samples = [117]
+    assert 117 in worst_samples(collected, target, 200)

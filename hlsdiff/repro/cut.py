@@ -33,6 +33,7 @@ class Source:
     settings: dict  # IOType, Backend, Part
     suffix: str  # the user's model format
     kernels: list[Path]  # edited kernel headers of the user's project
+    weights: list[tuple[Path, str, str]]  # edited weights files of the user's project: (file, hls4ml layer, prefix)
 
 
 @dataclass
@@ -70,6 +71,7 @@ def cut_input(src: Source, first: str) -> tuple[np.ndarray, str | None]:
     shape = src.frontend.input_shape(src.model, first)
     if arrays is not None and arrays.actual is not None:
         values = np.asarray(arrays.actual, np.float64)[kept_rows(src)]
+        values = src.frontend.from_csim(src.model, values.reshape(len(src.chosen), -1), first)
     else:
         values = src.frontend.values(src.model, src.samples[src.chosen], feeding)
     return values.reshape((len(src.chosen), *shape)), info.result_type if info is not None else None
@@ -105,9 +107,14 @@ def write(src: Source, target: Target, model, data: np.ndarray, config: dict, fo
     np.save(folder / 'data.npy', data)
     (folder / 'config.yml').write_text(yaml.safe_dump(config, sort_keys=False))
     title = f'hls4ml: {target.class_name} {target.layer}'
-    facts = ScriptFacts(model_file, title, target.tolerance, bool(src.kernels))
-    (folder / 'repro.py').write_text(src.frontend.script(facts, model))
-    if src.kernels:
-        (folder / 'nnet_utils').mkdir()
-        for header in src.kernels:
-            shutil.copy2(header, folder / 'nnet_utils' / header.name)
+    (folder / 'repro.py').write_text(src.frontend.script(script_facts(src, model_file, title, target), model))
+    for sub, files in (('nnet_utils', src.kernels), ('weights', [w[0] for w in src.weights])):
+        if files:
+            (folder / sub).mkdir()
+            for path in files:
+                shutil.copy2(path, folder / sub / path.name)
+
+
+def script_facts(src: Source, model_file: str, title: str, target: Target) -> ScriptFacts:
+    weights = tuple((path.name, layer, prefix) for path, layer, prefix in src.weights)
+    return ScriptFacts(model_file, title, target.tolerance, bool(src.kernels), weights)

@@ -1,7 +1,7 @@
 """What `repro` needs from a model's framework: cut layers out, save them, write repro.py.
 
-One small module per frontend registers itself here (Keras 2 today; Keras 3, PyTorch and ONNX
-are added the same way), so the reproducer's steps never branch on the framework.
+One small module per frontend registers itself here (Keras 2, Keras 3, PyTorch, ONNX), so the
+reproducer's steps never branch on the framework; repro.py is written from one template (script.py).
 """
 
 from __future__ import annotations
@@ -20,10 +20,13 @@ class ScriptFacts:
     title: str
     tolerance: float
     kernels: bool  # the DIR carries hand-edited kernel headers to copy into the project
+    # the DIR carries hand-edited weights files (DIR/weights/FILE): (FILE, hls4ml layer, its variable's prefix)
+    weights: tuple[tuple[str, str, str], ...] = ()
 
 
 class ReproFrontend(Protocol):
     name: str
+    label: str  # what the outputs are compared with, in repro.py and ISSUE.md: 'Keras', 'PyTorch', 'ONNX'
 
     def cut(self, model: Any, layers: list[str], input_name: str) -> Any:
         """A model with one input shaped like `layers[0]`'s and `layers` applied in order (same
@@ -40,6 +43,16 @@ class ReproFrontend(Protocol):
 
     def input_shape(self, model: Any, layer: str) -> tuple[int, ...]:
         """The shape of one sample of `layer`'s input (no batch axis)."""
+
+    def from_csim(self, model: Any, values: np.ndarray, layer: str) -> np.ndarray:
+        """The C-simulation's values of `layer`'s input (one row per sample, hls4ml's layout) in the framework's
+        layout, shaped like `input_shape`."""
+
+    def own_layer(self, model: Any, hls_name: str, class_name: str) -> str | None:
+        """The framework layer an hls4ml layer is named after (None: hls4ml inserted or renamed it)."""
+
+    def class_of(self, model: Any, layer: str) -> str:
+        """The class (or op type) of a framework layer."""
 
     def prefix(self, model: Any, layer: str) -> Any:
         """The model from its input to `layer`'s output (single-input models)."""

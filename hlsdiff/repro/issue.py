@@ -13,8 +13,7 @@ import numpy as np
 
 from hlsdiff.diagnosis.patterns import describe
 from hlsdiff.diff import NOISE_FRACTION
-from hlsdiff.repro.cut import Candidate, Source
-from hlsdiff.repro.frontend import ScriptFacts
+from hlsdiff.repro.cut import Candidate, Source, script_facts
 from hlsdiff.repro.target import Target
 
 _ABS_PATH = re.compile(r'(?<![\w.])(?:/[\w.+@-]+)+/(?=[\w.+@-])')  # a folder path in a compiler's or hls4ml's message
@@ -51,9 +50,9 @@ def observed(found: Candidate, tol: float) -> tuple[list[tuple], str]:
     return rows, pattern.detail
 
 
-def title_of(classes: str, target: Target, pattern: str, settings: dict, version: str) -> str:
+def title_of(classes: str, target: Target, pattern: str, settings: dict, version: str, label: str = 'Keras') -> str:
     what = ('aborts the C-simulation with a C++ assert' if target.cause == 'kernel-abort'
-            else f'C-simulation differs from Keras: {pattern.split("; ")[0] if pattern else "wrong outputs"}')
+            else f'C-simulation differs from {label}: {pattern.split("; ")[0] if pattern else "wrong outputs"}')
     return f'hls4ml {version}: {classes}: {what} ({settings["IOType"]})'
 
 
@@ -81,13 +80,13 @@ def _num(value, spec: str = '.4g') -> str:
     return 'not measured' if value is None else format(float(value), spec)
 
 
-def evidence(target: Target) -> list[str]:
+def evidence(target: Target, label: str = 'Keras') -> list[str]:
     """What hlsdiff measured on the full model: the link that carries the error, the emulation's figures."""
     layer = target.result
     if layer is None:
         return [f'- In the full model the C-simulation aborted in `{target.layer}`: {scrub(target.abort)}',
-                '- Keras computes the layer; hls4ml converts it, then its kernel asserts at run time.']
-    lines = [f'- Layer `{layer.name}` ({layer.class_name}, compared with Keras `{layer.keras}`): status {layer.status}, '
+                f'- {label} computes the layer; hls4ml converts it, then its kernel asserts at run time.']
+    lines = [f'- Layer `{layer.name}` ({layer.class_name}, compared with {label} `{layer.keras}`): status {layer.status}, '
              f'cause **{layer.cause}** (evidence: {layer.evidence})' + (f' — {scrub(layer.cause_detail)}'
                                                                       if layer.cause_detail else '')]
     if layer.mapping_note:
@@ -113,36 +112,33 @@ def evidence(target: Target) -> list[str]:
     return lines
 
 
-def _reduction(found: Candidate, own: int) -> str:
+def _reduction(found: Candidate, own: int, label: str) -> str:
     extra = len(found.layers) - own
     if found.folder.name == 'prefix':
         return (f'not reduced: the model up to the layer, {len(found.layers)} layers; the layer alone, and with up '
-                'to 2 layers before it, match Keras')
+                f'to 2 layers before it, match {label}')
     if extra == 0:
         return f'the layer alone: {" + ".join(found.layers)}'
-    return f'the layer with the {extra} before it, as the layer alone matches Keras: {" + ".join(found.layers)}'
+    return f'the layer with the {extra} before it, as the layer alone matches {label}: {" + ".join(found.layers)}'
 
 
-def _data_of(target: Target) -> str:
+def _data_of(target: Target, label: str) -> str:
     if target.result is None:  # the C-simulation aborted: it traced nothing
-        return 'the values that reach its first layer, as Keras computes them'
+        return f'the values that reach its first layer, as {label} computes them'
     return 'the values that reach its first layer in the C-simulation, on the samples that show the defect most'
 
 
 def render(found: Candidate, src: Source, target: Target, own: int, title: str) -> str:
     rows, pattern = observed(found, target.tolerance)
+    label = src.frontend.label
     model_file = next(p.name for p in found.folder.iterdir() if p.name.startswith('model'))
     out = [f'# {title}', '', '## Environment', '', *environment(src), '', '## Steps to reproduce', '',
-           f'`{model_file}` (Keras; {_reduction(found, own)}), `data.npy` ({found.data.shape[0]} samples: {_data_of(target)}), '
-           '`config.yml` (the hls4ml config: `Backend`, `IOType`, '
-           '`HLSConfig`), `repro.py` (hls4ml + Keras + numpy: convert, compile, predict, compare).', '',
-           '```', 'python repro.py', '```', '']
-    if src.kernels:
-        out += ['The project\'s kernel headers were edited: `nnet_utils/` holds the ones that differ from hls4ml\'s '
-                f'({", ".join(p.name for p in src.kernels)}); repro.py copies them into the generated project before '
-                'compiling.', '']
-    expected = ('`hls_model.predict(x)` runs, and matches `model.predict(x)`' if target.cause == 'kernel-abort' else
-                f'`hls_model.predict(x)` matches `model.predict(x)` within {target.tolerance:.3g} (the rounding bound '
+           f'`{model_file}` ({label}; {_reduction(found, own, label)}), `data.npy` ({found.data.shape[0]} samples: '
+           f'{_data_of(target, label)}), `config.yml` (the hls4ml config: `Backend`, `IOType`, `HLSConfig`), '
+           f'`repro.py` (hls4ml + {label} + numpy: convert, compile, predict, compare).', '',
+           '```', 'python repro.py', '```', '', *edited_files(src)]
+    expected = (f'`hls_model.predict(x)` runs, and matches {label}\'s output' if target.cause == 'kernel-abort' else
+                f'`hls_model.predict(x)` matches {label}\'s output within {target.tolerance:.3g} (the rounding bound '
                 'of the layer\'s types)')
     out += ['## Expected behaviour', '', expected + '.', '', '## Observed behaviour', '',
             '```', scrub(found.confirmed.stdout.strip())]
@@ -153,8 +149,22 @@ def render(found: Candidate, src: Source, target: Target, own: int, title: str) 
         out += [f'| {c} | {mx:.4g} | {mean:.4g} | {share:.0%} | {"wrong" if bad else "ok"} |'
                 for c, mx, mean, share, bad in rows]
         out += ['', f'Pattern: {pattern or "no channel pattern"}.', '']
-    out += ['## Evidence (hlsdiff)', '', *evidence(target), '']
+    out += ['## Evidence (hlsdiff)', '', *evidence(target, label), '']
     return '\n'.join(out)
+
+
+def edited_files(src: Source) -> list[str]:
+    """What ISSUE.md says of the user's project files that travel with the reproducer."""
+    out = []
+    if src.kernels:
+        out += ['The project\'s kernel headers were edited: `nnet_utils/` holds the ones that differ from hls4ml\'s '
+                f'({", ".join(p.name for p in src.kernels)}); repro.py copies them into the generated project before '
+                'compiling.', '']
+    if src.weights:
+        out += ['The project\'s weights files differ from what the framework\'s layer computes (hlsdiff\'s generator '
+                f'link): `weights/` holds them ({", ".join(p.name for p, _, _ in src.weights)}); repro.py copies each '
+                'into the generated project under the name it gives that layer\'s weights before compiling.', '']
+    return out
 
 
 def finish(found: Candidate, src: Source, target: Target, out: Path, own: int) -> Written:
@@ -163,10 +173,10 @@ def finish(found: Candidate, src: Source, target: Target, out: Path, own: int) -
     from importlib.metadata import version
 
     _, pattern = observed(found, target.tolerance)
-    title = title_of(src.frontend.describe(found.model), target, pattern, src.settings, version('hls4ml'))
+    title = title_of(src.frontend.describe(found.model), target, pattern, src.settings, version('hls4ml'),
+                     src.frontend.label)
     model_file = next(p.name for p in found.folder.iterdir() if p.name.startswith('model'))
-    facts = ScriptFacts(model_file, title, target.tolerance, bool(src.kernels))
-    (found.folder / 'repro.py').write_text(src.frontend.script(facts, found.model))
+    (found.folder / 'repro.py').write_text(src.frontend.script(script_facts(src, model_file, title, target), found.model))
     (found.folder / 'ISSUE.md').write_text(render(found, src, target, own, title))
     place(found.folder, out)
     kind = 'layer alone' if len(found.layers) == own else f'{len(found.layers)} layers'

@@ -31,11 +31,12 @@ class Compared:
     abort: HlsdiffError | None = None
 
 
-CUTS = {'keras2': 'hlsdiff.repro.keras2', 'keras3': 'hlsdiff.repro.keras3'}  # frontend -> its repro module
+CUTS = {'keras2': 'hlsdiff.repro.keras2', 'keras3': 'hlsdiff.repro.keras3', 'pytorch': 'hlsdiff.repro.pytorch',
+        'onnx': 'hlsdiff.repro.onnx'}  # frontend -> its repro module
 
 
 def check_model(model) -> None:
-    """Before any work: a model repro can cut (Keras 2 / QKeras / HGQ v1, Keras 3), else one line."""
+    """Before any work: a model repro can cut (Keras 2 / QKeras / HGQ v1, Keras 3, PyTorch, ONNX), else one line."""
     from hlsdiff import frontends
 
     if isinstance(model, (str, Path)) and Path(model).exists():
@@ -45,8 +46,8 @@ def check_model(model) -> None:
 
 
 def _not_cut(label: str) -> str:
-    return (f'hlsdiff repro writes reproducers of Keras 2 and Keras 3 models for now; this {label} model can be '
-            'compared, patched (--patch) and fixed')
+    return (f'hlsdiff repro writes reproducers of Keras 2, Keras 3, PyTorch and ONNX models; this {label} model '
+            'can be compared, patched (--patch) and fixed')
 
 
 def check_out_dir(out: Path) -> None:
@@ -88,7 +89,7 @@ def _source(request: CompareRequest, layer: str, compared: Compared) -> tuple[cu
     from hlsdiff import frontends
     from hlsdiff.project import open_project
     from hlsdiff.repro.config import full_config
-    from hlsdiff.repro.kernels import edited_headers
+    from hlsdiff.repro.kernels import edited_headers, edited_weights
     from hlsdiff.trace.load import check_model_path, fit_to_inputs, read_data
 
     path = check_model_path(str(request.model), request.weights, request.custom_objects)
@@ -96,7 +97,7 @@ def _source(request: CompareRequest, layer: str, compared: Compared) -> tuple[cu
     keras_model = compared_with.load(path)
     frontend = frontend_for(compared_with.name)
     if compared.abort is not None:
-        target = abort_target(layer, compared.abort.message, keras_model)
+        target = abort_target(layer, compared.abort.message, keras_model, frontend)
     else:
         assert compared.result is not None and compared.collected is not None
         target = resolve(layer, compared.result, compared.collected, keras_model, frontend)
@@ -106,9 +107,11 @@ def _source(request: CompareRequest, layer: str, compared: Compared) -> tuple[cu
     project = open_project(request.run.project_dir) if request.run.project_dir else None
     hls, settings = full_config(keras_model, request.convert, project, compared_with)
     kernels = edited_headers(project.path, settings['Backend']) if project is not None else []
+    weights = edited_weights(project.path, target) if project is not None else []
     chosen = worst_samples(compared.collected, target, samples.shape[0])
     suffix = Path(str(path.path)).suffix.lower()
-    src = cut.Source(keras_model, frontend, compared.collected, samples, chosen, hls, settings, suffix, kernels)
+    src = cut.Source(keras_model, frontend, compared.collected, samples, chosen, hls, settings, suffix, kernels,
+                     weights)
     if not target.tolerance:  # an abort: the layer's range bound (5%), from Keras's own values of it
         values = frontend.values(keras_model, samples[chosen], target.keras_layers[-1])
         target = replace(target, tolerance=0.05 * float(np.max(np.abs(values)) or 1.0))

@@ -8,77 +8,47 @@ from typing import Any
 import numpy as np
 
 from hlsdiff.repro.frontend import ScriptFacts, register
-
-# repro.py: hls4ml + the framework + numpy only (PyYAML comes with hls4ml). {placeholders} are filled in.
-SCRIPT = '''"""{title}
-
-Run: python repro.py   (exit 1: the defect shows; exit 0: it does not)
-"""
-import os
-import shutil
-import sys
-import tempfile
-
-{env}
-import numpy as np
-import yaml
-{imports}
-import hls4ml
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOL = {tol!r}  # the layer's rounding bound (4 LSB of its result type, or 5% of its range)
-cfg = yaml.safe_load(open(os.path.join(HERE, 'config.yml')))
-model = {load}(os.path.join(HERE, '{model_file}'){load_args})
-x = np.load(os.path.join(HERE, 'data.npy'))
-expected = np.asarray(model.predict(x, verbose=0), dtype=np.float64)
-prj = tempfile.mkdtemp(prefix='hls4ml-repro-')
-hls_model = hls4ml.converters.convert_from_keras_model(
-    model, hls_config=cfg['HLSConfig'], io_type=cfg['IOType'], backend=cfg['Backend'], output_dir=prj)
-hls_model.write()
-{kernels}hls_model._compile()  # compile() would write the project again
-pid = os.fork()  # the C-simulation in a child: a C++ assert that aborts it is an answer, not a crash
-if pid == 0:
-    np.save(os.path.join(prj, 'got.npy'), hls_model.predict(np.ascontiguousarray(x)))
-    os._exit(0)
-status = os.waitpid(pid, 0)[1]
-if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
-    how = f'signal {{os.WTERMSIG(status)}}' if os.WIFSIGNALED(status) else f'exit {{os.WEXITSTATUS(status)}}'
-    print(f'DEFECT: the C-simulation aborted ({{how}}); Keras computes the layer')
-    shutil.rmtree(prj, ignore_errors=True)
-    sys.exit(1)
-got = np.load(os.path.join(prj, 'got.npy')).astype(np.float64).reshape(expected.shape)
-err = np.abs(got - expected)
-print('channel  max |Keras - hls4ml|')
-for c, e in enumerate(err.reshape(-1, err.shape[-1]).max(axis=0)):
-    print(f'{{c:7d}}  {{e:.4g}}')
-i = tuple(int(v) for v in np.unravel_index(int(np.argmax(err)), err.shape))  # plain ints when printed
-print(f'worst at {{i}}: expected (Keras) {{expected[i]:.6g}}, got (hls4ml) {{got[i]:.6g}}')
-if len(sys.argv) > 1:
-    np.savez(sys.argv[1], x=x, expected=expected, got=got)
-shutil.rmtree(prj, ignore_errors=True)
-share = float((err > TOL).mean())
-if share > 0.01:
-    print(f'DEFECT: {{share:.1%}} of the outputs differ from Keras by more than {{TOL:.3g}} (max {{err.max():.4g}})')
-    sys.exit(1)
-print(f'OK: hls4ml matches Keras within {{TOL:.3g}}')
-'''
+from hlsdiff.repro.script import Parts, render
 
 ENV = "os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')  # Keras 2 (tf_keras), as hls4ml 1.3.0 and QKeras use it"
+MODEL = """model = {load}(os.path.join(HERE, '{{model_file}}'){load_args})
+expected = np.asarray(model.predict(x, verbose=0), dtype=np.float64)
+"""
+CONVERT = """hls_model = hls4ml.converters.convert_from_keras_model(
+    model, hls_config=cfg['HLSConfig'], io_type=cfg['IOType'], backend=cfg['Backend'], output_dir=prj)
+"""
 
 
-def script(facts: ScriptFacts, env: str, imports: str, load: str, load_args: str) -> str:
-    """repro.py for a Keras model (2 or 3): `env` sets the environment before the imports, `load` loads it."""
-    return SCRIPT.format(title=facts.title, env=env, imports=imports, tol=float(f'{facts.tolerance:.6g}'), load=load,
-                         model_file=facts.model_file, load_args=load_args, kernels=KERNELS if facts.kernels else '')
+def keras_parts(env: str, imports: str, load: str, load_args: str) -> Parts:
+    """repro.py's parts for a Keras model (2 or 3): `env` set before the imports, `load` loads it."""
+    return Parts('Keras', env, imports, MODEL.format(load=load, load_args=load_args), CONVERT)
 
 
-KERNELS = '''kernels = os.path.join(HERE, 'nnet_utils')  # the edited kernel headers of the project
-for name in os.listdir(kernels):
-    shutil.copy(os.path.join(kernels, name), os.path.join(prj, 'firmware', 'nnet_utils', name))
-'''
+class KerasCommon:
+    """What Keras 2 and Keras 3 models answer alike."""
+
+    label = 'Keras'
+
+    def layer_names(self, model: Any) -> list[str]:
+        return [layer.name for layer in model.layers if type(layer).__name__ != 'InputLayer']
+
+    def describe(self, model: Any) -> str:
+        return ' + '.join(type(layer).__name__ for layer in model.layers if type(layer).__name__ != 'InputLayer')
+
+    def from_csim(self, model: Any, values: np.ndarray, layer: str) -> np.ndarray:
+        return values.reshape((values.shape[0], *self.input_shape(model, layer)))
+
+    def own_layer(self, model: Any, hls_name: str, class_name: str) -> str | None:
+        return hls_name if hls_name in {layer.name for layer in model.layers} else None
+
+    def class_of(self, model: Any, layer: str) -> str:
+        return type(model.get_layer(layer)).__name__
+
+    def input_shape(self, model: Any, layer: str) -> tuple[int, ...]:
+        raise NotImplementedError
 
 
-class Keras2Repro:
+class Keras2Repro(KerasCommon):
     name = 'keras2'
 
     def cut(self, model: Any, layers: list[str], input_name: str) -> Any:
@@ -102,12 +72,6 @@ class Keras2Repro:
         if len(nodes) != 1 or len(feeding) != 1:
             return ''
         return None if type(feeding[0]).__name__ == 'InputLayer' else feeding[0].name
-
-    def layer_names(self, model: Any) -> list[str]:
-        return [layer.name for layer in model.layers if type(layer).__name__ != 'InputLayer']
-
-    def describe(self, model: Any) -> str:
-        return ' + '.join(type(layer).__name__ for layer in model.layers if type(layer).__name__ != 'InputLayer')
 
     def input_shape(self, model: Any, layer: str) -> tuple[int, ...]:
         return tuple(int(d) for d in model.get_layer(layer).input_shape[1:])
@@ -145,7 +109,7 @@ class Keras2Repro:
             imports, load, args = 'from qkeras.utils import load_qmodel', 'load_qmodel', ', compile=False'
         else:
             imports, load, args = 'import tensorflow as tf', 'tf.keras.models.load_model', ', compile=False'
-        return script(facts, ENV, imports, load, args)
+        return render(facts, keras_parts(ENV, imports, load, args))
 
     def versions(self) -> dict[str, str]:
         from importlib.metadata import PackageNotFoundError, version

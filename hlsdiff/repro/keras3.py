@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from hlsdiff.repro.frontend import ScriptFacts, register
-from hlsdiff.repro.keras2 import script
+from hlsdiff.repro.keras2 import KerasCommon, keras_parts
+from hlsdiff.repro.script import render
 
 ENV = "os.environ.setdefault('KERAS_BACKEND', 'torch')  # Keras 3, on the backend hlsdiff compared it with"
 
@@ -26,7 +27,7 @@ def _source(tensor) -> str:
     return tensor._keras_history.operation.name
 
 
-class Keras3Repro:
+class Keras3Repro(KerasCommon):
     name = 'keras3'
 
     def cut(self, model: Any, layers: list[str], input_name: str) -> Any:
@@ -50,12 +51,6 @@ class Keras3Repro:
         inputs = {_source(t) for t in model.inputs}
         return None if feeding[0] in inputs else feeding[0]
 
-    def layer_names(self, model: Any) -> list[str]:
-        return [layer.name for layer in model.layers if type(layer).__name__ != 'InputLayer']
-
-    def describe(self, model: Any) -> str:
-        return ' + '.join(type(layer).__name__ for layer in model.layers if type(layer).__name__ != 'InputLayer')
-
     def input_shape(self, model: Any, layer: str) -> tuple[int, ...]:
         return tuple(int(d) for d in model.get_layer(layer).input.shape[1:])
 
@@ -77,7 +72,7 @@ class Keras3Repro:
         return 'model.keras'
 
     def script(self, facts: ScriptFacts, model: Any) -> str:
-        return script(facts, ENV, 'import keras', 'keras.models.load_model', ', compile=False')
+        return render(facts, keras_parts(ENV, 'import keras', 'keras.models.load_model', ', compile=False'))
 
     def versions(self) -> dict[str, str]:
         from importlib.metadata import PackageNotFoundError, version

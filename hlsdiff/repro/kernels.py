@@ -1,8 +1,11 @@
-"""The kernel headers of a given project that differ from hls4ml's own (a hand-edited kernel)."""
+"""The files of a given project that differ from what hls4ml writes: kernel headers (a hand-edited kernel) and
+the weights files the compare found other than the framework's layer computes."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 GENERATED = ('nnet_code_gen.h',)  # written per project by hls4ml's writer from its template: not a kernel
 
@@ -28,3 +31,15 @@ def edited_headers(project_dir: Path, backend: str) -> list[Path]:
         if original is not None and original.read_bytes() != header.read_bytes():
             edited.append(header)
     return edited
+
+
+def edited_weights(project_dir: Path, target: Any) -> list[tuple[Path, str, str]]:
+    """The target layer's weights files the compare found other than the framework's layer computes (its generator
+    evidence): (file, hls4ml layer, the variable's prefix: `w` of `w7.txt`), to travel with the reproducer."""
+    found = []
+    for item in (target.result.generator_evidence if target.result is not None else None) or []:
+        match = re.fullmatch(r'([a-z_]+?)\d+\.txt', str(item.get('name') or ''))
+        path = project_dir / 'firmware' / 'weights' / str(item.get('name'))
+        if item.get('what') == 'weights' and match and path.is_file():
+            found.append((path, target.layer, match.group(1)))
+    return found

@@ -74,8 +74,7 @@ def keras_chain(info: LayerInfo, model, frontend: ReproFrontend) -> list[str]:
     """The Keras layers from the one hls4ml named this layer after to the one whose output it is compared
     with (e.g. [dw, bn] for a BatchNormalization folded into dw)."""
     end = (info.keras or info.name).split(' (')[0]
-    names = {layer.name for layer in model.layers}
-    start = info.name if info.name in names else end
+    start = frontend.own_layer(model, info.name, info.class_name) or end
     chain = [end]
     while chain[0] != start and len(chain) < 4:
         feeding = frontend.input_of(model, chain[0])
@@ -85,25 +84,31 @@ def keras_chain(info: LayerInfo, model, frontend: ReproFrontend) -> list[str]:
     return chain if chain[0] == start else [end]
 
 
-def abort_target(layer: str, message: str, model) -> Target:
-    """The layer whose kernel aborted the C-simulation (a C++ assert): the Keras layer of that name."""
-    if layer not in {lay.name for lay in model.layers}:
-        raise BadInput(f'the C-simulation aborted in {layer}, which is not a Keras layer of the model')
-    return Target(layer, type(model.get_layer(layer)).__name__, 'kernel-abort', (layer,), 0.0, abort=message)
+def abort_target(layer: str, message: str, model, frontend: ReproFrontend) -> Target:
+    """The layer whose kernel aborted the C-simulation (a C++ assert): the framework layer of that name."""
+    own = frontend.own_layer(model, layer, '')
+    if own is None:
+        raise BadInput(f'the C-simulation aborted in {layer}, which is not a {frontend.label} layer of the model')
+    return Target(layer, frontend.class_of(model, own), 'kernel-abort', (own,), 0.0, abort=message)
 
 
 def worst_samples(collected: Collected | None, target: Target, count: int) -> np.ndarray:
-    """The samples that show the defect most (at most MAX_SAMPLES), in their order in the data (the samples
-    wrong beyond rounding are among the ones a streamed compare keeps)."""
+    """The samples that show the defect most (at most MAX_SAMPLES), in their order in the data: the compare's
+    wrong samples at the layer (beyond rounding, by its element check) first, then the others over the
+    tolerance (the samples wrong beyond rounding are among the ones a streamed compare keeps)."""
     arrays = collected.arrays.get(target.layer) if collected is not None else None
-    if arrays is None or arrays.actual is None:
+    if collected is None or arrays is None or arrays.actual is None:
         return np.arange(min(count, MAX_SAMPLES))
     reference = arrays.local if arrays.local is not None else arrays.expected
     err = np.abs(np.asarray(arrays.actual, np.float64) - np.asarray(reference, np.float64))
     per_sample = err.reshape(err.shape[0], -1).max(axis=1)
     order = np.argsort(-per_sample, kind='stable')
-    showing = [int(i) for i in order if per_sample[i] > target.tolerance][:MAX_SAMPLES]
+    kept = collected.kept_samples
+    check = collected.checks.get(target.layer)
+    wrong = {int(i) for i in getattr(check, 'samples', None) or ()}
+    sample_of = (lambda r: int(kept[r])) if kept is not None else int
+    first = [int(r) for r in order if sample_of(r) in wrong]
+    showing = (first + [int(r) for r in order if per_sample[r] > target.tolerance and int(r) not in first])[:MAX_SAMPLES]
     rows = sorted(showing or [int(i) for i in order[:MAX_SAMPLES]])
-    kept = collected.kept_samples if collected is not None else None
     # many samples streamed: the compare kept some (the ones wrong beyond rounding among them), row by row
-    return np.array([int(kept[r]) for r in rows] if kept is not None else rows, dtype=np.int64)
+    return np.array([sample_of(r) for r in rows], dtype=np.int64)
