@@ -25,7 +25,7 @@ from hlsdiff.csim import HeaderJob, cached
 from hlsdiff.csim import processes as children
 from hlsdiff.errors import BadInput, SimulationFailed
 from hlsdiff.gate import apply, judge_patched
-from hlsdiff.layers import Collected, LayerArrays
+from hlsdiff.layers import Collected
 from hlsdiff.project import Project, open_project
 from hlsdiff.request import CompareRequest, RunOptions
 from hlsdiff.result import CompareResult, error_result
@@ -33,7 +33,7 @@ from hlsdiff.trace import conversion_cache
 from hlsdiff.trace import pipeline as stages
 from hlsdiff.trace.convert import ConvertOptions
 from hlsdiff.trace.load import Samples, check_model_path, fit_to_inputs, read_data
-from hlsdiff.trace.plan import Plan
+from hlsdiff.trace.plan import LoadedInputs, Plan
 
 if TYPE_CHECKING:
     from hlsdiff.frontends import Frontend
@@ -139,16 +139,6 @@ def hls4ml_version() -> str:
 
 
 @dataclass
-class LoadedInputs:
-    """The load stage: the model, its inputs, and the samples fitted to them."""
-
-    model: Any
-    input_names: list[str]
-    input_shapes: list[tuple[int, ...]]
-    samples: Samples
-
-
-@dataclass
 class _Session:
     """One collect's working state: scratch folder, notes, timings, the background build."""
 
@@ -211,8 +201,7 @@ def _load_and_convert(s: _Session, data: Any) -> tuple[Plan, LoadedInputs]:
     samples = None
     if plan is not None:  # the C-simulation starts while TensorFlow loads
         samples = fit_to_inputs(data, plan.input_names, plan.input_shapes, run.samples)
-        if cached(plan.sources, stages.settings_of(s.conv)['io_type'], samples.count, run.opt_level, run.cache_dir,
-                  run.use_cache, run.plain_build, s.build_notes) is None:
+        if cached(plan.sources, stages.build_settings(s.conv, run, samples.count), s.build_notes) is None:
             stages.start_header(s.header, s.conv, run, s.project, data, cache_dir)
         _start_build(s, plan, samples, shards=1)  # one C-simulation process: the other core imports TensorFlow
     else:  # the other core compiles the headers every project includes while TensorFlow loads
@@ -222,8 +211,7 @@ def _load_and_convert(s: _Session, data: Any) -> tuple[Plan, LoadedInputs]:
     s.lap('load')
     if plan is None:
         s.progress.step('convert')
-        plan = stages.convert_model(s.frontend, loaded.model, loaded.input_names, loaded.input_shapes, s.conv, run, s.project,
-                                    s.scratch, s.notes)
+        plan = stages.convert_model(s.frontend, loaded, s.conv, run, stages.Workspace(s.project, s.scratch, s.notes))
         s.lap('convert')
         _start_build(s, plan, loaded.samples, shards=None)
         if key:
@@ -248,15 +236,13 @@ def _load_model(s: _Session, data: Any, samples: Samples | None) -> LoadedInputs
 def _start_build(s: _Session, plan: Plan, samples: Samples, shards: int | None) -> None:
     """The build and run stages, in the background: g++ and the C-simulation are child processes."""
     s.stream_dir = s.scratch / 'run' if samples.count > s.run.chunk else None
-    s.pending = s.pool.submit(stages.build_and_run, plan, samples, s.conv, s.run, s.progress, shards, s.header,
-                              s.stream_dir, s.build_notes)
+    job = stages.CsimJob(s.conv, s.run, s.progress, s.header, s.build_notes)
+    s.pending = s.pool.submit(stages.build_and_run, plan, samples, job, shards, s.stream_dir)
 
 
 def _reference_and_emulate(s: _Session, plan: Plan, loaded: LoadedInputs) -> Collected:
     """The reference stage (Keras, in this process, while the C-simulation runs) and the emulate stage."""
-    samples, names = loaded.samples, loaded.input_names
-    by_name = stages.laid_out(plan, names, samples.arrays)
-    stats = outputs = None
+    samples = loaded.samples
     assert s.pending is not None
     with s.frontend.running():
         reference = s.frontend.reference(loaded.model, plan.refs)
@@ -265,39 +251,43 @@ def _reference_and_emulate(s: _Session, plan: Plan, loaded: LoadedInputs) -> Col
             s.lap('keras')
             lib, csim = s.pending.result()
             s.lap('build+csim')
-            arrays = stages.assemble(plan.infos, plan.refs, reference, expected, csim.traces, by_name)
-            s.lap('local')
-            emulator, emulation = stages.emulate_layers(plan, csim.traces, by_name, s.notes)
-            checks: dict = {}
-            started = time.perf_counter()
-            stages.check_elements(plan, arrays, emulator, emulation, checks, stages.layer_scales(plan, arrays), 0,
-                                  csim.traces)
-            kept_rows, check_seconds = None, time.perf_counter() - started
+            gathered = _gather(s, plan, loaded, reference, expected, csim)
             s.lap('emulate')
         else:  # many samples: a first Keras pass for each layer's range, then chunk by chunk
             scales = reference.scales(samples.arrays)
             s.lap('keras')
             lib, csim = s.pending.result()
             s.lap('build+csim')
-            streamed = stages.stream_chunks(plan, reference, scales, csim, samples, names, s.run.chunk, s.notes,
-                                            s.run.spill)
-            arrays, stats, outputs, emulator, emulation, checks, kept_rows, check_seconds = streamed
+            gathered = stages.stream_chunks(plan, reference, scales, csim, loaded, s.run, s.notes)
             s.lap('local+emulate')
-            extra = len(kept_rows) - min(s.run.chunk, samples.count)
+            extra = len(gathered.kept_rows or ()) - min(s.run.chunk, samples.count)
             s.notes.append(f'{samples.count} samples streamed in chunks of {s.run.chunk}: every figure, status, the '
                            f'emulation and the rounding check cover all of them; patterns, causes and hints are drawn '
                            f'from the first {s.run.chunk}' + (f' and {extra} samples wrong beyond rounding' if extra else ''))
-        links = stages.measure_links(s.frontend, loaded.model, plan, emulator, arrays, s.notes)
+        links = stages.measure_links(s.frontend, loaded.model, plan, gathered.emulator, gathered.arrays, s.notes)
         s.lap('reference')
-    collected = _collected(s, plan, loaded, lib, csim, arrays, stats, outputs, emulator, emulation)
-    collected.links, collected.checks, collected.kept_samples = links, checks, kept_rows
+    collected = _collected(s, plan, loaded, (lib, csim), gathered)
+    collected.links, collected.checks, collected.kept_samples = links, gathered.checks, gathered.kept_rows
     collected.frontend, collected.model_object = s.frontend, loaded.model
-    collected.timings['rounding_check_seconds'] = round(check_seconds, 3)  # inside emulate / local+emulate
+    collected.timings['rounding_check_seconds'] = round(gathered.check_seconds, 3)  # inside emulate / local+emulate
     return collected
 
 
-def _collected(s: _Session, plan: Plan, loaded: LoadedInputs, lib: Any, csim: Any, arrays: dict[str, LayerArrays],
-               stats: dict | None, outputs: list | None, emulator: Any, emulation: dict) -> Collected:
+def _gather(s: _Session, plan: Plan, loaded: LoadedInputs, reference: Any, expected: dict, csim: Any) -> stages.Gathered:
+    """Every sample at once: the arrays lined up (the local re-run beside them), the emulation, the element check."""
+    by_name = stages.laid_out(plan, loaded.input_names, loaded.samples.arrays)
+    arrays = stages.assemble(plan.infos, plan.refs, reference, expected, csim.traces, by_name)
+    s.lap('local')
+    emulator, emulation = stages.emulate_layers(plan, csim.traces, by_name, s.notes)
+    checks: dict = {}
+    started = time.perf_counter()
+    stages.check_elements(plan, stages.Chunk(arrays, csim.traces, 0), emulator, emulation, checks,
+                          stages.layer_scales(plan, arrays))
+    return stages.Gathered(arrays, None, None, emulator, emulation, checks, None, time.perf_counter() - started)
+
+
+def _collected(s: _Session, plan: Plan, loaded: LoadedInputs, built: tuple[Any, Any], gathered: stages.Gathered) -> Collected:
+    lib, csim = built
     s.notes.extend(dict.fromkeys(s.build_notes + s.header.notes))
     if not lib.cached and not s.run.use_cache:
         lib.path.unlink(missing_ok=True)  # built for this compare only
@@ -314,12 +304,11 @@ def _collected(s: _Session, plan: Plan, loaded: LoadedInputs, lib: Any, csim: An
         library=str(lib.path),
     )
     settings = stages.settings_of(s.conv)
-    spill = s.run.spill
+    spill, stats = s.run.spill, gathered.stats
     return Collected(
-        layers=plan.infos, arrays=arrays, unmatched_keras=plan.unmatched, model=str(s.source),
+        layers=plan.infos, arrays=gathered.arrays, unmatched_keras=plan.unmatched, model=str(s.source),
         io_type=settings['io_type'], backend=settings['backend'], samples=loaded.samples.count,
-        notes=s.notes, timings=s.timings, emulation=emulation, emulator=emulator, stats=stats, outputs=outputs,
-        bit_exact=s.frontend.bit_exact(loaded.model),
+        notes=s.notes, timings=s.timings, emulation=gathered.emulation, emulator=gathered.emulator, stats=stats,
+        outputs=gathered.outputs, bit_exact=s.frontend.bit_exact(loaded.model),
         spilled=spill if stats is not None and spill is not None and spill.exists() else None,
     )
-

@@ -99,13 +99,6 @@ def _functions():
                 yield p.relative_to(PACKAGE).as_posix(), node
 
 
-# Known to break a rule below and waiting for their change (issue #27): nothing new may join them.
-PENDING_PARAMETERS = {  # function names (they may move between modules meanwhile)
-    '_collected', 'responsible_type', '_type_remedy',
-    'stream_chunks', 'convert_model', 'build_and_run', 'check_elements', 'cached', 'build',
-}
-PENDING_NAME_CHECKS: set[str] = set()
-PENDING_CLASS_NAMES: set[str] = set()
 FRONTEND_NAMES = {'keras2', 'keras3', 'pytorch', 'onnx'}
 
 
@@ -118,8 +111,8 @@ def test_at_most_3_functions_take_more_than_7_parameters():
         names = [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs]
         if len(names) - (names[:1] in (['self'], ['cls'])) > 7:
             over.add((rel, node.name))
-    new = sorted(f'{rel}:{name}' for rel, name in over if name not in PENDING_PARAMETERS)
-    assert len(new) <= 3, new
+    found = sorted(f'{rel}:{name}' for rel, name in over)
+    assert len(found) <= 3, found
 
 
 def _frontend_name_comparisons(p: Path) -> list[str]:
@@ -137,7 +130,7 @@ def test_no_frontend_is_compared_by_name_outside_the_frontends():
     """A frontend's difference is a method or attribute of the Frontend protocol (hlsdiff/frontends/), never an
     `if frontend.name == 'keras2'` in its callers."""
     found = [hit for p in sorted(PACKAGE.rglob('*.py')) if p.relative_to(PACKAGE).parts[0] != 'frontends'
-             and p.relative_to(PACKAGE).as_posix() not in PENDING_NAME_CHECKS for hit in _frontend_name_comparisons(p)]
+             for hit in _frontend_name_comparisons(p)]
     assert not found, found
 
 
@@ -156,7 +149,7 @@ def test_no_two_classes_share_a_name():
             if isinstance(node, ast.ClassDef):
                 where.setdefault(node.name, []).append(f'{p.relative_to(PACKAGE).as_posix()}:{node.lineno}')
     shared = {name: places for name, places in where.items() if len(places) > 1}
-    assert set(shared) <= PENDING_CLASS_NAMES, {n: p for n, p in shared.items() if n not in PENDING_CLASS_NAMES}
+    assert not shared, shared
 
 
 def _methods(tree: ast.Module, cls: str) -> set[str]:

@@ -27,17 +27,6 @@ __all__ = ['library', 'cached', 'BuildSettings', 'HeaderJob', 'BuiltLibrary', 'S
            'default_cache_dir', 'cache_usage', 'clear_cache']
 
 
-def cached(sources: Sources, io_type: str, n_samples: int, opt_level: str, cache_dir: Path | None,
-           use_cache: bool = True, plain: bool = False, notes: list[str] | None = None) -> BuiltLibrary | None:
-    """A library already built for these sources, or None. With the level left to hlsdiff
-    ('auto'), the fastest-running build already made, at any level."""
-    if not use_cache:
-        return None
-    level = choose_opt_level(opt_level, io_type, n_samples)
-    levels = ('3', '2', '1', level, 'g', '0') if opt_level == 'auto' else (level,)
-    return _compile.cached_library(sources, levels, cache_dir, plain=plain, notes=notes)
-
-
 @dataclass(frozen=True)
 class BuildSettings:
     """What a build is asked for: the project's IOType and sample count (they choose the level when it is
@@ -52,11 +41,20 @@ class BuildSettings:
     plain: bool = False
 
 
+def cached(sources: Sources, build: BuildSettings, notes: list[str] | None = None) -> BuiltLibrary | None:
+    """A library already built for these sources, or None. With the level left to hlsdiff
+    ('auto'), the fastest-running build already made, at any level."""
+    if not build.use_cache:
+        return None
+    level = choose_opt_level(build.opt_level, build.io_type, build.n_samples)
+    levels = ('3', '2', '1', level, 'g', '0') if build.opt_level == 'auto' else (level,)
+    return _compile.cached_library(sources, levels, build.cache_dir, plain=build.plain, notes=notes)
+
+
 def library(sources: Sources, build: BuildSettings, header: HeaderJob | None = None,
             notes: list[str] | None = None) -> BuiltLibrary:
     """The library for these sources: from the cache, or built now (and cached)."""
-    found = cached(sources, build.io_type, build.n_samples, build.opt_level, build.cache_dir, build.use_cache,
-                   build.plain, notes)
+    found = cached(sources, build, notes)
     if found is not None:
         return found
     level = choose_opt_level(build.opt_level, build.io_type, build.n_samples)

@@ -59,6 +59,7 @@ GC_PARAMS = ['--param', 'ggc-min-heapsize=1048576']
 SPREAD_LINES = 4000
 
 DEFAULT_CACHE_BYTES = 2 * 1024**3
+CXX = 'g++'  # the compiler a build runs
 BUILD_STRATEGY = 'split-top+pch/2'  # part of every library's cache key
 
 
@@ -192,8 +193,6 @@ def build(
     opt_level: str = '1',
     cache_dir: Path | None = None,
     use_cache: bool = True,
-    cxx: str = 'g++',
-    max_cache_bytes: int = DEFAULT_CACHE_BYTES,
     pch=None,
     plain: bool = False,
     notes: list[str] | None = None,
@@ -204,8 +203,10 @@ def build(
     precompiled header when `pch` (a Pch, or a callable giving one or None: build/pch.py) fits
     the project.
     Neither changes what is computed, only how fast it compiles; `plain` compiles the two
-    translation units as hls4ml writes them (and is cached apart).
+    translation units as hls4ml writes them (and is cached apart). g++ compiles (CXX); the cache keeps
+    at most DEFAULT_CACHE_BYTES.
     """
+    cxx = CXX
     flags = compile_flags(opt_level, cxx)
     key = source_key(sources, _key_flags(flags, plain), cxx)
     cache_dir = Path(cache_dir or default_cache_dir())
@@ -234,7 +235,7 @@ def build(
             parts = None
             lib, peak, extra = _compile(sources, parts, flags, extra, cxx, work, log)
         seconds = time.perf_counter() - started
-        final = _store(lib, target, cache_dir, key, use_cache, max_cache_bytes)
+        final = _store(lib, target, cache_dir, key, use_cache, DEFAULT_CACHE_BYTES)
         return BuiltLibrary(final, key, False, seconds, peak, opt_level, bool(extra), len(parts or [None]))
     except BuildFailed as exc:
         if children.stopping():

@@ -5,30 +5,80 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from hlsdiff.csim import BuildSettings, library
+from hlsdiff.csim import BuildSettings, HeaderJob, library
 from hlsdiff.csim import compile as build_mod
 from hlsdiff.csim import processes as children
 from hlsdiff.fixedpoint import parse_type, quantize
 from hlsdiff.layers import LayerArrays
-from hlsdiff.project import open_project, read_sources, traced_sources
+from hlsdiff.project import Project, open_project, read_sources, traced_sources
 from hlsdiff.trace.convert import ConvertOptions, write_project
-from hlsdiff.trace.plan import Plan
+from hlsdiff.trace.plan import LoadedInputs, Plan
 from hlsdiff.trace.run import CsimSettings, CsimTarget, RunOptions, run_library
 
 
-def stream_chunks(plan: Plan, reference, scales: dict, csim, samples, input_names, keep: int, notes: list[str],
-            spill: Path | None = None):
+@dataclass(frozen=True)
+class Workspace:
+    """Where a compare's stages work: the user's project (--project) or None, the scratch folder, the notes."""
+
+    project: Project | None
+    scratch: Path
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class CsimJob:
+    """What the build and run stages are given: the conversion, how to build and run, the progress callbacks
+    (engine.Progress), the precompiled header's job, the notes a build adds (damaged cache entries)."""
+
+    conv: ConvertOptions
+    run: RunOptions
+    progress: Any
+    header: HeaderJob | None = None
+    notes: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk of samples: every compared layer's arrays, the C-simulation's traces, its first sample's index."""
+
+    arrays: dict[str, LayerArrays]
+    traces: dict | None
+    offset: int = 0
+
+
+@dataclass
+class Gathered:
+    """What the stages gathered of every layer: the arrays (all samples, or the first chunk and the wrong ones
+    kept), the streamed statistics and outputs (None unstreamed), the emulation and its verdicts, the element
+    checks, the samples kept (None: all) and the seconds the element check took."""
+
+    arrays: dict[str, LayerArrays]
+    stats: dict | None
+    outputs: list | None
+    emulator: Any
+    emulation: dict
+    checks: dict
+    kept_rows: list[int] | None
+    check_seconds: float
+
+
+def stream_chunks(plan: Plan, reference, scales: dict, csim, loaded: LoadedInputs, run: RunOptions,
+                  notes: list[str]) -> Gathered:
     """Chunk by chunk: statistics, model outputs, emulation and the per-element rounding check over every
-    sample; the arrays of the first `keep` samples kept for the diagnosis (patterns, causes, what-if), and
-    beside them up to KEEP_WRONG samples that are wrong beyond rounding (the rare events are what counts)."""
+    sample; the arrays of the first `run.chunk` samples kept for the diagnosis (patterns, causes, what-if), and
+    beside them up to KEEP_WRONG samples that are wrong beyond rounding (the rare events are what counts);
+    with `run.spill`, every sample's arrays to disk."""
     from hlsdiff.emulate import Emulator
 
+    samples, input_names, spill = loaded.samples, loaded.input_names, run.spill
     program = _program(plan, notes)
-    s = _Stream(plan, keep)
+    s = _Stream(plan, run.chunk)
     for i, (lo, hi, _) in enumerate(csim.chunks):
         traces = csim.read_chunk(i)
         chunk_inputs = tuple(a[lo:hi] for a in samples.arrays)
@@ -40,7 +90,7 @@ def stream_chunks(plan: Plan, reference, scales: dict, csim, samples, input_name
         chunk_emulator = Emulator(program, traces, _by_hls_input(plan, data_by_name)) if program is not None else None
         verdicts = s.emulate(chunk_emulator, traces)
         started = time.perf_counter()
-        wrong = check_elements(plan, arrays, chunk_emulator, verdicts, s.checks, _scales_of(s.accs), lo, traces)
+        wrong = check_elements(plan, Chunk(arrays, traces, lo), chunk_emulator, verdicts, s.checks, _scales_of(s.accs))
         s.check_seconds += time.perf_counter() - started
         if spill is not None:
             _spill(spill, arrays, lo, samples.count)
@@ -53,7 +103,8 @@ def stream_chunks(plan: Plan, reference, scales: dict, csim, samples, input_name
         emulator = Emulator(program, {k: np.concatenate(v) for k, v in s.kept_traces.items()},
                             _by_hls_input(plan, laid_out(plan, input_names, [a[rows] for a in samples.arrays])))
     stats = {name: acc.stats() for name, acc in s.accs.items()}
-    return first, stats, [o.result() for o in s.outs.values()], emulator, s.emulation, s.checks, s.rows, s.check_seconds
+    return Gathered(first, stats, [o.result() for o in s.outs.values()], emulator, s.emulation, s.checks, s.rows,
+                    s.check_seconds)
 
 
 def _program(plan: Plan, notes: list[str]):
@@ -119,29 +170,29 @@ def _scales_of(accs: dict) -> dict[str, float]:
     return {name: acc.scale for name, acc in accs.items()}
 
 
-def check_elements(plan: Plan, arrays: dict, emulator, verdicts: dict, checks: dict, scales: dict, offset: int,
-                   traces: dict | None = None) -> list[int]:
+def check_elements(plan: Plan, chunk: Chunk, emulator, verdicts: dict, checks: dict, scales: dict) -> list[int]:
     """The per-element rounding check (hlsdiff/rounding.py) of every layer on these samples, added to
     `checks`; returns the rows (of these samples) wrong beyond rounding in any layer. A layer hls4ml inserted
     with no framework tensor is checked from its trace against its range-free emulation."""
     from hlsdiff.rounding import ElementCheck, check_chunk, inserted
 
+    traces, offset = chunk.traces, chunk.offset
     wrong: set[int] = set()
     for info in plan.infos:
-        a = arrays.get(info.name)
+        a = chunk.arrays.get(info.name)
         if (a is None or a.actual is None) and inserted(info) and (traces or {}).get(info.name) is not None:
             a = LayerArrays(None, np.asarray(traces[info.name], dtype=np.float64))  # type: ignore[index]
         if a is None or a.actual is None:
             continue
         verdict = verdicts.get(info.name)
         bit_exact = verdict is not None and verdict.status == 'bit-exact'
-        chunk = check_chunk(info, a, emulator, bit_exact, scales.get(info.name, 1.0))
-        if chunk is None:
+        found = check_chunk(info, a, emulator, bit_exact, scales.get(info.name, 1.0))
+        if found is None:
             continue
         if info.name not in checks:
             t = parse_type(info.result_type)
-            checks[info.name] = ElementCheck(chunk.method, t.lsb if t else None)
-        wrong.update(checks[info.name].add(chunk, offset))
+            checks[info.name] = ElementCheck(found.method, t.lsb if t else None)
+        wrong.update(checks[info.name].add(found, offset))
     return sorted(wrong)
 
 
@@ -263,8 +314,9 @@ def usable_cache(run: RunOptions, scratch: Path, notes: list[str]) -> RunOptions
     return dataclasses.replace(run, cache_dir=scratch / 'cache', use_cache=False)
 
 
-def convert_model(frontend, model, input_names, input_shapes, conv, run, project, scratch, notes) -> Plan:
+def convert_model(frontend, loaded: LoadedInputs, conv: ConvertOptions, run: RunOptions, where: Workspace) -> Plan:
     """Convert with hls4ml (or take the user's project) and map the layers, through the model's frontend."""
+    model, project, scratch, notes = loaded.model, where.project, where.scratch, where.notes
     if project is not None:
         conv = _options_from_project(project, conv)
         converted = frontend.convert(model, conv, scratch / 'graph-only')
@@ -291,8 +343,8 @@ def convert_model(frontend, model, input_names, input_shapes, conv, run, project
     return Plan(
         firmware=firmware,
         sources=sources,
-        input_names=list(input_names),
-        input_shapes=[tuple(s) for s in input_shapes],
+        input_names=list(loaded.input_names),
+        input_shapes=[tuple(s) for s in loaded.input_shapes],
         hls_inputs=list(hls_model.inputs),
         output_sizes=[int(v.size()) for v in hls_model.get_output_variables()],
         traced={layer.name: int(layer.get_output_variable().size()) for layer in layers
@@ -306,13 +358,17 @@ def convert_model(frontend, model, input_names, input_shapes, conv, run, project
     )
 
 
-def build_and_run(plan: Plan, samples, conv, run, progress, shards: int | None = None, header=None, stream_dir=None,
-                   notes: list[str] | None = None):
+def build_settings(conv: ConvertOptions, run: RunOptions, n_samples: int) -> BuildSettings:
+    """The build a compare asks for: its IOType and sample count, the level, the cache, a plain build."""
+    return BuildSettings(settings_of(conv)['io_type'], n_samples, run.opt_level, run.cache_dir, run.use_cache,
+                         run.plain_build)
+
+
+def build_and_run(plan: Plan, samples, job: CsimJob, shards: int | None = None, stream_dir: Path | None = None):
     """Build (or find) the library, then run it on every sample."""
+    run, progress, notes = job.run, job.progress, job.notes
     progress.step('build')
-    build = BuildSettings(settings_of(conv)['io_type'], samples.count, run.opt_level, run.cache_dir, run.use_cache,
-                          run.plain_build)
-    lib = library(plan.sources, build, header, notes)
+    lib = library(plan.sources, build_settings(job.conv, run, samples.count), job.header, notes)
     progress.step('csim')
     by_name = laid_out(plan, plan.input_names, samples.arrays)
     target = CsimTarget(lib.path, plan.firmware, f'{plan.sources.project_name}_double', plan.output_sizes,
