@@ -275,8 +275,10 @@ def repro(model, data, layer, out_dir, **opts):
 @_handle_errors
 def sweep(model, data, **opts):
     """Predict MODEL on DATA for every point of a grid of hls4ml configs, mark the Pareto front, confirm it."""
+    from hlsdiff.frontends.stacks import maybe_rerun
     from hlsdiff.sweep.command import run_sweep_command
 
+    maybe_rerun(model)  # a model the other environment loads: the same command there (its workers too)
     sys.exit(run_sweep_command(model, data, opts))
 
 

@@ -25,13 +25,22 @@ def write_all(out_dir: Path, frame: pd.DataFrame, summary: dict, tasks: list[Poi
     frame.to_parquet(tmp, index=False)
     tmp.replace(out_dir / 'points.parquet')
     _replace(out_dir / 'sweep.json', json.dumps(_plain(summary), indent=1))
-    write_front(out_dir / 'front', [tasks[i] for i in front])
+    write_front(out_dir / 'front', [tasks[i] for i in front], converter_of(summary['model']))
     _replace(out_dir / 'report.html', render(frame, summary))
 
 
-def write_front(folder: Path, tasks: list[PointTask]) -> None:
-    """One hls4ml config per front point, named by the point's index; the YAML hls4ml's
-    convert_from_keras_model takes as `hls_config` (its settings in the header)."""
+def converter_of(model: str) -> str:
+    """hls4ml's converter for the model file (by its frontend)."""
+    from hlsdiff import frontends
+
+    path = Path(model)
+    name = frontends.name_for_path(path) if path.is_file() else 'keras2'
+    return {'pytorch': 'convert_from_pytorch_model', 'onnx': 'convert_from_onnx_model'}.get(name, 'convert_from_keras_model')
+
+
+def write_front(folder: Path, tasks: list[PointTask], converter: str = 'convert_from_keras_model') -> None:
+    """One hls4ml config per front point, named by the point's index; the YAML hls4ml's converter for the
+    model takes as `hls_config` (its settings in the header)."""
     import yaml
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -40,7 +49,7 @@ def write_front(folder: Path, tasks: list[PointTask]) -> None:
     for task in tasks:
         s = task.settings
         head = [f'# hls4ml config of sweep point {task.point.index}: {task.point.label()}',
-                "# use with: hls4ml.converters.convert_from_keras_model(model, hls_config=yaml.safe_load(open(...)), "
+                f"# use with: hls4ml.converters.{converter}(model, hls_config=yaml.safe_load(open(...)), "
                 f"io_type='{s.io_type}', backend='{s.backend}'" + (f", part='{s.part}'" if s.part else '') + ')']
         body = yaml.safe_dump(task.config, sort_keys=False, default_flow_style=False)
         _replace(folder / f'{task.point.index:03d}.yml', '\n'.join(head) + '\n' + body)

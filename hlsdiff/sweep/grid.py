@@ -150,17 +150,29 @@ def check_value(name: str, kind: str, value: Any) -> Any:
 
 def _precision_ok(value: Any, auto: bool) -> bool:
     """hls4ml's own parser of precision strings (the one its converters use) takes it."""
-    from hlsdiff.trace import stack
-
     if not isinstance(value, str):
         return False
     if value == 'auto':
         return auto
     try:
-        stack.load().hls4ml.backends.fpga.fpga_backend.FPGABackend.convert_precision_string(value)
+        _hls4ml().backends.fpga.fpga_backend.FPGABackend.convert_precision_string(value)
     except Exception:  # hls4ml's parser fails on a string it cannot read with whatever error it meets
         return False
     return True
+
+
+def _hls4ml() -> Any:
+    """hls4ml, imported the way this environment needs: after TensorFlow's set-up in the classic one (tf_keras,
+    QKeras: trace/stack.py), as it is in the modern one."""
+    import importlib.util
+
+    if importlib.util.find_spec('tf_keras') is not None:
+        from hlsdiff.trace import stack
+
+        return stack.load().hls4ml
+    import hls4ml
+
+    return hls4ml
 
 
 def check_layers(grid: Grid, config: dict) -> None:

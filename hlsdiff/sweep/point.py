@@ -41,6 +41,18 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class FrameworkSide:
+    """What a worker needs beside the model file for a frontend other than Keras 2 (whose outputs the worker
+    predicts itself): the framework's values of each output layer (by hls4ml's name, in hls4ml's layout), the
+    softmax outputs, the input names, and the file of --custom-objects."""
+
+    expected: dict[str, np.ndarray]
+    softmax: tuple[str, ...] = ()
+    input_names: tuple[str, ...] = ()
+    custom_objects: tuple[str, bytes, str] | None = None  # (file name, its bytes, the spec's ':Class' or '')
+
+
+@dataclass(frozen=True)
 class Payload:
     """What every worker needs, shipped once: the model file's bytes, the samples, the labels."""
 
@@ -49,6 +61,7 @@ class Payload:
     model_suffix: str
     x: tuple[np.ndarray, ...]
     labels: np.ndarray | None = None  # class indices (N,)
+    framework: FrameworkSide | None = None  # None: a Keras 2 model
 
 
 @dataclass(frozen=True)
@@ -123,17 +136,37 @@ _LOADED: dict[str, SweepPredictor] = {}
 def _predictor(payload: Payload) -> SweepPredictor:
     """This worker's predictor of the payload's model (loaded once per worker)."""
     if payload.digest not in _LOADED:
-        from hlsdiff.trace.load import check_model_path, load_model
-
         for old in _LOADED.values():
             old.close()
         _LOADED.clear()
         with tempfile.TemporaryDirectory(prefix='hlsdiff-sweep-model-') as folder:  # the model is read whole
-            path = Path(folder) / f'model{payload.model_suffix}'
-            path.write_bytes(payload.model_bytes)
-            model = load_model(check_model_path(path))
-        _LOADED[payload.digest] = SweepPredictor(model, payload.x, Settings().as_dict())
+            _LOADED[payload.digest] = _loaded_predictor(payload, Path(folder))
     return _LOADED[payload.digest]
+
+
+def _loaded_predictor(payload: Payload, folder: Path) -> SweepPredictor:
+    """The model loaded from the payload's bytes by its frontend, and the predictor for it: Keras 2's predicts
+    the model's outputs itself, another frontend's compares with the framework's values in the payload."""
+    from hlsdiff import frontends
+    from hlsdiff.trace.load import check_model_path, load_model
+
+    path = folder / f'model{payload.model_suffix}'
+    path.write_bytes(payload.model_bytes)
+    side = payload.framework
+    if side is None:
+        return SweepPredictor(load_model(check_model_path(path)), payload.x, Settings().as_dict())
+    custom = None
+    if side.custom_objects is not None:
+        name, data, cls = side.custom_objects
+        (folder / name).write_bytes(data)
+        custom = f'{folder / name}{cls}'
+    source = check_model_path(path, None, custom)
+    frontend = frontends.for_source(source)
+    model = frontend.load(source)
+    frontend.inputs(model, payload.x[0] if len(payload.x) == 1 else dict(zip(side.input_names, payload.x)))
+    return SweepPredictor(None, payload.x, Settings().as_dict(), side.expected, side.softmax,
+                          convert=lambda **kwargs: frontend.hls4ml_convert(model, **kwargs),
+                          input_layout=frontend.csim_layout)
 
 
 @atexit.register

@@ -12,7 +12,6 @@ Nothing here prints: progress goes to the `SweepProgress` callbacks.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from hlsdiff.sweep.cluster import run_points
 from hlsdiff.sweep.grid import Grid, check_layers
 from hlsdiff.sweep.measure import EMULATION_TOLERANCE, Measure, disagreement, measure
 from hlsdiff.sweep.metrics import TaskMetrics, class_labels, task_metrics
-from hlsdiff.sweep.point import Payload, PointResult, PointTask, Settings
+from hlsdiff.sweep.point import FrameworkSide, Payload, PointResult, PointTask, Settings
 from hlsdiff.sweep.store import Store, digest_of, point_key
 
 
@@ -81,61 +80,93 @@ def prepare(request: SweepRequest) -> Prepared:
     """Load the model and the data, check the grid against the model, build every point's task."""
     from hlsdiff._version import __version__
     from hlsdiff.engine import hls4ml_version
-    from hlsdiff.trace.convert import build_config
     from hlsdiff.trace.load import check_model_path, fit_to_inputs
-    from hlsdiff.whatif import load
+    from hlsdiff.whatif import initial_config, load
 
     source = check_model_path(request.compare.model, request.compare.weights, request.compare.custom_objects)
     model_bytes, suffix = _model_bytes(source)
     loaded = load(source, request.compare.data)
     samples = fit_to_inputs(loaded.data, loaded.names, loaded.shapes, request.compare.run.samples)
     x = tuple(np.asarray(a) for a in samples.arrays)
-    framework = _framework_outputs(loaded.model, x)
+    side = None if loaded.frontend.name == 'keras2' else framework_side(loaded, request, x)
+    framework = _framework_outputs(loaded.model, x) if side is None else next(iter(side.expected.values()))
     labels = None
     if request.labels is not None:
         labels = class_labels(_array(request.labels), len(x[0]), framework.shape[-1] if framework.ndim > 1 else None)
-    base_config, _, _ = build_config(loaded.model, request.compare.convert)
-    check_layers(request.grid, base_config)
+    check_layers(request.grid, initial_config(loaded, request.compare.convert)[0])
     digest = digest_of(model_bytes, x, labels)
     versions = (__version__, hls4ml_version())
     tasks = []
     for point in request.grid.points():
-        config, settings = _point_config(loaded.model, request, point)
+        config, settings = _point_config(loaded, request, point)
         tasks.append(PointTask(point, point_key(digest, config, settings, versions), config, settings))
     measured = Measure(request.compare, len(x[0]), labels)
     metrics = task_metrics(framework, labels) if labels is not None else None
-    return Prepared(Payload(digest, model_bytes, suffix, x, labels), tasks, metrics, measured, str(source))
+    return Prepared(Payload(digest, model_bytes, suffix, x, labels, side), tasks, metrics, measured, str(source))
 
 
-def _point_config(model: Any, request: SweepRequest, point) -> tuple[dict, Settings]:
-    """A point's whole hls4ml config (Model / LayerName, as config_from_keras_model writes it, Trace off)."""
-    from hlsdiff.trace.convert import build_config
+def _point_config(loaded: Any, request: SweepRequest, point) -> tuple[dict, Settings]:
+    """A point's whole hls4ml config (Model / LayerName as hls4ml's config_from_<framework>_model writes it, and
+    PyTorch's InputShape; Trace off), by the model's frontend."""
+    from hlsdiff.whatif import initial_config
 
-    cfg, settings, _ = build_config(model, point.convert_options(request.compare.convert))
-    config = {key: copy.deepcopy(cfg.get(key) or {}) for key in ('Model', 'LayerName')}
-    for entry in config['LayerName'].values():
-        entry.pop('Trace', None)
+    config, settings = initial_config(loaded, point.convert_options(request.compare.convert))
     point.edit(config)
     return config, Settings(settings['io_type'], settings['backend'], settings.get('part'))
+
+
+def framework_side(loaded: Any, request: SweepRequest, x: tuple[np.ndarray, ...]) -> FrameworkSide:
+    """For a frontend other than Keras 2: the framework's values of every model output as the compare maps them
+    (hls4ml's conversion of the user's config, its layers mapped to the framework's tensors, one forward pass),
+    what a worker compares each point's outputs with."""
+    import tempfile
+
+    frontend, model = loaded.frontend, loaded.model
+    with tempfile.TemporaryDirectory(prefix='hlsdiff-sweep-map-') as tmp:
+        hls_model = frontend.convert(model, request.compare.convert, Path(tmp) / 'graph-only').hls_model
+    infos, refs, _ = frontend.map_layers(hls_model, model)
+    producer = {layer.get_output_variable().name: layer.name for layer in hls_model.get_layers()}
+    outputs = [producer.get(v.name, v.name) for v in hls_model.get_output_variables()]
+    with frontend.running():
+        values = frontend.reference(model, {name: refs[name] for name in outputs if name in refs}).forward(x)
+    expected = {name: np.asarray(values[refs[name].tensor], dtype=np.float64) for name in outputs if name in refs}
+    if not expected:
+        raise BadInput(f'{request.compare.model}: no model output maps to a framework tensor; the sweep has '
+                       'nothing to compare its points with')
+    softmax = tuple(info.name for info in infos if info.class_name == 'Softmax')
+    return FrameworkSide(expected, softmax, tuple(loaded.names), _shipped_file(request.compare.custom_objects))
+
+
+def _shipped_file(spec: str | None) -> tuple[str, bytes, str] | None:
+    """--custom-objects FILE.py[:Class] as the workers get it: (file name, bytes, ':Class'); a module:attr
+    is imported by name on the workers (their environment has it)."""
+    file_part, colon, cls = (spec or '').partition(':')
+    if not file_part.endswith('.py') or not Path(file_part).is_file():
+        return None
+    return Path(file_part).name, Path(file_part).read_bytes(), f'{colon}{cls}'
 
 
 def _model_bytes(source) -> tuple[bytes, str]:
     """The model file's bytes (what the workers get) and its suffix; a Keras 2 model object is saved first."""
     import tempfile
 
-    if source.obj is not None:
-        from hlsdiff.frontends import name_for_object, stack_of
+    from hlsdiff.frontends import ONNX_SUFFIXES, TORCH_SUFFIXES
 
-        if stack_of(name_for_object(source.obj) or '') != 'classic':  # the workers run in this environment
-            raise BadInput('sweep takes Keras 2 (tf_keras / QKeras) models for now')
+    if source.obj is not None:
+        from hlsdiff.frontends import name_for_object
+
+        if name_for_object(source.obj) != 'keras2':  # saved to a file the workers load; others: give the file
+            raise BadInput('sweep ships a model file to its workers: give a Keras 3 model as its .keras file, a '
+                           'PyTorch one as .pt2 / .pt, an ONNX one as .onnx (a Keras 2 model object is saved for you)')
         with tempfile.TemporaryDirectory(prefix='hlsdiff-sweep-') as tmp:
             path = Path(tmp) / 'model.h5'
             source.obj.save(path)
             return path.read_bytes(), '.h5'
     path = Path(source.path)
-    if path.is_dir() or source.weights is not None or path.suffix.lower() not in ('.h5', '.keras'):
-        raise BadInput(f'{path}: sweep ships one Keras 2 model file (.h5 or .keras) to its workers; '
-                       'save the model with model.save("model.h5")')
+    suffixes = ('.h5', '.keras', *TORCH_SUFFIXES, *ONNX_SUFFIXES)
+    if path.is_dir() or source.weights is not None or path.suffix.lower() not in suffixes:
+        raise BadInput(f'{path}: sweep ships one model file to its workers ({", ".join(suffixes)}); save the model '
+                       'as one file (model.save("model.h5"), torch.save, torch.export.save)')
     return path.read_bytes(), path.suffix.lower()
 
 

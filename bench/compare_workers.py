@@ -1,0 +1,79 @@
+"""`hlsdiff compare --workers 2` against one process, on many samples of the bundled demo model (io_stream,
+ap_fixed<16,6>: the GlobalAveragePooling accumulator wraps, so samples are wrong and the figures are not
+trivial).
+
+    python bench/compare_workers.py [--samples N] [--workers K] [--chunk C]
+
+The demo's 64 samples, drawn again with noise, make N samples. A warm-up compare builds the library (both
+timed runs find it in the cache); then the command line is run as a user runs it, in one process and with
+`--workers K`, and the script prints both wall times and whether every figure of the two JSON reports is
+identical (all but timings, notes and versions).
+
+Disk: a streamed compare writes the C-simulation's chunks before it reads them back, every traced layer of
+every sample (the demo: about 360 KB per sample), in the temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+HOW_IT_RAN = ('timings', 'notes', 'hlsdiff_version', 'hls4ml_version')
+
+
+def demo_samples(n: int, path: Path) -> None:
+    data = np.load(ROOT / 'hlsdiff' / 'demo' / 'demo_data.npy')
+    rng = np.random.default_rng(0)
+    x = data[rng.integers(0, len(data), n)] + rng.normal(0, 0.05, (n, *data.shape[1:]))
+    np.save(path, x.astype(np.float32))
+
+
+def compare(data: Path, report: Path, cache: Path, samples: int, chunk: int, *extra: str) -> tuple[float, int]:
+    """`hlsdiff compare` on the demo model; (wall seconds, exit code)."""
+    cmd = [sys.executable, '-m', 'hlsdiff', 'compare', str(ROOT / 'hlsdiff' / 'demo' / 'demo_model.h5'), str(data),
+           '--io-type', 'io_stream', '--precision', 'ap_fixed<16,6>', '--samples', str(samples), '--chunk', str(chunk),
+           '--cache-dir', str(cache), '--json', str(report), '-q', *extra]
+    started = time.perf_counter()
+    code = subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode
+    return time.perf_counter() - started, code
+
+
+def figures(path: Path) -> dict:
+    return {k: v for k, v in json.loads(path.read_text()).items() if k not in HOW_IT_RAN}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--samples', type=int, default=100_000)
+    parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument('--chunk', type=int, default=128)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix='hlsdiff-bench-workers-') as tmp:
+        folder = Path(tmp)
+        data, cache = folder / 'data.npy', folder / 'cache'
+        demo_samples(args.samples, data)
+        warm, code = compare(data, folder / 'warm.json', cache, 64, args.chunk)
+        print(f'warm-up (build, 64 samples): {warm:.1f} s, exit {code}', flush=True)
+        one, code_one = compare(data, folder / 'one.json', cache, args.samples, args.chunk)
+        print(f'one process, {args.samples} samples: {one:.1f} s, exit {code_one}', flush=True)
+        many, code_many = compare(data, folder / 'many.json', cache, args.samples, args.chunk,
+                                  '--workers', str(args.workers))
+        print(f'--workers {args.workers}, {args.samples} samples: {many:.1f} s, exit {code_many}', flush=True)
+        same = code_one == code_many and figures(folder / 'one.json') == figures(folder / 'many.json')
+        report = json.loads((folder / 'one.json').read_text())
+        out = report['outputs'][0]
+        print(f'figures identical: {same} (output {out["name"]}: max abs {out["max_abs"]:.6g}, top-1 '
+              f'{out.get("top1_agreement")}, {out.get("wrong_samples_count")} wrong samples of {args.samples})')
+        print(f'wall time --workers {args.workers} / one process: {many / one:.2f}')
+
+
+if __name__ == '__main__':
+    main()
