@@ -504,3 +504,13 @@ def dropout_mlp(seed=0):
     x = keras.layers.Activation('linear', name='identity')(x)
     x = keras.layers.Dense(5, name='out')(x)
     return keras.Model(inp, x)
+
+
+def small_mlp(seed=0):
+    """Two Dense layers, ReLU, a logits head (the MLP the Quartus tests compare with the float_cnn CNN)."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((10,), name='inp')
+    x = keras.layers.Dense(8, activation='relu', name='fc1')(inp)
+    x = keras.layers.Dense(3, name='fc2')(x)
+    return keras.Model(inp, x)
