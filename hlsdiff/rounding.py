@@ -134,7 +134,8 @@ def check_chunk(info: LayerInfo, arrays: LayerArrays, emulator, bit_exact: bool,
         if not suspect.any():  # within the stated bound everywhere: nothing to explain, no emulation needed
             return ChunkCheck(suspect, error, _largest(error, ~suspect), 'beyond-bound',
                               'emulated' if bit_exact and emulator is not None else 'stated')
-    free = _range_free(emulator, info.name, actual.shape) if bit_exact and emulator is not None else None
+    free = _range_free(emulator, info.name, actual.shape, clips(info)) if bit_exact and emulator is not None \
+        else None
     if free is not None and local is not None:
         allowed = np.abs(free - local) + (lsb or 0.0)
         beyond = suspect & (error > allowed * (1 + 1e-9))
@@ -162,15 +163,22 @@ def _largest(error: np.ndarray, where: np.ndarray) -> float:
     return float(np.max(error, where=where, initial=0.0))
 
 
-def _range_free(emulator, layer: str, shape: tuple[int, ...]) -> np.ndarray | None:
+def clips(info: LayerInfo) -> bool:
+    """An inserted layer whose result type saturates: its saturation is the quantizer's clip (hls4ml gives a
+    QONNX Quant's scale layer the Quant's own type), part of the model, not a range to widen away."""
+    t = parse_type(info.result_type)
+    return inserted(info) and t is not None and t.saturation != 'WRAP'
+
+
+def _range_free(emulator, layer: str, shape: tuple[int, ...], keep_result: bool = False) -> np.ndarray | None:
     """The layer emulated from the C-simulation's inputs with `RANGE_BITS` more integer bits in every type
-    (None: the emulation cannot compute it)."""
+    (the result type kept where it is a quantizer's clip) (None: the emulation cannot compute it)."""
     try:
         types = emulator.types(layer)
         override = {}
         for key, text in types.items():
             t = parse_type(text)
-            if t is not None and key not in _ADDRESS_TYPES:
+            if t is not None and key not in _ADDRESS_TYPES and not (keep_result and key == 'result'):
                 override[key] = str(t.with_integer_bits(t.integer + RANGE_BITS))
         values = emulator.what_if(layer, override)
     except Exception:  # noqa: BLE001 - a layer the emulation cannot widen is checked by the stated bound
@@ -191,11 +199,14 @@ def _range_kind(reference: np.ndarray, t: FixedType | None, accum_type: str | No
     return np.where(outside, own, inner).astype(object)
 
 
-def widened_range(emulator, layer: str) -> tuple[str, str, str, float] | None:
+def widened_range(emulator, layer: str, keep_result: bool = False) -> tuple[str, str, str, float] | None:
     """The one type of `layer` whose integer bits alone, widened the least, give the range-free values
-    (emulated): (key, type before, type after, largest error left), or None when no single type does."""
+    (emulated): (key, type before, type after, largest error left), or None when no single type does.
+    `keep_result`: the result type is a quantizer's clip (`clips`), never the one widened."""
     try:
         types = emulator.types(layer)
+        if keep_result:
+            types = {k: v for k, v in types.items() if k != 'result'}
         free = np.asarray(emulator.what_if(layer, {k: str(t.with_integer_bits(t.integer + RANGE_BITS))
                                                    for k, text in types.items() if k not in _ADDRESS_TYPES
                                                    and (t := parse_type(text)) is not None}), dtype=np.float64)

@@ -42,6 +42,8 @@ FOCUS_LAYERS = 4
 LATER_KEYS = ('Precision.weight', 'Precision.bias', 'Precision.depthwise', 'Precision.pointwise', 'Precision.scale')
 # kernels that read a lookup table (Precision.table, TableSize); linear and relu read none
 TABLE_KERNELS = ('sigmoid', 'tanh', 'softmax', 'elu', 'selu', 'softplus', 'softsign')
+# constants a kernel reads whose type hls4ml sets from the model default where the config names none
+KERNEL_CONSTANTS = ('scale', 'bias')
 # a candidate that brings the outputs this much closer is taken without trying the rest of the step
 TAKE_AT_ONCE = 0.5
 # a candidate must make the outputs at least this share closer to the gate to be taken
@@ -201,7 +203,10 @@ def _layer_edits(config: dict, p: Prediction, space: Space, layer: str) -> list[
     types = p.types.get(layer, {})
     precision = get(config, layer, 'Precision')
     tables = types.get('kernel') in TABLE_KERNELS
-    keys: dict = precision if isinstance(precision, dict) else {}
+    keys: dict = dict(precision) if isinstance(precision, dict) else {}
+    for key in KERNEL_CONSTANTS:  # a scale or bias type the kernel reads with no config entry (an ApplyAlpha
+        if TYPEDEF_OF[key] in types and key not in keys:  # hls4ml made of a moved rescale: `bn_Add_0`)
+            keys[key] = types[TYPEDEF_OF[key]]
     for key in keys:
         if key == 'result' or key not in TYPEDEF_OF or (key == 'table' and not tables):
             continue

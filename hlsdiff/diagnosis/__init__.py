@@ -245,7 +245,8 @@ def _inserted_remedy(res: LayerResult, emulator) -> None:
     from hlsdiff.diagnosis.precision import PRECISION_KEYS
     from hlsdiff.rounding import widened_range
 
-    found = widened_range(emulator, res.name)
+    t = parse_type(res.result_type)
+    found = widened_range(emulator, res.name, keep_result=t is not None and t.saturation != 'WRAP')
     if found is None:
         res.hint = res.hint or ('No single type of this layer, widened, gives its exact values (emulated): '
                                 'compare it by hand (--save-traces)')

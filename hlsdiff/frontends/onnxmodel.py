@@ -143,7 +143,29 @@ def quant_layers(hls_model, model) -> tuple[dict[str, str], dict[str, str]]:
             if node is not None and parent is not None:
                 names[name] = node
                 excluded[parent] = f'computes with Quant {base}\'s integer weights; {name} rescales its output'
+    for name, base in integer_domain(layers, producer, quant).items():
+        names.pop(name, None)
+        excluded.setdefault(name, f'computes on Quant {base}\'s integer values (hls4ml moved the scale back past it, '
+                                  'into a later ApplyAlpha)')
     return names, excluded
+
+
+def integer_domain(layers: dict, producer: dict[str, str], quant: dict) -> dict[str, str]:
+    """The layers that hold a Quant's integer values, not the graph's: those after its `Q_scale` up to the
+    ApplyAlpha that scales back (hls4ml's passes move a rescale past a Dense or a conv into the `bn_` ApplyAlpha
+    of the bias Add: hls4ml/model/optimizer/passes/move_scales.py). Layer -> the Quant. Their values are the
+    graph's times a scale, so they are not compared; the first layer scaled back is, from the layer before the
+    scale (nodes.py looks through the layers not compared)."""
+    domain: dict[str, str] = {}
+    for name, layer in layers.items():  # hls4ml's order is topological
+        base, _, suffix = name.rpartition('_')
+        if suffix == 'scale' and base in quant:
+            domain[name] = base
+            continue
+        held = next((domain[producer[v]] for v in layer.inputs if producer.get(v) in domain), None)
+        if held is not None and layer.class_name != 'ApplyAlpha' and suffix != 'rescale':
+            domain[name] = held
+    return {n: b for n, b in domain.items() if not n.endswith('_scale')}
 
 
 class Onnx(FrontendBase):
