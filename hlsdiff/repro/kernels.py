@@ -12,9 +12,10 @@ GENERATED = ('nnet_code_gen.h',)  # written per project by hls4ml's writer from 
 
 def stock_dirs(backend: str) -> list[Path]:
     """hls4ml's nnet_utils template folders for the backend, the more specific first."""
-    from hlsdiff.trace import stack
+    import importlib.util
 
-    root = Path(stack.load().hls4ml.__file__).resolve().parent / 'templates'
+    spec = importlib.util.find_spec('hls4ml')  # not imported: its templates are files beside it (no TensorFlow)
+    root = Path(spec.origin if spec is not None and spec.origin else '.').resolve().parent / 'templates'
     names = ['vitis', 'vivado'] if backend.lower() == 'vitis' else [backend.lower(), 'vivado']
     return [root / n / 'nnet_utils' for n in dict.fromkeys(names) if (root / n / 'nnet_utils').is_dir()]
 
