@@ -31,6 +31,8 @@ NEEDS_TOOL = {
     'Libero': ToolNeeded('shls', "Microchip's SmartHLS"),
 }
 NAMES = COMPARED + tuple(NEEDS_TOOL)
+# `hlsdiff patch` repairs defects of the Vivado templates' depthwise kernels (docs/patch.md): Vivado-only
+PATCHED = ('Vivado', 'Vitis')
 
 # Model-level Strategy as hls4ml spells it (its passes compare `distributed_arithmetic` case-sensitively)
 STRATEGIES = ('Latency', 'Resource', 'distributed_arithmetic')
@@ -62,4 +64,13 @@ def require(name: str | None) -> str:
     if known not in COMPARED:
         raise BadInput(f'--backend {known}: hlsdiff does not compare {known} projects yet (it compares '
                        f'{", ".join(COMPARED)})')
+    return known
+
+
+def require_patchable(name: str | None) -> str:
+    """The backend, when `--patch` applies to its projects; BadInput (exit 2) in one line otherwise."""
+    known = require(name)
+    if known not in PATCHED:
+        raise BadInput(f'--patch: hlsdiff patch repairs the depthwise kernels of {"/".join(PATCHED)} projects only '
+                       f'(the defects are in their templates); {known} projects are compared without it')
     return known

@@ -79,6 +79,8 @@ class CompareRequest:
                 raise BadInput(f'--fail-on-pattern {p!r}: unknown pattern (one of {", ".join(PATTERNS)})')
         if opts.get('gate') == 'patched' and not opts.get('apply_patch'):
             raise BadInput('--gate patched judges the project hlsdiff patch repaired: it needs --patch')
+        if opts.get('apply_patch'):
+            backends.require_patchable(opts.get('backend'))
         return cls(
             model=model,
             data=data,

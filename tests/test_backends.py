@@ -82,3 +82,10 @@ def test_the_vivado_family_holds_what_the_build_and_the_type_reader_ask(tmp_path
     headers = pch.template_headers('Vitis')
     assert headers is not None and {f'ap_types/{h}' for h in VIVADO.precompiled} <= set(headers)
     assert pch.template_headers('Quartus') is None and pch.template_headers('oneAPI') is None
+
+
+def test_patch_is_vivado_only_and_says_so_before_any_work(hlsdiff, tmp_path):
+    run = hlsdiff('compare', MODEL, DATA, '--backend', 'Quartus', '--patch', '--output-dir', tmp_path / 'out', code=2)
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'Vivado/Vitis projects only' in lines[0] and 'Quartus' in lines[0], run.stderr
+    assert not (tmp_path / 'out').exists()

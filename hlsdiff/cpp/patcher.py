@@ -29,7 +29,7 @@ import numpy as np
 
 from hlsdiff.errors import EXIT_GATE_FAILED, EXIT_OK, BuildFailed, NotAProject
 from hlsdiff.fixedpoint import parse_type
-from hlsdiff.project import ConfigStruct, KernelCall, Project, headers_of, open_project, read_top, writer
+from hlsdiff.project import ConfigStruct, KernelCall, Project, backend_family, headers_of, open_project, read_top, writer
 from hlsdiff.project.write import BACKUP_DIR, TMP_SUFFIX, apply_changes, remove_leftovers, revert_changes
 
 __all__ = ['BACKUP_DIR', 'INCLUDE_LINE', 'KERNEL_NAME', 'TMP_SUFFIX', 'Fix', 'PatchPlan', 'apply', 'plan', 'revert',
@@ -92,6 +92,10 @@ class PatchPlan:
 def patchable(project_dir: Path) -> Project:
     """The project, if it has the stock kernels of the layout this patcher knows."""
     prj = open_project(project_dir)
+    family = backend_family(prj.path)
+    if family != 'Vivado':  # the defects it repairs are in Vivado's templates (docs/backends.md)
+        raise NotAProject(f'{prj.path}: a {prj.backend} project: hlsdiff patch repairs the depthwise kernels of '
+                          f"Vivado/Vitis projects only; {family}'s are not patched")
     header = writer.unknown_kernel_header(prj.firmware)
     if header is not None:
         raise NotAProject(f'{prj.path}: {writer.NNET_UTILS}/{header} is not the hls4ml {writer.VERSION} layout this '
