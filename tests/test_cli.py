@@ -222,11 +222,12 @@ def test_qkeras_model_in_keras_v3_format_is_refused_clearly(hlsdiff, tmp_path):
 
 
 @pytest.mark.parametrize('suffix, label', [('.pt', 'PyTorch'), ('.onnx', 'ONNX/QONNX')])
-def test_repro_of_a_model_it_cannot_cut_is_one_line_exit_2(hlsdiff, files, suffix, label):
-    """repro cuts Keras 2 and 3 models: another frontend's model is refused before any work, with what takes it."""
+def test_repro_of_a_model_of_the_other_environment_goes_there_as_compare_does(hlsdiff, files, suffix, label):
+    """repro runs in the model's environment, as compare does: called in-process (no command line to pass on) it says
+    so in one line, exit 2, before any work."""
     tmp, good = files
     model = tmp / f'net{suffix}'
-    model.write_bytes(b'not read: refused by its kind')
+    model.write_bytes(b'not read: it goes to its environment first')
     line = _no_traceback(hlsdiff('repro', model, good, '--layer', 'fc', '-o', tmp / 'rep', code=2))
-    assert 'repro writes reproducers of Keras 2 and Keras 3 models for now' in line and f'this {label} model' in line
+    assert 'needs the modern environment' in line and 'command line' in line
     assert not (tmp / 'rep').exists()
