@@ -34,7 +34,7 @@ import os, sys, contextlib, io
 os.environ['TF_USE_LEGACY_KERAS'] = '1'  # QKeras and tf_keras layers from one package
 import tensorflow, tf_keras, qkeras  # imported as a user's script would, in full
 import numpy as np, hls4ml
-from hlsdiff.trace.load import load_model  # hlsdiff's loader: 16 s faster than keras's for QKeras
+from hlsdiff.frontends.keras2_load import load_model  # hlsdiff's loader: 16 s faster than keras's for QKeras
 from pathlib import Path
 model_path, data_path, io_type, out, precision = sys.argv[1:6]
 model = load_model(Path(model_path))

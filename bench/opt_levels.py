@@ -27,9 +27,9 @@ def main() -> None:
     from hlsdiff.csim import compile as build_mod
     from hlsdiff.csim import pch
     from hlsdiff.demo import DATA, MODEL
+    from hlsdiff.frontends.keras2_load import load_model
     from hlsdiff.project import read_sources
     from hlsdiff.trace.convert import ConvertOptions, convert, write_project
-    from hlsdiff.trace.load import load_model
     from hlsdiff.trace.run import CsimTarget, run_library
 
     model = load_model(MODEL)

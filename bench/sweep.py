@@ -61,8 +61,9 @@ def main() -> None:
     import yaml
 
     from hlsdiff.demo import DATA, MODEL
+    from hlsdiff.frontends.keras2_load import load_model
     from hlsdiff.sweep.run import prepare
-    from hlsdiff.trace.load import check_model_path, load_model
+    from hlsdiff.trace.load import check_model_path
 
     parser = argparse.ArgumentParser()
     parser.add_argument('--native', type=int, default=3, help='points built with hls4ml alone')

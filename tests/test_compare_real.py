@@ -228,7 +228,7 @@ def test_multi_input_model_takes_an_npz_by_input_name(hlsdiff, tmp_path):
 @pytest.mark.xdist_group('float_cnn')
 @pytest.mark.parametrize('fmt', ['keras', 'savedmodel'])
 def test_keras_v3_file_and_savedmodel_load_like_h5(hlsdiff, model_files, tmp_path, fmt):
-    from hlsdiff.trace.load import load_model
+    from hlsdiff.frontends.keras2_load import load_model
 
     h5, data = model_files('float_cnn')
     model = load_model(h5)

@@ -1,6 +1,6 @@
 """A frontend's own layer, as the reference emulation needs it: effective weights and attributes.
 
-A frontend (Keras 2: `hlsdiff/trace/effective.py`; Keras 3, PyTorch, ONNX: `keras3_specs.py`,
+A frontend (`keras2_specs.py`, `keras3_specs.py`,
 `torch_specs.py`, `onnx_specs.py` in `hlsdiff/frontends/`) fills one `LayerSpec` per layer from its
 own framework: the weights the framework computes with (its quantizers applied, a BatchNormalization
 folded the way the framework folds it), in one canonical layout, and the attributes that decide the

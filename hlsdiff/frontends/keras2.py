@@ -1,4 +1,6 @@
-"""Keras 2 (tf_keras 2.15: Keras, QKeras, HGQ v1 proxy models): today's trace/ code behind the interface."""
+"""Keras 2 (tf_keras 2.15: Keras, QKeras, HGQ v1 proxy models) behind the interface: loading (keras2_load.py),
+the mapping (keras2_mapping.py), the Keras reference (keras2_reference.py), the layers' effective weights
+(keras2_specs.py); the conversion is trace/convert.py's, with hls4ml's Keras calls below."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ class Keras2(FrontendBase):
     requires = ('tf_keras', 'qkeras')
 
     def load(self, source):
-        from hlsdiff.trace.load import load_model
+        from hlsdiff.frontends.keras2_load import load_model
 
         return load_model(source)
 
@@ -26,7 +28,7 @@ class Keras2(FrontendBase):
     def convert(self, model, opts, output_dir: Path):
         from hlsdiff.trace.convert import convert
 
-        return convert(model, opts, output_dir)
+        return convert(model, opts, output_dir, calls=self)
 
     def base_config(self, model, opts, **kwargs) -> dict:
         from hlsdiff.trace import stack
@@ -48,12 +50,12 @@ class Keras2(FrontendBase):
         return Predictor(model, inputs, settings, expected, softmax)
 
     def map_layers(self, hls_model, model):
-        from hlsdiff.trace.mapping import map_layers
+        from hlsdiff.frontends.keras2_mapping import map_layers
 
         return map_layers(hls_model, model)
 
     def reference(self, model, refs: dict):
-        from hlsdiff.trace.keras_side import KerasReference
+        from hlsdiff.frontends.keras2_reference import KerasReference
 
         return KerasReference(model, refs)
 
@@ -63,12 +65,12 @@ class Keras2(FrontendBase):
         return no_autograph()
 
     def bit_exact(self, model) -> bool:
-        from hlsdiff.trace.load import is_hgq_proxy
+        from hlsdiff.frontends.keras2_load import is_hgq_proxy
 
         return is_hgq_proxy(model)
 
     def layer_specs(self, model, refs: dict) -> dict:
-        from hlsdiff.trace.effective import layer_specs
+        from hlsdiff.frontends.keras2_specs import layer_specs
 
         return layer_specs(model, refs)
 

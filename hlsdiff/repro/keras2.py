@@ -125,7 +125,7 @@ class Keras2Repro(KerasCommon):
 
 
 def _hgq_objects(model: Any) -> dict:
-    from hlsdiff.trace.load import hgq_objects, is_hgq_proxy
+    from hlsdiff.frontends.keras2_load import hgq_objects, is_hgq_proxy
 
     return hgq_objects('model') if is_hgq_proxy(model) else {}
 

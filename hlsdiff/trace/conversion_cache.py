@@ -22,8 +22,11 @@ from hlsdiff.trace.plan import Plan
 
 FOLDER = 'conversions'
 MAX_ENTRIES = 64
-_CODE = [Path(__file__).resolve().parent / name for name in ('convert.py', 'mapping.py', 'keras_side.py', 'plan.py',
-                                                          'conversion_cache.py')]
+# the code a cached conversion was made by (hlsdiff's Keras 2 conversion and mapping; only its frontend caches)
+_PACKAGE = Path(__file__).resolve().parents[1]
+_CODE = [_PACKAGE / name for name in ('trace/convert.py', 'trace/mapping.py', 'trace/plan.py', 'trace/conversion_cache.py',
+                                      'frontends/keras2_mapping.py', 'frontends/keras2_reference.py',
+                                      'layers.py')]
 
 
 def key(model, conv) -> str:
@@ -34,7 +37,7 @@ def key(model, conv) -> str:
     h.update(model.digest())
     h.update(json.dumps(dataclasses.asdict(conv), sort_keys=True, default=str).encode())
     h.update(version('hls4ml').encode())
-    for p in _CODE + [Path(__file__).resolve().parents[1] / 'layers.py']:
+    for p in _CODE:
         h.update(p.read_bytes())
     return h.hexdigest()[:32]
 
