@@ -56,7 +56,20 @@ def cluster_spec(workers: int | None, scheduler: str | None, client: Any = None)
 
 @contextlib.contextmanager
 def client_for(spec: ClusterSpec) -> Iterator[Any]:
-    """A Dask client for the spec, closed (with the cluster it started) on the way out."""
+    """A Dask client for the spec, closed (with the cluster it started) on the way out; Dask's own log lines
+    (a local cluster's workers stopped at its close among them) are not the user's."""
+    quiet = logging.getLogger('distributed')
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with _client(spec) as client:
+            yield client
+    finally:
+        quiet.setLevel(level)
+
+
+@contextlib.contextmanager
+def _client(spec: ClusterSpec) -> Iterator[Any]:
     from dask.distributed import Client, LocalCluster
 
     if spec.client is not None:

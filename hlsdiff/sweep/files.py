@@ -17,7 +17,7 @@ SCHEMA_VERSION = 1
 
 
 def write_all(out_dir: Path, frame: pd.DataFrame, summary: dict, tasks: list[PointTask], front: list[int]) -> None:
-    from hlsdiff.sweep.html import render
+    from hlsdiff.sweep.html import figures_svg, render
 
     out_dir.mkdir(parents=True, exist_ok=True)
     _replace(out_dir / 'points.csv', frame.to_csv(index=False))
@@ -27,6 +27,8 @@ def write_all(out_dir: Path, frame: pd.DataFrame, summary: dict, tasks: list[Poi
     _replace(out_dir / 'sweep.json', json.dumps(_plain(summary), indent=1))
     write_front(out_dir / 'front', [tasks[i] for i in front], converter_of(summary['model']))
     _replace(out_dir / 'report.html', render(frame, summary))
+    for name, text in figures_svg(frame, summary).items():
+        _replace(out_dir / name, text)
 
 
 def converter_of(model: str) -> str:
@@ -34,8 +36,8 @@ def converter_of(model: str) -> str:
     from hlsdiff import frontends
 
     path = Path(model)
-    name = frontends.name_for_path(path) if path.is_file() else 'keras2'
-    return {'pytorch': 'convert_from_pytorch_model', 'onnx': 'convert_from_onnx_model'}.get(name, 'convert_from_keras_model')
+    frontend = frontends.get(frontends.name_for_path(path)) if path.is_file() else None
+    return getattr(frontend, 'converter', None) or 'convert_from_keras_model'  # a Keras 2 model object: saved
 
 
 def write_front(folder: Path, tasks: list[PointTask], converter: str = 'convert_from_keras_model') -> None:

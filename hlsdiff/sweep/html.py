@@ -1,6 +1,7 @@
 """report.html of a sweep: the scan figure (the task figure against the grid's first name, one line per
 value of the others), the Pareto plot (the task figure against BOPs, the front marked) and the table;
-self-contained (the figures embedded as PNG)."""
+self-contained (the figures embedded as PNG). The two figures also as SVG files (`figures_svg`), for a page
+or a paper."""
 
 from __future__ import annotations
 
@@ -33,6 +34,22 @@ def render(frame: pd.DataFrame, summary: dict) -> str:
     )
 
 
+def figures_svg(frame: pd.DataFrame, summary: dict) -> dict[str, str]:
+    """scan.svg and pareto.svg: the report's two figures, as SVG text that is the same for the same points."""
+    names, column = list(summary['grid']), summary['objective']['column']
+    return {'scan.svg': _svg(_scan(frame, names, column)), 'pareto.svg': _svg(_pareto(frame, column))}
+
+
+def _svg(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.StringIO()
+    with plt.rc_context({'svg.hashsalt': 'hlsdiff-sweep', 'svg.fonttype': 'none'}):
+        fig.savefig(buf, format='svg', metadata={'Date': None, 'Creator': None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def _scan(frame: pd.DataFrame, names: list[str], column: str):
     import matplotlib
 
@@ -48,6 +65,9 @@ def _scan(frame: pd.DataFrame, names: list[str], column: str):
         name = ', '.join(f'{o}={v}' for o, v in zip(others, label if isinstance(label, tuple) else (label,))) or column
         ax.plot(x, group[column].to_numpy(dtype=float), marker='o', label=name)
     ax.set_xticks(range(len(ticks)), ticks, rotation=30, ha='right', fontsize=8)
+    errors = frame[column].to_numpy(dtype=float)
+    if column.startswith('max_abs.') and (errors > 0).all() and errors.max() > 100 * errors.min():
+        ax.set_yscale('log')  # an error over decades: every bit shows
     ax.set_xlabel(first)
     ax.set_ylabel(column)
     ax.grid(alpha=0.3)

@@ -42,9 +42,9 @@ class Settings:
 
 @dataclass(frozen=True)
 class FrameworkSide:
-    """What a worker needs beside the model file for a frontend other than Keras 2 (whose outputs the worker
-    predicts itself): the framework's values of each output layer (by hls4ml's name, in hls4ml's layout), the
-    softmax outputs, the input names, and the file of --custom-objects."""
+    """What a worker needs beside the model file: the framework's values of each output layer (by hls4ml's name,
+    in hls4ml's layout; a Keras 2 predictor predicts its outputs itself), the softmax outputs, the input names,
+    and the file of --custom-objects."""
 
     expected: dict[str, np.ndarray]
     softmax: tuple[str, ...] = ()
@@ -61,7 +61,7 @@ class Payload:
     model_suffix: str
     x: tuple[np.ndarray, ...]
     labels: np.ndarray | None = None  # class indices (N,)
-    framework: FrameworkSide | None = None  # None: a Keras 2 model
+    framework: FrameworkSide = FrameworkSide({})
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,13 @@ class SweepPredictor(Predictor):
     cost: Cost | None
     values: dict[str, np.ndarray]
 
+    @classmethod
+    def adopt(cls, predictor: Predictor) -> SweepPredictor:
+        """The frontend's predictor (its converter, its reference) as a sweep's."""
+        adopted = cls.__new__(cls)
+        adopted.__dict__.update(predictor.__dict__)
+        return adopted
+
     def _write(self, config: dict, folder: Path):
         hls_model = super()._write(config, folder)
         self.cost = cost_of(hls_model)
@@ -145,16 +152,14 @@ def _predictor(payload: Payload) -> SweepPredictor:
 
 
 def _loaded_predictor(payload: Payload, folder: Path) -> SweepPredictor:
-    """The model loaded from the payload's bytes by its frontend, and the predictor for it: Keras 2's predicts
-    the model's outputs itself, another frontend's compares with the framework's values in the payload."""
+    """The model loaded from the payload's bytes by its frontend, and the frontend's predictor for it (hls4ml's
+    converter for the framework; the framework's output values in the payload as the reference)."""
     from hlsdiff import frontends
-    from hlsdiff.trace.load import check_model_path, load_model
+    from hlsdiff.trace.load import check_model_path
 
     path = folder / f'model{payload.model_suffix}'
     path.write_bytes(payload.model_bytes)
     side = payload.framework
-    if side is None:
-        return SweepPredictor(load_model(check_model_path(path)), payload.x, Settings().as_dict())
     custom = None
     if side.custom_objects is not None:
         name, data, cls = side.custom_objects
@@ -164,9 +169,7 @@ def _loaded_predictor(payload: Payload, folder: Path) -> SweepPredictor:
     frontend = frontends.for_source(source)
     model = frontend.load(source)
     frontend.inputs(model, payload.x[0] if len(payload.x) == 1 else dict(zip(side.input_names, payload.x)))
-    return SweepPredictor(None, payload.x, Settings().as_dict(), side.expected, side.softmax,
-                          convert=lambda **kwargs: frontend.hls4ml_convert(model, **kwargs),
-                          input_layout=frontend.csim_layout)
+    return SweepPredictor.adopt(frontend.predictor(model, payload.x, Settings().as_dict(), side.expected, side.softmax))
 
 
 @atexit.register

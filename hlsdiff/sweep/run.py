@@ -88,11 +88,12 @@ def prepare(request: SweepRequest) -> Prepared:
     loaded = load(source, request.compare.data)
     samples = fit_to_inputs(loaded.data, loaded.names, loaded.shapes, request.compare.run.samples)
     x = tuple(np.asarray(a) for a in samples.arrays)
-    side = None if loaded.frontend.name == 'keras2' else framework_side(loaded, request, x)
-    framework = _framework_outputs(loaded.model, x) if side is None else next(iter(side.expected.values()))
+    side = framework_side(loaded, request, x)
+    framework = next(iter(side.expected.values()), None)  # the first output's
     labels = None
     if request.labels is not None:
-        labels = class_labels(_array(request.labels), len(x[0]), framework.shape[-1] if framework.ndim > 1 else None)
+        classes = framework.shape[-1] if framework is not None and framework.ndim > 1 else None
+        labels = class_labels(_array(request.labels), len(x[0]), classes)
     check_layers(request.grid, initial_config(loaded, request.compare.convert)[0])
     digest = digest_of(model_bytes, x, labels)
     versions = (__version__, hls4ml_version())
@@ -101,7 +102,7 @@ def prepare(request: SweepRequest) -> Prepared:
         config, settings = _point_config(loaded, request, point)
         tasks.append(PointTask(point, point_key(digest, config, settings, versions), config, settings))
     measured = Measure(request.compare, len(x[0]), labels)
-    metrics = task_metrics(framework, labels) if labels is not None else None
+    metrics = task_metrics(framework, labels) if labels is not None and framework is not None else None
     return Prepared(Payload(digest, model_bytes, suffix, x, labels, side), tasks, metrics, measured, str(source))
 
 
@@ -116,9 +117,9 @@ def _point_config(loaded: Any, request: SweepRequest, point) -> tuple[dict, Sett
 
 
 def framework_side(loaded: Any, request: SweepRequest, x: tuple[np.ndarray, ...]) -> FrameworkSide:
-    """For a frontend other than Keras 2: the framework's values of every model output as the compare maps them
-    (hls4ml's conversion of the user's config, its layers mapped to the framework's tensors, one forward pass),
-    what a worker compares each point's outputs with."""
+    """The framework's values of every model output as the compare maps them (hls4ml's conversion of the user's
+    config, its layers mapped to the framework's tensors, one forward pass): what a worker compares each point's
+    outputs with, and the task metric's framework side."""
     import tempfile
 
     frontend, model = loaded.frontend, loaded.model
@@ -130,9 +131,6 @@ def framework_side(loaded: Any, request: SweepRequest, x: tuple[np.ndarray, ...]
     with frontend.running():
         values = frontend.reference(model, {name: refs[name] for name in outputs if name in refs}).forward(x)
     expected = {name: np.asarray(values[refs[name].tensor], dtype=np.float64) for name in outputs if name in refs}
-    if not expected:
-        raise BadInput(f'{request.compare.model}: no model output maps to a framework tensor; the sweep has '
-                       'nothing to compare its points with')
     softmax = tuple(info.name for info in infos if info.class_name == 'Softmax')
     return FrameworkSide(expected, softmax, tuple(loaded.names), _shipped_file(request.compare.custom_objects))
 
@@ -153,9 +151,9 @@ def _model_bytes(source) -> tuple[bytes, str]:
     from hlsdiff.frontends import ONNX_SUFFIXES, TORCH_SUFFIXES
 
     if source.obj is not None:
-        from hlsdiff.frontends import name_for_object
+        from hlsdiff.frontends import name_for_object, stack_of
 
-        if name_for_object(source.obj) != 'keras2':  # saved to a file the workers load; others: give the file
+        if stack_of(name_for_object(source.obj) or '') != 'classic':  # a Keras 2 object is saved; others: the file
             raise BadInput('sweep ships a model file to its workers: give a Keras 3 model as its .keras file, a '
                            'PyTorch one as .pt2 / .pt, an ONNX one as .onnx (a Keras 2 model object is saved for you)')
         with tempfile.TemporaryDirectory(prefix='hlsdiff-sweep-') as tmp:
@@ -168,11 +166,6 @@ def _model_bytes(source) -> tuple[bytes, str]:
         raise BadInput(f'{path}: sweep ships one model file to its workers ({", ".join(suffixes)}); save the model '
                        'as one file (model.save("model.h5"), torch.save, torch.export.save)')
     return path.read_bytes(), path.suffix.lower()
-
-
-def _framework_outputs(model: Any, x: tuple[np.ndarray, ...]) -> np.ndarray:
-    raw = model.predict(list(x) if len(x) > 1 else x[0], verbose=0)
-    return np.asarray(raw[0] if isinstance(raw, list) else raw, dtype=np.float64)
 
 
 def _array(value: Any) -> np.ndarray:
