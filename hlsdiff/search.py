@@ -6,7 +6,7 @@ layers where the predicted error first grows (and their chain: a Dense and the l
 activation layers hls4ml splits from it), and keeps the one that meets the gate with the
 fewest bits added, else the one that brings the outputs closest to it. Once the gate is met
 by prediction, each widened type is narrowed again, bit by bit, while the prediction still
-meets the gate. The C-simulation confirms afterwards (fix.py).
+meets the gate. The C-simulation confirms afterwards (hlsdiff/fixing/).
 """
 
 from __future__ import annotations
