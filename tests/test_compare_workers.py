@@ -47,6 +47,16 @@ def test_an_existing_scheduler_runs_the_samples(hlsdiff, model_files, tmp_path):
     assert _figures(there.json) == _figures(one.json)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group('workers')
+def test_a_csim_that_fails_on_a_worker_fails_the_compare_as_here(hlsdiff, model_files):
+    """A C-simulation stopped by --timeout on a worker: the same one line and exit 3 as in one process, not a
+    Dask error, and not run again."""
+    model, data = model_files('dense_softmax', n=SAMPLES)
+    run = hlsdiff('compare', model, data, '--chunk', CHUNK, '--workers', 2, '--timeout', 0.1, code=3)
+    assert 'ran longer than --timeout' in run.stderr.splitlines()[0], run.stderr
+
+
 def test_workers_and_scheduler_together_are_bad_input(hlsdiff, model_files):
     model, data = model_files('dense_softmax', n=SAMPLES)
     run = hlsdiff('compare', model, data, '--workers', 2, '--scheduler', 'tcp://127.0.0.1:1', code=2)

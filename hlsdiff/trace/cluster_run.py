@@ -14,9 +14,12 @@ import atexit
 import hashlib
 import shutil
 import tempfile
+import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +30,7 @@ from hlsdiff.trace.run import CsimRun, CsimSettings, CsimTarget, run_library, sh
 
 SHARES_PER_WORKER = 4  # shares per worker, so that a slow or lost worker holds up little
 MAX_CHUNKS_PER_SHARE = 8  # a share's chunks travel back together: this bounds a worker's memory
+AHEAD_PER_WORKER = 2  # shares submitted per worker beyond the one being read: this bounds the chunks on disk
 
 
 @dataclass(frozen=True)
@@ -63,32 +67,145 @@ def ship(target: CsimTarget) -> ShippedBuild:
 
 def run_on_cluster(target: CsimTarget, inputs: tuple[np.ndarray, ...], how: CsimSettings,
                    cluster: ClusterSpec) -> CsimRun:
-    """`run_library` on the cluster: the same CsimRun (chunk files in `how.workdir` when streamed)."""
-    started = time.perf_counter()
-    n = int(inputs[0].shape[0])
-    with client_for(cluster) as client:
-        bounds = _shares(n, workers_of(client), how.chunk)
-        build = client.scatter(ship(target), broadcast=True, hash=False)
-        futures = []
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            share = client.scatter([np.ascontiguousarray(a[lo:hi]) for a in inputs], hash=False)
-            futures.append(client.submit(run_share, build, int(lo), share, how.chunk, how.timeout,
-                                         pure=False, retries=RETRIES))
-        results = _gather(futures, n, how)
-    seconds = time.perf_counter() - started
-    peak = max((r.peak_kb for r in results), default=0) / 1024.0
+    """`run_library` on the cluster: the same CsimRun. Streamed, it returns at once: the shares run while the
+    caller reads the chunks in order (`read_chunk` waits for one that has not come back yet, and removes its
+    file once read); a few shares run ahead of the reader, so the chunks on disk stay few."""
     if how.chunk:
-        return CsimRun({}, [], seconds, peak, _write_chunks(results, Path(how.workdir or tempfile.mkdtemp())))
+        return _arriving(target, inputs, how, cluster)
+    started = time.perf_counter()
+    with client_for(cluster) as client:
+        bounds = share_bounds(len(inputs[0]), min(len(inputs[0]), workers_of(client)))
+        build = client.scatter(ship(target), broadcast=True, hash=False)
+        futures = [_submit(client, build, inputs, int(lo), int(hi), how) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        results = _gather(futures, len(inputs[0]), how)
     parts = [r.whole or {} for r in results]
     traces = {k[len('trace:'):]: np.concatenate([p[k] for p in parts]) for k in parts[0] if k.startswith('trace:')}
     outputs = [np.concatenate([p[f'output:{k}'] for p in parts]) for k in range(len(target.output_sizes))]
-    return CsimRun(traces, outputs, seconds, peak)
+    peak = max((r.peak_kb for r in results), default=0) / 1024.0
+    return CsimRun(traces, outputs, time.perf_counter() - started, peak)
 
 
-def _shares(n: int, workers: int, chunk: int | None) -> np.ndarray:
+def _submit(client: Any, build: Any, inputs: tuple[np.ndarray, ...], lo: int, hi: int, how: CsimSettings) -> Any:
+    share = client.scatter([np.ascontiguousarray(a[lo:hi]) for a in inputs], hash=False)
+    return client.submit(run_share, build, lo, share, how.chunk, how.timeout, pure=False, retries=RETRIES)
+
+
+@dataclass(frozen=True)
+class ArrivingRun(CsimRun):
+    """A streamed run whose chunks come back from the cluster while they are read."""
+
+    arrivals: Any = None  # Arrivals
+
+    def read_chunk(self, index: int) -> dict[str, np.ndarray]:
+        self.arrivals.wait(index)
+        object.__setattr__(self, 'seconds', self.arrivals.seconds)  # the cluster's time and peak, so far
+        object.__setattr__(self, 'peak_rss_mb', self.arrivals.peak_kb / 1024.0)
+        try:
+            return super().read_chunk(index)
+        finally:
+            Path(self.chunks[index][2]).unlink(missing_ok=True)
+            self.arrivals.consumed(index)
+
+
+class Arrivals:
+    """Which chunks are back (one event each), how far the reader is, and a failure to hand on to it."""
+
+    def __init__(self, count: int):
+        self.events = [threading.Event() for _ in range(count)]
+        self.read = 0  # chunks read so far
+        self.error: BaseException | None = None
+        self.halted = False
+        self.seconds = 0.0  # since the first share was submitted, to the last chunk back
+        self.peak_kb = 0  # the largest C-simulation process's
+
+    def wait(self, index: int) -> None:
+        while not self.events[index].wait(0.5):
+            if children.stopping():
+                self.halted = True
+                raise SimulationFailed('the C-simulation was stopped')
+        if self.error is not None:
+            raise self.error
+
+    def consumed(self, index: int) -> None:
+        self.read = max(self.read, index + 1)
+
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+        for event in self.events:
+            event.set()
+
+    def halt(self) -> None:
+        self.halted = True
+
+
+def _arriving(target: CsimTarget, inputs: tuple[np.ndarray, ...], how: CsimSettings,
+              cluster: ClusterSpec) -> ArrivingRun:
+    """The chunks' files named up front (whole chunks from sample 0, as one process cuts them); a thread feeds
+    the shares to the cluster and writes each chunk as it comes back."""
+    n, chunk = len(inputs[0]), int(how.chunk or 1)
+    folder = Path(how.workdir or tempfile.mkdtemp(prefix='hlsdiff-arriving-'))
+    folder.mkdir(parents=True, exist_ok=True)
+    chunks = tuple((lo, min(n, lo + chunk), str(folder / f'result-{lo:09d}.npz')) for lo in range(0, n, chunk))
+    arrivals = Arrivals(len(chunks))
+    run = ArrivingRun({}, [], 0.0, 0.0, chunks, arrivals)
+    weakref.finalize(run, arrivals.halt)  # a reader that gave up (the run dropped): no more shares
+    threading.Thread(target=_feed, args=(arrivals, chunks, target, inputs, how, cluster), daemon=True,
+                     name='hlsdiff-cluster-feed').start()
+    return run
+
+
+def _feed(arrivals: Arrivals, chunks: tuple, target: CsimTarget, inputs: tuple[np.ndarray, ...], how: CsimSettings,
+          cluster: ClusterSpec) -> None:
+    """Shares submitted in order, at most AHEAD_PER_WORKER per worker beyond the reader; each chunk written and
+    announced as its share comes back; a failure handed to the reader."""
+    from dask.distributed import wait
+
+    n, chunk = len(inputs[0]), int(how.chunk or 1)
+    started = time.perf_counter()
+    try:
+        with client_for(cluster) as client:
+            workers = workers_of(client)
+            bounds = _shares(n, workers, chunk)
+            per_share = max(1, int(bounds[1] - bounds[0]) // chunk)
+            build = client.scatter(ship(target), broadcast=True, hash=False)
+            pending: set = set()
+            submitted = 0
+            while (submitted < len(bounds) - 1 or pending) and not arrivals.halted:
+                while submitted < len(bounds) - 1 and submitted < arrivals.read // per_share + AHEAD_PER_WORKER * workers:
+                    pending.add(_submit(client, build, inputs, int(bounds[submitted]), int(bounds[submitted + 1]), how))
+                    submitted += 1
+                try:
+                    finished, pending = wait(pending, timeout=0.5, return_when='FIRST_COMPLETED')
+                except TimeoutError:  # none finished in the last half second
+                    continue
+                for future in finished:
+                    _arrived(arrivals, chunks, future.result(), started)
+                    future.release()
+                if how.progress is not None:
+                    how.progress((sum(e.is_set() for e in arrivals.events) * chunk, n))
+    except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
+        arrivals.fail(exc)
+
+
+def _arrived(arrivals: Arrivals, chunks: tuple, result: ShareResult, started: float) -> None:
+    """One share's chunks written where the run names them, and announced."""
+    if result.failure is not None:
+        message, detail, layer = result.failure
+        raise SimulationFailed(message, detail=detail, layer=layer)
+    index = {lo: i for i, (lo, _, _) in enumerate(chunks)}
+    arrivals.peak_kb = max(arrivals.peak_kb, result.peak_kb)
+    for lo, _, data in result.chunks:
+        i = index[lo]
+        path = Path(chunks[i][2])
+        tmp = path.with_name(f'.{path.name}.part')
+        tmp.write_bytes(data)
+        tmp.replace(path)
+        arrivals.seconds = time.perf_counter() - started
+        arrivals.events[i].set()
+
+
+def _shares(n: int, workers: int, chunk: int) -> np.ndarray:
     """Share boundaries: whole chunks (at most MAX_CHUNKS_PER_SHARE), about SHARES_PER_WORKER per worker."""
-    if not chunk:
-        return share_bounds(n, min(n, workers))
     chunks = -(-n // chunk)
     per_share = min(MAX_CHUNKS_PER_SHARE, max(1, -(-chunks // (workers * SHARES_PER_WORKER))))
     return np.array([*range(0, n, per_share * chunk), n])
@@ -112,7 +229,7 @@ def _gather(futures: list, n: int, how: CsimSettings) -> list[ShareResult]:
                 message, detail, layer = result.failure
                 raise SimulationFailed(message, detail=detail, layer=layer)
             results[order[future.key]] = result
-            done_samples += sum(hi - lo for lo, hi, _ in result.chunks) or _rows(result)
+            done_samples += _rows(result)
             future.release()
         if children.stopping():
             for future in pending:
@@ -125,17 +242,6 @@ def _gather(futures: list, n: int, how: CsimSettings) -> list[ShareResult]:
 
 def _rows(result: ShareResult) -> int:
     return next((int(v.shape[0]) for v in (result.whole or {}).values() if v.ndim >= 1), 0)
-
-
-def _write_chunks(results: list[ShareResult], folder: Path) -> tuple:
-    """The chunks' bytes into files as one process's run leaves them: (first sample, end, file), in order."""
-    folder.mkdir(parents=True, exist_ok=True)
-    found = []
-    for lo, hi, data in (c for r in results for c in r.chunks):
-        path = folder / f'result-{lo:09d}.npz'
-        path.write_bytes(data)
-        found.append((lo, hi, str(path)))
-    return tuple(found)
 
 
 # ---- on a worker ------------------------------------------------------------------------------------------
