@@ -23,7 +23,7 @@ from hlsdiff.result import CompareResult
 _OPTIONS = ('io_type', 'backend', 'strategy', 'reuse_factor', 'precision', 'granularity', 'part', 'samples',
             'output_dir', 'opt_level', 'cache_dir', 'no_cache', 'plain_build', 'timeout', 'max_error', 'max_lsb',
             'fail_on_pattern', 'max_mismatched_fraction', 'min_agreement', 'classifier', 'custom_objects', 'weights', 'headroom',
-            'chunk')
+            'chunk', 'workers', 'scheduler')
 
 
 def _opts(hls_config: dict | None, options: dict) -> dict:
