@@ -27,9 +27,10 @@ def main() -> None:
     from hlsdiff.csim import compile as build_mod
     from hlsdiff.csim import pch
     from hlsdiff.demo import DATA, MODEL
+    from hlsdiff.frontends.keras2 import FRONTEND as keras2
     from hlsdiff.frontends.keras2_load import load_model
     from hlsdiff.project import read_sources
-    from hlsdiff.trace.convert import ConvertOptions, convert, write_project
+    from hlsdiff.trace.convert import ConvertOptions, write_project
     from hlsdiff.trace.run import CsimTarget, run_library
 
     model = load_model(MODEL)
@@ -44,7 +45,7 @@ def main() -> None:
                 headers[level] = pch.ensure(pch.template_headers('Vivado'), compiler, work / 'cache')
                 print(f'precompiled header -O{level}: {time.perf_counter() - started:.1f} s')
         for io_type in args.io_type or ('io_stream', 'io_parallel'):
-            converted = convert(model, ConvertOptions(io_type=io_type, precision='ap_fixed<16,6>'), work / io_type)
+            converted = keras2.convert(model, ConvertOptions(io_type=io_type, precision='ap_fixed<16,6>'), work / io_type)
             prj = write_project(converted)
             hm = converted.hls_model
             traced = {layer.name: int(layer.get_output_variable().size()) for layer in hm.get_layers()

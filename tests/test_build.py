@@ -66,12 +66,13 @@ def test_bad_opt_level_is_bad_input():
 
 @pytest.mark.slow
 def test_two_builds_at_once_share_one_library(tmp_path):
+    from hlsdiff.frontends.keras2 import FRONTEND as keras2
     from hlsdiff.project import read_sources
-    from hlsdiff.trace.convert import ConvertOptions, convert, write_project
+    from hlsdiff.trace.convert import ConvertOptions, write_project
 
     from . import models
 
-    project = write_project(convert(models.depthwise(shape=(4, 4, 2)), ConvertOptions(), tmp_path / 'prj'))
+    project = write_project(keras2.convert(models.depthwise(shape=(4, 4, 2)), ConvertOptions(), tmp_path / 'prj'))
     sources = read_sources(project, 'myproject')
     cache = tmp_path / 'cache'
     results, errors = [], []
@@ -108,17 +109,18 @@ def test_auto_level_follows_the_measurements():
 
 @pytest.mark.slow
 def test_a_scratch_project_is_written_without_the_pickled_model(tmp_path):
+    from hlsdiff.frontends.keras2 import FRONTEND as keras2
     from hlsdiff.project import read_sources
-    from hlsdiff.trace.convert import ConvertOptions, convert, write_project
+    from hlsdiff.trace.convert import ConvertOptions, write_project
 
     from . import models
 
     model = models.depthwise(shape=(4, 4, 2))
-    scratch = convert(model, ConvertOptions(), tmp_path / 'scratch')
+    scratch = keras2.convert(model, ConvertOptions(), tmp_path / 'scratch')
     write_project(scratch, model_in_yml=False)
     assert 'KerasModel' not in (tmp_path / 'scratch' / 'hls4ml_config.yml').read_text()
     assert scratch.hls_model.config.config['KerasModel'] is model  # put back for hls4ml
-    for_user = convert(model, ConvertOptions(), tmp_path / 'user')
+    for_user = keras2.convert(model, ConvertOptions(), tmp_path / 'user')
     write_project(for_user)  # as hls4ml writes it
     assert 'KerasModel' in (tmp_path / 'user' / 'hls4ml_config.yml').read_text()
     a, b = read_sources(tmp_path / 'scratch', 'myproject'), read_sources(tmp_path / 'user', 'myproject')

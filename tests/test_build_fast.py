@@ -58,15 +58,16 @@ def test_split_build_with_precompiled_header_traces_bit_identically(model_files,
 
 
 def test_the_header_is_used_only_on_the_exact_headers_it_was_built_from(tmp_path):
+    from hlsdiff.frontends.keras2 import FRONTEND as keras2
     from hlsdiff.project import read_sources
-    from hlsdiff.trace.convert import ConvertOptions, convert, write_project
+    from hlsdiff.trace.convert import ConvertOptions, write_project
 
     from . import models
 
     templates = pch.template_headers('Vivado')
     digests = {rel: hashlib.sha256(path.read_bytes()).hexdigest() for rel, path in templates.items()}
     header = pch.Pch(tmp_path / 'unbuilt', digests)  # fits() reads the project, not the .gch
-    project = write_project(convert(models.depthwise(shape=(4, 4, 2)), ConvertOptions(), tmp_path / 'prj'))
+    project = write_project(keras2.convert(models.depthwise(shape=(4, 4, 2)), ConvertOptions(), tmp_path / 'prj'))
     src = read_sources(project, 'myproject')
     firmware = project / 'firmware'
     assert header.fits(firmware, src.top_cpp, src.bridge_cpp)
@@ -104,12 +105,13 @@ def test_a_header_build_left_behind_finishes_on_its_own(tmp_path):
 
 @pytest.mark.xdist_group('optlevels')
 def test_a_header_gcc_rejects_is_reported_and_the_build_still_right(tmp_path, cache_dir):
+    from hlsdiff.frontends.keras2 import FRONTEND as keras2
     from hlsdiff.project import read_sources
-    from hlsdiff.trace.convert import ConvertOptions, convert, write_project
+    from hlsdiff.trace.convert import ConvertOptions, write_project
 
     from . import models
 
-    project = write_project(convert(models.depthwise(shape=(4, 4, 2)), ConvertOptions(), tmp_path / 'prj'))
+    project = write_project(keras2.convert(models.depthwise(shape=(4, 4, 2)), ConvertOptions(), tmp_path / 'prj'))
     sources = read_sources(project, 'myproject')
     other_level = _header(cache_dir, level='0')  # built with -O0: GCC will not use it at -Og
     lib = build_mod.build(sources, 'g', tmp_path / 'cache', use_cache=False, pch=other_level)
@@ -122,12 +124,13 @@ def test_a_split_that_does_not_link_is_built_whole(tmp_path, monkeypatch):
     import re
 
     from hlsdiff.csim import split
+    from hlsdiff.frontends.keras2 import FRONTEND as keras2
     from hlsdiff.project import read_sources
-    from hlsdiff.trace.convert import ConvertOptions, convert, write_project
+    from hlsdiff.trace.convert import ConvertOptions, write_project
 
     from . import models
 
-    project = write_project(convert(models.depthwise(shape=(4, 4, 2)), ConvertOptions(), tmp_path / 'prj'))
+    project = write_project(keras2.convert(models.depthwise(shape=(4, 4, 2)), ConvertOptions(), tmp_path / 'prj'))
     sources = read_sources(project, 'myproject')
 
     def broken(text, function, units=None):  # part 1 defines nothing: part 0's calls to its thunks dangle

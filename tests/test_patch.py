@@ -19,9 +19,10 @@ pytestmark = pytest.mark.slow
 
 
 def _project(tmp_path, model, io_type='io_parallel', **conv):
-    from hlsdiff.trace.convert import ConvertOptions, convert, write_project
+    from hlsdiff.frontends.keras2 import FRONTEND as keras2
+    from hlsdiff.trace.convert import ConvertOptions, write_project
 
-    converted = convert(model, ConvertOptions(io_type=io_type, **conv), tmp_path / 'prj')
+    converted = keras2.convert(model, ConvertOptions(io_type=io_type, **conv), tmp_path / 'prj')
     return write_project(converted)
 
 

@@ -41,7 +41,8 @@ PROJECTS = {  # name: (model, kwargs, conversion options)
 @pytest.fixture(scope='module')
 def written(tmp_path_factory):
     """`written(name)` -> (project folder, hls4ml ModelGraph), written once by hls4ml."""
-    from hlsdiff.trace.convert import ConvertOptions, convert, write_project
+    from hlsdiff.frontends.keras2 import FRONTEND as keras2
+    from hlsdiff.trace.convert import ConvertOptions, write_project
 
     root = tmp_path_factory.mktemp('projects')
     made: dict = {}
@@ -49,7 +50,7 @@ def written(tmp_path_factory):
     def get(name: str):
         if name not in made:
             model, kwargs, conv = PROJECTS[name]
-            converted = convert(getattr(models, model)(**kwargs), ConvertOptions(**conv), root / name)
+            converted = keras2.convert(getattr(models, model)(**kwargs), ConvertOptions(**conv), root / name)
             made[name] = (write_project(converted, model_in_yml=False), converted.hls_model)
         return made[name]
 

@@ -96,19 +96,31 @@ def test_issue_evidence_of_a_layer_with_no_own_error_and_numpy_figures():
 
 
 def test_the_keras2_frontend_gives_the_config_keras2_always_had():
-    """repro (and fix) hand every frontend to the conversion, Keras 2's too: its hls4ml calls give the config the
-    default Keras 2 path gives, the unknown layer name warned about alike."""
+    """repro (and fix) hand every frontend to the conversion, Keras 2's too: its hls4ml calls give the config
+    hls4ml's own Keras calls give (what the conversion made before the frontend gave its calls), the unknown
+    layer name warned about alike."""
     from hlsdiff import frontends
     from hlsdiff.request import conversion_options
+    from hlsdiff.trace import stack
     from hlsdiff.trace.convert import build_config
     from hlsdiff.trace.load import check_model_path
+
+    class Hls4mlKeras:
+        def base_config(self, model, opts, **kwargs):
+            return stack.load().hls4ml.utils.config_from_keras_model(model, **kwargs)
+
+        def layer_names(self, model):
+            return {layer.name for layer in model.layers}
+
+        def hls4ml_convert(self, model, **kwargs):
+            return stack.load().hls4ml.converters.convert_from_keras_model(model, **kwargs)
 
     path = check_model_path(str(DEMO / 'demo_model.h5'), None, None)
     frontend = frontends.for_source(path)
     model = frontend.load(path)
     conv = conversion_options({'precision': 'ap_fixed<10,4>', 'config': {'LayerName': {'nope': {}}}})
     assert frontend.name == 'keras2'
-    assert build_config(model, conv, frontend) == build_config(model, conv, None)
+    assert build_config(model, conv, frontend) == build_config(model, conv, Hls4mlKeras())
 
 
 def test_the_compares_wrong_samples_come_first():

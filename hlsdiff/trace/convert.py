@@ -1,4 +1,4 @@
-"""Convert a Keras model with hls4ml, tracing every layer, and write the project once."""
+"""Convert a model with hls4ml through its frontend's hls4ml calls, tracing every layer, and write the project once."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from hlsdiff.errors import BadInput, ConversionFailed
 from hlsdiff.project import retrace_written
@@ -30,6 +30,17 @@ class ConvertOptions:
     # the options the user gave on the command line: where the config file says otherwise,
     # the command line wins, with a note
     given: tuple[str, ...] = ()
+
+
+class Hls4mlCalls(Protocol):
+    """A frontend's hls4ml calls (hlsdiff.frontends.Frontend declares them): hls4ml's default config for the model,
+    the layer names a user's config may give, hls4ml's converter for the framework."""
+
+    def base_config(self, model, opts, **kwargs) -> dict: ...
+
+    def layer_names(self, model) -> set[str]: ...
+
+    def hls4ml_convert(self, model, **kwargs) -> Any: ...
 
 
 @dataclass
@@ -72,17 +83,12 @@ def _deep_merge(base: dict, over: dict) -> dict:
 HLS4ML_SUFFIXES = ('linear', 'relu', 'softmax', 'sigmoid', 'tanh', 'alpha', 'scale', 'rescale', 'act')
 
 
-def build_config(model, opts: ConvertOptions, calls=None) -> tuple[dict, dict, list[str]]:
+def build_config(model, opts: ConvertOptions, calls: Hls4mlCalls) -> tuple[dict, dict, list[str]]:
     """The hls4ml HLS config and the project-level settings, with the user's config merged in.
 
     Returns (hls_config, project_settings, warnings). Layer names in the user's config that
-    match no Keras layer are warned about, not fatal. `calls`: another frontend's hls4ml calls
-    (`hlsdiff.frontends`: base_config, layer_names, hls4ml_convert); Keras 2's by default.
+    match no layer of the model are warned about, not fatal. `calls`: the model's frontend.
     """
-    if calls is None:
-        from hlsdiff.trace import stack
-
-        hls4ml = stack.load().hls4ml
     warnings: list[str] = []
     user, settings = _project_settings(copy.deepcopy(opts.config or {}), opts, warnings)
     granularity = 'name' if 'LayerName' in user else opts.granularity
@@ -93,10 +99,10 @@ def build_config(model, opts: ConvertOptions, calls=None) -> tuple[dict, dict, l
     if precision:
         kwargs['default_precision'] = precision
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):  # said by convert
-        base = calls.base_config(model, opts, **kwargs) if calls else hls4ml.utils.config_from_keras_model(model, **kwargs)
+        base = calls.base_config(model, opts, **kwargs)
     # hls4ml's own names (`<layer>_relu`, `<layer>_softmax`, `<layer>_linear`; a QKeras layer's `_alpha`; the
     # scale, rescale and activation it makes of a QONNX Quant node) are valid keys too
-    names = calls.layer_names(model) if calls else {layer.name for layer in model.layers}
+    names = calls.layer_names(model)
     known = names | set(base.get('LayerName') or {})
     known |= {f'{name}_{suffix}' for name in known for suffix in HLS4ML_SUFFIXES}
     unknown = sorted(set(user.get('LayerName') or {}) - known)
@@ -191,8 +197,8 @@ def _from_hls4ml(w) -> bool:
     return 'hls4ml' in str(getattr(w, 'filename', ''))
 
 
-def convert(model, opts: ConvertOptions, output_dir: Path, calls=None) -> Converted:
-    """Convert with hls4ml, with `Trace` on for every layer hls4ml ends up with (`calls`: see build_config)."""
+def convert(model, opts: ConvertOptions, output_dir: Path, calls: Hls4mlCalls) -> Converted:
+    """Convert with hls4ml (the frontend's `calls`), with `Trace` on for every layer hls4ml ends up with."""
     try:
         cfg, settings, warnings = build_config(model, opts, calls)
     except BadInput:
@@ -212,12 +218,7 @@ def convert(model, opts: ConvertOptions, output_dir: Path, calls=None) -> Conver
     said: list[str] = []
     try:
         with hls4ml_voice(said):
-            if calls is not None:
-                hls_model = calls.hls4ml_convert(model, **kwargs)
-            else:
-                from hlsdiff.trace import stack
-
-                hls_model = stack.load().hls4ml.converters.convert_from_keras_model(model, **kwargs)
+            hls_model = calls.hls4ml_convert(model, **kwargs)
     except Exception as exc:
         text = str(exc).strip() or type(exc).__name__
         raise ConversionFailed(f'hls4ml could not convert the model: {text.splitlines()[0]}', detail=text) from None
