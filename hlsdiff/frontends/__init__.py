@@ -14,9 +14,12 @@ the diagnosis and the reports read the same `LayerInfo`, `Ref` and arrays):
 - `reference(model, refs)`: every wanted tensor in one forward pass (`forward`, `scales`), and one
   layer re-run on the C-simulation's inputs (`apply_chain`), in hls4ml's layout;
 - `layer_specs(model, refs)`: the framework's own layers for the reference emulation (the generator
-  link); `csim_layout`, `bit_exact` and `running` as declared below (`FrontendBase` gives defaults).
+  link); `csim_layout`, `bit_exact` and `running` as declared below (`FrontendBase` gives defaults);
+- `predictor(model, inputs, settings, expected, softmax)`: a what-if's predictor (predict.Predictor) through
+  the frontend's converter; `config_usage(io_type, backend)`: how hls4ml takes the config `fix` writes.
 
-The Keras 2 frontend (`keras2.py`) delegates to `hlsdiff/trace/`. Frontends are listed by name in
+The Keras 2 frontend is `keras2.py` with its loading (`keras2_load.py`), mapping (`keras2_mapping.py`),
+reference (`keras2_reference.py`) and layer specs (`keras2_specs.py`). Frontends are listed by name in
 `_REGISTRY` and imported on first use; `for_source` picks one from a file's suffix and contents,
 `for_object` from a model object. A frontend whose packages this environment lacks is not
 `available()`: the CLI then re-runs itself in the environment that has them (`stacks.py`).
