@@ -30,15 +30,7 @@ def _opts(hls_config: dict | None, options: dict) -> dict:
     unknown = sorted(set(options) - set(_OPTIONS))
     if unknown:
         raise TypeError(f'unknown option(s): {", ".join(unknown)} (known: {", ".join(_OPTIONS)})')
-    opts = dict(options)
-    for key in ('max_error', 'max_lsb'):  # a number, or {layer: number}
-        value = opts.get(key)
-        if isinstance(value, dict):
-            opts[key] = tuple(f'{k}:{v}' if k else f'{v}' for k, v in value.items())
-        elif value is not None:
-            opts[key] = (str(value),)
-    if isinstance(opts.get('fail_on_pattern'), str):
-        opts['fail_on_pattern'] = (opts['fail_on_pattern'],)
+    opts = dict(options)  # typed as they come: a gate's limit a number or {layer: number} (request.limits)
     if hls_config is not None:
         opts['config'] = hls_config
     opts['quiet'] = True

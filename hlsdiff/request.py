@@ -7,6 +7,7 @@ engine (hlsdiff/engine.py) reads nothing else.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -74,7 +75,7 @@ class CompareRequest:
     @classmethod
     def from_options(cls, model: Any, data: Any, opts: Mapping[str, Any]) -> CompareRequest:
         """The request the CLI's (or the API's) options describe; unknown patterns are bad input."""
-        for p in opts.get('fail_on_pattern') or ():
+        for p in _patterns(opts):
             if p not in PATTERNS:
                 raise BadInput(f'--fail-on-pattern {p!r}: unknown pattern (one of {", ".join(PATTERNS)})')
         if opts.get('gate') == 'patched' and not opts.get('apply_patch'):
@@ -164,13 +165,39 @@ def run_options(opts: Mapping[str, Any]) -> RunOptions:
 
 def gates(opts: Mapping[str, Any]) -> Gates:
     return Gates(
-        max_error=parse_limits(opts.get('max_error') or (), '--max-error'),
-        max_lsb=parse_limits(opts.get('max_lsb') or (), '--max-lsb'),
-        fail_on_pattern=tuple(opts.get('fail_on_pattern') or ()),
+        max_error=limits(opts.get('max_error'), '--max-error'),
+        max_lsb=limits(opts.get('max_lsb'), '--max-lsb'),
+        fail_on_pattern=_patterns(opts),
         max_mismatched_fraction=opts.get('max_mismatched_fraction'),
         min_agreement=opts.get('min_agreement'),
         classifiers=tuple(opts.get('classifier') or ()),
     )
+
+
+def limits(value: Any, option: str) -> dict[str, float]:
+    """A gate's limits as the CLI gives them (`('0.1', 'dense:0.5')`) or the API does (a number, or
+    `{'': 0.1, 'dense': 0.5}`): {layer ('' for every layer): limit}."""
+    if isinstance(value, Mapping):
+        given = [(str(name), number) for name, number in value.items()]
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        given = [('', value)]
+    else:
+        return parse_limits(tuple(value or ()), option)
+    out: dict[str, float] = {}
+    for name, number in given:
+        try:
+            out[name] = float(number)
+        except (TypeError, ValueError):
+            raise BadInput(f'{option} takes a number or {{layer: number}}, got {number!r}') from None
+        if out[name] < 0:
+            raise BadInput(f'{option} must not be negative, got {number!r}')
+    return out
+
+
+def _patterns(opts: Mapping[str, Any]) -> tuple[str, ...]:
+    """--fail-on-pattern's patterns (the API may give one as a string)."""
+    value = opts.get('fail_on_pattern') or ()
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def _path(value: Any) -> Path | None:
