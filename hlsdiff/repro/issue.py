@@ -52,7 +52,7 @@ def observed(found: Candidate, tol: float) -> tuple[list[tuple], str]:
 
 def title_of(classes: str, target: Target, pattern: str, settings: dict, version: str, label: str = 'Keras') -> str:
     what = ('aborts the C-simulation with a C++ assert' if target.cause == 'kernel-abort'
-            else f'C-simulation differs from {label}: {pattern.split("; ")[0] if pattern else "wrong outputs"}')
+            else f'C-simulation differs from {label}: {pattern.split("; ")[0].split(": ")[0] if pattern else "wrong outputs"}')
     return f'hls4ml {version}: {classes}: {what} ({settings["IOType"]})'
 
 
