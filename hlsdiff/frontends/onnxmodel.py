@@ -68,6 +68,11 @@ class OnnxReference:
     """Every wanted node's output (qonnx's executor, one sample at a time); one layer's nodes re-run."""
 
     def __init__(self, model, refs: dict):
+        import onnxruntime
+
+        # qonnx's executor runs the graph node by node; onnxruntime warned three lines a node (opset 1, its transpose
+        # optimizer): nothing the user can act on
+        onnxruntime.set_default_logger_severity(3)
         self.model = model
         self.graph = model.graph
         self.nodes = {n.name: n for n in self.graph.node}

@@ -102,8 +102,9 @@ def test_onnx_matmul_with_a_permuted_weights_file(hlsdiff, torch_files, cache_di
     weights = top.split('// Dense_MatMul_0')[0].rsplit('config', 1)[1].split('>')[0]  # the dense's index
     permute(prj / 'firmware' / 'weights' / f'w{weights}.txt', 27, 4)
     out = tmp_path / 'out'
-    classic_repro(tmp_path / 'net.onnx', f / 'x.npy', '--project', prj, '--layer', 'Dense_MatMul_0', '-o', out,
-                  cache_dir=cache_dir)
+    run = classic_repro(tmp_path / 'net.onnx', f / 'x.npy', '--project', prj, '--layer', 'Dense_MatMul_0', '-o', out,
+                        cache_dir=cache_dir)
+    assert 'W:onnxruntime' not in run.stderr  # onnxruntime's lines for every node qonnx's executor runs
     assert sorted(p.name for p in out.iterdir()) == ['ISSUE.md', 'config.yml', 'data.npy', 'model.onnx', 'repro.py',
                                                      'weights']
     import onnx
