@@ -48,6 +48,9 @@ class ReproFrontend(Protocol):
         """The C-simulation's values of `layer`'s input (one row per sample, hls4ml's layout) in the framework's
         layout, shaped like `input_shape`."""
 
+    def configure(self, model: Any, hls: dict) -> None:
+        """Take from the HLSConfig the compare converted with what the cut depends on (a layout)."""
+
     def own_layer(self, model: Any, hls_name: str, class_name: str) -> str | None:
         """The framework layer an hls4ml layer is named after (None: hls4ml inserted or renamed it)."""
 

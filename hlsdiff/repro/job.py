@@ -106,6 +106,7 @@ def _source(request: CompareRequest, layer: str, compared: Compared) -> tuple[cu
     samples = fit_to_inputs(arrays, names, shapes, request.run.samples).arrays[0]
     project = open_project(request.run.project_dir) if request.run.project_dir else None
     hls, settings = full_config(keras_model, request.convert, project, compared_with)
+    frontend.configure(keras_model, hls)
     kernels = edited_headers(project.path, settings['Backend']) if project is not None else []
     weights = edited_weights(project.path, target) if project is not None else []
     chosen = worst_samples(compared.collected, target, samples.shape[0])

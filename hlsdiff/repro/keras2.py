@@ -38,6 +38,9 @@ class KerasCommon:
     def from_csim(self, model: Any, values: np.ndarray, layer: str) -> np.ndarray:
         return values.reshape((values.shape[0], *self.input_shape(model, layer)))
 
+    def configure(self, model: Any, hls: dict) -> None:
+        return None
+
     def own_layer(self, model: Any, hls_name: str, class_name: str) -> str | None:
         return hls_name if hls_name in {layer.name for layer in model.layers} else None
 

@@ -66,6 +66,9 @@ class OnnxRepro:
     def class_of(self, model: Any, layer: str) -> str:
         return _nodes(model)[layer].op_type
 
+    def configure(self, model: Any, hls: dict) -> None:
+        return None  # the cleaned graph is channels-last inside already
+
     def own_layer(self, model: Any, hls_name: str, class_name: str) -> str | None:
         """Its own name, or without hls4ml's class prefix (`Dense_MatMul_0`, `Conv2D_Conv_0`) or `bn_`."""
         nodes = _nodes(model)

@@ -101,6 +101,10 @@ class TorchRepro:
     def class_of(self, model: TorchModel, layer: str) -> str:
         return _kind(model, _nodes(model)[layer])
 
+    def configure(self, model: TorchModel, hls: dict) -> None:
+        """The layout hls4ml converted with (a given project's own, with io_stream's 'internal')."""
+        model.layout = (hls.get('Model') or {}).get('ChannelsLastConversion', model.layout)
+
     def own_layer(self, model: TorchModel, hls_name: str, class_name: str) -> str | None:
         return hls_name if hls_name in self.layer_names(model) else None
 
