@@ -1,4 +1,4 @@
-"""A candidate reproducer: Keras layers cut out of the model, their C-simulation inputs, the reduced
+"""A candidate reproducer: framework layers cut out of the model, their C-simulation inputs, the reduced
 config, written into a folder and run with hls4ml alone."""
 
 from __future__ import annotations

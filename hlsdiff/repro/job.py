@@ -139,10 +139,9 @@ def _reduce(src: cut.Source, target: Target, scratch: Path, err: Console) -> cut
         return found
     if found.confirmed.failed:
         raise _hls4ml_failed(found)
-    raise NotADefect(f'{target.layer}: hls4ml alone does not reproduce the defect (the layer cut out, with '
-                           f'up to {GROWTH} layers before it, and the model up to it all match Keras on the '
-                           'samples that show it); no reproducer written',
-                           detail=found.confirmed.stdout[-2000:])
+    raise NotADefect(f'{target.layer}: hls4ml alone does not reproduce the defect (the layer cut out, with up to '
+                     f'{GROWTH} layers before it, and the model up to it all match {src.frontend.label} on the samples '
+                     'that show it); no reproducer written', detail=found.confirmed.stdout[-2000:])
 
 
 def _hls4ml_failed(found: cut.Candidate) -> ConversionFailed:

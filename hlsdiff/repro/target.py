@@ -1,4 +1,4 @@
-"""Which layer to reproduce, whether its error is a defect, and the Keras layers it stands for."""
+"""Which layer to reproduce, whether its error is a defect, and the framework layers it stands for."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def resolve(name: str, result: CompareResult, collected: Collected, model, front
         raise NotADefect(f'{info.name}: its error comes from an earlier layer ({layer.propagated_from or onset}); '
                          f'reproduce that one: hlsdiff repro ... --layer {layer.propagated_from or onset}')
     if layer.status in ('ok', 'noise'):
-        raise NotADefect(f'{info.name} matches Keras ({layer.status}, max abs error {layer.max_abs:.3g}): '
+        raise NotADefect(f'{info.name} matches {frontend.label} ({layer.status}, max abs error {layer.max_abs:.3g}): '
                          'nothing to reproduce')
     if layer.cause in PRECISION_CAUSES:
         raise NotADefect(f'{info.name}: not an hls4ml defect — its error is precision ({layer.cause}: the types it '
