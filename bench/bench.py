@@ -6,12 +6,15 @@ system, children included) and peak RSS of the largest process (g++'s cc1plus in
     .venv/bin/python bench/bench.py            # both models
     .venv/bin/python bench/bench.py --quick    # the io_parallel conv model only
     .venv/bin/python bench/bench.py --demo-only  # the io_stream demo only
+    .venv/bin/python bench/bench.py --quartus-only  # the io_parallel conv model on Quartus only
 
 (a) native: convert with Trace on every Keras layer, `compile()` (build_lib.sh, -O3),
     `trace()` (writes and compiles the whole project again), `get_ymodel_keras()`. It imports
     TensorFlow, QKeras and hls4ml as a user's script does (hlsdiff defers what a compare never
     uses) but loads the model with hlsdiff's loader (autograph off), which favours it.
 (b) hlsdiff compare, cold cache.  (c) hlsdiff compare again, warm cache.
+The Quartus row runs the same three paths with `backend='Quartus'` / `--backend Quartus` (hls4ml's own trace()
+works there once `Trace: True` is set per layer; hlsdiff builds without its precompiled header, which holds ap_types).
 """
 
 from __future__ import annotations
@@ -36,14 +39,14 @@ import tensorflow, tf_keras, qkeras  # imported as a user's script would, in ful
 import numpy as np, hls4ml
 from hlsdiff.frontends.keras2_load import load_model  # hlsdiff's loader: 16 s faster than keras's for QKeras
 from pathlib import Path
-model_path, data_path, io_type, out, precision = sys.argv[1:6]
+model_path, data_path, io_type, out, precision, backend = sys.argv[1:7]
 model = load_model(Path(model_path))
 X = np.ascontiguousarray(np.load(data_path).astype(np.float64))
-cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', default_precision=precision, backend='Vivado')
+cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', default_precision=precision, backend=backend)
 for layer in cfg['LayerName'].values():
     layer['Trace'] = True
 with contextlib.redirect_stdout(io.StringIO()):
-    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, output_dir=out, backend='Vivado', io_type=io_type)
+    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, output_dir=out, backend=backend, io_type=io_type)
     hm.compile()
     y, trace = hm.trace(X)
     try:
@@ -91,14 +94,16 @@ def median(runs: list[dict]) -> dict:
     return ordered[len(ordered) // 2]
 
 
-def run_case(label, model, data, io_type, precision, work: Path, repeat: int) -> list[tuple]:
+def run_case(label, case: tuple, work: Path, repeat: int) -> list[tuple]:
+    _, model, data, io_type, precision, backend = case
     py = sys.executable
     native, cold, warm = [], [], []
     for r in range(repeat):  # interleaved, so that drift hits every path alike
         native.append(measure([py, '-c', NATIVE, str(model), str(data), io_type, str(work / f'native-{label}-{r}'),
-                               precision]))
+                               precision, backend]))
         args = [py, '-m', 'hlsdiff', 'compare', str(model), str(data), '--io-type', io_type, '--precision', precision,
-                '--cache-dir', str(work / f'cache-{label}-{r}'), '-q', '--json', str(work / f'{label}.json')]
+                '--backend', backend, '--cache-dir', str(work / f'cache-{label}-{r}'), '-q', '--json',
+                str(work / f'{label}.json')]
         cold.append(measure(args))
         warm.append(measure(args))
         timings = json.loads((work / f'{label}.json').read_text()).get('timings', {})
@@ -111,24 +116,30 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument('--quick', action='store_true', help='only the small io_parallel model')
     parser.add_argument('--demo-only', action='store_true', help='only the bundled io_stream demo model')
+    parser.add_argument('--quartus-only', action='store_true', help='only the small io_parallel model on Quartus')
     parser.add_argument('--repeat', type=int, default=3, help='runs per path; the median is shown [3]')
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix='hlsdiff-bench-'))
     try:
         cases = []
-        if not args.quick:
+        if not (args.quick or args.quartus_only):
             from hlsdiff.demo import DATA, MODEL
 
-            cases.append(('demo #1472-shaped, io_stream, 64 samples', MODEL, DATA, 'io_stream', 'ap_fixed<16,6>'))
+            cases.append(('demo #1472-shaped, io_stream, 64 samples', MODEL, DATA, 'io_stream', 'ap_fixed<16,6>',
+                          'Vivado'))
         if not args.demo_only:
             pm, pd = work / 'conv.h5', work / 'conv.npy'
             make_parallel_model(pm, pd)
-            cases.append(('small conv, io_parallel, 64 samples', pm, pd, 'io_parallel', 'ap_fixed<16,6>'))
+            if not args.quartus_only:
+                cases.append(('small conv, io_parallel, 64 samples', pm, pd, 'io_parallel', 'ap_fixed<16,6>', 'Vivado'))
+            cases.append(('small conv, Quartus, io_parallel, 64 samples', pm, pd, 'io_parallel', 'fixed<16,6>',
+                          'Quartus'))
         cpu = platform.processor() or platform.machine()
         print(f'machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, '
               f'{subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()[0]}')
-        for i, (name, model, data, io_type, precision) in enumerate(cases):
-            rows = run_case(f'c{i}', model, data, io_type, precision, work, args.repeat)
+        for i, case in enumerate(cases):
+            name = case[0]
+            rows = run_case(f'c{i}', case, work, args.repeat)
             base = rows[0][1]['wall']
             print(f'\n{name} (median of {args.repeat})')
             print(f'  {"path":46s} {"wall s":>8s} {"cpu s":>8s} {"peak RSS MB":>12s} {"vs native":>10s}')

@@ -14,8 +14,8 @@ from hlsdiff.errors import BadInput
 
 DEFAULT = 'Vivado'
 # compared end to end: each has an implementation in hlsdiff/project/backend.py (Vitis projects are laid out,
-# typed and built as Vivado's; Quartus's are ac_fixed, built with the ac_types hls4ml ships)
-COMPARED = ('Vivado', 'Vitis', 'Quartus')
+# typed and built as Vivado's; Quartus's and Catapult's are ac_fixed, built with the ac_types hls4ml ships)
+COMPARED = ('Vivado', 'Vitis', 'Quartus', 'Catapult')
 
 
 @dataclass(frozen=True)

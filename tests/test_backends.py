@@ -55,9 +55,9 @@ def test_every_compared_backend_has_its_family_and_no_other():
 
     assert set(backends.COMPARED) <= set(FAMILIES)
     assert backend_for('vitis') is VIVADO and backend_for(None) is VIVADO
-    assert backend_for('quartus').family == 'Quartus'
-    with pytest.raises(NotAProject, match='Catapult project'):
-        backend_for('Catapult')
+    assert backend_for('quartus').family == 'Quartus' and backend_for('catapult').family == 'Catapult'
+    with pytest.raises(NotAProject, match='oneAPI project'):
+        backend_for('oneAPI')
 
 
 def test_the_quartus_family_reads_ac_types_and_builds_with_the_headers_hls4ml_ships(tmp_path):
@@ -68,6 +68,15 @@ def test_the_quartus_family_reads_ac_types_and_builds_with_the_headers_hls4ml_sh
     assert QUARTUS.precompiled == ()  # the precompiled header holds ap_types
     assert QUARTUS.parse_type('ac_fixed<16,6,true,AC_RND,AC_SAT>') == FixedType(16, 6, True, 'RND', 'SAT')
     assert QUARTUS.parse_type('ap_fixed<16,6>') is None
+
+
+def test_a_softmax_input_too_wide_for_ac_math_is_named_with_the_integer_bits_it_takes():
+    from hlsdiff.csim.explain import softmax_pwl_integer_bits
+
+    # ac_softmax_pwl.h: int(1.443 * 2**(I - S)) + 1 <= 64
+    for signed in (True, False):
+        limit = softmax_pwl_integer_bits(signed)
+        assert int(1.443 * 2 ** (limit - signed)) + 1 <= 64 < int(1.443 * 2 ** (limit + 1 - signed)) + 1
 
 
 def test_the_vivado_family_holds_what_the_build_and_the_type_reader_ask(tmp_path):

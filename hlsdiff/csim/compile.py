@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hlsdiff.csim import processes as children
+from hlsdiff.csim.explain import explain
 from hlsdiff.csim.split import split_top
 from hlsdiff.errors import BadInput, BuildFailed
 from hlsdiff.project import Sources, writer
@@ -243,7 +244,9 @@ def build(
         kept = cache_dir / 'logs' / f'{key}.log'
         kept.parent.mkdir(exist_ok=True)
         shutil.copyfile(work / 'build.log', kept)
-        raise BuildFailed(exc.message, detail=f'{exc.detail}\nfull compiler log: {kept}') from None
+        said = explain(kept.read_text(errors='replace'), work, sources, exc.message.split(': ', 1)[-1])
+        # the layer is named in the message, not as `layer`: that marks a kernel's abort at run time (job.py)
+        raise BuildFailed(said[0] if said else exc.message, detail=f'{exc.detail}\nfull compiler log: {kept}') from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -118,11 +118,38 @@ class QuartusFamily:
         return new_top, bridge, added
 
 
+@dataclass(frozen=True)
+class CatapultFamily:
+    """hls4ml 1.3.0's Catapult projects: Vivado's layout (weights loaded from .txt, `// layer` after each call,
+    trace calls after them) with `ac_fixed<W,I,S,Q,O>` from the ac_types, ac_math and ac_simutils hls4ml ships,
+    and a top function `void CCS_BLOCK(name)(`. No precompiled header: the one hlsdiff makes holds `ap_types`."""
+
+    family: str = 'Catapult'
+    type_headers: str = 'ac_types'
+    precompiled: tuple[str, ...] = ()
+
+    def include_dirs(self, project_dir: Path) -> list[Path]:
+        firmware = Path(project_dir) / writer.FIRMWARE
+        return [*(firmware / lib / 'include' for lib in ('ac_types', 'ac_math', 'ac_simutils')),
+                firmware / writer.NNET_UTILS, firmware, Path(project_dir)]
+
+    def template_firmware(self, hls4ml_root: Path) -> Path:
+        return Path(hls4ml_root) / 'templates' / 'catapult'
+
+    def parse_type(self, text: str | None) -> FixedType | None:
+        return parse_ac_type(text)
+
+    def traced(self, top: str, bridge: str, layers: dict[str, list[writer.Traced]]) -> tuple[str, str, bool] | None:
+        return VIVADO.traced(top, bridge, layers)
+
+
 VIVADO = VivadoFamily()
 QUARTUS = QuartusFamily()
+CATAPULT = CatapultFamily()
 # every backend hlsdiff compares (COMPARED), by the name hls4ml gives it; a --project hls4ml wrote for
 # VivadoAccelerator (Vivado's templates, a board's wrapper around them) builds as Vivado's
-FAMILIES: dict[str, Backend] = {'Vivado': VIVADO, 'Vitis': VIVADO, 'VivadoAccelerator': VIVADO, 'Quartus': QUARTUS}
+FAMILIES: dict[str, Backend] = {'Vivado': VIVADO, 'Vitis': VIVADO, 'VivadoAccelerator': VIVADO, 'Quartus': QUARTUS,
+                              'Catapult': CATAPULT}
 
 
 def backend_for(name: str | None) -> Backend:

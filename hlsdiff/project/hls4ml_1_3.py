@@ -107,8 +107,9 @@ CallKind = Literal['trace', 'weights', 'data-movement', 'element-wise', 'pooling
 
 def is_head(line: str, name: str) -> bool:
     """The line that starts the top function `void name(` (Quartus io_parallel: `output_data name(`; its
-    synthesis copy, `component ... name(`, is not the one g++ compiles)."""
-    return re.match(rf'^\s*(?:void|output_data)\s+{re.escape(name)}\s*\(', line) is not None
+    synthesis copy, `component ... name(`, is not the one g++ compiles; Catapult: `void CCS_BLOCK(name)(`)."""
+    return re.match(rf'^\s*(?:void|output_data)\s+(?:{re.escape(name)}|CCS_BLOCK\(\s*{re.escape(name)}\s*\))\s*\(',
+                    line) is not None
 
 
 def rename_head(line: str, name: str, new: str) -> str:
@@ -121,7 +122,8 @@ def io_type(signature: str) -> str:
 
 
 def argument_names(signature: str) -> list[str]:
-    """The top function's argument variables, in order."""
+    """The top function's argument variables, in order (comments dropped; Catapult's `CCS_BLOCK(name)` as name)."""
+    signature = re.sub(r'CCS_BLOCK\(\s*(\w+)\s*\)', r'\1', re.sub(r'/\*.*?\*/', '', signature, flags=re.S))
     inner = signature[signature.find('(') + 1:signature.rfind(')')] if '(' in signature else ''
     return [m.group(1) for arg in split_top_level(inner) if (m := _ARG_NAME.search(arg))]
 

@@ -9,7 +9,7 @@ from hlsdiff.emulate.arith import Fx
 from hlsdiff.emulate.kernels.base import STREAM_FUNCTIONS, EmulatedCall, NotEmulated, register
 from hlsdiff.fixedpoint import FixedType
 
-# Quartus's nnet_activation.h computes these the same way (compared bit for bit in tests/test_quartus_real.py)
+# Quartus's nnet_activation.h computes these the same way (compared bit for bit in tests/test_ac_backends_real.py)
 BOTH = ('Vivado', 'Quartus')
 
 

@@ -9,7 +9,7 @@ from hlsdiff.emulate.arith import Fx
 from hlsdiff.emulate.kernels.base import EmulatedCall, check_product, load_weights, register
 
 
-@register('normalize', families=('Vivado', 'Quartus'))  # Quartus's nnet_batchnorm.h: the same
+@register('normalize', families=('Vivado', 'Quartus', 'Catapult'))  # their nnet_batchnorm.h: the same
 def normalize(k: EmulatedCall) -> Fx:
     """BatchNormalization: `x * scale + bias` exact, cast to the result (nnet_batchnorm.h)."""
     program, call, inputs, result = k.program, k.call, k.inputs, k.result
