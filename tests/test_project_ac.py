@@ -18,6 +18,7 @@ PROJECTS = {  # name: (model, conversion options)
     'quartus-stream': ('float_cnn', {'backend': 'Quartus', 'io_type': 'io_stream'}),
     'quartus-parallel': ('float_cnn', {'backend': 'Quartus'}),
     'catapult': ('small_mlp', {'backend': 'Catapult'}),
+    'quartus-ap': ('small_mlp', {'backend': 'Quartus', 'precision': 'ap_fixed<8,2>'}),
 }
 
 
@@ -82,3 +83,13 @@ def test_catapult_is_read_as_vivado_under_its_ccs_block_head(written):
     program = read_program(folder / 'firmware')
     assert program.family == 'Catapult' and [c.layer for c in program.calls] == ['fc1', 'fc1_relu', 'fc2']
     assert program.fixed('input_t') is not None and str(program.fixed('input_t')) == 'ap_fixed<16,6>'
+
+
+@pytest.mark.parametrize('name', ['quartus-ap', 'catapult'])
+def test_precision_in_any_notation_is_written_as_the_backend_expects(written, name):
+    folder, _, _, _ = written(name)
+    defines = (folder / 'firmware' / 'defines.h').read_text()
+    typedefs = re.findall(r'^typedef (\w+)<', defines, re.M)
+    assert typedefs and set(typedefs) <= {'ac_fixed', 'ac_int'}
+    if name == 'quartus-ap':  # --precision ap_fixed<8,2> on Quartus
+        assert 'typedef ac_fixed<8,2,true> input_t;' in defines
