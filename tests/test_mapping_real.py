@@ -69,3 +69,23 @@ def test_an_hgq_input_quantizer_hls4ml_absorbs_is_compared_after_it(hlsdiff, tmp
     assert inp['keras'] == 'q' and inp['max_abs'] == 0.0 and 'absorbs' in inp['mapping_note']
     assert run.layer('d1')['cause'] == 'none' and run.layer('d1')['generator_evidence'] == []
     assert {'keras': 'q', 'reason': 'folded into hls4ml layer input_1'} in run.json['unmatched_keras']
+
+
+def test_a_separable_conv_with_its_activation_is_compared_at_its_halves(hlsdiff, tmp_path):
+    """hls4ml splits a SeparableConv2D(activation='relu') into depthwise, pointwise and the activation: the pointwise
+    half is the Keras layer before its activation, the activation its output; every Keras layer is mapped."""
+    import numpy as np
+
+    from . import models
+
+    keras = models._k()
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((6, 6, 2), name='inp')
+    x = keras.layers.SeparableConv2D(3, 3, padding='same', activation='relu', name='sep')(inp)
+    keras.Model(inp, keras.layers.Conv2D(2, 1, name='c')(x)).save(tmp_path / 'm.h5')
+    np.save(tmp_path / 'x.npy', np.random.default_rng(0).normal(size=(8, 6, 6, 2)).astype(np.float32))
+    run = hlsdiff('compare', tmp_path / 'm.h5', tmp_path / 'x.npy', code=0)
+    assert run.layer('sep_pointwise')['keras'] == 'sep (pre-activation)' and run.layer('sep_relu')['keras'] == 'sep'
+    assert 'depthwise half of sep' in run.layer('sep_depthwise')['reason'] and run.json['unmatched_keras'] == []
+    for name in ('sep_pointwise', 'sep_relu', 'c'):
+        assert run.layer(name)['status'] in ('ok', 'noise') and run.layer(name)['max_abs'] < 0.05, run.layer(name)

@@ -122,13 +122,15 @@ def _split_activations(g: _Graph) -> dict[str, str]:
     """hls4ml activation layer -> the Keras layer whose fused `activation=` it was split from."""
     split = {}
     for layer in g.hlayers:
-        k = g.klayers.get(layer.name)
+        # a SeparableConv2D's activation follows its pointwise half
+        owner = layer.name.rpartition('_')[0] if _separable_half(g, layer.name) == 'pointwise' else layer.name
+        k = g.klayers.get(owner)
         if k is None or _activation_name(k) is None:
             continue
         after = _alpha_of(g, layer.name) or layer.name  # after its alpha scale, when hls4ml factored one out
         for child in g.children.get(after, []):
-            if child not in g.klayers and child.startswith(layer.name + '_') and _is_activation(g.by_name[child]):
-                split[child] = layer.name
+            if child not in g.klayers and child.startswith(owner + '_') and _is_activation(g.by_name[child]):
+                split[child] = owner
     return split
 
 
@@ -228,8 +230,11 @@ class _Mapping:
         if half == 'depthwise':
             return None, k, '', (f'the depthwise half of {base} (hls4ml splits the {type(k).__name__} in two; Keras '
                                  f'has no tensor between them): compared after {base}_pointwise')
-        ref = Ref(('out', base), [('layer', base)], self.compared_parents(name))
-        return ref, k, f'{base} (hls4ml splits the {type(k).__name__} into {base}_depthwise and this layer)', ''
+        note = f'{base} (hls4ml splits the {type(k).__name__} into {base}_depthwise and this layer)'
+        if any(c in self.split for c in self.g.children.get(name, [])):  # its activation is a layer of its own
+            ref = Ref(('pre', base), [('pre', base)], self.compared_parents(name))
+            return ref, k, note + ', before the fused activation', ''
+        return Ref(('out', base), [('layer', base)], self.compared_parents(name)), k, note, ''
 
     def _absorbed_quantizer(self, name: str):
         """The Keras quantizer that reads only this input and that hls4ml has no layer for (it became the input type)."""
