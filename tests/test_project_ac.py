@@ -10,7 +10,7 @@ import pytest
 
 from hlsdiff.csim.split import split_top
 from hlsdiff.emulate.program import read_program
-from hlsdiff.project import open_project, read_top_file, read_weights
+from hlsdiff.project import open_project, read_top, read_top_file, read_weights
 
 from . import models
 
@@ -51,6 +51,8 @@ def test_quartus_io_stream_traces_are_rewritten_after_the_call_that_writes_each_
     folder, hls_model, stock, warnings = written('quartus-stream')
     # hls4ml 1.3.0's Quartus io_stream writer traces the output stream under every layer's name
     assert {var for var, _ in _traces(stock)} == {hls_model.get_output_variables()[0].name}
+    # read as it is (a --project), that stream names no layer rather than the first one
+    assert [call.layer for call in read_top(stock, 'myproject').kernels()] == [None] * len(_traces(stock))
     program = read_program(folder / 'firmware')
     kernels = [layer.name for layer in hls_model.get_layers() if layer.get_attr('function_cpp', None)]
     assert [call.layer for call in program.calls] == kernels

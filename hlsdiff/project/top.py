@@ -99,13 +99,18 @@ def read_top(text: str, name: str) -> TopFunction:
               for s in found]
     for array in writer.included_weights(text):  # compiled in (Quartus): read from the header itself
         top.loads[array] = WeightsLoad(array, '', '', f'{array}.h')
+    names: dict[str, set[str]] = {}
     for s, targs, args in parsed:
         traced = writer.trace_target(s.function, args)
         if traced:
             top.traces.setdefault(*traced)
+            names.setdefault(traced[0], set()).add(traced[1])
         load = writer.weights_load(s.function, targs, args)
         if load:
             top.loads[load[0]] = WeightsLoad(*load)
+    # one variable traced under several layers' names names none of them (hls4ml 1.3.0's Quartus io_stream
+    # writer traces the output stream under every name; hlsdiff's own projects have theirs corrected)
+    top.traces = {var: layer for var, layer in top.traces.items() if len(names[var]) == 1}
     starts = _line_starts(text)
     for s, targs, args in parsed:
         outs = tuple(writer.outputs(s.function, args, top.loads))
