@@ -18,7 +18,7 @@ from typing import overload
 import numpy as np
 
 from hlsdiff.fixedpoint import FixedType, parse_type
-from hlsdiff.project import Headers, backend_family, evaluate, read_headers, read_top_file, read_weights
+from hlsdiff.project import Headers, backend_family, evaluate, read_headers, read_top, read_top_file, read_weights
 
 
 @dataclass
@@ -110,10 +110,11 @@ class Program:
                 pass  # the layer that uses it says so when it is emulated
 
 
-def read_program(firmware: Path, project_name: str = 'myproject') -> Program:
-    """Parse the project's top function, typedefs and config structs."""
+def read_program(firmware: Path, project_name: str = 'myproject', top_text: str | None = None) -> Program:
+    """Parse the project's top function, typedefs and config structs; `top_text`: the top unit as it is built (with
+    the trace calls hlsdiff added to a project written without them), else as it is on disk."""
     firmware = Path(firmware)
-    top = read_top_file(firmware, project_name)
+    top = read_top(top_text, project_name) if top_text is not None else read_top_file(firmware, project_name)
     headers = read_headers(firmware)
     configs = {name: Config(name, {key: headers.resolve(value) for key, value in struct.typedefs.items()},
                             struct.values(), struct.text)
