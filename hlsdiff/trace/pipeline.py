@@ -111,7 +111,7 @@ def _program(plan: Plan, notes: list[str]):
     from hlsdiff.emulate import read_program
 
     try:
-        program = read_program(plan.firmware, plan.sources.project_name)
+        program = read_program(plan.firmware, plan.sources.project_name, plan.sources.top_cpp)
         program.preload()
     except (OSError, ValueError) as exc:
         notes.append(f'the project could not be read for the emulation ({exc}): no layer is emulated')
