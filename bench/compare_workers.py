@@ -50,15 +50,26 @@ def figures(path: Path) -> dict:
     return {k: v for k, v in json.loads(path.read_text()).items() if k not in HOW_IT_RAN}
 
 
+def differences(a, b, where: str = '') -> list[str]:
+    """The JSON paths where two reports differ (the first few)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in differences(a.get(k), b.get(k), f'{where}.{k}')][:10]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f'{where}[{i}]')][:10]
+    return [] if a == b else [f'{where}: {str(a)[:80]} != {str(b)[:80]}']
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--samples', type=int, default=100_000)
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--chunk', type=int, default=128)
+    parser.add_argument('--keep', type=Path, help='copy the two JSON reports here')
+    parser.add_argument('--cache-dir', type=Path, help='the build cache to use [a fresh one]')
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix='hlsdiff-bench-workers-') as tmp:
         folder = Path(tmp)
-        data, cache = folder / 'data.npy', folder / 'cache'
+        data, cache = folder / 'data.npy', args.cache_dir or folder / 'cache'
         demo_samples(args.samples, data)
         warm, code = compare(data, folder / 'warm.json', cache, 64, args.chunk)
         print(f'warm-up (build, 64 samples): {warm:.1f} s, exit {code}', flush=True)
@@ -68,6 +79,12 @@ def main() -> None:
                                   '--workers', str(args.workers))
         print(f'--workers {args.workers}, {args.samples} samples: {many:.1f} s, exit {code_many}', flush=True)
         same = code_one == code_many and figures(folder / 'one.json') == figures(folder / 'many.json')
+        for line in differences(figures(folder / 'one.json'), figures(folder / 'many.json')):
+            print(f'  differs: {line}')
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for name in ('one.json', 'many.json'):
+                (args.keep / name).write_text((folder / name).read_text())
         report = json.loads((folder / 'one.json').read_text())
         out = report['outputs'][0]
         print(f'figures identical: {same} (output {out["name"]}: max abs {out["max_abs"]:.6g}, top-1 '
