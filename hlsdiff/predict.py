@@ -71,6 +71,34 @@ class LayerPrediction:
 
 
 @dataclass(frozen=True)
+class TopOneFrame:
+    """How a prediction on the compare's kept rows (its first chunk, then samples wrong beyond it) stands for
+    all of its samples, for one classifier output's top-1 rate: the first chunk is exact and stands for the
+    samples the compare found right, at the rate its right rows flip; the wrong rows kept stand for every
+    sample the compare found wrong beyond the first chunk, at the rate they flip."""
+
+    total: int  # the compare's samples
+    first: np.ndarray  # per kept row: in the first chunk
+    was_wrong: np.ndarray  # per kept row: its top-1 flipped in the compare
+    wrong_outside: int  # samples beyond the first chunk whose top-1 flipped in the compare
+
+    @property
+    def rows(self) -> int:
+        return int(self.first.size)
+
+    def agreement(self, flipped: np.ndarray) -> float:
+        """The top-1 agreement over every sample, from the flips predicted on the kept rows."""
+        first, extra = self.first, ~self.first
+        right = first & ~self.was_wrong
+        right_rate = float(flipped[right].mean()) if right.any() else 0.0
+        wrong_rows = extra if extra.any() else first & self.was_wrong
+        wrong_rate = float(flipped[wrong_rows].mean()) if wrong_rows.any() else 0.0
+        rest = max(self.total - int(first.sum()) - self.wrong_outside, 0)
+        flips = float(flipped[first].sum()) + right_rate * rest + wrong_rate * self.wrong_outside
+        return 1.0 - flips / max(self.total, 1)
+
+
+@dataclass(frozen=True)
 class Prediction:
     """The predicted effect of one config: per output, per layer."""
 
@@ -122,6 +150,8 @@ class Predictor:
             raw = keras_model.predict(list(self.x) if len(self.x) > 1 else self.x[0], verbose=0)
             self.keras_outputs = [np.asarray(o, dtype=np.float64) for o in (raw if isinstance(raw, list) else [raw])]
         self.evaluated = 0
+        # output -> how its kept rows stand for all of the compare's samples (TopOneFrame)
+        self.frame: dict[str, TopOneFrame] = {}
         self.compared_layers: set[str] | None = None  # the layers of the first (the compared) config's project
         self._scratch = Path(tempfile.mkdtemp(prefix='hlsdiff-whatif-'))
 
@@ -231,6 +261,9 @@ class Predictor:
             acc = OutputAccumulator(layer, classifier_shaped(want, layer in self.softmax_outputs))
             acc.add(want, got)
             r = acc.result()
+            frame = self.frame.get(layer)
+            if r['top1_agreement'] is not None and frame is not None and frame.rows == want.shape[0]:
+                r['top1_agreement'] = frame.agreement(np.isin(np.arange(want.shape[0]), r['_flipped']))
             span = float(want.max() - want.min()) if want.size else 0.0
             lsb = t.lsb if t is not None else None
             status = status_of(diff(want, got, lsb), lsb)

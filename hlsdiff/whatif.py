@@ -68,7 +68,21 @@ def make_predictor(loaded: Loaded, collected, settings: dict, limit: int | None 
     arrays = tuple(a[kept.samples] for a in samples.arrays)
     expected = {name: a.expected[kept.rows] for name, a in collected.arrays.items() if a.expected is not None}
     softmax = tuple(info.name for info in collected.layers if info.class_name == 'Softmax')
-    return loaded.frontend.predictor(loaded.model, arrays, settings, expected, softmax)
+    predictor = loaded.frontend.predictor(loaded.model, arrays, settings, expected, softmax)
+    predictor.frame = {o['name']: _frame(o['_flipped'], kept.samples, samples.count, first)
+                       for o in collected.outputs or () if o.get('_flipped') is not None
+                       for first in [next((a.expected.shape[0] for a in collected.arrays.values()
+                                           if a.expected is not None), samples.count)]}
+    return predictor
+
+
+def _frame(flipped, kept: np.ndarray, total: int, first_count: int):
+    """How the kept rows stand for every sample, for one output's top-1 rate (predict.TopOneFrame)."""
+    from hlsdiff.predict import TopOneFrame
+
+    flipped_set = {int(f) for f in flipped}
+    was_wrong = np.asarray([int(k) in flipped_set for k in kept], dtype=bool)
+    return TopOneFrame(total, kept < first_count, was_wrong, sum(1 for f in flipped_set if f >= first_count))
 
 
 @dataclass(frozen=True)

@@ -91,12 +91,17 @@ def _logits(flip_margin: float, flips: int, n=100):
     return analyse(chain({'inp': (x, x, None), 'logits': (want, got, got)}))
 
 
-def test_a_logits_head_is_a_classifier_and_a_flip_on_a_near_tie_is_not_held_against_it():
-    result = _logits(0.01, flips=3)
+def test_a_logits_head_is_a_classifier_and_every_flip_counts_near_ties_said_apart():
+    result = _logits(0.001, flips=3)  # ahead by about one LSB of ap_fixed<16,6>: the output's rounding decides
     out = result.outputs[0]
     assert out['classifier'] == 'logits' and out['top1_agreement'] == 0.97 and out['top1_near_ties'] == 3
+    assert out['wrong_samples'] == [0, 1, 2]
     apply(result, Gates())
-    assert result.verdict == 'pass', result.gate_failures
+    assert result.verdict == 'fail'
+    assert result.gate_failures == ['logits: top-1 agreement 97.00% < 99% (3 of the flips on near ties)']
+    assert _logits(0.01, flips=3).outputs[0]['top1_near_ties'] == 0  # ten LSB ahead: a decision the error changed
+    apply(result, Gates(min_agreement=0.95))
+    assert result.verdict == 'pass'
 
 
 def test_a_classifier_below_99_percent_fails_the_default_gate_unless_told_otherwise():

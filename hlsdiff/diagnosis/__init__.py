@@ -262,19 +262,24 @@ def _inserted_remedy(res: LayerResult, emulator) -> None:
                   'own_error_before': (res.worst_wrong or {}).get('abs'), 'own_error_after': error, 'verified': True}
 
 
+# a top-1 flip where the framework's top class led by at most this many LSB of the output type is a near tie
+NEAR_TIE_LSB = 2
+
+
 def _with_wrong_samples(output: dict, state: _Analysis) -> dict:
-    """An output's JSON entry: its figures, and the samples on which it is wrong beyond rounding (a layer it
-    depends on erred beyond its types on them, or its top-1 flipped where the framework's decision was not a
-    near tie: its top class ahead of the chosen one by more than the output's tolerance)."""
+    """An output's JSON entry: its figures, and the samples on which it is wrong: a layer it depends on erred
+    beyond its types on them, or (a classifier) its top-1 flipped. The flips on near ties are counted apart
+    (the framework's top class ahead by at most two LSB of the output's type: what the output's own rounding
+    can reorder), for the user to see; the gate counts every flip."""
     entry = {k: v for k, v in output.items() if k != 'agree'}
     res = state.results.get(output['name'])
-    tol = res.tolerance if res is not None and res.tolerance is not None else 0.0
+    t = parse_type(res.result_type) if res is not None else None
+    tol = NEAR_TIE_LSB * t.lsb if t is not None else 0.0
     flips = list(zip(output.get('_flipped') or (), output.get('_margins') or ()))
-    entry['_decisive'] = [s for s, margin in flips if margin > tol]
-    entry['top1_near_ties'] = len(flips) - len(entry['_decisive'])
+    entry['top1_near_ties'] = sum(1 for _, margin in flips if margin <= tol)
     wrong = set(state.wrong.get(output['name'], set()))
     if output.get('classifier'):
-        wrong |= set(entry['_decisive'])
+        wrong |= {sample for sample, _ in flips}
     listed = sorted(wrong)
     entry['wrong_samples_count'] = len(listed)
     entry['wrong_samples'] = listed[:WRONG_LISTED]

@@ -53,7 +53,7 @@ class FixState:
     changes: list[Change] = field(default_factory=list)
     unfixable: list[Unfixable] = field(default_factory=list)
     tried: set = field(default_factory=set)
-    predictor: Predictor | None = None  # made once from the first compare
+    predictor: Predictor | None = None  # made from each round's compare (its kept rows, its wrong samples)
     found: Found | None = None  # the last round's search: its prediction, to compare with the C-simulation
     distance: float | None = None  # the last measured distance of the outputs from Keras
     what_ifs: int = 0

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
     from hlsdiff.request import CompareRequest, FixRequest
     from hlsdiff.result import CompareResult
 
+# a round's search takes at most this share of the budget left: the samples its C-simulation shows wrong
+# are searched again in the next round
+ROUND_SHARE = 0.6
+
 
 @dataclass(frozen=True)
 class FixProgress:
@@ -114,8 +118,9 @@ class FixRun:
             if result.verdict == 'pass' or reverted:
                 break
             left = request.budget - (time.perf_counter() - self.started)
+            share = left if rounds == request.max_rounds else ROUND_SHARE * left  # a later round can still search
             if search_round(state, measured, self.settings,
-                            SearchLimits(request.compare.gates, request.allow_argmax, left)):
+                            SearchLimits(request.compare.gates, request.allow_argmax, share)):
                 continue
             new, state.unfixable = compare_remedies(result, state.tried)
             if not new:

@@ -60,9 +60,9 @@ def search_round(state: FixState, measured: Measured, settings: dict, limits: Se
     from hlsdiff.whatif import make_predictor
 
     result, rnd = measured.result, measured.round
-    if state.predictor is None:
-        state.predictor = make_predictor(state.loaded, measured.collected, settings)
-    predictor = state.predictor
+    if state.predictor is not None:  # made again on this round's compare: its wrong samples are the ones to predict
+        state.predictor.close()
+    state.predictor = predictor = make_predictor(state.loaded, measured.collected, settings)
     found = search(predictor.predict, state.config, space(measured, limits.gates, limits.allow_argmax), limits.budget)
     state.what_ifs += found.evaluated
     state.found = found

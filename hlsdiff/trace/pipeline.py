@@ -94,7 +94,7 @@ def stream_chunks(plan: Plan, reference, scales: dict, csim, loaded: LoadedInput
         s.check_seconds += time.perf_counter() - started
         if spill is not None:
             _spill(spill, arrays, lo, samples.count)
-        s.keep_rows(arrays, traces, lo, hi, wrong)
+        s.keep_rows(arrays, traces, lo, hi, sorted(set(wrong) | set(_flipped_rows(s.outs, lo, hi))))
         del traces, expected, arrays
     first = s.kept_arrays()
     emulator = None
@@ -164,6 +164,12 @@ class _Stream:
         return {name: LayerArrays(*(None if any(p is None for p in col) else np.concatenate(col)
                                     for col in zip(*((p.expected, p.actual, p.local) for p in parts))))
                 for name, parts in self.kept.items()}
+
+
+def _flipped_rows(outs: dict, lo: int, hi: int) -> list[int]:
+    """The rows of this chunk where a classifier output's top-1 flipped: kept like the rows wrong beyond
+    rounding, so that fix's predictor and repro see the samples the top-1 rule counts."""
+    return sorted({f - lo for acc in outs.values() if acc.classifier for f in acc.flipped if lo <= f < hi})
 
 
 def _scales_of(accs: dict) -> dict[str, float]:
