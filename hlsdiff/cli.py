@@ -243,7 +243,7 @@ def fix(model, data, **opts):
 @main.command()
 @click.argument('model', type=click.Path())
 @click.argument('data', type=click.Path())
-@click.option('--layer', required=True, help='The layer to reproduce (hls4ml or Keras name; e.g. the onset).')
+@click.option('--layer', required=True, help='The layer to reproduce (hls4ml or framework name; e.g. the onset).')
 @click.option('-o', '--output', 'out_dir', required=True, type=click.Path(file_okay=False),
               help='Folder to write (a non-empty one is moved aside to DIR.bakN first).')
 @conversion_options
