@@ -304,6 +304,8 @@ def _collected(s: _Session, plan: Plan, loaded: LoadedInputs, built: tuple[Any, 
         library=str(lib.path),
     )
     settings = stages.settings_of(s.conv)
+    if s.project is not None:  # --project: the settings it was generated with (its hls4ml_config.yml)
+        settings = {'io_type': s.project.io_type, 'backend': plan.sources.backend}
     spill, stats = s.run.spill, gathered.stats
     return Collected(
         layers=plan.infos, arrays=gathered.arrays, unmatched_keras=plan.unmatched, model=str(s.source),

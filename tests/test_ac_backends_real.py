@@ -104,3 +104,19 @@ def test_a_catapult_softmax_too_wide_for_ac_math_names_its_layer_and_the_change_
     error, _ = hls4ml_alone('Catapult', model, data, 'io_parallel', tmp_path / 'alone', change=('fc2', 'Precision.result',
                                                                                                change))
     assert error < 0.05
+
+
+def test_a_quartus_project_hls4ml_wrote_is_compared_and_emulated_as_it_is(hlsdiff, model_files, tmp_path):
+    from hlsdiff.trace import stack
+
+    model, data = model_files('small_mlp', n=32)
+    loaded = stack.load()
+    keras_model = loaded.keras.models.load_model(model)
+    cfg = loaded.hls4ml.utils.config_from_keras_model(keras_model, granularity='name', backend='Quartus')
+    hls_model = loaded.hls4ml.converters.convert_from_keras_model(keras_model, hls_config=cfg, backend='Quartus',
+                                                                  io_type='io_stream', output_dir=str(tmp_path / 'prj'))
+    hls_model.write()  # no trace calls, and Quartus writes no `// layer` after its calls
+    run = hlsdiff('compare', model, data, '--project', tmp_path / 'prj', code=0)
+    compared(run, 'Quartus')
+    emulated = {layer['name'] for layer in run.json['layers'] if layer['emulation']['status'] == 'bit-exact'}
+    assert EMULATED['Quartus', 'small_mlp'] <= emulated
