@@ -1,0 +1,54 @@
+"""`fix` on a recurrent model, whose LSTM the emulation does not compute: the prediction cannot reach the outputs,
+so fix takes the compare's remedy verified on the layer's own error and the C-simulation confirms it. The
+written config, given to hls4ml alone, computes what the last compare measured and meets the default gate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope='module')
+def lstm_files(tmp_path_factory):
+    """LSTM(8) over 8 steps of 4 features -> Dense(3) softmax, its head scaled so that the classes are decided.
+    At ap_fixed<16,6> the LSTM is within rounding; the softmax's input, auto-typed ap_fixed<36,16>, makes the
+    exp table's index too coarse (top-1 about 30%)."""
+    from hlsdiff.trace import stack
+
+    keras = stack.load().keras
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 4), name='x')
+    out = keras.layers.Dense(3, activation='softmax', name='fc')(keras.layers.LSTM(8, name='lstm')(inp))
+    model = keras.Model(inp, out)
+    w, b = model.get_layer('fc').get_weights()
+    model.get_layer('fc').set_weights([w * 4, b])
+    folder = tmp_path_factory.mktemp('lstm')
+    model.save(folder / 'lstm.h5')
+    np.save(folder / 'x.npy', np.random.default_rng(1).normal(0, 1, (200, 8, 4)).astype(np.float32))
+    return folder
+
+
+def test_fix_on_an_lstm_classifier_passes_with_a_config_hls4ml_alone_confirms(hlsdiff, lstm_files, tmp_path):
+    import yaml
+
+    from hlsdiff.trace import stack
+
+    model_path, data = lstm_files / 'lstm.h5', lstm_files / 'x.npy'
+    first = hlsdiff('compare', model_path, data, code=1)
+    assert first.json['onset']['layer'] == 'fc_softmax' and first.json['onset']['cause'] == 'table-range'
+    assert first.layer('lstm')['emulation']['status'] == 'not-emulated'
+    out = tmp_path / 'fixed.yml'
+    run = hlsdiff('fix', model_path, data, '-o', out, code=0)
+    assert any(c['layer'] == 'fc' and c['status'] == 'kept' for c in run.json['fix']['changes'])
+    s = stack.load()
+    model = s.keras.models.load_model(model_path)
+    x = np.load(data)
+    hls_model = s.hls4ml.converters.convert_from_keras_model(model, hls_config=yaml.safe_load(out.read_text()),
+                                                             io_type='io_parallel', output_dir=str(tmp_path / 'alone'))
+    hls_model.compile()
+    want = model.predict(x, verbose=0)
+    got = np.asarray(hls_model.predict(np.ascontiguousarray(x, dtype=np.float64))).reshape(want.shape)
+    assert abs(float(np.abs(got - want).max()) - run.json['outputs'][0]['max_abs']) <= 1e-6
+    assert (got.argmax(1) == want.argmax(1)).mean() >= 0.99
