@@ -8,7 +8,6 @@ and without it, and says what it does there. Never fails a compare: what cannot 
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any
 
@@ -36,18 +35,16 @@ def check_at_outputs(result: CompareResult, collected: Any, model: Any, request:
 
 
 def _predicted_effect(layer: LayerResult, collected: Any, model: Any, request: Any) -> str:
-    from hlsdiff.remedy import put
+    from hlsdiff.remedy import applied
     from hlsdiff.search import failing
     from hlsdiff.trace.load import read_data
     from hlsdiff.whatif import Loaded, initial_config, make_predictor
 
-    remedy = layer.remedy or {}
     data = read_data(request.data)
     names, shapes = collected.frontend.inputs(model, data)
     loaded = Loaded(collected.frontend, model, data, names, shapes)
     config, settings = initial_config(loaded, request.convert)
-    changed = copy.deepcopy(config)
-    put(changed, remedy['layer'], remedy['key'], remedy['after'])
+    changed = applied(config, [layer.remedy] if layer.remedy is not None else [])
     predictor = make_predictor(loaded, collected, settings, limit=HEADLINE_SAMPLES)
     try:
         before, after = predictor.predict(config), predictor.predict(changed)

@@ -1,9 +1,12 @@
 """Remedies: config changes with their predicted effect, and what no configuration cures.
 
-One model for `compare`'s hints and `fix`: a `Remedy` is a change of one hls4ml config entry
-(`LayerName.<layer>.<key>`), from a value to another, with the effect the emulation of
-hls4ml's own project for that config predicts and the evidence behind it; `Unfixable` says
-why nothing of the kind is known. Pure: config dicts in, dataclasses out.
+The one model of a config change, for `compare`'s hints (LayerResult.remedy), `fix` (a
+fixing.changes.Change holds one, with its round and what the C-simulation measured), the search by
+prediction and the JSON: a `Remedy` is a change of one hls4ml config entry (`LayerName.<layer>.<key>`),
+from a value to another, why, the evidence behind it, and its effect: the layer's own error before and
+after (emulated) and, from a prediction, the outputs'. `Remedy.hint` is the one place its hint text
+(`Set LayerName.<layer>.<key> to <after>`) is made. `Unfixable` says why nothing of the kind is known.
+Pure: config dicts in, dataclasses out.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ class Remedy:
     workaround: bool = False  # it works around an hls4ml defect, not a precision
     derived: str | None = None  # the type hls4ml derived for this entry before (for 'auto')
     predicted: dict = field(default_factory=dict)  # the predicted effect (per output)
+    own_error_before: float | None = None  # the layer's own error now (emulated)
+    own_error_after: float | None = None  # and with `after` (emulated; None: it could not be)
+    verified: bool = False  # the emulation showed `after` cuts the layer's own error at least in half
 
     @property
     def config_key(self) -> str:
@@ -62,6 +68,7 @@ class Remedy:
         return after.width - before.width
 
     def hint(self) -> str:
+        """The hint text: the one place a config change is put in words."""
         text = f'Set {self.config_key} to {self.after}'
         if self.workaround:
             text += ' (works around an hls4ml defect)'
@@ -71,6 +78,19 @@ class Remedy:
         return {'layer': self.layer, 'key': self.key, 'config_key': self.config_key, 'before': _plain(self.before),
                 'after': _plain(self.after), 'derived': self.derived, 'why': self.why, 'evidence': self.evidence,
                 'workaround': self.workaround, 'bits_added': self.bits_added, 'predicted': self.predicted}
+
+    def layer_json(self) -> dict:
+        """A compare layer's `remedy` (docs/json-schema.md): the change and its emulated effect on the layer."""
+        return {'layer': self.layer, 'key': self.key, 'before': self.before, 'after': self.after,
+                'own_error_before': self.own_error_before, 'own_error_after': self.own_error_after,
+                'verified': self.verified}
+
+    @classmethod
+    def from_layer_json(cls, data: dict) -> Remedy:
+        """A compare layer's `remedy` read back from its JSON (its `why` is the layer's cause_detail)."""
+        return cls(data['layer'], data['key'], data.get('before'), data.get('after'), '', evidence='emulation',
+                   own_error_before=data.get('own_error_before'), own_error_after=data.get('own_error_after'),
+                   verified=bool(data.get('verified')))
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from hlsdiff.remedy import Remedy
 from hlsdiff.vocabulary import Cause, Evidence, Origin, Status, Verdict
 
 SCHEMA_VERSION = 2  # docs/json-schema.md; version 1 files are read too (every field of 1 is in 2)
@@ -50,9 +51,8 @@ class LayerResult:
     gate_failures: list[str] = field(default_factory=list)
     emulation: dict | None = None  # {status, differing, max_lsb, channels, reason}
     evidence: Evidence = 'heuristic'  # what the cause rests on
-    # the config change that cures this layer's own error: {layer, key, before, after, own_error_before,
-    # own_error_after, verified}; `hlsdiff fix` applies it
-    remedy: dict | None = None
+    # the config change that cures this layer's own error (its JSON: Remedy.layer_json); `hlsdiff fix` applies it
+    remedy: Remedy | None = None
     # the layer's own error split over three links, each the max abs it carries (None: not computed, the
     # reason in emulation.reason): {precision, generator, kernel}; and what hls4ml wrote other than Keras
     links: dict | None = None
@@ -71,6 +71,7 @@ class LayerResult:
     def to_json(self) -> dict:
         d = asdict(self)
         d['class'] = d.pop('class_name')
+        d['remedy'] = self.remedy.layer_json() if self.remedy is not None else None
         return d
 
 
@@ -190,6 +191,8 @@ class CompareResult:
         for raw in data['layers']:
             raw = dict(raw)
             raw['class_name'] = raw.pop('class')
+            if raw.get('remedy'):
+                raw['remedy'] = Remedy.from_layer_json(raw['remedy'])
             layers.append(LayerResult(**{k: v for k, v in raw.items() if k in known}))
         result = cls(model=data.get('model') or '', io_type=data.get('io_type') or '', backend=data.get('backend') or '',
                      samples=int(data.get('samples') or 0), layers=layers)

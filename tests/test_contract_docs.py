@@ -4,9 +4,9 @@ links to exists, and the code cites docs/ pages, not a file outside the reposito
 no framework, no hls4ml.
 
 The JSON fields are found two ways. Real objects: a small compare analysed by the real `analyse`
-and gate, with the emulation's, the links' and `fix`'s own serialisers filling what a compare
+and gate, with the emulation's, the links', a remedy's and `fix`'s own serialisers filling what a compare
 without g++ cannot, rendered by the JSON writer and walked key by key. And the source: the keys of
-every dict literal the code assigns to a JSON field (`res.remedy = {...}`, `result.fix = {...}`,
+every dict literal the code assigns to a JSON field (`result.fix = {...}`,
 the records it appends to a list such a literal holds) and every timing it records.
 """
 
@@ -64,7 +64,7 @@ def _compare_result():
     from hlsdiff.fixing.changes import Change
     from hlsdiff.gate import Gates, apply, judge_patched
     from hlsdiff.layers import Collected, LayerArrays, LayerInfo
-    from hlsdiff.remedy import Unfixable
+    from hlsdiff.remedy import Remedy, Unfixable
     from hlsdiff.result import error_result
 
     rng = np.random.default_rng(0)
@@ -90,7 +90,9 @@ def _compare_result():
     layer.links = Links(0.0, 1.5, 0.0).to_json()
     layer.generator_evidence = [Difference('weights', 'w2.txt', 'another order', '(in, out)').to_json()]
     result.timings = {'load': 1.0}
-    result.fix = {'changes': [Change('b', 'Precision.result', 'ap_fixed<16,6>', 'ap_fixed<24,14>', 'wraps', 'b').to_json()],
+    layer.remedy = Remedy('b', 'Precision.result', 'ap_fixed<16,6>', 'ap_fixed<24,14>', 'wraps', 'emulation',
+                          own_error_before=1.5, own_error_after=0.01, verified=True)
+    result.fix = {'changes': [Change.of(layer.remedy, 'b').to_json()],
                   'unfixable': [Unfixable('a', 'kernel-defect', 'no config cures it').to_json()]}
     result.patched = analyse(collected)
     judge_patched(result, 'stock')  # gate, verdicts
@@ -165,10 +167,11 @@ def test_the_walk_sees_every_part_of_the_report():
     keys = real_json_keys()
     # the top level, a layer, its statistics, pattern, emulation, links, evidence, an output, fix, error, --patch
     for key in ('schema_version', 'layers', 'per_channel', 'phase', 'differing', 'generator', 'permutation',
-                'top1_agreement', 'unmatched_keras', 'changes', 'unfixable', 'message', 'verdicts', 'patched'):
+                'top1_agreement', 'unmatched_keras', 'changes', 'unfixable', 'message', 'verdicts', 'patched',
+                'own_error_before', 'verified'):
         assert key in keys, key
     source = source_json_keys(keys)
-    for key in ('own_error_before', 'bound', 'predicted_vs_measured', 'within_tolerance', 'build_peak_rss_mb'):
+    for key in ('bound', 'predicted_vs_measured', 'within_tolerance', 'build_peak_rss_mb'):
         assert key in source, key
 
 

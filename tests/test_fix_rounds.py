@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from hlsdiff.fixing.changes import Change, verify_changes
-from hlsdiff.remedy import put
+from hlsdiff.remedy import Remedy, put
 
 
 def _result(own_error: float, status: str):
@@ -15,10 +15,11 @@ def _result(own_error: float, status: str):
 
 def test_a_change_that_did_not_cure_restores_the_config_as_it_was():
     config = {'LayerName': {'fc': {'Precision': {'result': 'auto'}}}}
-    change = Change('fc', 'Precision.result', 'ap_fixed<36,16>', 'ap_fixed<16,6>', 'why', 'fc', 1.0, 0.1, round=1,
-                    config_before='auto')
+    change = Change(Remedy('fc', 'Precision.result', 'ap_fixed<36,16>', 'ap_fixed<16,6>', 'why', 'emulation'), 'fc', 1.0, 0.1,
+                    round=1, config_before='auto')
     put(config, 'fc', 'Precision.result', 'ap_fixed<16,6>')
-    new = Change('fc', 'Precision.accum', 'ap_fixed<36,16>', 'ap_fixed<40,20>', 'why', 'fc', 1.0, 0.1, round=1)
+    new = Change(Remedy('fc', 'Precision.accum', 'ap_fixed<36,16>', 'ap_fixed<40,20>', 'why', 'emulation'), 'fc', 1.0,
+                 0.1, round=1)
     put(config, 'fc', 'Precision.accum', 'ap_fixed<40,20>')
     verify_changes(_result(0.9, 'mismatch'), [change, new], config, 2)
     assert change.status == new.status == 'reverted'
@@ -27,8 +28,8 @@ def test_a_change_that_did_not_cure_restores_the_config_as_it_was():
 
 def test_a_change_that_cured_is_kept_with_the_measured_error():
     config = {'LayerName': {'fc': {'Precision': {'result': 'auto'}}}}
-    change = Change('fc', 'Precision.result', 'ap_fixed<36,16>', 'ap_fixed<16,6>', 'why', 'fc', 1.0, 0.1, round=1,
-                    config_before='auto')
+    change = Change(Remedy('fc', 'Precision.result', 'ap_fixed<36,16>', 'ap_fixed<16,6>', 'why', 'emulation'), 'fc', 1.0, 0.1,
+                    round=1, config_before='auto')
     put(config, 'fc', 'Precision.result', 'ap_fixed<16,6>')
     verify_changes(_result(0.05, 'noise'), [change], config, 2)
     assert change.status == 'kept' and change.own_error_after == 0.05

@@ -67,7 +67,7 @@ def test_a_rare_wrap_is_a_mismatch_at_its_layer_with_every_wrong_sample_listed()
     assert result.outputs[0]['wrong_samples'] == [3, 150] and result.outputs[0]['wrong_samples_count'] == 2
     assert 'wrong beyond rounding on 2 of 200 samples (1.0%)' in inp.cause_detail
     # the data's range (40) needs 7 integer bits, one more of headroom: a type shown to hold every sample
-    assert inp.remedy['after'] == 'ap_fixed<18,8>' and inp.hint == 'Set LayerName.inp.Precision.result to ap_fixed<18,8>'
+    assert inp.remedy.after == 'ap_fixed<18,8>' and inp.hint == 'Set LayerName.inp.Precision.result to ap_fixed<18,8>'
     apply(result, Gates())
     assert result.verdict == 'fail' and result.gate_failures[0].startswith('inp: own error beyond rounding on 2')
     assert json.loads(json.dumps(result.to_json()))['outputs'][0]['wrong_samples'] == [3, 150]

@@ -33,6 +33,7 @@ from hlsdiff.diff import (
 )
 from hlsdiff.fixedpoint import parse_type
 from hlsdiff.layers import Collected, LayerArrays, LayerInfo
+from hlsdiff.remedy import Remedy
 from hlsdiff.result import CompareResult, LayerResult
 from hlsdiff.rounding import FIRST_INDICES
 from hlsdiff.vocabulary import Evidence
@@ -234,15 +235,16 @@ def _input_remedy(res: LayerResult, arrays: LayerArrays | None, headroom: int) -
     if error > proposed.lsb * (1 + 1e-9):
         return
     res.evidence = 'emulation'
-    res.hint = f'Set LayerName.{res.name}.Precision.result to {proposed}'
-    res.remedy = {'layer': res.name, 'key': 'Precision.result', 'before': str(t), 'after': str(proposed),
-                  'own_error_before': (res.worst_wrong or {}).get('abs'), 'own_error_after': error, 'verified': True}
+    res.remedy = Remedy(res.name, 'Precision.result', str(t), str(proposed), 'its data does not fit its type',
+                        evidence='emulation', own_error_before=(res.worst_wrong or {}).get('abs'),
+                        own_error_after=error, verified=True)
+    res.hint = res.remedy.hint()
 
 
 def _inserted_remedy(res: LayerResult, emulator) -> None:
     """A layer hls4ml inserted that is wrong beyond rounding: the one type of it whose integer bits, widened
     (emulated), give its exact values; the narrowest such type is the hint and the remedy."""
-    from hlsdiff.diagnosis.precision import PRECISION_KEYS
+    from hlsdiff.diagnosis.precision import precision_key
     from hlsdiff.rounding import widened_range
 
     t = parse_type(res.result_type)
@@ -252,14 +254,12 @@ def _inserted_remedy(res: LayerResult, emulator) -> None:
                                 'compare it by hand (--save-traces)')
         return
     key, before, after, error = found
-    config_key = f'LayerName.{res.name}.Precision.{PRECISION_KEYS.get(key, key.removesuffix("_t"))}'
     res.evidence = 'emulation'
     res.cause_detail = (f'hls4ml inserted this layer; its {key} {before} does not hold its values: with {after} it '
                         f'computes them exactly (emulated, error {error:.4g})')
-    res.hint = f'Set {config_key} to {after}'
-    layer, _, sub = config_key.removeprefix('LayerName.').rpartition('.Precision.')
-    res.remedy = {'layer': layer, 'key': f'Precision.{sub}', 'before': before, 'after': after,
-                  'own_error_before': (res.worst_wrong or {}).get('abs'), 'own_error_after': error, 'verified': True}
+    res.remedy = Remedy(res.name, precision_key(key), before, after, res.cause_detail, evidence='emulation',
+                        own_error_before=(res.worst_wrong or {}).get('abs'), own_error_after=error, verified=True)
+    res.hint = res.remedy.hint()
 
 
 # a top-1 flip where the framework's top class led by at most this many LSB of the output type is a near tie
@@ -532,14 +532,11 @@ def _precision_cause(res: LayerResult, info: LayerInfo, all_arrays, emulator, he
     if known:
         res.cause_detail += f' ({known_detail})'
         res.hint += f'; or {known_hint[0].lower()}{known_hint[1:]}'
-    from hlsdiff.diagnosis.precision import NOT_CONFIGURABLE
+    from hlsdiff.diagnosis.precision import remedy_of
 
-    if found.key in NOT_CONFIGURABLE:  # no config change reaches it: `fix` lists it as unfixable
-        return
-    layer_name, _, key = found.config_key.removeprefix('LayerName.').rpartition('.Precision.')
-    res.remedy = {'layer': layer_name, 'key': f'Precision.{key}', 'before': found.before, 'after': found.proposed,
-                  'own_error_before': found.error_before, 'own_error_after': found.error_proposed,
-                  'verified': found.verified}
+    remedy = remedy_of(found)  # None where no config change reaches it: `fix` lists it as unfixable
+    if remedy is not None:
+        res.remedy = remedy
 
 
 def _rounding_or_unexplained(res: LayerResult, info: LayerInfo, emulator) -> None:

@@ -101,13 +101,14 @@ def responsible_type(layer: str, prev_layer: str | None, types: dict[str, str], 
         return None
     if key == 'input':
         proposed = _narrow_input(t, input_values, headroom)
-        config_key = f'LayerName.{prev_layer}.Precision.result'
+        change = Remedy(str(prev_layer), 'Precision.result', str(t), str(proposed), '', evidence='emulation')
+        config_key = change.config_key
         err = _softmax_input_error(layer, proposed, local, what_if)
         verified = err is not None and err <= before * (1 - REDUCTION)
         detail = (f'the softmax indexes its exp table with the top bits of its normalised input, whose type '
                   f'follows the input type {t}: the table step is too coarse; with the input in {proposed} this '
                   f'layer\'s own error drops from {before:.4g} to {err:.4g} (emulated)') if err is not None else ''
-        hint = (f'Set {config_key} to {proposed} (the softmax input: narrower, so the table index is finer)'
+        hint = (f'{change.hint()} (the softmax input: narrower, so the table index is finer)'
                 + ('' if verified else ' — not verified: the emulation could not show it reduces the error'))
         return Responsible(key, True, config_key, str(t), str(proposed), before, widened, err, verified, detail, hint)
     return _type_remedy(layer, key, t, chosen, local, what_if, before, widened, error_allowed, headroom)
@@ -163,7 +164,7 @@ def _type_remedy(layer: str, key: str, t: FixedType, chosen: dict[str, FixedType
         range_cured = False
     narrowed = _narrow_index(t, local, headroom) if key in INDEX_TYPES else _proposal(key, t, local, error_allowed, headroom)
     proposed = chosen.get(key, _widen(t, key)) if narrowed == t or narrowed is None else narrowed
-    config_key = f'LayerName.{layer}.Precision.{PRECISION_KEYS.get(key, key.removesuffix("_t"))}'
+    config_key = f'LayerName.{layer}.{precision_key(key)}'
     err2: float | None
     try:
         err2 = own_error(what_if(layer, {key: str(proposed)}), local)
@@ -175,7 +176,7 @@ def _type_remedy(layer: str, key: str, t: FixedType, chosen: dict[str, FixedType
         proposed, final, verified = chosen.get(key, _widen(t, key)), widened, True
     detail = (f'this layer computes exactly what its types say (emulated bit for bit); its {key} {t} is what '
               f'costs it: with {proposed} its own error drops from {before:.4g} to {final:.4g} (emulated)')
-    hint = f'Set {config_key} to {proposed}'
+    hint = Remedy(layer, precision_key(key), str(t), str(proposed), detail, evidence='emulation').hint()
     if key in NOT_CONFIGURABLE:  # a hint must be one that works: say where the type can be changed
         hint = (f'hls4ml 1.3.0 does not apply {config_key} from a config (tried): set the {key} typedef of this '
                 f'layer in the project\'s firmware/defines.h to {proposed} and compare the project with --project')
@@ -187,6 +188,11 @@ INDEX_TYPES = ('inv_inp_t',)
 # types the kernels use that a config does not reach in hls4ml 1.3.0 (LayerName.<softmax>.Precision.inv_inp is
 # accepted and ignored; tried): the remedy is an edit of the project, not a config change
 NOT_CONFIGURABLE = ('inv_inp_t',)
+
+
+def precision_key(typedef: str) -> str:
+    """The config key (under LayerName.<layer>) of one of the types a kernel sees: `accum_t` -> `Precision.accum`."""
+    return f'Precision.{PRECISION_KEYS.get(typedef, typedef.removesuffix("_t"))}'
 
 
 def _narrow_index(t: FixedType, local: np.ndarray, headroom: int) -> FixedType | None:
@@ -210,14 +216,12 @@ def _narrow_input(t: FixedType, values: np.ndarray | None, headroom: int = HEADR
     return FixedType(integer + SOFTMAX_INPUT_FRACTIONAL, integer, True, t.rounding, t.saturation)
 
 
-
 def remedy_of(found: Responsible) -> Remedy | None:
-    """The responsible type as a config change `fix` and the hints share (None: no config reaches it).
-    Its effect here is the layer's own error, emulated; `predict.Predictor.effect` gives the outputs'."""
+    """The responsible type as the config change the hints, `fix` and the JSON share (None: no config reaches
+    it). Its effect here is the layer's own error, emulated; `predict.Predictor.effect` gives the outputs'."""
     if found.key in NOT_CONFIGURABLE or '.Precision.' not in found.config_key:
         return None
     layer, _, key = found.config_key.removeprefix('LayerName.').rpartition('.Precision.')
     return Remedy(layer, f'Precision.{key}', found.before, found.proposed, found.detail, evidence='emulation',
-                  derived=found.before, predicted={'own_error_before': found.error_before,
-                                                   'own_error_after': found.error_proposed,
-                                                   'verified': found.verified})
+                  derived=found.before, own_error_before=found.error_before, own_error_after=found.error_proposed,
+                  verified=found.verified)

@@ -3,11 +3,11 @@ from round to round, and the bookkeeping that keeps or takes back a change on wh
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from hlsdiff.fixedpoint import parse_type
-from hlsdiff.remedy import Unfixable, get, put
+from hlsdiff.remedy import Remedy, Unfixable, get, put
 
 if TYPE_CHECKING:
     from hlsdiff.predict import Predictor
@@ -21,11 +21,10 @@ CURED = 0.5
 
 @dataclass
 class Change:
-    layer: str  # the config entry changed (LayerName.<layer>)
-    key: str  # e.g. Precision.accum, Strategy
-    before: str | None
-    after: str
-    why: str
+    """A config change `fix` made: the `Remedy` (what, why, its emulated or predicted effect) and the round's
+    bookkeeping (the layer it cures, the round, kept or taken back, what the C-simulation measured)."""
+
+    remedy: Remedy
     target: str  # the layer whose own error it cures
     own_error_before: float | None = None
     own_error_after: float | None = None
@@ -33,15 +32,56 @@ class Change:
     verified: bool = False
     status: str = 'applied'  # applied | kept | reverted
     config_before: object = None  # the config entry as it was (e.g. 'auto'; None: absent), restored on revert
-    evidence: str = 'emulation'  # prediction (searched through hls4ml's project) | emulation (the layer alone)
-    workaround: bool = False  # works around an hls4ml defect
     predicted_max_abs: float | None = None  # the changed layer's error vs Keras, predicted
     measured_max_abs: float | None = None  # and measured by the C-simulation that confirmed it
 
+    @classmethod
+    def of(cls, remedy: Remedy, target: str, **bookkeeping) -> Change:
+        """A change made from `remedy`: its emulated effect on the layer is where the measurements start."""
+        start = {'own_error_before': remedy.own_error_before, 'own_error_after': remedy.own_error_after,
+                 'verified': remedy.verified}
+        return cls(remedy, target, **{**start, **bookkeeping})
+
+    @property
+    def layer(self) -> str:  # the config entry changed (LayerName.<layer>)
+        return self.remedy.layer
+
+    @property
+    def key(self) -> str:  # e.g. Precision.accum, Strategy
+        return self.remedy.key
+
+    @property
+    def before(self) -> str | None:  # the type hls4ml derived for an 'auto' entry, else the entry as it was
+        before = self.remedy.derived or self.remedy.before
+        return None if before is None else str(before)
+
+    @property
+    def after(self) -> str:
+        return str(self.remedy.after)
+
+    @after.setter
+    def after(self, value: str) -> None:  # --minimize narrows a kept change
+        self.remedy = replace(self.remedy, after=value)
+
+    @property
+    def why(self) -> str:
+        return self.remedy.why
+
+    @property
+    def evidence(self) -> str:  # prediction (searched through hls4ml's project) | emulation (the layer alone)
+        return self.remedy.evidence
+
+    @property
+    def workaround(self) -> bool:  # works around an hls4ml defect
+        return self.remedy.workaround
+
     def to_json(self) -> dict:
-        out = asdict(self)
-        out.pop('config_before')
-        return out
+        r = self.remedy
+        return {'layer': r.layer, 'key': r.key, 'before': self.before, 'after': self.after, 'why': r.why,
+                'target': self.target, 'own_error_before': self.own_error_before,
+                'own_error_after': self.own_error_after, 'round': self.round, 'verified': self.verified,
+                'status': self.status, 'evidence': r.evidence, 'workaround': r.workaround,
+                'predicted_max_abs': self.predicted_max_abs, 'measured_max_abs': self.measured_max_abs}
 
 
 @dataclass
@@ -100,9 +140,7 @@ def compare_remedies(result: CompareResult, tried: set) -> tuple[list[Change], l
                 f'{layer.cause_detail or layer.cause}: no configuration change is known to cure it')
             unfixable.append(Unfixable(layer.name, layer.cause, why))
             continue
-        change = Change(remedy['layer'], remedy['key'], remedy['before'], remedy['after'],
-                        f'{layer.cause}: {layer.cause_detail}', layer.name, remedy['own_error_before'],
-                        remedy['own_error_after'], verified=bool(remedy['verified']), evidence='emulation')
+        change = Change.of(replace(remedy, why=f'{layer.cause}: {layer.cause_detail}', derived=None), layer.name)
         if (change.layer, change.key, change.after) in tried:
             unfixable.append(Unfixable(layer.name, layer.cause, f'{change.key} of {change.layer} was set to '
                                                                 f'{change.after} already and did not cure it'))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from hlsdiff.errors import SimulationFailed
 from hlsdiff.fixedpoint import FixedType, parse_type
 from hlsdiff.fixing.changes import Change
-from hlsdiff.remedy import put
+from hlsdiff.remedy import Remedy, put
 
 if TYPE_CHECKING:
     from hlsdiff.request import FixRequest
@@ -54,5 +54,6 @@ def _targets(config: dict, changes: list[Change], every_layer: bool) -> list[Cha
         for layer, entry in (config.get('LayerName') or {}).items():
             for key, value in ((entry or {}).get('Precision') or {}).items():
                 if parse_type(str(value)) and not any(c.layer == layer and c.key == f'Precision.{key}' for c in targets):
-                    targets.append(Change(layer, f'Precision.{key}', str(value), str(value), 'minimize all', layer))
+                    same = Remedy(layer, f'Precision.{key}', str(value), str(value), 'minimize all', evidence='emulation')
+                    targets.append(Change.of(same, layer))
     return targets

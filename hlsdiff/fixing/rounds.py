@@ -25,7 +25,7 @@ from hlsdiff.fixing.changes import (
     verify_changes,
 )
 from hlsdiff.fixing.search_round import Measured, SearchLimits, confirm, search_round
-from hlsdiff.remedy import get
+from hlsdiff.remedy import Remedy, get
 
 if TYPE_CHECKING:
     from hlsdiff.layers import Collected
@@ -141,9 +141,9 @@ class FixRun:
         except SimulationFailed as exc:
             if exc.layer and strategy_of(state.config, exc.layer) == 'resource':
                 before = get(state.config, exc.layer, 'Strategy')
-                state.apply(Change(exc.layer, 'Strategy', str(before) if before else 'Resource', 'Latency',
-                                   f'kernel-abort: {exc.message}', exc.layer, round=rnd, verified=True, status='kept',
-                                   workaround=True), 'Latency')
+                change = Remedy(exc.layer, 'Strategy', str(before) if before else 'Resource', 'Latency',
+                                f'kernel-abort: {exc.message}', evidence='emulation', workaround=True)
+                state.apply(Change.of(change, exc.layer, round=rnd, verified=True, status='kept'), 'Latency')
                 return None
             raise
         return Measured(rnd, result, collected)

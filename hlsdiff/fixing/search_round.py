@@ -79,18 +79,13 @@ def search_round(state: FixState, measured: Measured, settings: dict, limits: Se
     if found.note:  # changes that bring the outputs closer, the gate not met by prediction
         state.notes.append(f'round {rnd}: {found.note}; the changes that came closest are confirmed')
     for r in found.remedies:
-        change = Change(r.layer, r.key, r.derived or _plain(r.before), str(r.after), r.why, r.layer, round=rnd,
-                        config_before=r.before, evidence=r.evidence, workaround=r.workaround)
+        change = Change.of(r, r.layer, round=rnd, config_before=r.before)
         pred_layer = found.prediction.layers.get(r.layer)
         change.predicted_max_abs = pred_layer.max_abs if pred_layer is not None else None
         layer = next((layer for layer in result.layers if layer.name == r.layer), None)
         change.own_error_before = own_error(layer) if layer is not None else None
         state.apply(change, r.after)
     return True
-
-
-def _plain(value):
-    return None if value is None else str(value)
 
 
 def confirm(state: FixState, result: CompareResult, rnd: int) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 
 from hlsdiff import backends
 from hlsdiff.errors import BadInput
-from hlsdiff.remedy import TYPEDEF_OF, put
+from hlsdiff.remedy import TYPEDEF_OF, Remedy, put
 from hlsdiff.trace.convert import ConvertOptions
 
 OPTIONS = ('precision', 'io_type', 'strategy', 'reuse_factor')
@@ -51,13 +51,21 @@ class Point:
         return dataclasses.replace(base, **given, granularity='name',
                                    given=tuple(sorted(set(base.given) | set(given))))
 
-    def edit(self, config: dict) -> None:
-        """The grid's hls4ml config keys set in `config` (hls4ml's Model / LayerName layout), in place."""
+    def changes(self) -> list[Remedy]:
+        """The point's LayerName keys as config changes (the type the hints and `fix` use)."""
+        out = []
         for name, value in self.values:
             if name.startswith('LayerName.'):
                 _, layer, key = name.split('.', 2)
-                put(config, layer, key, value)
-            elif name.startswith('Model.'):
+                out.append(Remedy(layer, key, None, value, f'grid point {self.index}'))
+        return out
+
+    def edit(self, config: dict) -> None:
+        """The grid's hls4ml config keys set in `config` (hls4ml's Model / LayerName layout), in place."""
+        for change in self.changes():
+            put(config, change.layer, change.key, change.after)
+        for name, value in self.values:
+            if name.startswith('Model.'):
                 entry = config.setdefault('Model', {})
                 parts = name.split('.')[1:]
                 for part in parts[:-1]:
