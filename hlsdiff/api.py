@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from hlsdiff.request import FixRequest
 from hlsdiff.result import CompareResult
 
 _OPTIONS = ('io_type', 'backend', 'strategy', 'reuse_factor', 'precision', 'granularity', 'part', 'samples',
@@ -88,14 +89,13 @@ def compare(model, X, hls_config: dict | None = None, verbose: bool = False, **o
     return result
 
 
-def fix(model, X, hls_config: dict | None = None, output: str | os.PathLike = 'hlsdiff_fixed.yml',
-        max_rounds: int = 8, minimize: str | None = None, budget: float = 120.0, verbose: bool = False,
-        **options) -> CompareResult:
+def fix(model, X, hls_config: dict | None = None, output: str | os.PathLike = FixRequest.output,
+        max_rounds: int = FixRequest.max_rounds, minimize: str | None = None, budget: float = FixRequest.budget,
+        verbose: bool = False, **options) -> CompareResult:
     """`hlsdiff fix` on objects: returns the final compare, with `.fix` (rounds, changes, unfixable, config).
     Prints nothing unless `verbose` (then progress on stderr, the result and the changes on stdout)."""
     from hlsdiff.fixing.rounds import fix_model
     from hlsdiff.job import fix_progress, render_fixed
-    from hlsdiff.request import FixRequest
 
     opts = _opts(hls_config, options)
     opts.update(output=str(output), max_rounds=max_rounds, minimize=minimize, budget=budget, quiet=not verbose)

@@ -17,6 +17,7 @@ import click
 from hlsdiff import backends
 from hlsdiff._version import __version__
 from hlsdiff.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, BadInput, HlsdiffError
+from hlsdiff.fixing import limits
 
 IO_TYPES = ('io_parallel', 'io_stream')
 GRANULARITIES = ('model', 'type', 'name')
@@ -218,15 +219,15 @@ def compare(model, data, **opts):
 @click.argument('model', type=click.Path())
 @click.argument('data', type=click.Path())
 @conversion_options
-@click.option('-o', '--output', type=click.Path(dir_okay=False), default='hlsdiff_fixed.yml', show_default=True,
+@click.option('-o', '--output', type=click.Path(dir_okay=False), default=limits.OUTPUT, show_default=True,
               help='Where to write the fixed hls4ml config (YAML; an existing file is kept as FILE.bak).')
-@click.option('--max-rounds', type=click.IntRange(min=1), default=8, show_default=True,
+@click.option('--max-rounds', type=click.IntRange(min=1), default=limits.MAX_ROUNDS, show_default=True,
               help='Rounds of compare -> change -> rebuild at most.')
-@click.option('--headroom', type=click.IntRange(min=0), default=1, show_default=True,
+@click.option('--headroom', type=click.IntRange(min=0), default=limits.HEADROOM, show_default=True,
               help='Integer bits above the observed range in the types it computes.')
 @click.option('--minimize', type=click.Choice(('widened', 'all')), default=None,
               help='Afterwards shrink the widened types (or every layer\'s) while the gate holds.')
-@click.option('--budget', type=click.FloatRange(min=1), default=120.0, show_default=True,
+@click.option('--budget', type=click.FloatRange(min=1), default=limits.BUDGET, show_default=True,
               help='Seconds the search by prediction (and --minimize) may spend.')
 @_handle_errors
 def fix(model, data, **opts):

@@ -20,6 +20,7 @@ from hlsdiff import backends
 from hlsdiff.cluster import cluster_spec
 from hlsdiff.csim.compile import DEFAULT_OPT_LEVEL
 from hlsdiff.errors import BadInput
+from hlsdiff.fixing.limits import BUDGET, HEADROOM, MAX_ROUNDS, OUTPUT
 from hlsdiff.gate import PATTERNS, Gates, parse_limits
 from hlsdiff.trace.convert import ConvertOptions, read_config
 from hlsdiff.trace.run import RunOptions
@@ -68,7 +69,7 @@ class CompareRequest:
     custom_objects: str | None = None
     patch: bool = False  # also compare with `hlsdiff patch` applied to the project
     gate: Literal['stock', 'patched'] = 'stock'  # with `patch`: the project whose verdict sets the exit code
-    headroom: int = 1  # integer bits above the observed range in the types a hint proposes
+    headroom: int = HEADROOM  # integer bits above the observed range in the types a hint proposes
     quiet: bool = False
     verbose: bool = False
 
@@ -92,8 +93,8 @@ class CompareRequest:
             weights=opts.get('weights'),
             custom_objects=opts.get('custom_objects'),
             patch=bool(opts.get('apply_patch')),
-            gate=opts.get('gate') or 'stock',
-            headroom=int(opts['headroom']) if opts.get('headroom') is not None else 1,
+            gate=opts.get('gate') or cls.gate,
+            headroom=int(opts['headroom']) if opts.get('headroom') is not None else cls.headroom,
             quiet=bool(opts.get('quiet')),
             verbose=bool(opts.get('verbose')),
         )
@@ -105,9 +106,9 @@ class FixRequest:
 
     compare: CompareRequest  # each round's compare (granularity name; the round's config replaces the user's)
     initial: ConvertOptions  # the user's conversion: hls4ml's own config for the model, the user's merged in
-    output: Path = Path('hlsdiff_fixed.yml')
-    max_rounds: int = 8
-    budget: float = 120.0  # seconds the search by prediction (and --minimize) may spend
+    output: Path = Path(OUTPUT)
+    max_rounds: int = MAX_ROUNDS
+    budget: float = BUDGET  # seconds the search by prediction (and --minimize) may spend
     minimize: Literal['widened', 'all'] | None = None
     allow_argmax: bool = False  # the search may pass an output on its argmax alone (no entry point sets it)
 
@@ -136,12 +137,12 @@ def conversion_options(opts: Mapping[str, Any]) -> ConvertOptions:
     """The conversion the options ask for (one place for its defaults)."""
     config = opts.get('config') or (read_config(opts['config_path']) if opts.get('config_path') else None)
     return ConvertOptions(
-        io_type=opts.get('io_type') or 'io_parallel',
+        io_type=opts.get('io_type') or ConvertOptions.io_type,
         backend=backends.require(opts.get('backend')),
         strategy=backends.strategy(opts['strategy']) if opts.get('strategy') else None,
         reuse_factor=opts.get('reuse_factor'),
         precision=opts.get('precision'),
-        granularity=opts.get('granularity') or 'name',
+        granularity=opts.get('granularity') or ConvertOptions.granularity,
         part=opts.get('part'),
         config=config,
         given=tuple(k for k in CONVERSION_GIVEN if opts.get(k)),
