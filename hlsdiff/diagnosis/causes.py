@@ -13,6 +13,7 @@ import numpy as np
 
 from hlsdiff.fixedpoint import FixedType, integer_bits_needed, parse_type, quantize
 from hlsdiff.layers import Folded, HlsAttrs, KerasFacts, WeightLoss
+from hlsdiff.remedy import Remedy
 from hlsdiff.vocabulary import Cause
 
 TABLE_CLASSES = ('Softmax',)
@@ -58,6 +59,11 @@ def _multiples(err: np.ndarray, period: float, tol: float) -> bool:
     return bool(np.all(k != 0) and np.all(np.abs(err - k * period) <= tol + 1e-9))
 
 
+def set_hint(layer: str, key: str, after: object) -> str:
+    """A heuristic's hint for a change of `LayerName.<layer>.<key>`, in the words of Remedy.hint (the one renderer)."""
+    return Remedy(layer, key, None, after, '', evidence='heuristic').hint()
+
+
 def _suggest(t: FixedType, needed_integer: int) -> FixedType:
     return t.with_integer_bits(max(needed_integer, t.integer))
 
@@ -69,18 +75,17 @@ def input_range(f: Facts) -> Finding | None:
         return None
     t = f.result_type
     need = integer_bits_needed(f.reference, t.signed)
-    key = f'LayerName.{f.name}.Precision.result'
     if need > t.integer:
         cause: Cause = 'overflow-wrap' if t.saturation == 'WRAP' else 'saturation'
         peak = float(np.max(np.abs(f.reference)))
         return Finding(cause, f'the data reaches {peak:.4g}, outside {t} (range {t.min:g} to {t.max:g})',
-                       f'Set {key} to {_suggest(t, need)}')
+                       set_hint(f.name, 'Precision.result', _suggest(t, need)))
     rms = float(np.sqrt(np.mean(f.reference**2))) or 1.0
     frac_needed = max(t.fractional, int(math.ceil(-math.log2(1e-3 * rms))))
     better = FixedType(need + frac_needed, need, t.signed, t.rounding, t.saturation)
     return Finding('input-quantization',
                    f'{t} keeps {t.fractional} fractional bits (step {t.lsb:g}); the data has rms {rms:.3g}',
-                   f'Set {key} to {better} (or Model.Precision)')
+                   f'{set_hint(f.name, "Precision.result", better)} (or Model.Precision)')
 
 
 def table_range(f: Facts) -> Finding | None:
@@ -116,7 +121,7 @@ def wrap(f: Facts) -> Finding | None:
         need = integer_bits_needed(f.reference, t.signed)
         return Finding('overflow-wrap', f'values reach {float(np.max(np.abs(f.reference))):.4g}; {t} holds '
                        f'{t.min:g} to {t.max:g} and wraps by {t.period:g}',
-                       f'Set LayerName.{f.name}.Precision.result to {_suggest(t, need)}')
+                       set_hint(f.name, 'Precision.result', _suggest(t, need)))
     return None
 
 
@@ -136,7 +141,7 @@ def accumulator(f: Facts) -> Finding | None:
             return Finding('accumulator',
                            f'the sum{" of " + str(n) + " terms" if n > 1 else ""} reaches {peak_sum:.4g}; '
                            f'accum_t {acc} needs {need} integer bits, has {acc.integer}',
-                           f'Set LayerName.{f.name}.Precision.accum to {_suggest(acc, need)}')
+                           set_hint(f.name, 'Precision.accum', _suggest(acc, need)))
     return None
 
 
@@ -162,7 +167,7 @@ def saturation(f: Facts) -> Finding | None:
     if pinned[bad].mean() > 0.9:
         need = integer_bits_needed(f.reference, t.signed)
         return Finding('saturation', f'values reach {float(np.max(np.abs(f.reference))):.4g}; {t} saturates at '
-                       f'{t.min:g} / {t.max:g}', f'Set LayerName.{f.name}.Precision.result to {_suggest(t, need)}')
+                       f'{t.min:g} / {t.max:g}', set_hint(f.name, 'Precision.result', _suggest(t, need)))
     return None
 
 
@@ -205,7 +210,7 @@ def weight_quantization(f: Facts) -> Finding | None:
     better = FixedType(integer + frac, integer)
     return Finding('weights', f'{loss.variable} stored in {loss.type} lose up to {loss.max_abs:.3g} '
                    f'({loss.rel:.1%} of their peak {peak:.3g})',
-                   f'Set LayerName.{f.name}.Precision.{loss.variable} to {better}, or quantize the layer in QKeras')
+                   f'{set_hint(f.name, f"Precision.{loss.variable}", better)}, or quantize the layer in QKeras')
 
 
 def per_channel_weights(f: Facts, pattern_kind: str = '') -> Finding | None:
