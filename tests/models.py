@@ -495,15 +495,20 @@ def rare_data(shape, n=1000, rare=(17, 250, 480, 701, 999), value=None, seed=0):
 
 def dropout_mlp(seed=0):
     """Dense -> Dropout -> Dense, as hls4ml's example models (KERAS_dense_16x100x...) have: Dropout is the
-    identity at inference, so hls4ml not computing it drops nothing."""
+    identity at inference, so hls4ml not computing it drops nothing. The logits head is scaled so that its
+    classes are decided, as a trained model's are: a random head's logits are near-uniform, and a flip that
+    rounding decides on one sample in 64 is below the default gate's 99% top-1."""
     keras = _k()
     keras.utils.set_random_seed(seed)
     inp = keras.Input((16,), name='inp')
     x = keras.layers.Dense(12, activation='relu', name='fc1')(inp)
     x = keras.layers.Dropout(0.2, name='dropout_1')(x)
     x = keras.layers.Activation('linear', name='identity')(x)
-    x = keras.layers.Dense(5, name='out')(x)
-    return keras.Model(inp, x)
+    head = keras.layers.Dense(5, name='out')
+    model = keras.Model(inp, head(x))
+    w, b = head.get_weights()
+    head.set_weights([w * 8, b])
+    return model
 
 
 def small_mlp(seed=0):
