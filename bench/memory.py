@@ -1,7 +1,8 @@
 """Peak memory and wall time of `hlsdiff compare` against the number of samples (the demo model).
 
 Peak memory is of the whole process tree (hlsdiff, the compiler, the C-simulation children),
-sampled from /proc every 20 ms as the sum of their resident sizes. Each size runs with a
+sampled from /proc every 20 ms as the sum of their resident sizes (RSS) and of their proportional set
+sizes (PSS: a page shared by several of them, the libraries, counted once in all). Each size runs with a
 warm cache (the library built once beforehand), so the figures are the samples' own cost.
 
     .venv/bin/python bench/memory.py                 # 500, 2,000 and 10,000 samples
@@ -51,17 +52,27 @@ def _rss_kb(pid: int) -> int:
         return 0
 
 
-def run(args: list[str]) -> tuple[float, float, int]:
-    """(wall seconds, peak MiB of the process tree, exit code)."""
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f'/proc/{pid}/smaps_rollup') as f:
+            return next(int(line.split()[1]) for line in f if line.startswith('Pss:'))
+    except (OSError, StopIteration):
+        return 0
+
+
+def run(args: list[str]) -> tuple[float, float, int, float]:
+    """(wall seconds, peak RSS MiB of the process tree, exit code, peak PSS MiB of the process tree)."""
     start = time.perf_counter()
     proc = subprocess.Popen(HLSDIFF + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak = 0
+    peak = peak_pss = 0
     done = threading.Event()
 
     def sample():
-        nonlocal peak
+        nonlocal peak, peak_pss
         while not done.is_set():
-            peak = max(peak, sum(_rss_kb(p) for p in _tree(proc.pid)))
+            tree = _tree(proc.pid)
+            peak = max(peak, sum(_rss_kb(p) for p in tree))
+            peak_pss = max(peak_pss, sum(_pss_kb(p) for p in tree))
             time.sleep(0.02)
 
     t = threading.Thread(target=sample)
@@ -69,7 +80,7 @@ def run(args: list[str]) -> tuple[float, float, int]:
     code = proc.wait()
     done.set()
     t.join()
-    return time.perf_counter() - start, peak / 1024.0, code
+    return time.perf_counter() - start, peak / 1024.0, code, peak_pss / 1024.0
 
 
 def main() -> None:
@@ -87,8 +98,8 @@ def main() -> None:
         warm = Path(tmp) / 'warm.npy'
         np.save(warm, base[:8])
         run(['compare', str(MODEL), str(warm), *common])  # builds the library once
-        print(f'demo model, {a.io_type}, warm cache; peak RSS of hlsdiff and its children together')
-        print(f'  {"samples":>8} {"mode":>10} {"wall s":>8} {"peak MiB":>9} {"ms/sample":>10} exit')
+        print(f'demo model, {a.io_type}, warm cache; peak RSS and PSS of hlsdiff and its children together')
+        print(f'  {"samples":>8} {"mode":>10} {"wall s":>8} {"RSS MiB":>9} {"PSS MiB":>9} {"ms/sample":>10} exit')
         for n in a.sizes:
             data = Path(tmp) / f'd{n}.npy'
             reps = -(-n // len(base))
@@ -96,8 +107,8 @@ def main() -> None:
             np.save(data, x)
             modes = [('chunked', [])] + ([('unchunked', ['--chunk', str(n)])] if a.also_unchunked else [])
             for mode, extra in modes:
-                wall, peak, code = run(['compare', str(MODEL), str(data), *common, *extra])
-                print(f'  {n:8d} {mode:>10} {wall:8.1f} {peak:9.0f} {wall / n * 1000:10.2f} {code}')
+                wall, peak, code, pss = run(['compare', str(MODEL), str(data), *common, *extra])
+                print(f'  {n:8d} {mode:>10} {wall:8.1f} {peak:9.0f} {pss:9.0f} {wall / n * 1000:10.2f} {code}')
 
 
 if __name__ == '__main__':
