@@ -75,15 +75,19 @@ class VivadoFamily:
         return parse_type(text)
 
     def traced(self, top: str, bridge: str, layers: dict[str, list[writer.Traced]]) -> tuple[str, str, bool] | None:
-        added = False
-        if not writer.has_trace_calls(top):
-            top, added = writer.with_trace_calls(top, layers), True
-        if not writer.has_trace_storage(bridge):
-            extended = writer.with_trace_storage(bridge, [t for traced in layers.values() for t in traced])
-            if extended is None:
-                return None
-            bridge, added = extended, True
-        return top, bridge, added
+        added = not writer.has_trace_calls(top)
+        top = writer.with_trace_calls(top, layers) if added else top
+        stored = with_storage(bridge, layers)
+        return None if stored is None else (top, stored[0], added or stored[1])
+
+
+def with_storage(bridge: str, layers: dict[str, list[writer.Traced]]) -> tuple[str, bool] | None:
+    """The bridge with storage for every traced value (and whether it was added), as every family keeps it;
+    None when the bridge cannot take it."""
+    if writer.has_trace_storage(bridge):
+        return bridge, False
+    extended = writer.with_trace_storage(bridge, [t for traced in layers.values() for t in traced])
+    return None if extended is None else (extended, True)
 
 
 @dataclass(frozen=True)
@@ -109,13 +113,8 @@ class QuartusFamily:
 
     def traced(self, top: str, bridge: str, layers: dict[str, list[writer.Traced]]) -> tuple[str, str, bool] | None:
         new_top = writer.with_trace_calls_after_writers(top, layers)
-        added = new_top != top
-        if not writer.has_trace_storage(bridge):
-            extended = writer.with_trace_storage(bridge, [t for traced in layers.values() for t in traced])
-            if extended is None:
-                return None
-            bridge, added = extended, True
-        return new_top, bridge, added
+        stored = with_storage(bridge, layers)
+        return None if stored is None else (new_top, stored[0], new_top != top or stored[1])
 
 
 @dataclass(frozen=True)

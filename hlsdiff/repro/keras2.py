@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ def keras_parts(env: str, imports: str, load: str, load_args: str) -> Parts:
     return Parts('Keras', env, imports, MODEL.format(load=load, load_args=load_args), CONVERT)
 
 
-class KerasCommon:
+class KerasCommon(ABC):
     """What Keras 2 and Keras 3 models answer alike."""
 
     label = 'Keras'
@@ -47,8 +48,9 @@ class KerasCommon:
     def class_of(self, model: Any, layer: str) -> str:
         return type(model.get_layer(layer)).__name__
 
+    @abstractmethod
     def input_shape(self, model: Any, layer: str) -> tuple[int, ...]:
-        raise NotImplementedError
+        """The input shape of `layer` in the model, without the batch: each Keras reads it its own way."""
 
 
 class Keras2Repro(KerasCommon):

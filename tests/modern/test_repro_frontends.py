@@ -25,7 +25,7 @@ RUNNER = ('import runpy, sys\nsys.argv = ["repro.py"]\ntry:\n    runpy.run_path(
 def classic_repro(*args, cache_dir: Path) -> subprocess.CompletedProcess:
     """`hlsdiff repro ARGS` as the classic environment's command line runs it."""
     if not CLASSIC.exists() or not python_for('modern').exists():
-        pytest.skip('needs both environments (.venv and .venv-modern)')
+        pytest.fail('needs both environments (.venv and .venv-modern): scripts/setup.sh makes them')
     run = subprocess.run([str(CLASSIC), 'repro', *map(str, args), '--cache-dir', str(cache_dir), '-q'],
                          capture_output=True, text=True, timeout=1200, env={**os.environ, 'HLSDIFF_RERUN': ''})
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
