@@ -1,6 +1,7 @@
-"""`fix` on a recurrent model, whose LSTM the emulation does not compute: the prediction cannot reach the outputs,
-so fix takes the compare's remedy verified on the layer's own error and the C-simulation confirms it. The
-written config, given to hls4ml alone, computes what the last compare measured and meets the default gate."""
+"""`fix` on a recurrent model: the LSTM is emulated bit for bit (hlsdiff/emulate/kernels/recurrent.py), so the
+prediction reaches the outputs through it, the changes go by prediction, and the C-simulation measures what was
+predicted. The written config, given to hls4ml alone, computes what the last compare measured and meets the
+default gate."""
 
 from __future__ import annotations
 
@@ -38,10 +39,18 @@ def test_fix_on_an_lstm_classifier_passes_with_a_config_hls4ml_alone_confirms(hl
     model_path, data = lstm_files / 'lstm.h5', lstm_files / 'x.npy'
     first = hlsdiff('compare', model_path, data, code=1)
     assert first.json['onset']['layer'] == 'fc_softmax' and first.json['onset']['cause'] == 'table-range'
-    assert first.layer('lstm')['emulation']['status'] == 'not-emulated'
+    assert first.layer('lstm')['emulation']['status'] == 'bit-exact'
     out = tmp_path / 'fixed.yml'
     run = hlsdiff('fix', model_path, data, '-o', out, code=0)
-    assert any(c['layer'] == 'fc' and c['status'] == 'kept' for c in run.json['fix']['changes'])
+    fix = run.json['fix']
+    assert any(c['layer'] == 'fc' and c['status'] == 'kept' for c in fix['changes'])
+    # the prediction covers the LSTM: no round stopped at it, every kept change was predicted to the outputs, and the
+    # next round's C-simulation measured what was predicted
+    assert not any('not emulated' in note for note in fix['notes']), fix['notes']
+    assert fix['what_ifs'] > 0 and not fix['emulation_bugs']
+    assert all(c['evidence'] == 'prediction' for c in fix['changes'] if c['status'] == 'kept')
+    output = next(p for p in fix['predicted_vs_measured'] if p['what'] == 'output fc_softmax')
+    assert output['within_tolerance'] and abs(output['predicted_max_abs'] - output['measured_max_abs']) <= output['lsb']
     s = stack.load()
     model = s.keras.models.load_model(model_path)
     x = np.load(data)
