@@ -33,8 +33,9 @@ SOFTMAX_IMPLEMENTATIONS = ('stable', 'latency')  # never argmax: it changes what
 
 
 # what a remedy's effect rests on: hls4ml's project for the config emulated to the outputs (prediction),
-# the layer alone emulated with the type changed (emulation), or a rule (heuristic)
-RemedyEvidence = Literal['prediction', 'emulation', 'heuristic']
+# the layer alone emulated with the type changed (emulation), a rule (heuristic), or the C-simulation of the
+# config measured where the prediction stops (c-simulation: fixing/candidates.py)
+RemedyEvidence = Literal['prediction', 'emulation', 'heuristic', 'c-simulation']
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,7 @@ class FixState:
     confirmed: list = field(default_factory=list)  # predicted vs measured, per changed layer and per output
     emulation_bugs: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    candidates: list = field(default_factory=list)  # candidate changes measured by the C-simulation (candidates.py)
 
     def apply(self, change: Change, value: object) -> None:
         """`change` made: `value` written into the config (its `after`, as the search or the compare gave it)."""

@@ -124,12 +124,29 @@ class FixRun:
                 continue
             new, state.unfixable = compare_remedies(result, state.tried)
             if not new:
+                result = self.measure_candidates(result, rounds) or result
                 break
             for change in new:
                 change.round = rounds
                 change.config_before = get(state.config, change.layer, change.key)
                 state.apply(change, change.after)
         return result, rounds
+
+    def measure_candidates(self, result: CompareResult, rnd: int) -> CompareResult | None:
+        """Nothing predicted or proposed cures the gate: candidate changes measured by the C-simulation (unless
+        every failing layer is a kernel defect, which no configuration cures); the compare of the one that
+        passes, else None."""
+        from hlsdiff.fixing.candidates import CandidateRun, failing_layers
+
+        causes = {layer.name: layer.cause for layer in result.layers}
+        failing = failing_layers(result)
+        if failing and all(causes.get(name) == 'kernel-defect' for name in failing):
+            return None
+        types = self.state.found.base.types if self.state.found is not None else {}
+        run = CandidateRun(self.state, self.simulate.judged, self.started + self.request.budget)
+        cured = run.run(result, types, rnd)
+        self.state.candidates = run.measured
+        return cured
 
     def compare_round(self, rnd: int) -> Measured | None:
         """One C-simulation of the current config; a Resource kernel that aborts gets Strategy Latency (a
@@ -166,7 +183,8 @@ class FixRun:
                       'bits_removed': removed, 'config': str(request.output), 'passed': passed,
                       'seconds': round(time.perf_counter() - self.started, 1), 'what_ifs': state.what_ifs,
                       'builds': state.builds, 'predicted_vs_measured': state.confirmed,
-                      'emulation_bugs': state.emulation_bugs, 'notes': state.notes}
+                      'emulation_bugs': state.emulation_bugs, 'notes': state.notes,
+                      'candidates': [c.to_json() for c in state.candidates]}
         result.exit_code = 0 if passed else 1
         result.verdict = 'pass' if passed else 'fail'
         return result

@@ -31,6 +31,8 @@ def render(fix: dict, console: Console) -> None:
                       f'measured {_num(row["measured_max_abs"])} {mark}{subset}')
     for bug in fix['emulation_bugs']:
         console.print(f'[red]emulation bug[/]: {bug}')
+    for c in fix.get('candidates', []):
+        console.print(f'candidate measured by the C-simulation: {candidate_line(c)}', highlight=False)
     for note in fix['notes']:
         console.print(f'note: {note}')
     for u in fix['unfixable']:
@@ -46,9 +48,21 @@ def markdown(fix: dict) -> str:
                      f'{_num(c["predicted_max_abs"])} / {_num(c["measured_max_abs"])} | {c["status"]} |')
     lines.append('')
     lines.append(f'Bits added {fix["bits_added"]}, removed {fix["bits_removed"]}.')
+    for c in fix.get('candidates', []):
+        lines.append(f'- candidate measured by the C-simulation: {candidate_line(c)}')
     for u in fix['unfixable']:
         lines.append(f'- **{u["layer"]}** ({u["cause"]}): {u["why"]}')
     return '\n'.join(lines) + '\n'
+
+
+def candidate_line(c: dict) -> str:
+    """One candidate of fix.candidates: what it changed, the verdict and the outputs it measured."""
+    if c['verdict'] == 'error':
+        return f'{c["what"]} ({len(c["edits"])} changes): not built ({"; ".join(c["failures"])[:200]})'
+    outs = ', '.join(f'{name} max abs {_num(o["max_abs"])}' + (f', top-1 {o["top1_agreement"]:.1%}'
+                                                             if o.get('top1_agreement') is not None else '')
+                     for name, o in c['outputs'].items())
+    return f'{c["what"]} ({len(c["edits"])} changes): {c["verdict"]} ({outs})' + (' - written' if c['written'] else '')
 
 
 def _num(v) -> str:
