@@ -1,13 +1,10 @@
 """`compare --workers N` / `--scheduler`: the C-simulation's samples spread over a real Dask LocalCluster of 2
 worker processes give the JSON figures one process gives (streamed in chunks: every statistic, the wrong
-samples by their index in the whole set, top-1), and the cut into chunks is the same however many run them."""
+samples by their index in the whole set, top-1); the cut into chunks is the same however many run them (tests/test_stream.py)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-
-from hlsdiff.trace.run import share_bounds
 
 SAMPLES, CHUNK = 40, 8
 
@@ -62,13 +59,4 @@ def test_workers_and_scheduler_together_are_bad_input(hlsdiff, model_files):
     run = hlsdiff('compare', model, data, '--workers', 2, '--scheduler', 'tcp://127.0.0.1:1', code=2)
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and 'give one of them' in lines[0]
-
-
-def test_chunks_are_cut_at_the_same_samples_whatever_the_processes():
-    for n, chunk in ((40, 8), (1000, 128), (129, 128), (300, 7)):
-        grid = set(range(0, n, chunk)) | {n}
-        for shares in (1, 2, 3, 5):
-            bounds = share_bounds(n, shares, chunk)
-            assert bounds[0] == 0 and bounds[-1] == n and np.all(np.diff(bounds) > 0)
-            assert set(bounds.tolist()) <= grid, (n, chunk, shares, bounds)
 

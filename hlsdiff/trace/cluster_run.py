@@ -16,7 +16,6 @@ import shutil
 import tempfile
 import threading
 import time
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from hlsdiff.cluster import RETRIES, ClusterSpec, client_for, workers_of
 from hlsdiff.csim import processes as children
 from hlsdiff.errors import SimulationFailed
 from hlsdiff.trace.run import CsimRun, CsimSettings, CsimTarget, run_library, share_bounds
+from hlsdiff.trace.stream import Arrivals, ArrivingRun, arriving_run, chunk_shares, stream_library
 
 SHARES_PER_WORKER = 4  # shares per worker, so that a slow or lost worker holds up little
 MAX_CHUNKS_PER_SHARE = 8  # a share's chunks travel back together: this bounds a worker's memory
@@ -66,12 +66,13 @@ def ship(target: CsimTarget) -> ShippedBuild:
 
 
 def run_on_cluster(target: CsimTarget, inputs: tuple[np.ndarray, ...], how: CsimSettings,
-                   cluster: ClusterSpec) -> CsimRun:
-    """`run_library` on the cluster: the same CsimRun. Streamed, it returns at once: the shares run while the
-    caller reads the chunks in order (`read_chunk` waits for one that has not come back yet, and removes its
-    file once read); a few shares run ahead of the reader, so the chunks on disk stay few."""
-    if how.chunk:
-        return _arriving(target, inputs, how, cluster)
+                   cluster: ClusterSpec, folder: Path | None = None) -> CsimRun:
+    """`run_library` on the cluster: the same CsimRun. Streamed (into `folder`), it returns at once: the shares
+    run while the caller reads the chunks in order (trace/stream.py's reader: `read_chunk` waits for one that
+    has not come back yet, and removes its file once read); a few shares run ahead of the reader, so the
+    chunks on disk stay few."""
+    if how.chunk and folder is not None:
+        return _arriving(target, inputs, how, cluster, folder)
     started = time.perf_counter()
     with client_for(cluster) as client:
         bounds = share_bounds(len(inputs[0]), min(len(inputs[0]), workers_of(client)))
@@ -90,66 +91,13 @@ def _submit(client: Any, build: Any, inputs: tuple[np.ndarray, ...], lo: int, hi
     return client.submit(run_share, build, lo, share, how.chunk, how.timeout, pure=False, retries=RETRIES)
 
 
-@dataclass(frozen=True)
-class ArrivingRun(CsimRun):
-    """A streamed run whose chunks come back from the cluster while they are read."""
-
-    arrivals: Any = None  # Arrivals
-
-    def read_chunk(self, index: int) -> dict[str, np.ndarray]:
-        self.arrivals.wait(index)
-        object.__setattr__(self, 'seconds', self.arrivals.seconds)  # the cluster's time and peak, so far
-        object.__setattr__(self, 'peak_rss_mb', self.arrivals.peak_kb / 1024.0)
-        try:
-            return super().read_chunk(index)
-        finally:
-            Path(self.chunks[index][2]).unlink(missing_ok=True)
-            self.arrivals.consumed(index)
-
-
-class Arrivals:
-    """Which chunks are back (one event each), how far the reader is, and a failure to hand on to it."""
-
-    def __init__(self, count: int):
-        self.events = [threading.Event() for _ in range(count)]
-        self.read = 0  # chunks read so far
-        self.error: BaseException | None = None
-        self.halted = False
-        self.seconds = 0.0  # since the first share was submitted, to the last chunk back
-        self.peak_kb = 0  # the largest C-simulation process's
-
-    def wait(self, index: int) -> None:
-        while not self.events[index].wait(0.5):
-            if children.stopping():
-                self.halted = True
-                raise SimulationFailed('the C-simulation was stopped')
-        if self.error is not None:
-            raise self.error
-
-    def consumed(self, index: int) -> None:
-        self.read = max(self.read, index + 1)
-
-    def fail(self, error: BaseException) -> None:
-        self.error = error
-        for event in self.events:
-            event.set()
-
-    def halt(self) -> None:
-        self.halted = True
-
-
-def _arriving(target: CsimTarget, inputs: tuple[np.ndarray, ...], how: CsimSettings,
-              cluster: ClusterSpec) -> ArrivingRun:
+def _arriving(target: CsimTarget, inputs: tuple[np.ndarray, ...], how: CsimSettings, cluster: ClusterSpec,
+              folder: Path) -> ArrivingRun:
     """The chunks' files named up front (whole chunks from sample 0, as one process cuts them); a thread feeds
     the shares to the cluster and writes each chunk as it comes back."""
-    n, chunk = len(inputs[0]), int(how.chunk or 1)
-    folder = Path(how.workdir or tempfile.mkdtemp(prefix='hlsdiff-arriving-'))
     folder.mkdir(parents=True, exist_ok=True)
-    chunks = tuple((lo, min(n, lo + chunk), str(folder / f'result-{lo:09d}.npz')) for lo in range(0, n, chunk))
-    arrivals = Arrivals(len(chunks))
-    run = ArrivingRun({}, [], 0.0, 0.0, chunks, arrivals)
-    weakref.finalize(run, arrivals.halt)  # a reader that gave up (the run dropped): no more shares
-    threading.Thread(target=_feed, args=(arrivals, chunks, target, inputs, how, cluster), daemon=True,
+    run = arriving_run(len(inputs[0]), how, folder, lambda i: f'result-{i:06d}.npz')
+    threading.Thread(target=_feed, args=(run.arrivals, run.chunks, target, inputs, how, cluster), daemon=True,
                      name='hlsdiff-cluster-feed').start()
     return run
 
@@ -200,15 +148,13 @@ def _arrived(arrivals: Arrivals, chunks: tuple, result: ShareResult, started: fl
         tmp = path.with_name(f'.{path.name}.part')
         tmp.write_bytes(data)
         tmp.replace(path)
-        arrivals.seconds = time.perf_counter() - started
-        arrivals.events[i].set()
+        arrivals.announce(i, started)
 
 
 def _shares(n: int, workers: int, chunk: int) -> np.ndarray:
     """Share boundaries: whole chunks (at most MAX_CHUNKS_PER_SHARE), about SHARES_PER_WORKER per worker."""
     chunks = -(-n // chunk)
-    per_share = min(MAX_CHUNKS_PER_SHARE, max(1, -(-chunks // (workers * SHARES_PER_WORKER))))
-    return np.array([*range(0, n, per_share * chunk), n])
+    return chunk_shares(n, chunk, min(MAX_CHUNKS_PER_SHARE, max(1, -(-chunks // (workers * SHARES_PER_WORKER)))))
 
 
 def _gather(futures: list, n: int, how: CsimSettings) -> list[ShareResult]:
@@ -275,12 +221,13 @@ def run_share(build: ShippedBuild, first: int, inputs: list[np.ndarray], chunk: 
                         build.traced, build.layer_by_index)
     workdir = Path(tempfile.mkdtemp(prefix='hlsdiff-worker-run-'))
     try:
-        run = run_library(target, tuple(inputs), CsimSettings(timeout=timeout, shards=1, chunk=chunk,
-                                                             workdir=workdir / 'run'))
-        peak = int(run.peak_rss_mb * 1024)
         if chunk:
-            chunks = tuple((first + lo, first + hi, Path(f).read_bytes()) for lo, hi, f in run.chunks)
-            return ShareResult(chunks=chunks, peak_kb=peak)
+            streamed = stream_library(target, tuple(inputs), CsimSettings(timeout=timeout, shards=1, chunk=chunk),
+                                      workdir)
+            chunks = tuple((first + lo, first + hi, streamed.take(i)) for i, (lo, hi, _) in enumerate(streamed.chunks))
+            return ShareResult(chunks=chunks, peak_kb=int(streamed.peak_rss_mb * 1024))
+        run = run_library(target, tuple(inputs), CsimSettings(timeout=timeout, shards=1))
+        peak = int(run.peak_rss_mb * 1024)
         whole = {f'trace:{k}': v for k, v in run.traces.items()}
         whole.update({f'output:{k}': v for k, v in enumerate(run.outputs)})
         return ShareResult(whole=whole, peak_kb=peak)

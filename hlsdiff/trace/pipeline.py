@@ -20,6 +20,7 @@ from hlsdiff.project import Project, open_project, read_sources, traced_sources
 from hlsdiff.trace.convert import ConvertOptions, write_project
 from hlsdiff.trace.plan import LoadedInputs, Plan
 from hlsdiff.trace.run import CsimSettings, CsimTarget, RunOptions, run_library
+from hlsdiff.trace.stream import stream_library
 
 
 @dataclass(frozen=True)
@@ -379,16 +380,20 @@ def build_and_run(plan: Plan, samples, job: CsimJob, shards: int | None = None, 
     by_name = laid_out(plan, plan.input_names, samples.arrays)
     target = CsimTarget(lib.path, plan.firmware, f'{plan.sources.project_name}_double', plan.output_sizes,
                         plan.traced, plan.layer_by_index)
-    how = CsimSettings(timeout=run.timeout, progress=progress.csim, shards=shards,
-                       chunk=run.chunk if stream_dir is not None else None, workdir=stream_dir)
+    # streamed, one process per core whatever `shards` says: the run outlasts the framework's import that
+    # `shards` leaves a core to, and the chunks are read beside it
+    how = CsimSettings(timeout=run.timeout, progress=progress.csim, shards=shards if stream_dir is None else None,
+                       chunk=run.chunk if stream_dir is not None else None)
     inputs = tuple(by_name[name] for name in plan.hls_inputs)
     if run.cluster.given:  # --workers / --scheduler: the samples spread over a Dask cluster
         from hlsdiff.trace.cluster_run import run_on_cluster
 
-        csim = run_on_cluster(target, inputs, how, run.cluster)
+        csim = run_on_cluster(target, inputs, how, run.cluster, stream_dir)
         if notes is not None:
             notes.append(f'the C-simulation ran on {run.cluster.describe()}, {samples.count} samples')
         return lib, csim
+    if stream_dir is not None:  # the chunks read while the C-simulation runs on
+        return lib, stream_library(target, inputs, how, stream_dir)
     return lib, run_library(target, inputs, how)
 
 

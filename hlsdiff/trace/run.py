@@ -48,7 +48,7 @@ class CsimRun:
     outputs: list[np.ndarray]
     seconds: float
     peak_rss_mb: float
-    chunks: tuple = ()  # ((first sample, end, result file), ...) when run with `chunk`
+    chunks: tuple = ()  # ((first sample, end, result file), ...) when streamed (trace/stream.py)
 
     def read_chunk(self, index: int) -> dict[str, np.ndarray]:
         """The traces of one chunk: layer name -> (n, size)."""
@@ -71,14 +71,14 @@ class CsimTarget:
 
 @dataclass(frozen=True)
 class CsimSettings:
-    """How to run it: the time limit, the progress callback ((done, total) samples), the child processes
-    (`shards`; one per core by default), streaming in chunks of `chunk` samples into `workdir`."""
+    """How to run it: the time limit (of each child process), the progress callback ((done, total) samples),
+    the child processes (`shards`; one per core by default), streamed in chunks of `chunk` samples
+    (trace/stream.py)."""
 
     timeout: float | None = None
     progress: Callable[[tuple[int, int]], Any] | None = None
     shards: int | None = None
     chunk: int | None = None
-    workdir: Path | None = None
 
 
 def run_library(target: CsimTarget, inputs: tuple[np.ndarray, ...], how: CsimSettings = CsimSettings()) -> CsimRun:
@@ -89,19 +89,17 @@ def run_library(target: CsimTarget, inputs: tuple[np.ndarray, ...], how: CsimSet
     """
     library, firmware_dir, function = target.library, target.firmware_dir, target.function
     output_sizes, traced, layer_by_index = target.output_sizes, target.traced, target.layer_by_index
-    timeout, progress, shards, chunk, workdir = how.timeout, how.progress, how.shards, how.chunk, how.workdir
+    timeout, progress, shards = how.timeout, how.progress, how.shards
     n = int(inputs[0].shape[0])
     if shards is None:
         shards = min(os.cpu_count() or 1, 2) if n >= 8 else 1
-    bounds = share_bounds(n, shards, chunk)
-    owned = workdir is None
-    tmp = children.temp_dir('hlsdiff-run-') if workdir is None else Path(workdir)
-    tmp.mkdir(parents=True, exist_ok=True)
+    bounds = share_bounds(n, shards)
+    tmp = children.temp_dir('hlsdiff-run-')
     try:
         cwd = _private_copy(tmp, library, Path(firmware_dir))
         started = time.perf_counter()
         running = [_start_shard(tmp / f'shard{k}', cwd, function, [a[lo:hi] for a in inputs],
-                                {'output_sizes': output_sizes, 'traced': traced, 'chunk': chunk})
+                                {'output_sizes': output_sizes, 'traced': traced})
                    for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:]))]
         try:
             statuses, peak_kb = _wait_all(running, timeout, progress)
@@ -113,28 +111,18 @@ def run_library(target: CsimTarget, inputs: tuple[np.ndarray, ...], how: CsimSet
                 children.forget(proc)
         seconds = time.perf_counter() - started
         _check_statuses(statuses, [shard for _, shard in running], cwd / 'weights', timeout, layer_by_index)
-        if chunk:  # streamed: the caller reads the chunk files (and removes `workdir`)
-            found = _chunk_files([shard for _, shard in running], bounds, chunk)
-            peak = max([peak_kb] + [int(np.load(f)['peak_kb']) for _, _, f in found])
-            return CsimRun({}, [], seconds, peak / 1024.0, tuple(found))
         parts = _whole_results([shard for _, shard in running])
         peak_kb = max([peak_kb] + [int(part.get('peak_kb', 0)) for part in parts])
     finally:
-        if owned:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     traces = {k[len('trace:'):]: np.concatenate([p[k] for p in parts]) for k in parts[0] if k.startswith('trace:')}
     outputs = [np.concatenate([p[f'output:{k}'] for p in parts]) for k in range(len(output_sizes))]
     return CsimRun(traces, outputs, seconds, peak_kb / 1024.0)
 
 
-def share_bounds(n: int, shares: int, chunk: int | None = None) -> np.ndarray:
-    """Where `n` samples are cut into (at most) `shares` runs; streamed, at whole chunks from sample 0, so that
-    the chunks are the same however many processes (or cluster workers) run them: the figures summed over
-    chunks then add up in the same order."""
+def share_bounds(n: int, shares: int) -> np.ndarray:
+    """Where `n` samples are cut into (at most) `shares` runs."""
     bounds = np.linspace(0, n, max(1, shares) + 1)
-    if chunk:
-        bounds = np.minimum(np.round(bounds / chunk) * chunk, n)
-        bounds[-1] = n
     out = np.unique(bounds.astype(int))
     return out if len(out) > 1 else np.array([0, n])
 
@@ -182,20 +170,6 @@ def _check_statuses(statuses, shards: list[Path], weights: Path, timeout, layer_
     if short:
         raise SimulationFailed(f'the C-simulation read too few weights: {short}; the project\'s weights '
                                'are damaged (a cached conversion: `hlsdiff cache --clear`)', detail=_tail(logs[0]))
-
-
-def _chunk_files(shards: list[Path], bounds, chunk: int) -> list[tuple[int, int, str]]:
-    """(first sample, end, result file) of every chunk the shards wrote, in sample order."""
-    found = []
-    for k, shard in enumerate(shards):
-        files = sorted(shard.glob('result-*.npz'))
-        lo, hi = int(bounds[k]), int(bounds[k + 1])
-        if len(files) != -(-(hi - lo) // chunk):
-            raise SimulationFailed('the C-simulation stopped without all its results',
-                                   detail=_tail((shard / 'stderr.txt').read_text(errors='replace')))
-        for j, f in enumerate(files):
-            found.append((lo + j * chunk, min(hi, lo + (j + 1) * chunk), str(f)))
-    return found
 
 
 def _whole_results(shards: list[Path]) -> list[dict[str, np.ndarray]]:
