@@ -4,19 +4,21 @@ trivial).
 
     python bench/compare_workers.py [--samples N] [--workers K] [--chunk C]
 
-The demo's 64 samples, drawn again with noise, make N samples. A warm-up compare builds the library (both
-timed runs find it in the cache); then the command line is run as a user runs it, in one process and with
-`--workers K`, and the script prints both wall times and whether every figure of the two JSON reports is
-identical (all but timings, notes and versions).
+The demo's 64 samples, drawn again with noise, make N samples. A warm-up compare builds the library at the
+level a compare of N samples picks (both timed runs find it in the cache); then the command line is run as a
+user runs it, in one process and with `--workers K`, and the script prints both wall times and whether every
+figure of the two JSON reports is identical (all but timings, notes and versions), and the load average.
 
-Disk: a streamed compare writes the C-simulation's chunks before it reads them back, every traced layer of
-every sample (the demo: about 360 KB per sample), in the temporary folder.
+Disk: a streamed compare holds a few chunks of the C-simulation's traces in the temporary folder at a time
+(each removed once read; the demo: about 550 KB per sample, 70 MB per chunk of 128), in one process as with
+`--workers`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -46,6 +48,10 @@ def compare(data: Path, report: Path, cache: Path, samples: int, chunk: int, *ex
     return time.perf_counter() - started, code
 
 
+def load() -> str:
+    return 'load average {:.1f} {:.1f} {:.1f}'.format(*os.getloadavg())
+
+
 def figures(path: Path) -> dict:
     return {k: v for k, v in json.loads(path.read_text()).items() if k not in HOW_IT_RAN}
 
@@ -67,17 +73,20 @@ def main() -> None:
     parser.add_argument('--keep', type=Path, help='copy the two JSON reports here')
     parser.add_argument('--cache-dir', type=Path, help='the build cache to use [a fresh one]')
     args = parser.parse_args()
+    from hlsdiff.csim import choose_opt_level
     with tempfile.TemporaryDirectory(prefix='hlsdiff-bench-workers-') as tmp:
         folder = Path(tmp)
         data, cache = folder / 'data.npy', args.cache_dir or folder / 'cache'
         demo_samples(args.samples, data)
-        warm, code = compare(data, folder / 'warm.json', cache, 64, args.chunk)
-        print(f'warm-up (build, 64 samples): {warm:.1f} s, exit {code}', flush=True)
+        print(f'start: {load()}', flush=True)
+        level = choose_opt_level('auto', 'io_stream', args.samples)  # the build the timed runs take
+        warm, code = compare(data, folder / 'warm.json', cache, 64, args.chunk, '--opt-level', level)
+        print(f'warm-up (build -O{level}, 64 samples): {warm:.1f} s, exit {code}', flush=True)
         one, code_one = compare(data, folder / 'one.json', cache, args.samples, args.chunk)
-        print(f'one process, {args.samples} samples: {one:.1f} s, exit {code_one}', flush=True)
+        print(f'one process, {args.samples} samples: {one:.1f} s, exit {code_one}; {load()}', flush=True)
         many, code_many = compare(data, folder / 'many.json', cache, args.samples, args.chunk,
                                   '--workers', str(args.workers))
-        print(f'--workers {args.workers}, {args.samples} samples: {many:.1f} s, exit {code_many}', flush=True)
+        print(f'--workers {args.workers}, {args.samples} samples: {many:.1f} s, exit {code_many}; {load()}', flush=True)
         same = code_one == code_many and figures(folder / 'one.json') == figures(folder / 'many.json')
         for line in differences(figures(folder / 'one.json'), figures(folder / 'many.json')):
             print(f'  differs: {line}')

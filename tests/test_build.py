@@ -100,11 +100,22 @@ def test_two_builds_at_once_share_one_library(tmp_path):
 
 def test_auto_level_follows_the_measurements():
     assert build_mod.choose_opt_level('auto', 'io_stream', 64) == 'g'
-    assert build_mod.choose_opt_level('auto', 'io_stream', 5000) == '1'
+    assert build_mod.choose_opt_level('auto', 'io_stream', 5000) == '2'
     assert build_mod.choose_opt_level('auto', 'io_parallel', 512) == 'g'
     assert build_mod.choose_opt_level('auto', 'io_parallel', 10_000) == 'g'  # -O1's 81 s build never pays
     assert build_mod.choose_opt_level('auto', 'io_parallel', 30_000) == '1'
     assert build_mod.choose_opt_level('3', 'io_parallel', 64) == '3'
+
+
+def test_auto_reuses_a_slower_cached_build_for_a_few_samples_only(monkeypatch):
+    """A -Og build cached by a small compare serves 1,000 samples, not 100,000 (they build -O2)."""
+    from hlsdiff import csim
+
+    asked: list = []
+    monkeypatch.setattr(build_mod, 'cached_library', lambda sources, levels, *a, **k: asked.append(levels))
+    for n in (1000, 100_000):
+        csim.cached(None, csim.BuildSettings('io_stream', n, 'auto', None))  # type: ignore[arg-type]
+    assert asked == [('3', '2', '1', 'g', '0'), ('3', '2')]
 
 
 @pytest.mark.slow

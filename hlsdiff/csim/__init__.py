@@ -43,11 +43,16 @@ class BuildSettings:
 
 def cached(sources: Sources, build: BuildSettings, notes: list[str] | None = None) -> BuiltLibrary | None:
     """A library already built for these sources, or None. With the level left to hlsdiff
-    ('auto'), the fastest-running build already made, at any level."""
+    ('auto'), the fastest-running build already made, at any level; past REUSE_SLOWER_SAMPLES
+    samples, at a level that runs at least as fast as the one it would build."""
     if not build.use_cache:
         return None
     level = choose_opt_level(build.opt_level, build.io_type, build.n_samples)
-    levels = ('3', '2', '1', level, 'g', '0') if build.opt_level == 'auto' else (level,)
+    levels: tuple[str, ...] = (level,)
+    if build.opt_level == 'auto':
+        levels = _compile.BY_SPEED
+        if build.n_samples > _compile.REUSE_SLOWER_SAMPLES:
+            levels = levels[:levels.index(level) + 1]
     return _compile.cached_library(sources, levels, build.cache_dir, plain=build.plain, notes=notes)
 
 

@@ -36,15 +36,21 @@ DEFAULT_OPT_LEVEL = 'auto'
 #   io_stream:   -O0 6.5 / 120; -Og 6.8 / 14.3; -O1 8.9 / 11.6; -O2 9.0 / 11.2; -O3 9.7 / 12.0
 #   io_parallel: -O0 27 / 94;   -Og 31 / 13.8;  -O1 67 / 13.7
 # -Og minimises build + run for tens to hundreds of samples; a higher level pays off for
-# io_stream past about 600 samples, for io_parallel not within any usual compare.
-AUTO_O1_SAMPLES = {'io_stream': 600, 'io_parallel': 20000}
+# io_stream past about 600 samples (-O2: it builds as fast as -O1 and runs a fifth faster, 1,000
+# samples in one process, side by side), for io_parallel not within any usual compare.
+AUTO_FASTER = {'io_stream': (600, '2'), 'io_parallel': (20000, '1')}  # past this many samples, this level
+BY_SPEED = ('3', '2', '1', 'g', '0')  # the levels a cached build is taken from, fastest-running first
+# Past this many samples a cached build at a slower level than the one chosen is not reused: the
+# run time it loses is more than a new build takes (io_stream: -Og against -O2, 3 ms a sample, 9 s).
+REUSE_SLOWER_SAMPLES = 5000
 
 
 def choose_opt_level(requested: str, io_type: str, n_samples: int) -> str:
     """The level that minimises build + run time for this compare, unless one was asked for."""
     if requested != 'auto':
         return requested
-    return '1' if n_samples > AUTO_O1_SAMPLES.get(io_type, 600) else 'g'
+    samples, level = AUTO_FASTER.get(io_type, AUTO_FASTER['io_stream'])
+    return level if n_samples > samples else 'g'
 
 
 # GCC starts collecting garbage at 128 MB of heap (on this machine); one of these units
