@@ -96,9 +96,9 @@ def run_library(target: CsimTarget, inputs: tuple[np.ndarray, ...], how: CsimSet
     bounds = share_bounds(n, shards)
     tmp = children.temp_dir('hlsdiff-run-')
     try:
-        cwd = _private_copy(tmp, library, Path(firmware_dir))
+        cwd = private_copy(tmp, library, Path(firmware_dir))
         started = time.perf_counter()
-        running = [_start_shard(tmp / f'shard{k}', cwd, function, [a[lo:hi] for a in inputs],
+        running = [start_shard(tmp / f'shard{k}', cwd, function, [a[lo:hi] for a in inputs],
                                 {'output_sizes': output_sizes, 'traced': traced})
                    for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:]))]
         try:
@@ -110,7 +110,7 @@ def run_library(target: CsimTarget, inputs: tuple[np.ndarray, ...], how: CsimSet
                     reap(proc, 0)
                 children.forget(proc)
         seconds = time.perf_counter() - started
-        _check_statuses(statuses, [shard for _, shard in running], cwd / 'weights', timeout, layer_by_index)
+        check_statuses(statuses, [shard for _, shard in running], cwd / 'weights', timeout, layer_by_index)
         parts = _whole_results([shard for _, shard in running])
         peak_kb = max([peak_kb] + [int(part.get('peak_kb', 0)) for part in parts])
     finally:
@@ -127,7 +127,7 @@ def share_bounds(n: int, shares: int) -> np.ndarray:
     return out if len(out) > 1 else np.array([0, n])
 
 
-def _private_copy(tmp: Path, library: Path, firmware_dir: Path) -> Path:
+def private_copy(tmp: Path, library: Path, firmware_dir: Path) -> Path:
     """A private copy of the library and the weights it reads (`hlsdiff cache --clear`, or the cache's
     size limit, during the run cannot take them away); returns the children's working directory."""
     shutil.copyfile(library, tmp / 'lib.so')
@@ -138,7 +138,7 @@ def _private_copy(tmp: Path, library: Path, firmware_dir: Path) -> Path:
     return cwd
 
 
-def _start_shard(shard: Path, cwd: Path, function: str, inputs: list[np.ndarray], spec: dict):
+def start_shard(shard: Path, cwd: Path, function: str, inputs: list[np.ndarray], spec: dict):
     """One child process running `function` of the private library on `inputs`; (process, its folder)."""
     shard.mkdir()
     in_paths = []
@@ -157,7 +157,7 @@ def _start_shard(shard: Path, cwd: Path, function: str, inputs: list[np.ndarray]
     return proc, shard
 
 
-def _check_statuses(statuses, shards: list[Path], weights: Path, timeout, layer_by_index) -> None:
+def check_statuses(statuses, shards: list[Path], weights: Path, timeout, layer_by_index) -> None:
     """Raise SimulationFailed for a shard that failed, ran out of time or read too few weights."""
     logs = [(shard / 'stderr.txt').read_text(errors='replace') for shard in shards]
     for status, stderr in zip(statuses, logs):  # a shard that failed explains the others' stop

@@ -24,7 +24,7 @@ import numpy as np
 from hlsdiff.csim import processes as children
 from hlsdiff.csim.compile import reap
 from hlsdiff.errors import SimulationFailed
-from hlsdiff.trace.run import CsimRun, CsimSettings, CsimTarget, _check_statuses, _private_copy, _start_shard
+from hlsdiff.trace.run import CsimRun, CsimSettings, CsimTarget, check_statuses, private_copy, start_shard
 
 SHARE_CHUNKS = 4  # chunks one child process runs here
 
@@ -149,7 +149,7 @@ class _Feed:
         running: list[_Share] = []
         ended: list[_Share] = []  # their folders removed once their chunks are read
         try:
-            cwd = _private_copy(self.folder, self.target.library, Path(self.target.firmware_dir))
+            cwd = private_copy(self.folder, self.target.library, Path(self.target.firmware_dir))
             after, done = 0, 0  # the next share to start; the shares ended
             while done < len(self.bounds) - 1 and not self.arrivals.halted:
                 while (after < len(self.bounds) - 1 and len(running) < self.shards
@@ -182,7 +182,7 @@ class _Feed:
     def _start(self, index: int, cwd: Path) -> _Share:
         lo, hi = int(self.bounds[index]), int(self.bounds[index + 1])
         folder = self.folder / f'share{index:06d}'
-        proc, _ = _start_shard(folder, cwd, self.target.function, [a[lo:hi] for a in self.inputs],
+        proc, _ = start_shard(folder, cwd, self.target.function, [a[lo:hi] for a in self.inputs],
                                {'output_sizes': self.target.output_sizes, 'traced': self.target.traced,
                                 'chunk': self.how.chunk})
         first = index * SHARE_CHUNKS
@@ -205,7 +205,7 @@ class _Feed:
                     self.arrivals.announce(i, self.started)
             return False
         children.forget(share.proc)
-        _check_statuses([ended], [share.folder], cwd / 'weights', self.how.timeout, self.target.layer_by_index)
+        check_statuses([ended], [share.folder], cwd / 'weights', self.how.timeout, self.target.layer_by_index)
         for i in share.chunks:
             if not self.arrivals.events[i].is_set():
                 if not Path(self.stream.chunks[i][2]).exists():
