@@ -1,7 +1,7 @@
-"""hls4ml 1.3.0's LSTM and GRU against their real C-simulation: the emulation (hlsdiff/emulate/kernels/recurrent.py)
-computes every traced value of the layer exactly, at the default types and at narrow ones whose activation tables
-wrap (LSTM) or saturate (GRU), returning the last state or every step's, in io_parallel and io_stream, with the
-Latency and Resource strategies, and with the static and the plain cell."""
+"""hls4ml 1.3.0's LSTM, GRU and Bidirectional against their real C-simulation: the emulation
+(hlsdiff/emulate/kernels/recurrent.py) computes every traced value of the layer exactly, at the default types and at
+narrow ones whose activation tables wrap (LSTM) or saturate (GRU), returning the last state or every step's, in
+io_parallel and io_stream, with the Latency and Resource strategies, and with the static and the plain cell."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 N_SAMPLES, STEPS, FEATURES, UNITS = 16, 6, 4, 8
+BACKWARD_UNITS = 5  # the Bidirectional's backward GRU
 
 # hls4ml 1.3.0's lstm_stack instantiates the plain `lstm` cell too, which builds only where the input, result and
 # accumulator are one type: the narrow LSTM keeps them one (saturating) type. Its table, ap_fixed<6,0> (at most
@@ -24,6 +25,13 @@ LayerName:
   rec:
     Precision: {result: 'ap_fixed<10,3,AP_RND,AP_SAT>', accum: 'ap_fixed<10,3,AP_RND,AP_SAT>', weight: 'ap_fixed<8,2>',
                 recurrent_weight: 'ap_fixed<7,1,AP_RND_CONV,AP_SAT>', bias: 'ap_fixed<6,2>'}
+    table_t: 'ap_fixed<6,0>'
+    TableSize: 256
+""",
+    'Bidirectional': """
+LayerName:
+  rec:
+    Precision: {result: 'ap_fixed<8,2>', accum: 'ap_fixed<10,3,AP_RND,AP_SAT>'}
     table_t: 'ap_fixed<6,0>'
     TableSize: 256
 """,
@@ -54,7 +62,13 @@ def recurrent_files(tmp_path_factory):
         if (kind, return_sequences) not in made:
             keras.utils.set_random_seed(0)
             inp = keras.Input((STEPS, FEATURES), name='x')
-            rec = getattr(keras.layers, kind)(UNITS, return_sequences=return_sequences, name='rec')(inp)
+            if kind == 'Bidirectional':  # an LSTM forward, a GRU of another size backward
+                backward = keras.layers.GRU(BACKWARD_UNITS, return_sequences=return_sequences, go_backwards=True)
+                layer = keras.layers.Bidirectional(keras.layers.LSTM(UNITS, return_sequences=return_sequences),
+                                                   backward_layer=backward, name='rec')
+            else:
+                layer = getattr(keras.layers, kind)(UNITS, return_sequences=return_sequences, name='rec')
+            rec = layer(inp)
             if return_sequences:
                 rec = keras.layers.Flatten(name='flat')(rec)
             model = keras.Model(inp, keras.layers.Dense(3, activation='softmax', name='fc')(rec))
@@ -80,8 +94,8 @@ def _compare_and_emulate(hlsdiff, tmp_path, model, data, *options):
     return emulator.emulate('rec').to_float(), csim['rec'], run, project
 
 
-def _assert_bit_exact(emulated, traced, run, return_sequences):
-    size = N_SAMPLES * UNITS * (STEPS if return_sequences else 1)
+def _assert_bit_exact(emulated, traced, run, return_sequences, units=UNITS):
+    size = N_SAMPLES * units * (STEPS if return_sequences else 1)
     assert traced.size == size
     np.testing.assert_array_equal(emulated.reshape(traced.shape), traced)
     em = run.layer('rec')['emulation']
@@ -139,3 +153,24 @@ def test_bit_exact_with_the_plain_cell(hlsdiff, recurrent_files, tmp_path, kind)
     emulated, traced, run, project = _compare_and_emulate(hlsdiff, tmp_path, model, data, '--config', cfg)
     assert 'use_static = false' in (project / 'firmware' / 'parameters.h').read_text()
     _assert_bit_exact(emulated, traced, run, True)
+
+
+@pytest.mark.parametrize('narrow', [False, True], ids=['default', 'narrow'])
+@pytest.mark.parametrize('return_sequences', [False, True], ids=['last', 'sequences'])
+def test_bit_exact_bidirectional(hlsdiff, recurrent_files, tmp_path, return_sequences, narrow):
+    """Bidirectional(LSTM(8), backward GRU(5)): each direction its own cell, config and sizes; narrow: its result,
+    accumulator and a wrapping table of 256 entries (the static cells build with types that differ)."""
+    model, data = recurrent_files('Bidirectional', return_sequences)
+    options = []
+    if narrow:
+        cfg = tmp_path / 'narrow.yml'
+        cfg.write_text(NARROW['Bidirectional'])
+        options = ['--config', cfg]
+    emulated, traced, run, project = _compare_and_emulate(hlsdiff, tmp_path, model, data, *options)
+    _assert_bit_exact(emulated, traced, run, return_sequences, UNITS + BACKWARD_UNITS)
+    parameters = (project / 'firmware' / 'parameters.h').read_text()
+    assert 'RNNfunc_forward = nnet::lstm_class_static' in parameters
+    assert 'RNNfunc_backward = nnet::gru_class_static' in parameters
+    if narrow:
+        assert parameters.count('table_size = 256') == 4
+        assert run.layer('rec')['status'] == 'mismatch'
