@@ -40,6 +40,7 @@ TABLE_SIZE = 4096
 FAILING_LAYERS = 4  # the failing layers a candidate covers, in the order of the model
 TABLE_KEYS = ('table', 'exp_table', 'inv_table')
 RECURRENT = ('LSTM', 'GRU', 'SimpleRNN')
+RECURRENT_TABLE = FixedType(18, 8)  # the table type hls4ml's Vivado backend gives a recurrent layer by default
 
 Simulate = Callable[[dict], 'CompareResult']  # one real C-simulation of a config, its gates applied
 
@@ -95,6 +96,9 @@ def type_edits(config: dict, types: dict[str, dict[str, str]], classes: dict[str
                 _default(config)
             if current is not None:
                 out.append((member, f'Precision.{key}', str(widened(current, WIDE, WIDE))))
+        if classes.get(member) in RECURRENT:  # hls4ml 1.3.0 reads an LSTM's or GRU's table type from `table_t` only
+            table = parse_type(known.get('table_t', '')) or RECURRENT_TABLE
+            out.append((member, 'table_t', str(widened(table, WIDE, WIDE))))
         size = get(config, member, 'TableSize')
         reads_table = any(k in keys for k in TABLE_KEYS) or classes.get(member) in RECURRENT
         if reads_table and (not isinstance(size, int) or size < TABLE_SIZE):
