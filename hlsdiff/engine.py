@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from hlsdiff._version import __version__
 from hlsdiff.csim import HeaderJob, cached
 from hlsdiff.csim import processes as children
+from hlsdiff.emulate.links import missing_calls
 from hlsdiff.errors import BadInput, SimulationFailed
 from hlsdiff.gate import apply, judge_patched
 from hlsdiff.layers import Collected
@@ -265,6 +266,7 @@ def _reference_and_emulate(s: _Session, plan: Plan, loaded: LoadedInputs) -> Col
                            f'emulation and the rounding check cover all of them; patterns, causes and hints are drawn '
                            f'from the first {s.run.chunk}' + (f' and {extra} samples wrong beyond rounding' if extra else ''))
         links = stages.measure_links(s.frontend, loaded.model, plan, gathered.emulator, gathered.arrays, s.notes)
+        links.update(missing_calls(gathered.emulator, plan.infos))  # a layer the project has no call for
         s.lap('reference')
     collected = _collected(s, plan, loaded, (lib, csim), gathered)
     collected.links, collected.checks, collected.kept_samples = links, gathered.checks, gathered.kept_rows

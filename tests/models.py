@@ -443,6 +443,17 @@ def qact_between_dense(seed=0):
     return keras.Model(inp, x)
 
 
+def simple_rnn(seed=0):
+    """SimpleRNN(8) -> Dense(3, softmax): hls4ml 1.3.0's Vivado writer has no kernel for the SimpleRNN and writes no
+    call for it; the Dense reads an array nothing writes."""
+    keras = _k()
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((6, 4), name='inp')
+    x = keras.layers.SimpleRNN(8, name='rnn')(inp)
+    x = keras.layers.Dense(3, activation='softmax', name='fc')(x)
+    return keras.Model(inp, x)
+
+
 # ---- rare events: hls4ml is wrong on a few samples only (tests/test_rare_events_real.py) ----------------------
 
 def rare_mlp(seed=1):

@@ -113,8 +113,8 @@ def test_a_batchnorm_folded_into_a_depthwise_layer_offers_the_patch_and_the_conf
     assert 'hlsdiff patch' in heuristic and 'LayerName.L.Precision.result' in heuristic
     res = LayerResult('dw', 'bn', 'DepthwiseConv2D', 'ap_fixed<16,6>', [4, 4, 3], 'mismatch',
                       folded=['BatchNormalization bn'])
-    diff = SimpleNamespace(detail='the weights are broadcast, not on the diagonal', permutation=None,
-                           to_json=lambda: {})
+    diff = SimpleNamespace(what='weights', name='w2.txt', detail='the weights are broadcast, not on the diagonal',
+                           permutation=None, to_json=lambda: {})
     links.generator_defect(res, SimpleNamespace(differences=[diff], generator=1.0, generator_fraction=0.5, kernel=0.0),
                            'DepthwiseConv2D')
     assert 'hlsdiff patch' in res.hint and 'LayerName.dw.Precision.result' in res.hint

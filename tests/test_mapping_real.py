@@ -89,3 +89,31 @@ def test_a_separable_conv_with_its_activation_is_compared_at_its_halves(hlsdiff,
     assert 'depthwise half of sep' in run.layer('sep_depthwise')['reason'] and run.json['unmatched_keras'] == []
     for name in ('sep_pointwise', 'sep_relu', 'c'):
         assert run.layer(name)['status'] in ('ok', 'noise') and run.layer(name)['max_abs'] < 0.05, run.layer(name)
+
+
+@pytest.mark.xdist_group('simple_rnn')
+def test_a_layer_hls4ml_writes_no_call_for_is_the_generator_onset(hlsdiff, model_files, tmp_path):
+    """hls4ml 1.3.0 (Vivado) has no kernel for a SimpleRNN: its project has no call for it and the Dense after
+    it reads an array nothing writes. That layer is the onset, a generator defect; not the input, and not a
+    not-compared no-op."""
+    from hlsdiff.emulate import read_program
+
+    model, data = model_files('simple_rnn', n=16)
+    run = hlsdiff('compare', model, data, '--output-dir', tmp_path / 'prj', code=1)
+    program = read_program(tmp_path / 'prj' / 'firmware', 'myproject')
+    assert [c.layer for c in program.calls] == ['fc', 'fc_softmax']  # the project computes no rnn
+    assert run.json['onset'] == {'layer': 'rnn', 'cause': 'generator-defect', 'pattern': 'none',
+                                 'evidence': 'emulation'}
+    assert run.json['verdict'] == 'fail' and 'rnn: status mismatch' in run.json['gate_failures']
+    rnn = run.layer('rnn')
+    assert rnn['status'] == 'mismatch' and rnn['keras'] == 'rnn'
+    assert rnn['generator_evidence'] == [{
+        'what': 'function', 'name': 'rnn', 'permutation': None,
+        'detail': 'hls4ml wrote no call for SimpleRNN rnn: nothing in the project computes it, and fc reads its '
+                  'output layer2_out, which no call writes'}]
+    assert rnn['cause_detail'] == rnn['generator_evidence'][0]['detail'] and 'SimpleRNN rnn' in rnn['hint']
+    assert run.layer('inp')['cause'] == 'none'
+    assert run.layer('fc')['cause'] == 'propagated' and run.layer('fc')['propagated_from'] == 'rnn'
+    headline = ' '.join(run.stdout.split())
+    assert headline.startswith('First divergence: rnn (SimpleRNN) — generator defect: hls4ml wrote no call for '
+                               'SimpleRNN rnn')

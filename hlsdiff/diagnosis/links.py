@@ -20,9 +20,19 @@ def generator_defect(res: LayerResult, links, keras_class: str | None) -> None:
     if links.kernel == 0.0:
         measured.append('the kernel computes its files bit for bit')
     res.cause_detail = f'hls4ml wrote {res.name} other than Keras computes it: {what}'
+    if _not_computed(res, links):  # no call for this layer at all: the evidence says it whole
+        res.cause_detail = what
+        res.hint = (f'Replace {keras_class or res.class_name} {res.name} by layers this backend has kernels for, and '
+                    'report to hls4ml that it writes no call for it (with this evidence)')
+        return
     if measured:
         res.cause_detail += ' (' + '; '.join(measured) + ')'
     res.hint = _hint(res, links, keras_class)
+
+
+def _not_computed(res: LayerResult, links) -> bool:
+    """The project has no call for the layer itself (emulate.links.missing_calls)."""
+    return any(d.what == 'function' and d.name == res.name for d in links.differences)
 
 
 def _hint(res: LayerResult, links, keras_class: str | None) -> str:

@@ -143,6 +143,18 @@ class Emulator:
             program, result = _with_types(program, call, {k: v for k, v in override.items() if k != 'input'}, result)
         return run(program, call, inputs, result, types[0] if types else None)
 
+    def unwritten_reads(self) -> dict[str, list[str]]:
+        """The variables kernel calls read that no call writes and that are not the data (a layer hls4ml wrote no
+        call for): variable -> the layers whose calls read it, in order."""
+        p = self.program
+        out: dict[str, list[str]] = {}
+        for call in p.calls:
+            for var in _input_vars(call, p):
+                source = p.source(var)
+                if source not in p.producer and source not in p.top_inputs:
+                    out.setdefault(source, []).append(call.layer or f'nnet::{call.function}')
+        return out
+
     def rounding_bound(self, layer: str) -> dict[str, float]:
         """How far rounding alone can move this layer's values: the most they change with every input moved
         by one LSB of its type (up and down), and with every type of the layer one fractional bit finer."""
@@ -184,8 +196,7 @@ class Emulator:
         """Compare the C-simulation's values of `layer` with the emulation."""
         if actual is None:
             if layer not in self.calls:
-                return Emulation('not-emulated', reason='no kernel call and no trace: the data itself, or a '
-                                                        'reshape hls4ml turned into a no-op')
+                return Emulation('not-emulated', reason='no kernel call of this layer in the project, and no trace')
             return Emulation('not-emulated', reason='the C-simulation has no trace of this layer')
         try:
             emulated = self.emulate(layer)
