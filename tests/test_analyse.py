@@ -86,3 +86,48 @@ def test_gates_per_layer_with_default_and_lsb():
     assert result.verdict == 'fail' and 'LSB' in result.layer('a').gate_failures[0]
     warnings = apply(result, Gates(max_error={'nope': 1}))
     assert warnings and 'nope' in warnings[0]
+
+
+def _hgq_input(quantizer_exact: bool, bit_exact: bool = True):
+    """An HGQ proxy model's input typed as its quantizer (HGQ's overrides: hls4ml 1.3.0 gives the input the
+    quantizer's type) and the quantizer after it, with sample 3 beyond the input type's range (it wraps)."""
+    from dataclasses import replace
+
+    from hlsdiff.rounding import ElementCheck, check_chunk
+
+    x = rng.normal(size=(8, 4))
+    x[3] *= 40  # beyond +-16
+    inp = quantize(x, FixedType(12, 5))
+    q = quantize(x, FixedType(10, 4))  # the quantizer wraps the raw data: the same as from the wrapped input
+    q_csim = quantize(inp, FixedType(10, 4))
+    assert np.array_equal(q, q_csim)  # a wrap of a wrap: the model's own
+    if not quantizer_exact:
+        q_csim = q_csim + 2.0**-6 * (np.arange(q.size).reshape(q.shape) == 5)
+    collected = chain({'inp': (x, inp, None), 'q': (q, q_csim, q)}, types={'inp': 'ap_fixed<12,5>', 'q': 'ap_fixed<10,4>'},
+                      classes={'q': 'FixedPointQuantizer'})
+    collected.layers[1] = replace(collected.layers[1], bit_exact_point=True)
+    collected.bit_exact = bit_exact
+    check = ElementCheck('input', 2.0**-7)
+    check.add(check_chunk(collected.layers[0], collected.arrays['inp'], None, bit_exact, 16.0), 0)
+    collected.checks = {'inp': check}
+    assert check.samples == [3]
+    return collected
+
+
+def test_hgq_input_that_wraps_as_its_quantizer_wraps_is_the_models_own():
+    """hls4ml's example models hgq_jet_classifier.h5 and hgq_mnist_heterogeneous.h5: hls4ml alone equals Keras bit
+    for bit, and the data wraps in the input type where the quantizer wraps it too: not an error."""
+    result = analyse(_hgq_input(quantizer_exact=True))
+    assert result.onset is None and result.layer('inp').beyond_rounding == 0
+    assert result.layer('inp').status != 'mismatch'
+    assert any("the model's own wrap" in note for note in result.notes)
+    apply(result, Gates())
+    assert result.verdict == 'pass', result.gate_failures
+
+
+def test_input_wrap_counts_where_the_quantizer_differs_or_the_model_promises_nothing():
+    for collected in (_hgq_input(quantizer_exact=False), _hgq_input(quantizer_exact=True, bit_exact=False)):
+        result = analyse(collected)
+        assert result.layer('inp').status == 'mismatch' and result.layer('inp').wrong_samples == [3]
+        apply(result, Gates())
+        assert result.verdict == 'fail'

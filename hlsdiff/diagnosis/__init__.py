@@ -182,6 +182,11 @@ def _beyond_rounding(state: _Analysis) -> None:
         res, check = state.results[name], checks.get(name)
         inherited: set[int] = set().union(*(state.wrong.get(p, set()) for p in state.infos[name].inputs))
         own = set(check.samples) if check is not None else set()
+        if own and _wrapped_as_its_quantizer(state, name):
+            state.collected.notes.append(
+                f'{name}: the data does not fit the input type on {len(own)} sample(s), and its quantizer, which '
+                'gives the input its type, equals the framework bit for bit on every sample: the model\'s own wrap')
+            own, check = set(), None
         state.wrong[name] = own | inherited
         res.wrong_samples_count = len(state.wrong[name])
         res.wrong_samples = sorted(state.wrong[name])[:FIRST_INDICES]
@@ -196,6 +201,20 @@ def _beyond_rounding(state: _Analysis) -> None:
             state.own_share[name] = max(state.own_share[name], 1.0)
         elif inherited and res.status == 'noise' and res.mismatched > 0:
             res.status = 'mismatch'
+
+
+def _wrapped_as_its_quantizer(state: _Analysis, name: str) -> bool:
+    """An input of an HGQ proxy model read only by quantizers whose outputs equal the framework's bit for bit on
+    every sample: hls4ml gives the input its quantizer's type (HGQ's overrides), so the data wraps or saturates
+    in the input where the quantizer does it too, and those exact outputs show it is the model's own arithmetic,
+    not an error (the input's difference from the raw data then counts for nothing)."""
+    if not state.collected.bit_exact or state.infos[name].inputs:
+        return False
+    checks = state.collected.checks or {}
+    readers = [n for n in state.order if name in state.infos[n].inputs]
+    return bool(readers) and all(
+        state.infos[n].bit_exact_point and state.results[n].status == 'ok' and state.results[n].max_abs == 0.0
+        and not getattr(checks.get(n), 'samples', None) for n in readers)
 
 
 def _name_range_events(state: _Analysis, headroom: int = 1) -> None:
