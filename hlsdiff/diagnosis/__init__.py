@@ -61,10 +61,11 @@ def analyse(collected: Collected, headroom: int = 1) -> CompareResult:
     _bit_exact_findings(state)
     _beyond_rounding(state)
     outputs = model_outputs(collected, state.results)
-    _demote_to_noise(state, all(o['agree'] for o in outputs) if outputs else False)
+    produced = {o['name'] for o in outputs}
+    _demote_to_noise(state, all(o['agree'] for o in outputs) if outputs else False, produced)
     onset = _onset(state)
     _explain_layers(state, onset, headroom)
-    onset = _explained_by_rounding(state, onset, all(o['agree'] for o in outputs) if outputs else False)
+    onset = _explained_by_rounding(state, onset, all(o['agree'] for o in outputs) if outputs else False, produced)
     _name_range_events(state, headroom)
     onset = _dropped_settings(state, onset)
     if collected.bit_exact:
@@ -139,10 +140,12 @@ def _bit_exact_findings(state: _Analysis) -> None:
             state.own_significant[name] = bool(res.local_max_abs) or state.own_significant[name]
 
 
-def _demote_to_noise(state: _Analysis, outputs_agree: bool) -> None:
+def _demote_to_noise(state: _Analysis, outputs_agree: bool, produced: set[str]) -> None:
     """When nothing is proven wrong and the model's outputs agree, the precision errors along the way
     are noise. For an HGQ proxy model, a point it promises bit for bit keeps any difference (its
-    accumulators before a quantizer are not such points: their rounding is the types')."""
+    accumulators before a quantizer are not such points: their rounding is the types'). A model output
+    (`produced`) is the result, not a step along the way: a classifier whose top-1 agrees while more than 1%
+    of its values are off by more than 5% of its range keeps its mismatch."""
     results = state.results
     if any(state.wrong.values()):  # a layer is wrong beyond rounding on some samples: those samples count
         return
@@ -152,16 +155,19 @@ def _demote_to_noise(state: _Analysis, outputs_agree: bool) -> None:
     # the precision errors along the way do not matter to the result
     for name in state.order:
         promised = state.collected.bit_exact and state.infos[name].bit_exact_point
-        if results[name].status == 'mismatch' and not promised:
+        if results[name].status == 'mismatch' and not promised and name not in produced:
             results[name].status = 'noise'
             state.own_significant[name] = False
 
 
-def _explained_by_rounding(state: _Analysis, onset: str | None, outputs_agree: bool) -> str | None:
+def _explained_by_rounding(state: _Analysis, onset: str | None, outputs_agree: bool, produced: set[str]) -> str | None:
     """A layer whose own error the emulation proves within rounding is not a mismatch: when every mismatch
     left is such a layer or propagated from one, and the outputs agree, they are noise and there is no onset
-    (an HGQ accumulator before its quantizer, whose rounding the quantizer takes back)."""
+    (an HGQ accumulator before its quantizer, whose rounding the quantizer takes back). Nothing after a model
+    output takes its rounding back: a mismatched output keeps it."""
     mismatched = [n for n in state.order if state.results[n].status == 'mismatch']
+    if any(n in produced for n in mismatched):
+        return onset
     if not mismatched or not outputs_agree or any(state.wrong.values()) or state.defects or state.generated:
         return onset
     proven = {n for n in mismatched if state.results[n].cause == 'rounding' and state.results[n].evidence == 'emulation'}
