@@ -140,7 +140,8 @@ class _Feed:
 
     def __init__(self, run: ArrivingRun, target: CsimTarget, inputs: tuple[np.ndarray, ...], how: CsimSettings,
                  folder: Path, shards: int):
-        self.stream, self.target, self.inputs, self.how, self.folder, self.shards = run, target, inputs, how, folder, shards
+        self.target, self.inputs, self.how, self.folder, self.shards = target, inputs, how, folder, shards
+        self.files = [path for _, _, path in run.chunks]  # not the run: once its reader drops it, the feed halts
         self.arrivals: Arrivals = run.arrivals
         self.bounds = chunk_shares(len(inputs[0]), int(how.chunk or 1), SHARE_CHUNKS)
         self.started = time.perf_counter()
@@ -186,7 +187,7 @@ class _Feed:
                                {'output_sizes': self.target.output_sizes, 'traced': self.target.traced,
                                 'chunk': self.how.chunk})
         first = index * SHARE_CHUNKS
-        chunks = range(first, min(first + SHARE_CHUNKS, len(self.stream.chunks)))
+        chunks = range(first, min(first + SHARE_CHUNKS, len(self.files)))
         deadline = None if self.how.timeout is None else time.monotonic() + self.how.timeout
         return _Share(index, proc, folder, chunks, deadline)
 
@@ -201,14 +202,14 @@ class _Feed:
             pid, ended = share.proc.pid, None  # ran out of time
         if not pid:
             for i in share.chunks[:-1]:
-                if not self.arrivals.events[i].is_set() and Path(self.stream.chunks[i][2]).exists():
+                if not self.arrivals.events[i].is_set() and Path(self.files[i]).exists():
                     self.arrivals.announce(i, self.started)
             return False
         children.forget(share.proc)
         check_statuses([ended], [share.folder], cwd / 'weights', self.how.timeout, self.target.layer_by_index)
         for i in share.chunks:
             if not self.arrivals.events[i].is_set():
-                if not Path(self.stream.chunks[i][2]).exists():
+                if not Path(self.files[i]).exists():
                     raise SimulationFailed('the C-simulation stopped without all its results',
                                            detail=(share.folder / 'stderr.txt').read_text(errors='replace')[-2000:])
                 self.arrivals.announce(i, self.started)
