@@ -77,3 +77,18 @@ def test_chunks_are_cut_at_the_same_samples_whatever_the_processes():
         for bounds in [chunk_shares(n, chunk, per) for per in (1, 4, 10**6)] + [_shares(n, w, chunk) for w in (1, 2, 5)]:
             assert bounds[0] == 0 and bounds[-1] == n and np.all(np.diff(bounds) > 0)
             assert set(bounds.tolist()) <= grid, (n, chunk, bounds)
+
+
+def test_a_reader_never_waits_for_a_chunk_once_the_feeder_has_stopped():
+    """A feeder that stops without announcing a chunk (and without a failure to hand on) makes the reader fail in
+    one line, not wait for ever."""
+    import threading
+
+    from hlsdiff.errors import SimulationFailed
+
+    arrivals = stream.Arrivals(2)
+    arrivals.announce(0, time.perf_counter())
+    arrivals.wait(0)  # announced: read at once
+    threading.Timer(0.2, lambda: setattr(arrivals, 'ended', True)).start()
+    with pytest.raises(SimulationFailed, match='ended without chunk 1 of 2'):
+        arrivals.wait(1)

@@ -133,6 +133,8 @@ def _feed(arrivals: Arrivals, chunks: tuple, target: CsimTarget, inputs: tuple[n
                     how.progress((sum(e.is_set() for e in arrivals.events) * chunk, n))
     except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
         arrivals.fail(exc)
+    finally:
+        arrivals.ended = True
 
 
 def _arrived(arrivals: Arrivals, chunks: tuple, result: ShareResult, started: float) -> None:

@@ -74,6 +74,7 @@ class Arrivals:
         self.read = 0  # chunks read so far
         self.error: BaseException | None = None
         self.halted = False
+        self.ended = False  # the feeder has stopped: a chunk not announced by then never will be
         self.seconds = 0.0  # since the first share started, to the last chunk there
         self.peak_kb = 0  # the largest C-simulation process's
 
@@ -82,6 +83,8 @@ class Arrivals:
             if children.stopping():
                 self.halted = True
                 raise SimulationFailed('the C-simulation was stopped')
+            if self.ended and not self.events[index].is_set():  # a reader never waits for a chunk that cannot come
+                raise SimulationFailed(f'the C-simulation ended without chunk {index} of {len(self.events)}')
         if self.error is not None:
             raise self.error
 
@@ -179,6 +182,7 @@ class _Feed:
                 share.proc.kill()
                 reap(share.proc, 0)
                 children.forget(share.proc)
+            self.arrivals.ended = True
 
     def _start(self, index: int, cwd: Path) -> _Share:
         lo, hi = int(self.bounds[index]), int(self.bounds[index + 1])
