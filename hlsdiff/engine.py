@@ -266,7 +266,8 @@ def _reference_and_emulate(s: _Session, plan: Plan, loaded: LoadedInputs) -> Col
                            f'emulation and the rounding check cover all of them; patterns, causes and hints are drawn '
                            f'from the first {s.run.chunk}' + (f' and {extra} samples wrong beyond rounding' if extra else ''))
         links = stages.measure_links(s.frontend, loaded.model, plan, gathered.emulator, gathered.arrays, s.notes)
-        links.update(missing_calls(gathered.emulator, plan.infos))  # a layer the project has no call for
+        if s.run.prepare_project is None:  # a layer the project has no call for (a patched project's calls are
+            links.update(missing_calls(gathered.emulator, plan.infos))  # the patcher's, not hls4ml's)
         s.lap('reference')
     collected = _collected(s, plan, loaded, (lib, csim), gathered)
     collected.links, collected.checks, collected.kept_samples = links, gathered.checks, gathered.kept_rows
