@@ -89,7 +89,11 @@ def fix_model(request: FixRequest, progress: FixProgress | None = None) -> Compa
     take_back_unmeasured(run.state, rounds)
     passed = result is not None and result.verdict == 'pass'
     if request.minimize and passed and result is not None:
-        run.state.config, result = minimize(request, run.state.config, run.state.changes, result, simulate.judged)
+        def measured(config: dict) -> CompareResult:  # each narrower type tried is a build, counted in fix.builds
+            run.state.builds += 1
+            return simulate.judged(config)
+
+        run.state.config, result = minimize(request, run.state.config, run.state.changes, result, measured)
     return run.finish(result, rounds, passed)
 
 
