@@ -530,3 +530,20 @@ def small_mlp(seed=0):
     x = keras.layers.Dense(8, activation='relu', name='fc1')(inp)
     x = keras.layers.Dense(3, name='fc2')(x)
     return keras.Model(inp, x)
+
+
+def hls4ml_alone(model_path, config_path, data_path, out_dir):
+    """hls4ml alone with a written config (no hlsdiff code): convert, compile, predict; (got, want) per sample."""
+    import yaml
+
+    from hlsdiff.trace import stack
+
+    s = stack.load()
+    model = s.keras.models.load_model(model_path)
+    x = np.load(data_path)
+    hls_model = s.hls4ml.converters.convert_from_keras_model(model, hls_config=yaml.safe_load(config_path.read_text()),
+                                                             io_type='io_parallel', output_dir=str(out_dir))
+    hls_model.compile()
+    want = model.predict(x, verbose=0)
+    got = np.asarray(hls_model.predict(np.ascontiguousarray(x, dtype=np.float64))).reshape(want.shape)
+    return got, want

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from .models import hls4ml_alone
+
 from hlsdiff.fixing.candidates import candidate_sets
 
 pytestmark = pytest.mark.slow
@@ -39,10 +41,6 @@ def elu_files(tmp_path_factory):
 
 def test_fix_measures_candidates_where_the_prediction_stops_and_hls4ml_alone_confirms_the_one_written(
         hlsdiff, elu_files, tmp_path):
-    import yaml
-
-    from hlsdiff.trace import stack
-
     model_path, data, out = elu_files / 'elu.h5', elu_files / 'x.npy', tmp_path / 'fixed.yml'
     run = hlsdiff('fix', model_path, data, '--precision', PRECISION, '-o', out, code=0)
     fix = run.json['fix']
@@ -55,14 +53,7 @@ def test_fix_measures_candidates_where_the_prediction_stops_and_hls4ml_alone_con
         {(e['layer'], e['key'], e['after']) for e in written[0]['edits']}
     assert written[0]['outputs']['out_softmax']['max_abs'] == run.json['outputs'][0]['max_abs']
 
-    s = stack.load()
-    model = s.keras.models.load_model(model_path)
-    x = np.load(data)
-    hls_model = s.hls4ml.converters.convert_from_keras_model(model, hls_config=yaml.safe_load(out.read_text()),
-                                                             io_type='io_parallel', output_dir=str(tmp_path / 'alone'))
-    hls_model.compile()
-    want = model.predict(x, verbose=0)
-    got = np.asarray(hls_model.predict(np.ascontiguousarray(x, dtype=np.float64))).reshape(want.shape)
+    got, want = hls4ml_alone(model_path, out, data, tmp_path / 'alone')
     assert abs(float(np.abs(got - want).max()) - run.json['outputs'][0]['max_abs']) <= 1e-6
     assert (got.argmax(1) == want.argmax(1)).mean() >= 0.99
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from .models import hls4ml_alone
+
 pytestmark = pytest.mark.slow
 
 
@@ -32,10 +34,6 @@ def lstm_files(tmp_path_factory):
 
 
 def test_fix_on_an_lstm_classifier_passes_with_a_config_hls4ml_alone_confirms(hlsdiff, lstm_files, tmp_path):
-    import yaml
-
-    from hlsdiff.trace import stack
-
     model_path, data = lstm_files / 'lstm.h5', lstm_files / 'x.npy'
     first = hlsdiff('compare', model_path, data, code=1)
     assert first.json['onset']['layer'] == 'fc_softmax' and first.json['onset']['cause'] == 'table-range'
@@ -51,13 +49,6 @@ def test_fix_on_an_lstm_classifier_passes_with_a_config_hls4ml_alone_confirms(hl
     assert all(c['evidence'] == 'prediction' for c in fix['changes'] if c['status'] == 'kept')
     output = next(p for p in fix['predicted_vs_measured'] if p['what'] == 'output fc_softmax')
     assert output['within_tolerance'] and abs(output['predicted_max_abs'] - output['measured_max_abs']) <= output['lsb']
-    s = stack.load()
-    model = s.keras.models.load_model(model_path)
-    x = np.load(data)
-    hls_model = s.hls4ml.converters.convert_from_keras_model(model, hls_config=yaml.safe_load(out.read_text()),
-                                                             io_type='io_parallel', output_dir=str(tmp_path / 'alone'))
-    hls_model.compile()
-    want = model.predict(x, verbose=0)
-    got = np.asarray(hls_model.predict(np.ascontiguousarray(x, dtype=np.float64))).reshape(want.shape)
+    got, want = hls4ml_alone(model_path, out, data, tmp_path / 'alone')
     assert abs(float(np.abs(got - want).max()) - run.json['outputs'][0]['max_abs']) <= 1e-6
     assert (got.argmax(1) == want.argmax(1)).mean() >= 0.99
