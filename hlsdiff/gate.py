@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hlsdiff import vocabulary
 from hlsdiff.errors import EXIT_GATE_FAILED, EXIT_OK, BadInput
 from hlsdiff.result import CompareResult
 
 DEFAULT_TOP1 = 0.99  # a classifier output passes the default gate at this top-1 agreement with the framework
+# fix's target beside the default gate (docs/fix.md): every model output within this share of its range
+FIX_OUTPUT_SHARE = 0.05
 PATTERNS = tuple(p for p in vocabulary.PATTERNS if p != 'none')  # what --fail-on-pattern takes
 
 
@@ -22,6 +24,8 @@ class Gates:
     max_mismatched_fraction: float | None = None
     min_agreement: float | None = None  # share of samples whose top-1 prediction matches Keras, per output
     classifiers: tuple[str, ...] = ()  # outputs the user names as classifiers (`--classifier`); 'none': no auto
+    # fix's search only (never the compare's verdict): every output's max abs within this share of its range
+    output_share: float | None = None
 
     @property
     def given(self) -> bool:
@@ -45,6 +49,13 @@ class Gates:
     def top1_floor(self) -> float:
         """The top-1 agreement every classifier output needs: --min-agreement, else the default."""
         return self.min_agreement if self.min_agreement is not None else DEFAULT_TOP1
+
+
+def fix_target(gates: Gates) -> Gates:
+    """What `fix` searches for: the user's gate options as given; with none, the default gate and every model
+    output within FIX_OUTPUT_SHARE of its range (a softmax's probabilities within 0.05), what a user checks by
+    hand. The verdict stays the gate's: a config that passes the gate but not this passes."""
+    return gates if gates.given else replace(gates, output_share=FIX_OUTPUT_SHARE)
 
 
 def _fmt(key: str, value: float) -> str:

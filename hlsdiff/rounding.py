@@ -61,7 +61,7 @@ class ChunkCheck:
     beyond: np.ndarray  # bool, the layer's shape (n, ...)
     error: np.ndarray  # the own error of every element
     explained: float  # the largest own error within the bound
-    kind: np.ndarray | str  # per element, or one kind for the layer
+    kind: RangeKind | str  # per element (read at the worst one), or one kind for the layer
     method: Method
 
 
@@ -90,7 +90,7 @@ class ElementCheck:
         at = np.unravel_index(int(np.argmax(masked)), masked.shape)
         value = float(masked[at])
         if self.worst is None or value > self.worst.abs:
-            kind = chunk.kind if isinstance(chunk.kind, str) else str(chunk.kind[at])
+            kind = chunk.kind if isinstance(chunk.kind, str) else chunk.kind.at(at)
             self.worst = Worst(int(at[0]) + offset, tuple(int(i) for i in at[1:]), int(at[-1]) if len(at) > 1 else 0,
                                value, value / self.lsb if self.lsb else None, kind)
         return [int(r) for r in rows]
@@ -188,15 +188,28 @@ def _range_free(emulator, layer: str, shape: tuple[int, ...], keep_result: bool 
     return np.asarray(values, dtype=np.float64).reshape(shape)
 
 
-def _range_kind(reference: np.ndarray, t: FixedType | None, accum_type: str | None) -> np.ndarray:
-    """Per element: the result type's overflow (wrap or saturation) where the exact value does not fit it,
-    else an inner type's (the accumulator's, where the layer has one)."""
-    inner = 'accumulator' if accum_type else 'overflow-wrap'
-    if t is None:
-        return np.full(reference.shape, inner, dtype=object)
-    outside = (reference > t.max + t.lsb) | (reference < t.min - t.lsb)
-    own = 'saturation' if t.saturation != 'WRAP' else 'overflow-wrap'
-    return np.where(outside, own, inner).astype(object)
+@dataclass(frozen=True)
+class RangeKind:
+    """Which range moved an element: the result type's (wrap or saturation) where the exact value does not
+    fit it, else an inner type's (the accumulator's, where the layer has one). Read at one element (the
+    worst), not computed for every element: per element it was most of the check's time."""
+
+    reference: np.ndarray
+    t: FixedType | None
+    accum_type: str | None
+
+    def at(self, index: tuple) -> str:
+        inner = 'accumulator' if self.accum_type else 'overflow-wrap'
+        if self.t is None:
+            return inner
+        value = float(self.reference[index])
+        if value > self.t.max + self.t.lsb or value < self.t.min - self.t.lsb:
+            return 'saturation' if self.t.saturation != 'WRAP' else 'overflow-wrap'
+        return inner
+
+
+def _range_kind(reference: np.ndarray, t: FixedType | None, accum_type: str | None) -> RangeKind:
+    return RangeKind(reference, t, accum_type)
 
 
 def widened_range(emulator, layer: str, keep_result: bool = False) -> tuple[str, str, str, float] | None:

@@ -102,6 +102,10 @@ def failing(p: Prediction, gates: Gates) -> list[tuple[str, str]]:
     # the default gate's top-1 rule holds with any options (docs/gate.md): --min-agreement, else 99%
     out += [(o.name, f'top-1 {o.top1_agreement:.2%}') for o in p.outputs
             if o.top1_agreement is not None and o.top1_agreement < gates.top1_floor]
+    if gates.output_share is not None:  # fix's target (gate.fix_target): every output within a share of its range
+        out += [(o.name, f'max error {o.max_abs:.4g} beyond {gates.output_share:.0%} of its range {o.value_range:.4g}')
+                for o in p.outputs if o.value_range > 0
+                and o.max_abs > max(gates.output_share * o.value_range, 2 * (o.lsb or 0.0))]
     return out
 
 

@@ -73,3 +73,17 @@ def test_the_diagnosis_responsible_type_is_a_remedy_fix_consumes():
     index = Responsible('inv_inp_t', False, 'LayerName.sm.Precision.inv_inp', 'ap_fixed<18,8>', 'ap_fixed<18,4>', 1.0,
                         0.1, 0.1, True, '', '')
     assert remedy_of(index) is None  # hls4ml 1.3.0 ignores Precision.inv_inp: not a config change
+
+
+def test_fix_targets_every_output_within_5_percent_of_its_range_only_with_the_default_gate():
+    """fix's target (gate.fix_target): with no gate option, the default gate and every output within 5% of its
+    range (here 4.0: 0.2); the user's options, when given, are the target as they are."""
+    from hlsdiff.gate import fix_target
+
+    target = fix_target(Gates())
+    assert target.output_share == 0.05 and not target.given
+    assert gate_failures(_prediction(0.19), target) == []
+    assert gate_failures(_prediction(0.21), target) == ['fc: max error 0.21 beyond 5% of its range 4']
+    assert gate_failures(_prediction(0.21), Gates()) == []  # the compare's gate itself does not change
+    given = Gates(max_error={'fc': 1.0})
+    assert fix_target(given) is given and gate_failures(_prediction(0.5), fix_target(given)) == []

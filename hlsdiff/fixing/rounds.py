@@ -25,6 +25,7 @@ from hlsdiff.fixing.changes import (
     verify_changes,
 )
 from hlsdiff.fixing.search_round import Measured, SearchLimits, confirm, search_round
+from hlsdiff.gate import fix_target
 from hlsdiff.remedy import Remedy, get
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ class FixRun:
             left = request.budget - (time.perf_counter() - self.started)
             share = left if rounds == request.max_rounds else ROUND_SHARE * left  # a later round can still search
             if search_round(state, measured, self.settings,
-                            SearchLimits(request.compare.gates, request.allow_argmax, share)):
+                            SearchLimits(fix_target(request.compare.gates), request.allow_argmax, share)):
                 continue
             new, state.unfixable = compare_remedies(result, state.tried)
             if not new:
