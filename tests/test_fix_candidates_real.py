@@ -1,7 +1,7 @@
-"""`fix` where its prediction stops (an ELU, which the emulation does not compute) and the compare's own remedies do
-not cure the gate: candidate changes measured by the C-simulation, the one that passes written as far as it is
-needed, and hls4ml alone computing what was measured with it; where none passes, every candidate measured is
-listed before `fix` says no configuration change cures it."""
+"""`fix` where its prediction stops (a hard sigmoid, which the emulation does not compute; an ELU until the emulation
+computed ELUs) and the compare's own remedies do not cure the gate: candidate changes measured by the C-simulation,
+the one that passes written as far as it is needed, and hls4ml alone computing what was measured with it; where
+none passes, every candidate measured is listed before `fix` says no configuration change cures it."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ PRECISION = 'ap_fixed<8,3>'
 
 @pytest.fixture(scope='module')
 def elu_files(tmp_path_factory):
-    """Three Dense(24, elu) and a Dense(4) softmax, trained on 4 classes. At ap_fixed<8,3> the ELUs' results wrap
-    (values reach 5 to 7) and the weights lose their fractions: top-1 about 80%; no one layer's change cures it."""
+    """Dense(24, hard_sigmoid), two Dense(24, elu) and a Dense(4) softmax, trained on 4 classes. At ap_fixed<8,3>
+    the layers' results wrap and the weights lose their fractions; no one layer's change cures it. The hard sigmoid
+    first: the prediction stops at once (the ELUs are emulated)."""
     from hlsdiff.trace import stack
 
     keras = stack.load().keras
@@ -29,7 +30,8 @@ def elu_files(tmp_path_factory):
     x = rng.normal(0, 1, (400, 10)).astype(np.float32)
     y = (x[:, :5].sum(1) > 0).astype(int) + 2 * (x[:, 5:].sum(1) > 0)
     model = keras.Sequential([keras.layers.Input((10,))] +
-                             [keras.layers.Dense(24, activation='elu', name=f'd{i}') for i in (1, 2, 3)] +
+                             [keras.layers.Dense(24, activation=act, name=f'd{i}')
+                              for i, act in ((1, 'hard_sigmoid'), (2, 'elu'), (3, 'elu'))] +
                              [keras.layers.Dense(4, activation='softmax', name='out')])
     model.compile('adam', 'sparse_categorical_crossentropy')
     model.fit(x, y, epochs=30, verbose=0)
@@ -44,7 +46,7 @@ def test_fix_measures_candidates_where_the_prediction_stops_and_hls4ml_alone_con
     model_path, data, out = elu_files / 'elu.h5', elu_files / 'x.npy', tmp_path / 'fixed.yml'
     run = hlsdiff('fix', model_path, data, '--precision', PRECISION, '-o', out, code=0)
     fix = run.json['fix']
-    assert any('not emulated: d1_elu' in note for note in fix['notes']), fix['notes']  # the prediction stops
+    assert any('not emulated: d1_hard_sigmoid' in note for note in fix['notes']), fix['notes']  # the prediction stops
     written = [c for c in fix['candidates'] if c['written']]
     assert len(written) == 1 and written[0]['verdict'] == 'pass'
     measured = [c for c in fix['changes'] if c['evidence'] == 'c-simulation']

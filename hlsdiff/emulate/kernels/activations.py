@@ -1,4 +1,5 @@
-"""ReLU, ReLU6/ReLU1, LeakyReLU, linear and the io_stream copies (nnet_activation.h, nnet_stream.h)."""
+"""ReLU, ReLU6/ReLU1, LeakyReLU, ThresholdedReLU, PReLU, linear and the io_stream copies (nnet_activation.h,
+nnet_stream.h)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 
 from hlsdiff.emulate import arith
 from hlsdiff.emulate.arith import Fx
-from hlsdiff.emulate.kernels.base import STREAM_FUNCTIONS, EmulatedCall, NotEmulated, register
+from hlsdiff.emulate.kernels.base import STREAM_FUNCTIONS, EmulatedCall, NotEmulated, expect_size, load_weights, register
 from hlsdiff.fixedpoint import FixedType
 
 # Quartus's nnet_activation.h computes these the same way (compared bit for bit in tests/test_ac_backends_real.py)
@@ -76,3 +77,19 @@ def thresholded_relu(k: EmulatedCall) -> Fx:
     t = arith.from_double(np.array([theta]), param_t)
     xv, tv, f = arith.align(x, Fx(t.v.reshape(1, 1), t.f))
     return arith.cast(Fx(np.where(xv > tv, xv, 0), f), result)
+
+
+@register('prelu')
+def prelu(k: EmulatedCall) -> Fx:
+    """`res[i] = data[i] > 0 ? data[i] : alpha[i] * data[i]`: one alpha per input element (Keras's PReLU `alpha`,
+    written as the weights `a<index>` in the layer's `param_t`), read in the flat order of the data (io_stream:
+    `alpha[i * res_T::size + j]`, the same order)."""
+    program, call, x, result = k.program, k.call, k.x, k.result
+    arrays = [a for a in call.args if a in program.weights]
+    if len(arrays) != 1:
+        raise NotEmulated('prelu without its alpha weights')
+    n = x.v.shape[1]
+    alpha = expect_size(load_weights(program, arrays[0], k.config, 'param_t'), n, arrays[0], program)
+    neg = arith.mul(x, Fx(alpha.v.reshape(1, n), alpha.f))
+    pos_v, neg_v, f = arith.align(x, neg)
+    return arith.cast(Fx(np.where(x.v > 0, pos_v, neg_v), f), result)
