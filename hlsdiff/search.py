@@ -42,6 +42,9 @@ FOCUS_LAYERS = 4
 LATER_KEYS = ('Precision.weight', 'Precision.bias', 'Precision.depthwise', 'Precision.pointwise', 'Precision.scale')
 # kernels that read a lookup table (Precision.table, TableSize); linear and relu read none
 TABLE_KERNELS = ('sigmoid', 'tanh', 'softmax', 'elu', 'selu', 'softplus', 'softsign')
+# kernels whose table type hls4ml 1.3.0 reads from the layer's `table_t` key, not from Precision.table
+TABLE_T_KERNELS = ('elu', 'selu', 'softplus', 'softsign')
+DEFAULT_TABLE = 'ap_fixed<18,8>'  # the table type hls4ml's Vivado backend gives them where `table_t` is not set
 # constants a kernel reads whose type hls4ml sets from the model default where the config names none
 KERNEL_CONSTANTS = ('scale', 'bias')
 # a candidate that brings the outputs this much closer is taken without trying the rest of the step
@@ -211,8 +214,9 @@ def _layer_edits(config: dict, p: Prediction, space: Space, layer: str) -> list[
     for key in KERNEL_CONSTANTS:  # a scale or bias type the kernel reads with no config entry (an ApplyAlpha
         if TYPEDEF_OF[key] in types and key not in keys:  # hls4ml made of a moved rescale: `bn_Add_0`)
             keys[key] = types[TYPEDEF_OF[key]]
+    kernel = types.get('kernel')
     for key in keys:
-        if key == 'result' or key not in TYPEDEF_OF or (key == 'table' and not tables):
+        if key == 'result' or key not in TYPEDEF_OF or (key == 'table' and (not tables or kernel in TABLE_T_KERNELS)):
             continue
         current = parse_type(types.get(TYPEDEF_OF[key])) or parse_type(str(keys[key]))
         if current is not None and f'Precision.{key}' in LATER_KEYS:  # constants: their range is known, only finer
@@ -227,6 +231,10 @@ def _layer_edits(config: dict, p: Prediction, space: Space, layer: str) -> list[
             edits.append((layer, f'Precision.{key}', str(FixedType(integer + current.fractional + WIDEN_FRACTIONAL,
                                                                    integer, current.signed, current.rounding,
                                                                    current.saturation))))
+    if kernel in TABLE_T_KERNELS:
+        table = parse_type(str(get(config, layer, 'table_t') or types.get('table_t') or DEFAULT_TABLE))
+        if table is not None:
+            edits.append((layer, 'table_t', str(widened(table))))
     size = get(config, layer, 'TableSize')
     if tables and isinstance(size, int) and size < max(TABLE_SIZES):
         edits += [(layer, 'TableSize', s) for s in TABLE_SIZES if s > size]

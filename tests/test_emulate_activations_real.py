@@ -122,6 +122,9 @@ def _assert_every_activation_bit_exact(emulator, csim, run):
         em = run.layer(name)['emulation']
         assert em['status'] == 'bit-exact' and em['differing'] == 0, (name, em)
         assert run.layer(name)['cause'] != 'kernel-defect', name
+    for name in ('elu', 'elu_a', 'selu', 'softplus', 'softsign'):  # the framework's reference: all three links
+        links = run.layer(name)['links']
+        assert links['generator'] == 0.0 and links['kernel'] == 0.0, (name, links)
     for name in ('elu', 'elu_a', 'selu', 'softplus', 'softsign', 'prelu'):  # both halves of each are exercised
         x = csim[f'fc{list(ACTIVATIONS).index(name) + 1}']
         assert (x < 0).sum() >= 20 and (x > 0).sum() >= 20, name

@@ -93,6 +93,20 @@ def test_a_softmax_with_wide_logits_passes_in_hls4ml_alone(hlsdiff, model_files,
         assert run.code == 1 and (run.json['fix']['unfixable'] or run.json['fix']['notes'])
 
 
+def test_a_softmax_classifier_is_fixed_to_the_default_gate_and_within_5_percent(hlsdiff, model_files, tmp_path):
+    """With no gate option (#31): the softmax classifier whose wide logits overflow its table fails the default
+    gate; fix exits 0, and its written config, by hls4ml alone, keeps top-1 >= 99% and every probability within
+    0.05 (5% of their range), the figures fix reports."""
+    model, data = model_files('dense_softmax', n=64)
+    out = tmp_path / 'fixed.yml'
+    hlsdiff('compare', model, data, code=1)
+    run = hlsdiff('fix', model, data, '-o', out, code=0)
+    got, want = hls4ml_alone(model, np.load(data), out, 'io_parallel', tmp_path)
+    error = float(np.max(np.abs(got[0] - want[0])))
+    assert top1(got[0], want[0]) >= 0.99 and error <= 0.05
+    assert error == pytest.approx(run.json['outputs'][0]['max_abs'], rel=1e-6)
+
+
 def qconvbn_strategy(path, seed: int = 1):
     """A QConv2DBatchnorm 3x3, 3 -> 5 channels, quantized_bits(8, 4), BatchNormalization statistics away from
     the identity, a Dense head: with Strategy Resource hls4ml 1.3.0 writes its weights in the wrong order."""

@@ -87,3 +87,21 @@ def test_fix_targets_every_output_within_5_percent_of_its_range_only_with_the_de
     assert gate_failures(_prediction(0.21), Gates()) == []  # the compare's gate itself does not change
     given = Gates(max_error={'fc': 1.0})
     assert fix_target(given) is given and gate_failures(_prediction(0.5), fix_target(given)) == []
+
+
+def test_an_elu_table_is_searched_through_table_t_which_hls4ml_reads():
+    """hls4ml 1.3.0 reads an ELU's table type from the layer's `table_t` key, not Precision.table
+    (docs/emulation.md): the search widens `table_t` and finer TableSize, never the Precision.table it ignores."""
+    from hlsdiff.search import Space
+
+    config = {'Model': {'Precision': {'default': 'ap_fixed<16,6>'}},
+              'LayerName': {'fc': {'Precision': {'result': 'auto'}},
+                            'fc_elu': {'Precision': {'result': 'auto', 'table': 'fixed<18,8>'}, 'TableSize': 1024}}}
+    p = _prediction(0.5, 'mismatch')
+    p.types['fc_elu'] = {'kernel': 'elu', 'result': 'ap_fixed<16,6>'}
+    edits = [e for c in candidates(config, p, Space({'fc': (), 'fc_elu': ('fc',)}, {'fc': 'Dense', 'fc_elu': 'ELU'},
+                                                    {}, Gates()), ['fc_elu']) for e in c if e[0] == 'fc_elu']
+    (table,) = [parse_type(str(v)) for _, key, v in edits if key == 'table_t']
+    assert table.integer > 8 and table.fractional > 10  # from hls4ml's default ap_fixed<18,8>
+    assert ('fc_elu', 'TableSize', 4096) in edits
+    assert not any(key == 'Precision.table' for _, key, _ in edits)

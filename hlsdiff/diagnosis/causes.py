@@ -17,7 +17,7 @@ from hlsdiff.remedy import Remedy
 from hlsdiff.vocabulary import Cause
 
 TABLE_CLASSES = ('Softmax',)
-TABLE_ACTIVATIONS = ('softmax', 'sigmoid', 'tanh')
+TABLE_ACTIVATIONS = ('softmax', 'sigmoid', 'tanh', 'elu', 'selu', 'softplus', 'softsign')
 DEPTHWISE_CLASSES = ('DepthwiseConv1D', 'DepthwiseConv2D')
 RECURRENT_CLASSES = ('SimpleRNN', 'LSTM', 'GRU', 'Bidirectional')  # their activations read tables too
 
@@ -103,6 +103,11 @@ def table_range(f: Facts) -> Finding | None:
         return Finding('table-range', f'{f.class_name} {f.name}\'s activations ({act} and its recurrent activation) '
                        f'are computed from lookup tables{size} that do not cover their input range at this resolution',
                        f'Raise LayerName.{f.name}.table_size / Precision.table (both tables take them)')
+    if act in ('elu', 'selu', 'softplus', 'softsign'):  # hls4ml 1.3.0 reads their table type from `table_t` only
+        return Finding('table-range', f'{act} is computed from a lookup table{size} that does not cover its input '
+                       'range at this resolution',
+                       f'Raise LayerName.{f.name}.TableSize / LayerName.{f.name}.table_t (hls4ml 1.3.0 does not read '
+                       'Precision.table for it)')
     return Finding('table-range', f'{act or f.class_name} is computed from a lookup table{size} that does not cover '
                    'its input range at this resolution',
                    f'Raise LayerName.{f.name}.table_size / Precision.table, or keep its input within the table\'s range')

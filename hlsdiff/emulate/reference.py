@@ -32,7 +32,8 @@ from hlsdiff.emulate.spec import KERNEL_AXES, LayerSpec
 _WEIGHTED = {'dense': ('dense',), 'conv': ('conv_1d_cl', 'conv_2d_cl', 'pointwise_conv_1d_cl', 'pointwise_conv_2d_cl'),
              'depthwise': ('depthwise_conv_1d_cl', 'depthwise_conv_2d_cl'), 'batchnorm': ('normalize',),
              'pooling': ('pooling1d_cl', 'pooling2d_cl'), 'global_pooling': ('global_pooling1d_cl', 'global_pooling2d_cl')}
-_ACTIVATION_FUNCTIONS = ('relu', 'linear', 'sigmoid', 'tanh', 'softmax', 'leaky_relu', 'relu6', 'relu1')
+_ACTIVATION_FUNCTIONS = ('relu', 'linear', 'sigmoid', 'tanh', 'softmax', 'leaky_relu', 'relu6', 'relu1', 'elu', 'selu',
+                         'softplus', 'softsign')
 _RESOURCE = ('resource', 'resource_unrolled')
 
 
@@ -275,7 +276,8 @@ def _activation(program: Program, call: Call, spec: LayerSpec, emulate) -> Emula
         if fn not in ('relu', 'linear'):  # they need no config: others are only named
             return EmulatedReference(None, tuple(diffs))
         new = dataclasses.replace(call, function=fn)
-    if fn == 'leaky_relu' and call.function == 'leaky_relu':
+    # leaky_relu's and elu's alpha: a literal in the call (elu's two-argument overload: alpha 1)
+    if fn in ('leaky_relu', 'elu') and call.function == fn and (fn == 'leaky_relu' or len(call.args) > 2):
         alpha = float(spec.attrs['alpha'])
         try:
             have = float(call.args[1].rstrip('fF'))
@@ -284,6 +286,10 @@ def _activation(program: Program, call: Call, spec: LayerSpec, emulate) -> Emula
         if have is None or not np.isclose(have, alpha, rtol=1e-6):
             diffs.append(Difference('attribute', 'alpha', f'alpha: the framework has {alpha:g}, the project {have}'))
         new = dataclasses.replace(call, args=[call.args[0], repr(alpha), *call.args[2:]])
+    elif fn == 'elu' and call.function == 'elu' and float(spec.attrs.get('alpha', 1.0)) != 1.0:
+        diffs.append(Difference('attribute', 'alpha', f'alpha: the framework has {float(spec.attrs["alpha"]):g}, '
+                                                      'the project calls the overload with alpha 1'))
+        return EmulatedReference(None, tuple(diffs))
     return EmulatedReference(emulate(program, new), tuple(diffs))
 
 

@@ -27,7 +27,7 @@ from hlsdiff.errors import BuildFailed, ConversionFailed, SimulationFailed
 from hlsdiff.fixedpoint import FixedType, parse_type
 from hlsdiff.fixing.changes import Change, FixState, own_error, strategy_of
 from hlsdiff.remedy import TABLE_SIZES, TYPEDEF_OF, Remedy, Unfixable, get, put, widened
-from hlsdiff.search import KERNEL_CONSTANTS, Edit, family
+from hlsdiff.search import KERNEL_CONSTANTS, TABLE_KERNELS, TABLE_T_KERNELS, Edit, family
 
 if TYPE_CHECKING:
     from hlsdiff.result import CompareResult
@@ -40,7 +40,7 @@ TABLE_SIZE = 4096
 FAILING_LAYERS = 4  # the failing layers a candidate covers, in the order of the model
 TABLE_KEYS = ('table', 'exp_table', 'inv_table')
 RECURRENT = ('LSTM', 'GRU', 'SimpleRNN')
-RECURRENT_TABLE = FixedType(18, 8)  # the table type hls4ml's Vivado backend gives a recurrent layer by default
+RECURRENT_TABLE = FixedType(18, 8)  # the table type hls4ml's Vivado backend gives a recurrent layer (and an ELU) by default
 
 Simulate = Callable[[dict], 'CompareResult']  # one real C-simulation of a config, its gates applied
 
@@ -89,8 +89,12 @@ def type_edits(config: dict, types: dict[str, dict[str, str]], classes: dict[str
         for key in KERNEL_CONSTANTS:  # a scale or bias type the kernel reads with no config entry
             if TYPEDEF_OF[key] in known:
                 keys.setdefault(key, known[TYPEDEF_OF[key]])
+        kernel = known.get('kernel')
         for key, value in keys.items():
             if key == 'result' and member in softmax_inputs:
+                continue
+            # a table type only where the kernel reads Precision.table (not a hard sigmoid's, nor an ELU's: `table_t`)
+            if key in TABLE_KEYS and kernel is not None and (kernel not in TABLE_KERNELS or kernel in TABLE_T_KERNELS):
                 continue
             current = parse_type(known.get(TYPEDEF_OF.get(key, key), '')) or parse_type(str(value)) or \
                 _default(config)
@@ -99,8 +103,13 @@ def type_edits(config: dict, types: dict[str, dict[str, str]], classes: dict[str
         if classes.get(member) in RECURRENT:  # hls4ml 1.3.0 reads an LSTM's or GRU's table type from `table_t` only
             table = parse_type(known.get('table_t', '')) or RECURRENT_TABLE
             out.append((member, 'table_t', str(widened(table, WIDE, WIDE))))
+        if kernel in TABLE_T_KERNELS:  # hls4ml 1.3.0 reads an ELU's, SELU's, softplus' or softsign's from `table_t`
+            table = parse_type(known.get('table_t', '')) or parse_type(str(get(config, member, 'table_t') or '')) \
+                or RECURRENT_TABLE
+            out.append((member, 'table_t', str(widened(table, WIDE, WIDE))))
         size = get(config, member, 'TableSize')
-        reads_table = any(k in keys for k in TABLE_KEYS) or classes.get(member) in RECURRENT
+        reads_table = (kernel in TABLE_KERNELS if kernel is not None else any(k in keys for k in TABLE_KEYS)) \
+            or classes.get(member) in RECURRENT
         if reads_table and (not isinstance(size, int) or size < TABLE_SIZE):
             out.append((member, 'TableSize', TABLE_SIZE if TABLE_SIZE in TABLE_SIZES else max(TABLE_SIZES)))
     return out

@@ -26,7 +26,8 @@ _GLOBAL_POOLS = ('GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxP
 _MERGES = {'Add': 'add', 'Subtract': 'subtract', 'Multiply': 'multiply', 'Average': 'average', 'Maximum': 'maximum',
            'Minimum': 'minimum'}
 # Keras activation -> the hls4ml kernel that computes it
-_ACTIVATIONS = {'relu': 'relu', 'linear': 'linear', 'sigmoid': 'sigmoid', 'tanh': 'tanh', 'softmax': 'softmax'}
+_ACTIVATIONS = {'relu': 'relu', 'linear': 'linear', 'sigmoid': 'sigmoid', 'tanh': 'tanh', 'softmax': 'softmax',
+                'elu': 'elu', 'selu': 'selu', 'softplus': 'softplus', 'softsign': 'softsign'}
 
 
 def layer_specs(model, refs: dict[str, Ref]) -> dict[str, LayerSpec | str]:
@@ -69,7 +70,7 @@ def _spec(chain: list, layers: dict) -> LayerSpec | str:
         return _activation(first.activation, f'the activation of {first.name}')
     if kind == 'Softmax' and len(chain) == 1 and first.get_config().get('axis', -1) in (-1, [-1]):
         return LayerSpec('activation', attrs={'function': 'softmax'}, source=f'Softmax {first.name}')
-    if kind in ('Activation', 'QActivation', 'ReLU', 'LeakyReLU'):
+    if kind in ('Activation', 'QActivation', 'ReLU', 'LeakyReLU', 'ELU'):
         return _activation_layer(first) if len(chain) == 1 else 'an activation followed by a folded layer'
     if kind in ('MaxPooling1D', 'AveragePooling1D', 'MaxPooling2D', 'AveragePooling2D') and len(chain) == 1:
         return _pooling(first)
@@ -112,7 +113,10 @@ def _activation(fn, source: str) -> LayerSpec | str:
     elif name == 'quantized_bits' and getattr(fn, 'alpha', None) in (None, 1, 1.0):
         name = 'linear'
     if name in _ACTIVATIONS:
-        return LayerSpec('activation', attrs={'function': _ACTIVATIONS[name]}, source=f'{source} ({fn})')
+        attrs: dict = {'function': _ACTIVATIONS[name]}
+        if name == 'elu':  # Activation('elu'): Keras's alpha 1.0
+            attrs['alpha'] = 1.0
+        return LayerSpec('activation', attrs=attrs, source=f'{source} ({fn})')
     return f'no reference of the activation {name}'
 
 
@@ -126,6 +130,9 @@ def _activation_layer(layer) -> LayerSpec | str:
         if cfg.get('max_value') is not None or float(cfg.get('negative_slope') or 0) or float(cfg.get('threshold') or 0):
             return 'a ReLU with max_value, negative_slope or threshold'
         return LayerSpec('activation', attrs={'function': 'relu'}, source=f'ReLU {layer.name}')
+    if kind == 'ELU':
+        return LayerSpec('activation', attrs={'function': 'elu', 'alpha': float(cfg.get('alpha', 1.0))},
+                         source=f'ELU {layer.name}')
     return _activation(layer.activation, f'{kind} {layer.name}')
 
 

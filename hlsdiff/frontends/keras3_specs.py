@@ -20,7 +20,7 @@ from hlsdiff.frontends.nodes import chain_specs
 
 _RESHAPES = ('Flatten', 'Reshape')
 _NO_OPS = ('Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout')
-_ACTIVATIONS = ('relu', 'linear', 'sigmoid', 'tanh', 'softmax')
+_ACTIVATIONS = ('relu', 'linear', 'sigmoid', 'tanh', 'softmax', 'elu', 'selu', 'softplus', 'softsign')
 _MERGES = {'Add': 'add', 'Subtract': 'subtract', 'Multiply': 'multiply', 'Average': 'average', 'Maximum': 'maximum',
            'Minimum': 'minimum'}
 _POOLS = ('MaxPooling1D', 'AveragePooling1D', 'MaxPooling2D', 'AveragePooling2D')
@@ -85,6 +85,8 @@ def _activation_layer(layer, kind: str, source: str) -> LayerSpec | str:
         if cfg.get('max_value') is not None or float(cfg.get('negative_slope') or 0) or float(cfg.get('threshold') or 0):
             return 'a ReLU with max_value, negative_slope or threshold'
         return LayerSpec('activation', attrs={'function': 'relu'}, source=source)
+    if kind == 'ELU':
+        return LayerSpec('activation', attrs={'function': 'elu', 'alpha': float(cfg.get('alpha', 1.0))}, source=source)
     if kind == 'Softmax':
         if cfg.get('axis', -1) not in (-1, [-1]):
             return f'a softmax over axis {cfg.get("axis")}'
@@ -102,7 +104,8 @@ def _activation_name(layer) -> str | None:
 def _activation(fn, source: str) -> LayerSpec | str:
     name = getattr(fn, '__name__', None) or type(fn).__name__
     if name in _ACTIVATIONS:
-        return LayerSpec('activation', attrs={'function': name}, source=f'{source} ({name})')
+        attrs: dict = {'function': name, **({'alpha': 1.0} if name == 'elu' else {})}  # Activation('elu'): alpha 1.0
+        return LayerSpec('activation', attrs=attrs, source=f'{source} ({name})')
     return f'no reference of the activation {name}'
 
 
