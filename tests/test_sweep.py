@@ -263,7 +263,8 @@ def test_scheduler_runs_the_points_on_an_existing_cluster(classifier, tmp_path):
 @pytest.mark.slow
 @pytest.mark.xdist_group('sweep')
 def test_a_point_the_emulation_does_not_cover_is_measured_by_the_csim(cache_dir, tmp_path):
-    """A softsign activation (not emulated): the point's figures come from the C-simulation, and the row says so."""
+    """A hard sigmoid activation (not emulated): the point's figures come from the C-simulation, and the row says
+    so."""
     from dask.distributed import Client, LocalCluster
 
     import hlsdiff
@@ -273,7 +274,7 @@ def test_a_point_the_emulation_does_not_cover_is_measured_by_the_csim(cache_dir,
     keras.utils.set_random_seed(5)
     inp = keras.Input((6,), name='inp')
     h = keras.layers.Dense(4, name='fc')(inp)
-    h = keras.layers.Activation('softsign', name='soft')(h)
+    h = keras.layers.Activation('hard_sigmoid', name='hard')(h)
     model = keras.Model(inp, keras.layers.Dense(2, name='out')(h))
     x = np.random.default_rng(5).normal(size=(32, 6)).astype('float32')
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
@@ -281,7 +282,7 @@ def test_a_point_the_emulation_does_not_cover_is_measured_by_the_csim(cache_dir,
         frame = hlsdiff.sweep(model, x, {'precision': ['ap_fixed<16,6>']}, client=client, confirm=0,
                               out_dir=tmp_path / 'out', cache_dir=cache_dir)
     row = frame.iloc[0]
-    assert row['method'] == 'csim' and 'not emulated' in row['note'] and 'soft' in row['note'], row['note']
+    assert row['method'] == 'csim' and 'not emulated' in row['note'] and 'hard' in row['note'], row['note']
     assert np.isfinite(row['max_abs.out']) and row['bops'] > 0
     summary = json.loads((tmp_path / 'out' / 'sweep.json').read_text())
     assert (summary['csim_fallback'], summary['predicted']) == (1, 0)
