@@ -139,12 +139,12 @@ def check_chunk(info: LayerInfo, arrays: LayerArrays, emulator, bit_exact: bool,
     if free is not None and local is not None:
         allowed = np.abs(free - local) + (lsb or 0.0)
         beyond = suspect & (error > allowed * (1 + 1e-9))
-        return ChunkCheck(beyond, error, _largest(error, ~beyond), _range_kind(local, t, info.accum_type),
+        return ChunkCheck(beyond, error, _largest(error, ~beyond), RangeKind(local, t, info.accum_type),
                           'emulated')
     if free is not None and inserted(info):
         error = np.abs(actual - free)
         beyond = error > (lsb or 0.0) * (1 + 1e-9)
-        return ChunkCheck(beyond, error, _largest(error, ~beyond), _range_kind(free, t, info.accum_type), 'inserted')
+        return ChunkCheck(beyond, error, _largest(error, ~beyond), RangeKind(free, t, info.accum_type), 'inserted')
     if has_local:
         return ChunkCheck(suspect, error, _largest(error, ~suspect), 'beyond-bound', 'stated')
     return None
@@ -206,10 +206,6 @@ class RangeKind:
         if value > self.t.max + self.t.lsb or value < self.t.min - self.t.lsb:
             return 'saturation' if self.t.saturation != 'WRAP' else 'overflow-wrap'
         return inner
-
-
-def _range_kind(reference: np.ndarray, t: FixedType | None, accum_type: str | None) -> RangeKind:
-    return RangeKind(reference, t, accum_type)
 
 
 def widened_range(emulator, layer: str, keep_result: bool = False) -> tuple[str, str, str, float] | None:

@@ -547,3 +547,35 @@ def hls4ml_alone(model_path, config_path, data_path, out_dir):
     want = model.predict(x, verbose=0)
     got = np.asarray(hls_model.predict(np.ascontiguousarray(x, dtype=np.float64))).reshape(want.shape)
     return got, want
+
+
+def compare_and_trace(hlsdiff, tmp_path, model, data, n_samples: int, *options):
+    """`hlsdiff compare` with the project kept and the C-simulation's traces saved; an emulator of the kept
+    project fed the C-simulation's own traces (input `x`): (emulator, traces by layer, run, project)."""
+    from hlsdiff.emulate import Emulator
+
+    project, traces = tmp_path / 'prj', tmp_path / 'traces.npz'
+    run = hlsdiff('compare', model, data, '--output-dir', project, '--save-traces', traces, *options)
+    assert run.code in (0, 1), run.stderr
+    saved = np.load(traces)
+    csim = {name[:-len(':csim')]: saved[name].reshape(n_samples, -1) for name in saved.files if name.endswith(':csim')}
+    emulator = Emulator.from_project(project / 'firmware', 'myproject', csim, {'x': np.load(data).astype(np.float64)})
+    return emulator, csim, run, project
+
+
+def trained_four_class_mlp(folder, activations: tuple[str, ...]):
+    """Dense(24, activation) per entry and a Dense(4) softmax, trained 30 epochs on 4 classes of 10 normal features;
+    saved as `elu.h5` with 200 samples as `x.npy` in `folder`."""
+    keras = _k()
+    keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 1, (400, 10)).astype(np.float32)
+    y = (x[:, :5].sum(1) > 0).astype(int) + 2 * (x[:, 5:].sum(1) > 0)
+    model = keras.Sequential([keras.layers.Input((10,))] +
+                             [keras.layers.Dense(24, activation=act, name=f'd{i}') for i, act in enumerate(activations, 1)] +
+                             [keras.layers.Dense(4, activation='softmax', name='out')])
+    model.compile('adam', 'sparse_categorical_crossentropy')
+    model.fit(x, y, epochs=30, verbose=0)
+    model.save(folder / 'elu.h5')
+    np.save(folder / 'x.npy', x[:200])
+    return folder

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from .models import compare_and_trace, trained_four_class_mlp
+
 pytestmark = pytest.mark.slow
 
 N_SAMPLES, FEATURES, WIDTH = 32, 8, 6
@@ -102,15 +104,7 @@ def chain_files(tmp_path_factory):
 def _compare_and_emulate(hlsdiff, tmp_path, model, data, *options):
     """Compare (the project kept, the C-simulation's traces saved); an emulator of the kept project fed the
     C-simulation's own traces."""
-    from hlsdiff.emulate import Emulator
-
-    project, traces = tmp_path / 'prj', tmp_path / 'traces.npz'
-    run = hlsdiff('compare', model, data, '--output-dir', project, '--save-traces', traces, *options)
-    assert run.code in (0, 1), run.stderr
-    saved = np.load(traces)
-    csim = {name[:-len(':csim')]: saved[name].reshape(N_SAMPLES, -1) for name in saved.files if name.endswith(':csim')}
-    emulator = Emulator.from_project(project / 'firmware', 'myproject', csim, {'x': np.load(data).astype(np.float64)})
-    return emulator, csim, run, project
+    return compare_and_trace(hlsdiff, tmp_path, model, data, N_SAMPLES, *options)
 
 
 def _assert_every_activation_bit_exact(emulator, csim, run):
@@ -168,20 +162,7 @@ def test_fix_on_an_elu_mlp_predicts_through_the_elus(hlsdiff, tmp_path):
     """Three Dense(24, elu) and a Dense(4) softmax, trained, at ap_fixed<8,3> (the model of
     tests/test_fix_candidates_real.py while ELU was not emulated): every ELU is emulated bit for bit, so `fix`
     predicts through them and passes without measuring candidates."""
-    from hlsdiff.trace import stack
-
-    keras = stack.load().keras
-    keras.utils.set_random_seed(1)
-    rng = np.random.default_rng(1)
-    x = rng.normal(0, 1, (400, 10)).astype(np.float32)
-    y = (x[:, :5].sum(1) > 0).astype(int) + 2 * (x[:, 5:].sum(1) > 0)
-    model = keras.Sequential([keras.layers.Input((10,))] +
-                             [keras.layers.Dense(24, activation='elu', name=f'd{i}') for i in (1, 2, 3)] +
-                             [keras.layers.Dense(4, activation='softmax', name='out')])
-    model.compile('adam', 'sparse_categorical_crossentropy')
-    model.fit(x, y, epochs=30, verbose=0)
-    model.save(tmp_path / 'elu.h5')
-    np.save(tmp_path / 'x.npy', x[:200])
+    trained_four_class_mlp(tmp_path, ('elu', 'elu', 'elu'))
 
     before = hlsdiff('compare', tmp_path / 'elu.h5', tmp_path / 'x.npy', '--precision', 'ap_fixed<8,3>')
     assert before.code == 1

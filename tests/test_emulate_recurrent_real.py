@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from .models import compare_and_trace
+
 pytestmark = pytest.mark.slow
 
 N_SAMPLES, STEPS, FEATURES, UNITS = 16, 6, 4, 8
@@ -83,14 +85,7 @@ def recurrent_files(tmp_path_factory):
 def _compare_and_emulate(hlsdiff, tmp_path, model, data, *options):
     """Compare (the project kept, both sides' traces saved), then emulate the kept project's `rec` from the
     C-simulation's input: its values and the C-simulation's traced ones, and the run."""
-    from hlsdiff.emulate import Emulator
-
-    project, traces = tmp_path / 'prj', tmp_path / 'traces.npz'
-    run = hlsdiff('compare', model, data, '--output-dir', project, '--save-traces', traces, *options)
-    assert run.code in (0, 1), run.stderr
-    saved = np.load(traces)
-    csim = {name[:-len(':csim')]: saved[name].reshape(N_SAMPLES, -1) for name in saved.files if name.endswith(':csim')}
-    emulator = Emulator.from_project(project / 'firmware', 'myproject', csim, {'x': np.load(data).astype(np.float64)})
+    emulator, csim, run, project = compare_and_trace(hlsdiff, tmp_path, model, data, N_SAMPLES, *options)
     return emulator.emulate('rec').to_float(), csim['rec'], run, project
 
 

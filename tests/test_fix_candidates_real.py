@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .models import hls4ml_alone
+from .models import hls4ml_alone, trained_four_class_mlp
 
 from hlsdiff.fixing.candidates import candidate_sets
 
@@ -22,23 +22,7 @@ def elu_files(tmp_path_factory):
     """Dense(24, hard_sigmoid), two Dense(24, elu) and a Dense(4) softmax, trained on 4 classes. At ap_fixed<8,3>
     the layers' results wrap and the weights lose their fractions; no one layer's change cures it. The hard sigmoid
     first: the prediction stops at once (the ELUs are emulated)."""
-    from hlsdiff.trace import stack
-
-    keras = stack.load().keras
-    keras.utils.set_random_seed(1)
-    rng = np.random.default_rng(1)
-    x = rng.normal(0, 1, (400, 10)).astype(np.float32)
-    y = (x[:, :5].sum(1) > 0).astype(int) + 2 * (x[:, 5:].sum(1) > 0)
-    model = keras.Sequential([keras.layers.Input((10,))] +
-                             [keras.layers.Dense(24, activation=act, name=f'd{i}')
-                              for i, act in ((1, 'hard_sigmoid'), (2, 'elu'), (3, 'elu'))] +
-                             [keras.layers.Dense(4, activation='softmax', name='out')])
-    model.compile('adam', 'sparse_categorical_crossentropy')
-    model.fit(x, y, epochs=30, verbose=0)
-    folder = tmp_path_factory.mktemp('elu')
-    model.save(folder / 'elu.h5')
-    np.save(folder / 'x.npy', x[:200])
-    return folder
+    return trained_four_class_mlp(tmp_path_factory.mktemp('elu'), ('hard_sigmoid', 'elu', 'elu'))
 
 
 def test_fix_measures_candidates_where_the_prediction_stops_and_hls4ml_alone_confirms_the_one_written(
